@@ -1,0 +1,33 @@
+"""The lab's errors: a small tree whose messages are one line that says what was wrong and how to fix it.
+
+LabError
+├── ConfigError      bad input from the user (CLI flags, page widgets, environment); nothing has been written
+├── EmulatorError    the embedded DynamoDB could not be started, reached or stopped
+├── TargetError      a target is unreachable, refuses our credentials or holds an unusable table
+└── WriteFailed      a write could not be completed (raised only where a caller asks for all-or-nothing)
+"""
+
+from __future__ import annotations
+
+
+class LabError(Exception):
+    """Base of every error the lab reports to a person; ``str(error)`` is a single readable line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))
+
+
+class ConfigError(LabError, ValueError):
+    """Bad input: says which value was wrong and what would be accepted."""
+
+
+class EmulatorError(LabError):
+    """The embedded emulator could not be started or reached; says what to run."""
+
+
+class TargetError(LabError):
+    """A target is unreachable, rejects the request, or holds a table the lab cannot use."""
+
+
+class WriteFailed(LabError):
+    """A write failed for good (non-retryable error or retry budget spent)."""

@@ -1,0 +1,191 @@
+"""Where the lab writes: the embedded emulator, LocalStack, real AWS, or any DynamoDB-compatible URL.
+
+Contract: a ``Target`` is a frozen description (kind, endpoint URL, region, optional profile or typed keys); it
+gives a boto3 client factory, the endpoint botocore resolves for it, and a credentials provider returning frozen
+``Credentials`` (refreshed by botocore when temporary). Building a target validates its input (``ConfigError``);
+nothing here sends a request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ProfileNotFound
+
+from core.errors import ConfigError, EmulatorError, TargetError
+from core.sigv4 import Credentials
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+KINDS = ("embedded", "localstack", "aws", "custom")
+DEFAULT_REGION = "us-east-1"
+LOCAL_CREDENTIALS = Credentials("testing", "testing")  # emulators accept any key; moto's conventional pair
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+def validate_region(region: str) -> str:
+    if not _REGION.match(region):
+        raise ConfigError(f"invalid region {region!r}: expected a name like us-east-1 or eu-west-2")
+    return region
+
+
+def validate_endpoint_url(url: str) -> str:
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError(f"invalid endpoint URL {url!r}: the port must be a number from 1 to 65535") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"invalid endpoint URL {url!r}: expected http(s)://host[:port], e.g. http://localhost:4566")
+    return url.rstrip("/")
+
+
+def is_local_url(url: str | None) -> bool:
+    """True for loopback endpoints (localhost, 127.0.0.0/8, ::1): safe to write without asking."""
+    if not url:
+        return False
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def localstack_endpoint() -> str:
+    """LocalStack's DynamoDB endpoint as localstack-client resolves it (AWS_ENDPOINT_URL, LOCALSTACK_HOST)."""
+    from localstack_client.config import get_service_endpoint
+
+    return validate_endpoint_url(get_service_endpoint("dynamodb") or "http://localhost:4566")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A DynamoDB endpoint and how to authenticate to it."""
+
+    kind: str
+    region: str = DEFAULT_REGION
+    endpoint_url: str | None = None  # None: botocore resolves the AWS endpoint for the region
+    profile: str | None = None
+    static_credentials: Credentials | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ConfigError(f"unknown target {self.kind!r}: choose one of {', '.join(KINDS)}")
+        validate_region(self.region)
+        if self.endpoint_url is not None:
+            object.__setattr__(self, "endpoint_url", validate_endpoint_url(self.endpoint_url))
+        elif self.kind != "aws":
+            raise ConfigError(f"the {self.kind} target needs an endpoint URL (--endpoint-url)")
+
+    @property
+    def is_local(self) -> bool:
+        return is_local_url(self.endpoint_url)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} ({self.endpoint_url or 'AWS ' + self.region})"
+
+    @cached_property
+    def _session(self) -> boto3.Session:
+        """One boto3 session per target, built on first use (sessions are not thread-safe: build clients here)."""
+        creds = self.static_credentials
+        if creds is None and self.kind in ("embedded", "localstack"):
+            creds = LOCAL_CREDENTIALS
+        try:
+            if creds is not None:
+                return boto3.Session(aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key,
+                                     aws_session_token=creds.token, region_name=self.region)
+            return boto3.Session(profile_name=self.profile, region_name=self.region)
+        except ProfileNotFound:
+            raise ConfigError(f"AWS profile {self.profile!r} is not in your AWS config: pick another") from None
+
+    def credentials(self) -> Credentials:
+        """Current frozen credentials (botocore refreshes temporary ones before they expire)."""
+        try:
+            found = self._session.get_credentials()
+        except BotoCoreError as error:
+            raise TargetError(f"could not load AWS credentials: {error}") from None
+        if found is None:
+            raise TargetError("no AWS credentials found: set AWS_PROFILE, run `aws configure` or `aws sso login`")
+        frozen = found.get_frozen_credentials()
+        return Credentials(frozen.access_key or "", frozen.secret_key or "", frozen.token)
+
+    def credentials_provider(self) -> Callable[[], Credentials]:
+        return self.credentials
+
+    def client_config(self, *, pool: int = 10, max_attempts: int = 5, timeout: float = 10.0) -> Config:
+        """botocore config: pool sized to the caller's threads, standard retry mode with the lab's attempt budget."""
+        return Config(
+            region_name=self.region,
+            max_pool_connections=max(pool, 1),
+            retries={"mode": "standard", "total_max_attempts": max_attempts},
+            connect_timeout=timeout,
+            read_timeout=timeout,
+        )
+
+    def client(self, *, pool: int = 10, max_attempts: int = 5, timeout: float = 10.0) -> DynamoDBClient:
+        """A thread-safe boto3 DynamoDB client for this target."""
+        return self._session.client(
+            "dynamodb", endpoint_url=self.endpoint_url,
+            config=self.client_config(pool=pool, max_attempts=max_attempts, timeout=timeout))
+
+    def botocore_session(self) -> botocore.session.Session:
+        """The underlying botocore session (aiobotocore builds its own from the same settings)."""
+        return self._session._session
+
+    def resolved_endpoint(self) -> str:
+        """The endpoint botocore resolves for this target (region, FIPS and dual-stack settings honoured)."""
+        return str(self.client().meta.endpoint_url)
+
+    def with_region(self, region: str) -> Target:
+        return replace(self, region=region)
+
+
+def make_target(kind: str, *, endpoint_url: str | None = None, region: str | None = None,
+                profile: str | None = None, credentials: Credentials | None = None,
+                embedded_url: str | None = None) -> Target:
+    """Build a target from user input; ``embedded_url`` is the running emulator's URL for the embedded kind."""
+    region = region or DEFAULT_REGION
+    if kind == "embedded":
+        if endpoint_url is not None:
+            raise ConfigError("--endpoint-url is for the custom and localstack targets, not embedded")
+        if embedded_url is None:
+            raise EmulatorError("the embedded emulator is not running: start it before building its target")
+        return Target("embedded", region, embedded_url)
+    if kind == "localstack":
+        return Target("localstack", region, endpoint_url or localstack_endpoint())
+    if kind == "aws":
+        return Target("aws", region, endpoint_url, profile=profile, static_credentials=credentials)
+    if kind == "custom":
+        if not endpoint_url:
+            raise ConfigError("the custom target needs --endpoint-url, e.g. http://127.0.0.1:5000 for a moto server")
+        return Target("custom", region, endpoint_url, profile=profile, static_credentials=credentials)
+    raise ConfigError(f"unknown target {kind!r}: choose one of {', '.join(KINDS)}")
+
+
+def aws_profiles() -> list[str]:
+    """Profiles in the user's AWS config and credentials files."""
+    return sorted(botocore.session.Session().available_profiles)
+
+
+def describe_caller(target: Target) -> dict[str, Any]:
+    """STS GetCallerIdentity for an AWS target (account, ARN), raising ``TargetError`` with a readable line."""
+    from botocore.exceptions import ClientError
+
+    try:
+        answer = target._session.client("sts", region_name=target.region).get_caller_identity()
+    except (BotoCoreError, ClientError) as error:
+        raise TargetError(f"AWS refused the credentials: {error}") from None
+    return {"account": answer["Account"], "arn": answer["Arn"]}

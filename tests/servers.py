@@ -1,0 +1,45 @@
+"""Servers the tests start for real: a moto server in its own process (optionally with IAM auth on)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def moto_server(*, iam_auth: bool = False, no_auth_actions: int = 0) -> Iterator[str]:
+    """A moto server on 127.0.0.1; with ``iam_auth`` it checks SigV4 signatures and IAM policies (after the first
+    ``no_auth_actions`` requests, which it lets through so a test can create its IAM user and keys)."""
+    port = free_port()
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    if iam_auth:
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(no_auth_actions)
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the moto server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
