@@ -20,9 +20,17 @@ TABLE = {"TableName": "EmuBooks", "AttributeDefinitions": [{"AttributeName": "is
          "KeySchema": [{"AttributeName": "isbn", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}
 
 
+def create_table(emulator: Emulator) -> None:
+    assert emulator.call("CreateTable", TABLE)[0] == 200
+    deadline = time.monotonic() + 10
+    while emulator.call("DescribeTable", {"TableName": "EmuBooks"})[1]["Table"]["TableStatus"] != "ACTIVE":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
 def test_serves_a_real_dynamodb_api(emulator: Emulator) -> None:
     assert emulator.running and emulator.endpoint_url.startswith("http://127.0.0.1:")
-    assert emulator.call("CreateTable", TABLE)[0] == 200
+    create_table(emulator)
     try:
         assert emulator.call("PutItem", {"TableName": "EmuBooks", "Item": {"isbn": {"S": "1"}}})[0] == 200
         status, answer = emulator.call("GetItem", {"TableName": "EmuBooks", "Key": {"isbn": {"S": "1"}}})
@@ -86,7 +94,7 @@ def test_no_orphan_when_the_parent_is_killed() -> None:
 
 
 def test_injected_throttle_and_error(emulator: Emulator) -> None:
-    assert emulator.call("CreateTable", TABLE)[0] == 200
+    create_table(emulator)
     try:
         emulator.set_conditions(Conditions(throttle=1.0))
         status, answer = emulator.call("PutItem", {"TableName": "EmuBooks", "Item": {"isbn": {"S": "1"}}})
@@ -102,7 +110,7 @@ def test_injected_throttle_and_error(emulator: Emulator) -> None:
 
 
 def test_throttled_batch_leaves_a_genuinely_unwritten_subset(emulator: Emulator) -> None:
-    assert emulator.call("CreateTable", TABLE)[0] == 200
+    create_table(emulator)
     try:
         emulator.set_conditions(Conditions(throttle=1.0))
         puts = [{"PutRequest": {"Item": {"isbn": {"S": str(i)}}}} for i in range(25)]
