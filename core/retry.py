@@ -88,7 +88,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based): full jitter over the capped bound."""
-        return self.random() * min(self.base * 2 ** (attempt - 1), self.cap)
+        return self.random() * min(self.base * 2.0 ** (attempt - 1), self.cap)
 
     def should_retry(self, code: str, attempt: int) -> bool:
         """Whether a request that failed with ``code`` on attempt ``attempt`` (1-based) gets another try."""
@@ -96,4 +96,4 @@ class RetryPolicy:
 
     def worst_case_seconds(self) -> float:
         """The longest a request can spend sleeping between attempts: the bound on a hopeless run per request."""
-        return sum(min(self.base * 2 ** (attempt - 1), self.cap) for attempt in range(1, self.max_attempts))
+        return sum(min(self.base * 2.0 ** (attempt - 1), self.cap) for attempt in range(1, self.max_attempts))

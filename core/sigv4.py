@@ -6,7 +6,13 @@ named after it; only ``sign`` assembles the headers of a request.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import quote, unquote, urlsplit
 
 
 @dataclass(frozen=True)
@@ -22,3 +28,125 @@ class Credentials:
         return f"Credentials(access_key={masked!r}, secret_key='***', token={'***' if self.token else None!r})"
 
     __str__ = __repr__
+
+
+class SigningError(ValueError):
+    """Bad input to the signer, raised before any request is made."""
+
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+_UNRESERVED = "-_.~"
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+Headers = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+def _quote(text: str, safe: str = _UNRESERVED) -> str:
+    return quote(text, safe=safe)
+
+
+def canonical_uri(path: str) -> str:
+    """Normalised (dot segments and duplicate slashes removed) and URI-encoded path, as for every non-S3 service."""
+    segments: list[str] = []
+    for segment in unquote(path).split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    normalised = "/" + "/".join(segments)
+    if path.endswith("/") and segments:
+        normalised += "/"
+    return _quote(normalised, safe="/" + _UNRESERVED)
+
+
+def canonical_query_string(query: str) -> str:
+    """Parameters encoded (RFC 3986) and sorted by encoded name, then encoded value; empty names/values kept."""
+    pairs = []
+    for part in query.split("&") if query else []:
+        name, _, value = part.partition("=")
+        pairs.append((_quote(unquote(name)), _quote(unquote(value))))
+    return "&".join(f"{name}={value}" for name, value in sorted(pairs))
+
+
+def _header_pairs(headers: Headers) -> list[tuple[str, str]]:
+    return list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+
+
+def canonical_headers(headers: Headers) -> dict[str, str]:
+    """Lower-cased names, sorted; values trimmed, inner whitespace (folded lines too) collapsed; repeats joined."""
+    merged: dict[str, list[str]] = {}
+    for name, value in _header_pairs(headers):
+        merged.setdefault(name.strip().lower(), []).append(" ".join(str(value).split()))
+    return {name: ",".join(merged[name]) for name in sorted(merged)}
+
+
+def signed_headers(canonical: Mapping[str, str]) -> str:
+    return ";".join(canonical)
+
+
+def canonical_request(method: str, url: str, headers: Headers, body: bytes) -> str:
+    """The spec's canonical request for ``method url`` with exactly ``headers`` (Host included) and ``body``."""
+    parts = urlsplit(url)
+    canonical = canonical_headers(headers)
+    header_block = "".join(f"{name}:{value}\n" for name, value in canonical.items())
+    payload_hash = hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
+    return "\n".join([method.upper(), canonical_uri(parts.path or "/"), canonical_query_string(parts.query),
+                      header_block, signed_headers(canonical), payload_hash])
+
+
+def credential_scope(date: str, region: str, service: str) -> str:
+    return f"{date}/{region}/{service}/aws4_request"
+
+
+def string_to_sign(amz_date: str, scope: str, creq: str) -> str:
+    return "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(creq.encode()).hexdigest()])
+
+
+def _hmac(key: bytes, message: str) -> bytes:
+    return hmac.new(key, message.encode(), hashlib.sha256).digest()
+
+
+@functools.lru_cache(maxsize=64)
+def signing_key(secret_key: str, date: str, region: str, service: str) -> bytes:
+    """kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request"); cached per day."""
+    key = _hmac(("AWS4" + secret_key).encode(), date)
+    for part in (region, service, "aws4_request"):
+        key = _hmac(key, part)
+    return key
+
+
+def signature(key: bytes, sts: str) -> str:
+    return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+
+
+def sign(method: str, url: str, headers: Headers, body: bytes, *, credentials: Credentials, region: str,
+         service: str, now: dt.datetime) -> dict[str, str]:
+    """The headers to send: the given ones plus Host (when absent), X-Amz-Date, X-Amz-Security-Token (when the
+    credentials carry one and it is absent) and Authorization. Every header given is signed."""
+    if not credentials.access_key or not credentials.secret_key:
+        raise SigningError("cannot sign: the access key and the secret key must not be empty")
+    if not region or not service:
+        raise SigningError("cannot sign: region and service must not be empty")
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise SigningError("cannot sign: `now` must be an aware datetime (e.g. datetime.now(timezone.utc))")
+    now = now.astimezone(dt.UTC)
+    amz_date, date = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    pairs = _header_pairs(headers)
+    present = {name.strip().lower() for name, _ in pairs}
+    if "host" not in present:
+        pairs.append(("Host", urlsplit(url).netloc.rsplit("@", 1)[-1]))
+    if "x-amz-date" not in present:
+        pairs.append(("X-Amz-Date", amz_date))
+    if credentials.token and "x-amz-security-token" not in present:
+        pairs.append(("X-Amz-Security-Token", credentials.token))
+    creq = canonical_request(method, url, pairs, body)
+    scope = credential_scope(date, region, service)
+    sig = signature(signing_key(credentials.secret_key, date, region, service), string_to_sign(amz_date, scope, creq))
+    result: dict[str, str] = {}
+    for name, value in pairs:
+        result[name] = f"{result[name]},{value}" if name in result else value
+    result["Authorization"] = (f"{ALGORITHM} Credential={credentials.access_key}/{scope}, "
+                               f"SignedHeaders={signed_headers(canonical_headers(pairs))}, Signature={sig}")
+    return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -119,7 +120,7 @@ def test_throttling_and_errors_lose_nothing(faulty: Target, approach: str) -> No
     assert report.items_ok + report.items_unknown + report.items_failed == 400
 
 
-@pytest.mark.parametrize("approach", ["sequential", "async", "async-batch", "aiobotocore"])
+@pytest.mark.parametrize("approach", ["sequential", "threaded", "async", "aiobotocore"])
 def test_a_server_that_always_throttles_ends_with_items_failed(faulty: Target, approach: str) -> None:
     table = fresh(faulty, approach)
     policy = RetryPolicy(max_attempts=3, base=0.01, cap=0.02)
@@ -134,6 +135,21 @@ def test_a_server_that_always_throttles_ends_with_items_failed(faulty: Target, a
     assert report.throttled == report.requests and report.requests <= 3 * 6
     assert any("ProvisionedThroughputExceededException" in reason for reason in report.failures)
     assert count_items(faulty.client(), table) == 0
+
+
+@pytest.mark.parametrize("approach", ["sequential-batch", "async-batch"])
+def test_batches_throttled_for_ever_report_exactly_what_was_written(faulty: Target, approach: str) -> None:
+    """A throttled batch writes a random part and hands back the rest: whatever ends failed is really absent."""
+    table = fresh(faulty, approach)
+    set_faults(faulty, Conditions(throttle=1.0))
+    try:
+        report = write(approach, generate_books(50, seed=7), faulty,
+                       WriterOptions(policy=RetryPolicy(max_attempts=2, base=0.01, cap=0.02)))
+    finally:
+        set_faults(faulty, Conditions())
+    assert report.items_failed > 0 and report.items_ok + report.items_failed == 50
+    check = verify(faulty.client(), table, generate_books(50, seed=7), report)
+    assert check.found == report.items_ok and check.lost == 0 and check.recovered == 0
 
 
 def test_cancelling_leaves_no_task_behind(faulty: Target) -> None:
@@ -186,11 +202,13 @@ def test_timeouts_are_retried_and_unknown_outcomes_reported(faulty: Target) -> N
 
 @pytest.fixture(scope="module")
 def moto_iam() -> Iterator[Target]:
-    with moto_server(iam_auth=True, no_auth_actions=4) as url:
+    with moto_server(iam_auth=True, no_auth_actions=3) as url:
         iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
                            aws_access_key_id="testing", aws_secret_access_key="testing")
         iam.create_user(UserName="lab")
-        iam.attach_user_policy(UserName="lab", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+        iam.put_user_policy(UserName="lab", PolicyName="dynamodb", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}]}))
         key = iam.create_access_key(UserName="lab")["AccessKey"]
         yield make_target("custom", endpoint_url=url,
                           credentials=Credentials(key["AccessKeyId"], key["SecretAccessKey"]))

@@ -25,8 +25,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from core.protocol import CONTENT_TYPE, batch_write_body, error_code, put_item_body, target_header, unprocessed_isbns
 from core import sigv4
+from core.protocol import CONTENT_TYPE, batch_write_body, error_code, put_item_body, target_header, unprocessed_isbns
 from core.sigv4 import Credentials
 from core.writers.engine import Outcome, Tally, Work
 
@@ -110,7 +110,7 @@ def aiobotocore_sender(client: Any, table: str, max_attempts: int) -> Callable[[
         method, params = _boto_request(work, table)
         try:
             return _boto_outcome(await getattr(client, method)(**params), table)
-        except (*_BOTO_ERRORS, aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, *_BOTO_ERRORS, aiohttp.ClientError) as error:
             return _boto_error(error, max_attempts)
 
     return send
@@ -160,7 +160,7 @@ class AiohttpSender:
             async with self.session.post(self.url, data=body, headers=headers, timeout=self.timeout) as response:
                 raw = await response.read()
                 status, crc = response.status, response.headers.get("x-amz-crc32")
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             code = _transport_code(error)
             self.tally.request(time.perf_counter() - started, code)
             return Outcome(code=code, message=type(error).__name__)

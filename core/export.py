@@ -1,0 +1,63 @@
+"""Exports of a ``Report``: JSON (plan, environment, runs) and CSV (one row per run, the same fields).
+
+Contract: pure; a report holds no credentials, so neither does an export.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from core.benchmark import Report, RunResult
+
+CSV_FIELDS = ("approach", "repeat", "table", "items", "seconds", "items_per_second", "requests", "retries",
+              "throttled", "errors", "failed_items", "unknown_items", "latency_ms_p50", "latency_ms_p95",
+              "latency_ms_p99", "latency_ms_max", "client_cpu_seconds", "server_cpu_percent", "server_bound",
+              "expected", "found", "lost", "unexpected", "mismatched", "recovered")
+
+
+def run_dict(run: RunResult) -> dict[str, Any]:
+    report, check, latency = run.report, run.verification, run.report.latency
+    return {
+        "approach": report.approach, "repeat": run.repeat, "table": report.table, "items": report.items,
+        "seconds": round(report.seconds, 4), "items_per_second": round(report.items_per_second, 2),
+        "requests": report.requests, "retries": report.retries, "throttled": report.throttled,
+        "errors": dict(report.errors), "failed_items": report.items_failed, "unknown_items": report.items_unknown,
+        "latency_ms": {"p50": round(latency.p50, 3), "p95": round(latency.p95, 3), "p99": round(latency.p99, 3),
+                       "max": round(latency.max, 3)},
+        "client_cpu_seconds": round(report.client_cpu_seconds, 4),
+        "server_cpu_percent": None if run.server_cpu_percent is None else round(run.server_cpu_percent, 1),
+        "server_bound": run.server_bound,
+        "failures": list(report.failures),
+        "verification": {"expected": check.expected, "found": check.found, "lost": check.lost,
+                         "unexpected": check.unexpected, "mismatched": check.mismatched,
+                         "recovered": check.recovered},
+    }
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    return {"plan": report.plan.as_dict(), "environment": report.environment, "created": report.created,
+            "cancelled": report.cancelled, "runs": [run_dict(run) for run in report.runs]}
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False)
+
+
+def csv_row(run: dict[str, Any]) -> dict[str, Any]:
+    row = {key: run[key] for key in CSV_FIELDS if key in run}
+    row["errors"] = ";".join(f"{code}={count}" for code, count in sorted(run["errors"].items()))
+    row.update({f"latency_ms_{k}": v for k, v in run["latency_ms"].items()})
+    row.update(run["verification"])
+    return row
+
+
+def to_csv(report: Report) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for run in to_dict(report)["runs"]:
+        writer.writerow(csv_row(run))
+    return out.getvalue()

@@ -1,0 +1,94 @@
+"""History: every benchmark report appended to a local SQLite database, to list and compare later.
+
+Contract: ``History(path)`` opens (creating) the database; a corrupt, unreadable or read-only file is a
+``ConfigError`` that names the file and the fix. Stored reports are the JSON export (no secrets).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from core.benchmark import Report
+from core.errors import ConfigError
+from core.export import to_dict
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created REAL NOT NULL,
+    target TEXT NOT NULL,
+    items INTEGER NOT NULL,
+    approaches TEXT NOT NULL,
+    clean INTEGER NOT NULL,
+    report TEXT NOT NULL
+)
+"""
+
+
+def default_path() -> Path:
+    return Path(platformdirs.user_data_dir("dynamodb-write-lab")) / "history.sqlite3"
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    created: float
+    target: str
+    items: int
+    approaches: tuple[str, ...]
+    clean: bool
+
+
+class History:
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path else default_path()
+        self._fix = f"move {self.path} away or choose another file with --history"
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise ConfigError(f"history file {self.path} is read-only: {self._fix}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.execute(SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise ConfigError(f"history file {self.path} is unusable ({error}): {self._fix}") from None
+        except OSError as error:
+            raise ConfigError(f"history file {self.path} cannot be opened ({error.strerror}): {self._fix}") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=10)
+
+    def append(self, report: Report) -> int:
+        data = to_dict(report)
+        try:
+            with self._connect() as db:
+                cursor = db.execute(
+                    "INSERT INTO reports (created, target, items, approaches, clean, report) VALUES (?, ?, ?, ?, ?, ?)",
+                    (report.created, report.plan.target, report.plan.items, ",".join(report.plan.approaches),
+                     int(report.clean), json.dumps(data)))
+                return int(cursor.lastrowid or 0)
+        except sqlite3.DatabaseError as error:
+            raise ConfigError(f"history file {self.path} cannot be written ({error}): {self._fix}") from None
+
+    def entries(self, limit: int = 200) -> list[Entry]:
+        try:
+            with self._connect() as db:
+                rows = db.execute("SELECT id, created, target, items, approaches, clean FROM reports "
+                                  "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        except sqlite3.DatabaseError as error:
+            raise ConfigError(f"history file {self.path} cannot be read ({error}): {self._fix}") from None
+        return [Entry(r[0], r[1], r[2], r[3], tuple(r[4].split(",")), bool(r[5])) for r in rows]
+
+    def load(self, entry_id: int) -> dict[str, Any]:
+        """The stored JSON export of one report."""
+        with self._connect() as db:
+            row = db.execute("SELECT report FROM reports WHERE id = ?", (entry_id,)).fetchone()
+        if row is None:
+            raise ConfigError(f"no report #{entry_id} in {self.path}")
+        return json.loads(row[0])  # type: ignore[no-any-return]
