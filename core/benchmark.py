@@ -29,7 +29,7 @@ from core.report import RunReport, Verification
 from core.retry import RetryPolicy
 from core.sigv4 import Credentials
 from core.tables import check_schema, reset_table
-from core.targets import KINDS, Target, make_target
+from core.targets import KINDS, Target, check_reachable, make_target, validate_endpoint_url, validate_region
 from core.verify import verify
 from core.writers import APPROACHES, STUDY_APPROACHES, WriterOptions, default_threads, write
 
@@ -63,6 +63,11 @@ class Plan:
     def __post_init__(self) -> None:
         if self.target not in KINDS:
             raise ConfigError(f"unknown target {self.target!r}: choose one of {', '.join(KINDS)}")
+        validate_region(self.region)
+        if self.endpoint_url is not None:
+            object.__setattr__(self, "endpoint_url", validate_endpoint_url(self.endpoint_url))
+        elif self.target == "custom":
+            raise ConfigError("the custom target needs --endpoint-url, e.g. http://127.0.0.1:5000 for a moto server")
         if not self.approaches:
             raise ConfigError(f"no approach chosen: pick one or more of {', '.join(APPROACHES)}")
         for name in self.approaches:
@@ -273,6 +278,7 @@ def run(plan: Plan, *, emulator: Emulator | None = None, credentials: Credential
         emulator = own = Emulator(conditions=plan.conditions).start()
     try:
         target = resolve_target(plan, emulator, credentials)
+        check_reachable(target)
         client = target.client(max_attempts=plan.max_attempts)
         for name in plan.approaches:
             check_schema(client, APPROACHES[name].table)  # before anything is written anywhere

@@ -180,6 +180,29 @@ def aws_profiles() -> list[str]:
     return sorted(botocore.session.Session().available_profiles)
 
 
+def check_reachable(target: Target, timeout: float = 5.0) -> None:
+    """One cheap call (ListTables, no retry): raises ``TargetError`` with the fix when the target cannot be used."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    from core.retry import explain
+
+    where = target.endpoint_url or f"AWS {target.region}"
+    hint = "run `docker compose up -d`" if target.kind == "localstack" else "start it or fix the endpoint URL"
+    try:
+        target.client(max_attempts=1, timeout=timeout).list_tables(Limit=1)
+    except NoCredentialsError:
+        raise TargetError("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+                          "or run `aws configure` / `aws sso login`") from None
+    except EndpointConnectionError:
+        raise TargetError(f"{target.kind} target is not reachable at {where}: {hint}") from None
+    except ClientError as error:
+        info = error.response.get("Error", {})
+        raise TargetError(f"{where} refused the request: {explain(str(info.get('Code')), str(info.get('Message', '')))}"
+                          ) from None
+    except BotoCoreError as error:
+        raise TargetError(f"{target.kind} target at {where} did not answer: {error}") from None
+
+
 def describe_caller(target: Target) -> dict[str, Any]:
     """STS GetCallerIdentity for an AWS target (account, ARN), raising ``TargetError`` with a readable line."""
     from botocore.exceptions import ClientError

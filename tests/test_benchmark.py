@@ -1,0 +1,107 @@
+"""core.benchmark: plan validation, the estimate, and a real run on the embedded emulator."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from core.benchmark import Plan, ProgressEvent, estimate, estimate_seconds, estimated_cost_usd, run
+from core.emulator import NETWORK_PRESETS, Conditions, Emulator
+from core.errors import ConfigError, TargetError
+from core.tables import delete_table
+from core.targets import Target
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"items": 0}, "items must be between 1 and"),
+    ({"items": -5}, "items must be between 1 and"),
+    ({"items": 10_000_001}, "items must be between 1 and"),
+    ({"approaches": ()}, "no approach chosen"),
+    ({"approaches": ("sequential", "bogus")}, "unknown approach 'bogus'"),
+    ({"approaches": ("async", "async")}, "approach 'async' is listed twice"),
+    ({"repeats": 0}, "repeats must be between 1 and 50"),
+    ({"threads": 0}, "threads must be between 1 and 512"),
+    ({"threads": 100_000}, "threads must be between 1 and 512"),
+    ({"concurrency": 0}, "concurrency must be between 1 and 4096"),
+    ({"warmup": -1}, "warm-up must be between"),
+    ({"target": "moon"}, "unknown target 'moon'"),
+    ({"target": "localstack", "conditions": Conditions(latency_ms=5)}, "injected by the embedded emulator"),
+    ({"seed": -1}, "seed must be a whole number"),
+])
+def test_bad_plans_are_one_line_config_errors(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        Plan(**fields)
+    assert "\n" not in str(caught.value)
+
+
+def test_plan_round_trips_through_a_dict() -> None:
+    plan = Plan(items=50, approaches=("async", "sequential-batch"), conditions=Conditions(latency_ms=5, throttle=0.1))
+    assert Plan.from_dict(plan.as_dict()) == plan
+
+
+def test_estimate_follows_the_latency_model() -> None:
+    slow = Plan(items=10_000, threads=32, conditions=NETWORK_PRESETS["study-2022"])
+    # Sequential pays every round trip; threads and coroutines overlap them; batches send 25 items per trip.
+    assert estimate_seconds(slow, "sequential") > 10 * estimate_seconds(slow, "threaded")
+    assert estimate_seconds(slow, "threaded") > estimate_seconds(slow, "async")
+    assert estimate_seconds(slow, "sequential") > 20 * estimate_seconds(slow, "sequential-batch")
+    assert 700 < estimate_seconds(slow, "sequential") < 1000  # ~80 ms x 10,000, the study's 832 s
+    assert estimate(Plan(items=2_000, repeats=2)) > estimate(Plan(items=2_000, repeats=1))
+
+
+def test_cost_is_one_wru_per_item_at_the_dated_price() -> None:
+    plan = Plan(target="aws", items=10_000, approaches=("sequential", "threaded", "async"))
+    assert estimated_cost_usd(plan) == pytest.approx(30_000 * 0.625 / 1_000_000)
+
+
+def test_a_real_run_verifies_every_approach(emulator: Emulator) -> None:
+    events: list[ProgressEvent] = []
+    plan = Plan(items=120, approaches=("sequential", "async", "threaded-batch"), repeats=2, warmup=10, seed=3,
+                threads=4, concurrency=8)
+    report = run(plan, emulator=emulator, progress=events.append)
+    assert report.clean and len(report.runs) == 6
+    assert [r.approach for r in report.runs] == ["sequential", "async", "threaded-batch"] * 2
+    for result in report.runs:
+        assert result.verification.found == 120 and result.verification.lost == 0
+        assert result.server_cpu_percent is not None
+    summaries = {s.approach: s for s in report.summaries()}
+    assert set(summaries) == {"sequential", "async", "threaded-batch"} and summaries["async"].runs == 2
+    assert summaries["async"].seconds_min <= summaries["async"].seconds_median <= summaries["async"].seconds_max
+    assert report.speedup("sequential") == pytest.approx(1.0)
+    phases = {e.phase for e in events}
+    assert {"reset", "warmup", "write", "verify", "done"} <= phases
+    assert report.environment["packages"]["dynalite"] == "4.0.0"
+
+
+def test_network_conditions_are_applied_then_cleared(emulator: Emulator) -> None:
+    plan = Plan(items=20, approaches=("async",), conditions=Conditions(latency_ms=30))
+    report = run(plan, emulator=emulator)
+    assert report.runs[0].report.latency.p50 >= 30
+    assert emulator.conditions == Conditions()
+
+
+def test_a_wrong_table_schema_stops_the_plan_before_writing(emulator: Emulator, embedded_target: Target) -> None:
+    client = embedded_target.client()
+    delete_table(client, "AsyncBooks")
+    client.create_table(TableName="AsyncBooks", BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    try:
+        with pytest.raises(TargetError, match="AsyncBooks exists with another key schema"):
+            run(Plan(items=10, approaches=("sequential", "async")), emulator=emulator)
+    finally:
+        delete_table(client, "AsyncBooks")
+
+
+def test_cancel_returns_a_partial_report(emulator: Emulator) -> None:
+    stop = threading.Event()
+
+    def progress(event: ProgressEvent) -> None:
+        if event.phase == "write" and event.done >= 50:
+            stop.set()
+
+    report = run(Plan(items=5_000, approaches=("sequential", "async")), emulator=emulator, progress=progress,
+                 cancel=stop)
+    assert report.cancelled and not report.clean and len(report.runs) == 1
