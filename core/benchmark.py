@@ -148,10 +148,11 @@ class Report:
     runs: tuple[RunResult, ...]
     created: float = field(default_factory=time.time)
     cancelled: bool = False
+    error: str | None = None  # why the plan stopped early (e.g. the emulator died), one line
 
     @property
     def clean(self) -> bool:
-        return bool(self.runs) and all(run.clean for run in self.runs) and not self.cancelled
+        return bool(self.runs) and all(run.clean for run in self.runs) and not self.cancelled and not self.error
 
     def summaries(self) -> list[Summary]:
         out = []
@@ -265,6 +266,32 @@ def _cpu_sampler(pid: int | None, interval: float = 0.2) -> Iterator[list[float]
         thread.join()
 
 
+class _EmulatorDied(Exception):
+    def __init__(self, message: str, result: RunResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+@contextmanager
+def _watch(emulator: Emulator | None, cancel: threading.Event | None, stop: threading.Event) -> Iterator[None]:
+    """Sets ``stop`` when the user cancels or the embedded emulator dies, while the block runs."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.1):
+            if (cancel is not None and cancel.is_set()) or (emulator is not None and not emulator.running):
+                stop.set()
+                return
+
+    thread = threading.Thread(target=watch, daemon=True, name="lab-watchdog")
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 def resolve_target(plan: Plan, emulator: Emulator | None, credentials: Credentials | None = None) -> Target:
     return make_target(plan.target, endpoint_url=plan.endpoint_url, region=plan.region, profile=plan.profile,
                        credentials=credentials, embedded_url=emulator.endpoint_url if emulator else None)
@@ -292,7 +319,11 @@ def run(plan: Plan, *, emulator: Emulator | None = None, credentials: Credential
             for name in plan.approaches:
                 if cancel is not None and cancel.is_set():
                     return Report(plan, environment(), tuple(runs), cancelled=True)
-                runs.append(_run_one(plan, name, repeat, target, client, options, emulator, progress))
+                try:
+                    runs.append(_run_one(plan, name, repeat, target, client, options, emulator, progress))
+                except _EmulatorDied as died:
+                    runs.append(died.result)
+                    return Report(plan, environment(), tuple(runs), error=str(died))
         cancelled = cancel is not None and cancel.is_set()
         return Report(plan, environment(), tuple(runs), cancelled=cancelled)
     finally:
@@ -318,9 +349,15 @@ def _run_one(plan: Plan, name: str, repeat: int, target: Target, client: Any, op
         write(name, generate_books(plan.warmup, plan.seed, start=plan.items), target, options)
     reset_table(client, table)
     started = time.perf_counter()
-    with _cpu_sampler(emulator.pid if emulator else None) as samples:
-        report = write(name, generate_books(plan.items, plan.seed), target, options,
+    stop = threading.Event()
+    with _cpu_sampler(emulator.pid if emulator else None) as samples, _watch(emulator, options.cancel, stop):
+        report = write(name, generate_books(plan.items, plan.seed), target, replace(options, cancel=stop),
                        progress=lambda done: tell("write", done, plan.items, started))
+    if emulator is not None and not emulator.running:
+        failed = RunResult(repeat, report, Verification(plan.items, 0, 0, 0, 0, 0, plan.items), None)
+        raise _EmulatorDied(f"the embedded emulator stopped during the {name} run ({report.items_ok:,} of "
+                            f"{plan.items:,} items acknowledged): the run is marked failed; run the plan again",
+                            failed)
     tell("verify", report.items, plan.items, started)
     check = verify(client, table, generate_books(report.items, plan.seed), report)
     tell("done", report.items, plan.items, started)

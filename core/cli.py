@@ -139,6 +139,9 @@ def _run(args: argparse.Namespace) -> int:
         Path(args.csv).write_text(to_csv(report))
     if history is not None:
         history.append(report)
+    if report.error:
+        print(f"error: {report.error}", file=sys.stderr)
+        return 1
     if not report.clean:
         print("error: some items were lost, failed or left unknown (see the table above)", file=sys.stderr)
         return 1

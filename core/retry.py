@@ -31,7 +31,7 @@ TRANSIENT_CODES = frozenset({
     "HTTP500", "HTTP502", "HTTP503", "HTTP504", "TransactionInProgressException",
 })
 UNKNOWN_OUTCOME_CODES = frozenset({"ConnectionError", "Timeout", "RequestTimeout", "RequestTimeoutException",
-                                   "CRC32Mismatch"})
+                                   "CRC32Mismatch", "Cancelled"})
 # What each fatal code means to a person (anything not in a table above is fatal too).
 FATAL_HINTS: dict[str, str] = {
     "ExpiredTokenException": "the session token has expired: refresh your credentials (e.g. `aws sso login`)",

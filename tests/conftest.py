@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
+import boto3
 import pytest
 
 from core.emulator import Emulator
+from core.sigv4 import Credentials
 from core.targets import LOCAL_CREDENTIALS, Target, make_target
 from tests.servers import moto_server
 
@@ -31,3 +34,18 @@ def moto_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def moto_target(moto_url: str) -> Target:
     return make_target("custom", endpoint_url=moto_url, credentials=LOCAL_CREDENTIALS)
+
+
+@pytest.fixture(scope="session")
+def moto_iam_target() -> Iterator[Target]:
+    """A moto server that checks every SigV4 signature and IAM policy, and a user allowed dynamodb:*."""
+    with moto_server(iam_auth=True, no_auth_actions=3) as url:
+        iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        iam.create_user(UserName="lab")
+        iam.put_user_policy(UserName="lab", PolicyName="dynamodb", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName="lab")["AccessKey"]
+        yield make_target("custom", endpoint_url=url,
+                          credentials=Credentials(key["AccessKeyId"], key["SecretAccessKey"]))

@@ -112,19 +112,18 @@ def test_injected_throttle_and_error(emulator: Emulator) -> None:
 def test_throttled_batch_leaves_a_genuinely_unwritten_subset(emulator: Emulator) -> None:
     create_table(emulator)
     try:
-        emulator.set_conditions(Conditions(throttle=1.0))
+        emulator.set_conditions(Conditions(throttle=0.5))
         puts = [{"PutRequest": {"Item": {"isbn": {"S": str(i)}}}} for i in range(25)]
-        held: list[str] = []
-        for _ in range(5):  # half are held back at random; all 25 held back answers 400 instead
-            status, answer = emulator.call("BatchWriteItem", {"RequestItems": {"EmuBooks": puts}})
-            if status == 200:
-                held = [r["PutRequest"]["Item"]["isbn"]["S"] for r in answer["UnprocessedItems"]["EmuBooks"]]
-                break
+        status, answer = emulator.call("BatchWriteItem", {"RequestItems": {"EmuBooks": puts}})
+        assert status == 200  # all 25 held back at p=0.5 has odds 3e-8
+        held = [r["PutRequest"]["Item"]["isbn"]["S"] for r in answer["UnprocessedItems"].get("EmuBooks", [])]
         assert 0 < len(held) < 25
         emulator.set_conditions(Conditions())
         items = emulator.call("Scan", {"TableName": "EmuBooks"})[1]["Items"]
-        written = {item["isbn"]["S"] for item in items}
-        assert written == {str(i) for i in range(25)} - set(held)
+        assert {item["isbn"]["S"] for item in items} == {str(i) for i in range(25)} - set(held)
+        emulator.set_conditions(Conditions(throttle=1.0))  # nothing processed at all: 400, as DynamoDB answers
+        status, answer = emulator.call("BatchWriteItem", {"RequestItems": {"EmuBooks": puts}})
+        assert status == 400 and answer["__type"].endswith("ProvisionedThroughputExceededException")
     finally:
         emulator.set_conditions(Conditions())
         emulator.call("DeleteTable", {"TableName": "EmuBooks"})

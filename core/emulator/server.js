@@ -6,8 +6,9 @@
 //
 // Conditions (JSON, all optional): latency_ms, jitter_ms (every request waits latency + uniform(0, jitter));
 // throttle, error, reset (probabilities, applied to PutItem and BatchWriteItem only):
-//   throttle: PutItem answers 400 ProvisionedThroughputExceededException; BatchWriteItem leaves a random subset
-//             unwritten and returns it in UnprocessedItems (400 when nothing at all was written, as DynamoDB does);
+//   throttle: PutItem answers 400 ProvisionedThroughputExceededException; BatchWriteItem holds back each item
+//             with that probability, unwritten, and returns them in UnprocessedItems (400 when every item was
+//             held back, as DynamoDB does when nothing could be processed);
 //   error:    500 InternalServerError, nothing written;
 //   reset:    the connection is closed without a response (before or after the write, at random).
 // GET/POST /__lab/conditions reads/replaces them at run time; GET /__lab/stats gives request counts.
@@ -28,6 +29,10 @@ try {
 const WRITE_OPS = new Set(['PutItem', 'BatchWriteItem'])
 const FIELDS = ['latency_ms', 'jitter_ms', 'throttle', 'error', 'reset']
 const PREFIX = 'com.amazonaws.dynamodb.v20120810#'
+const THROTTLED = {
+  __type: PREFIX + 'ProvisionedThroughputExceededException',
+  message: 'The level of configured provisioned throughput for the table was exceeded (injected)',
+}
 
 function parseArgs (argv) {
   const args = { host: '127.0.0.1', port: 0, conditions: '{}' }
@@ -102,40 +107,33 @@ function handleWrite (req, res, op, body) {
     stats.errors++
     return send(res, 500, { __type: PREFIX + 'InternalServerError', message: 'Injected internal server error' })
   }
-  const throttled = roll < edge + conditions.throttle
-  if (throttled && op === 'PutItem') {
+  if (op === 'BatchWriteItem' && conditions.throttle > 0) return throttleBatch(req, res, body)
+  if (op === 'PutItem' && roll < edge + conditions.throttle) {
     stats.throttled++
-    return send(res, 400, {
-      __type: PREFIX + 'ProvisionedThroughputExceededException',
-      message: 'The level of configured provisioned throughput for the table was exceeded (injected)',
-    })
+    return send(res, 400, THROTTLED)
   }
-  if (throttled && op === 'BatchWriteItem') return throttleBatch(req, res, body)
   forward(req, res, body)
 }
 
-// Keep a random subset of a batch back, unwritten, and return it in UnprocessedItems.
+// Hold back each item of a batch with the throttle probability, unwritten, and return them in UnprocessedItems.
 function throttleBatch (req, res, body) {
   let data
   try { data = JSON.parse(body.toString()) } catch { return forward(req, res, body) }
   if (!data || typeof data.RequestItems !== 'object') return forward(req, res, body)
   const kept = {}, held = {}
-  let keptCount = 0
+  let keptCount = 0, heldCount = 0
   for (const [table, requests] of Object.entries(data.RequestItems)) {
     if (!Array.isArray(requests)) return forward(req, res, body)
     for (const request of requests) {
-      const side = Math.random() < 0.5 ? held : kept
+      const side = Math.random() < conditions.throttle ? held : kept
       ;(side[table] = side[table] || []).push(request)
       if (side === kept) keptCount++
+      else heldCount++
     }
   }
+  if (heldCount === 0) return forward(req, res, body)
   stats.throttled++
-  if (keptCount === 0) {
-    return send(res, 400, {
-      __type: PREFIX + 'ProvisionedThroughputExceededException',
-      message: 'The level of configured provisioned throughput for the table was exceeded (injected)',
-    })
-  }
+  if (keptCount === 0) return send(res, 400, THROTTLED)
   data.RequestItems = kept
   rewriteAnswer(res, function (answer) {
     const unprocessed = answer.UnprocessedItems || {}

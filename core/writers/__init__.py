@@ -103,8 +103,8 @@ async def write_async(name: str, books: Iterable[Book], target: Target, options:
     """Write ``books`` with an event-loop approach (threaded, async, aiobotocore, and their batch variants)."""
     chosen, options = approach(name), options or WriterOptions()
     table = table or chosen.table
-    tally = Tally(chosen.name, table, progress)
-    units = works(books, chosen.batch, tally, options.cancel)
+    tally = Tally(chosen.name, table, progress, options.cancel)
+    units = works(books, chosen.batch, tally)
     policy, attempts = options.policy, options.policy.max_attempts
     if chosen.client == "boto3":
         client = target.client(pool=options.threads, max_attempts=attempts, timeout=options.request_timeout)
@@ -131,12 +131,12 @@ async def write_async(name: str, books: Iterable[Book], target: Target, options:
 
 def _write_sequential(chosen: Approach, books: Iterable[Book], target: Target, options: WriterOptions,
                       progress: ProgressCallback | None, table: str) -> RunReport:
-    tally = Tally(chosen.name, table, progress)
+    tally = Tally(chosen.name, table, progress, options.cancel)
     attempts = options.policy.max_attempts
     client = target.client(pool=1, max_attempts=attempts, timeout=options.request_timeout)
     BotocoreMeter(tally).attach(client)
     with _measured(tally) as measure:
-        run_sequential(works(books, chosen.batch, tally, options.cancel),
+        run_sequential(works(books, chosen.batch, tally),
                        boto3_sender(client, table, attempts), options.policy, tally)
     return measure.report
 

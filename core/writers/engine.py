@@ -28,6 +28,10 @@ MAX_LISTED_ISBNS = 100_000
 PROGRESS_INTERVAL = 0.05
 
 
+class RunCancelled(Exception):
+    """Raised inside a client's own retry loop to end it once the run is cancelled."""
+
+
 @dataclass
 class Work:
     """One request's worth of books (one for PutItem, up to 25 for BatchWriteItem) and its attempts so far."""
@@ -87,6 +91,7 @@ class Tally:
     approach: str
     table: str
     progress: ProgressCallback | None = None
+    cancel: threading.Event | None = None  # set: stop pulling work and stop retrying (in-flight ends unknown)
     clock: Callable[[], float] = time.perf_counter
     started: float = 0.0
     works: int = 0
@@ -105,6 +110,14 @@ class Tally:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _sampler: random.Random = field(default_factory=lambda: random.Random(0))
     _last_progress: float = 0.0
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def abandon(self, work: Work) -> None:
+        """A cancelled run stops retrying: what was still pending is reported unknown, never dropped."""
+        self.record(Step(unknown=tuple(work.books), reason="the run was stopped before these items were settled"))
 
     def start(self) -> None:
         self.started = self.clock()
@@ -164,12 +177,12 @@ class Tally:
         )
 
 
-def works(books: Iterable[Book], batch: bool, tally: Tally, cancel: threading.Event | None = None) -> Iterator[Work]:
-    """Lazily cut the book stream into work units; oversized items fail here, before any request."""
+def works(books: Iterable[Book], batch: bool, tally: Tally) -> Iterator[Work]:
+    """Lazily cut the book stream into work units (until the run is cancelled); oversized items fail here."""
 
     def sendable() -> Iterator[Book]:
         for book in books:
-            if cancel is not None and cancel.is_set():
+            if tally.cancelled:
                 return
             if oversized(book):
                 tally.record(Step(failed=(book,), reason=explain("ItemTooLarge", f"isbn {book.isbn}")))
@@ -194,6 +207,9 @@ def process(work: Work, send: Send, policy: RetryPolicy, tally: Tally) -> None:
         step = settle(current, send(current), policy)
         tally.record(step)
         current = step.retry
+        if current is not None and tally.cancelled:
+            tally.abandon(current)
+            return
         if current is not None:
             policy.sleep(step.delay)
 
@@ -205,6 +221,9 @@ async def aprocess(work: Work, send: AsyncSend, policy: RetryPolicy, tally: Tall
         step = settle(current, await send(current), policy)
         tally.record(step)
         current = step.retry
+        if current is not None and tally.cancelled:
+            tally.abandon(current)
+            return
         if current is not None:
             await policy.async_sleep(step.delay)
 

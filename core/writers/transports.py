@@ -28,7 +28,7 @@ from botocore.exceptions import (
 from core import sigv4
 from core.protocol import CONTENT_TYPE, batch_write_body, error_code, put_item_body, target_header, unprocessed_isbns
 from core.sigv4 import Credentials
-from core.writers.engine import Outcome, Tally, Work
+from core.writers.engine import Outcome, RunCancelled, Tally, Work
 
 ANY_BOTOCORE_CALL = "dynamodb"
 
@@ -41,7 +41,13 @@ class BotocoreMeter:
 
     def attach(self, client: Any) -> None:
         client.meta.events.register(f"request-created.{ANY_BOTOCORE_CALL}", self._started)
+        client.meta.events.register(f"before-send.{ANY_BOTOCORE_CALL}", self._check_cancelled)
         client.meta.events.register(f"response-received.{ANY_BOTOCORE_CALL}", self._answered)
+
+    def _check_cancelled(self, **_: Any) -> None:
+        """Stops botocore's own retry loop once the run is cancelled (an unretryable error, raised to the call)."""
+        if self.tally.cancelled:
+            raise RunCancelled("the run was stopped")
 
     def _started(self, request: Any, **_: Any) -> None:
         request.context["lab_started"] = time.perf_counter()
@@ -81,8 +87,10 @@ def _boto_error(error: Exception, max_attempts: int) -> Outcome:
     if isinstance(error, ClientError):
         info = error.response.get("Error", {})
         retries = int(error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
-        return Outcome(code=str(info.get("Code", "Unknown")), message=str(info.get("Message", "")),
-                       attempts=retries + 1)
+        code, message = str(info.get("Code", "Unknown")), str(info.get("Message", ""))
+        if code.isdigit():  # an answer botocore could not parse (e.g. XML to a JSON API): read the code ourselves
+            code, message = error_code(int(code), message.encode())
+        return Outcome(code=code, message=message, attempts=retries + 1)
     # botocore retried connection errors and timeouts itself, up to the budget, before raising
     return Outcome(code=_transport_code(error), message=str(error), attempts=max_attempts)
 
@@ -99,6 +107,8 @@ def boto3_sender(client: Any, table: str, max_attempts: int) -> Callable[[Work],
             return _boto_outcome(getattr(client, method)(**params), table)
         except _BOTO_ERRORS as error:
             return _boto_error(error, max_attempts)
+        except RunCancelled:
+            return Outcome(code="Cancelled", message="the run was stopped")
 
     return send
 
