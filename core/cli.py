@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from core import logs
 from core.benchmark import (
     STUDY_2022_ITEMS,
     STUDY_2022_SECONDS,
@@ -117,6 +118,8 @@ def results_table(report: Report) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.log_level:
+        logs.configure(args.log_level)
     plan = plan_from(args)
     history = History(args.history) if args.history != "off" else None  # fails before anything is written
     for path in (args.json, args.csv):
@@ -201,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--csv", help="write one CSV row per run to this file")
     bench.add_argument("--history", default=None, help="SQLite history file (default: user data dir; 'off')")
     bench.add_argument("--yes", action="store_true", help="allow writing to a non-local endpoint")
+    bench.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                       help="log to stderr (debug shows botocore's wire log; secrets are always masked)")
     bench.set_defaults(handler=_run)
     emulator = commands.add_parser("emulator", help="run the embedded DynamoDB (dynalite) in the foreground")
     emulator.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
@@ -215,10 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return int(args.handler(args))
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {logs.redact(str(error))}", file=sys.stderr)
         return 2
     except LabError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {logs.redact(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

@@ -21,6 +21,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ProfileNotFound
 
+from core import logs
 from core.errors import ConfigError, EmulatorError, TargetError
 from core.sigv4 import Credentials
 
@@ -103,6 +104,8 @@ class Target:
         creds = self.static_credentials
         if creds is None and self.kind in ("embedded", "localstack"):
             creds = LOCAL_CREDENTIALS
+        if creds is not None:
+            logs.remember(creds.secret_key, creds.token)
         try:
             if creds is not None:
                 return boto3.Session(aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key,
@@ -120,6 +123,7 @@ class Target:
         if found is None:
             raise TargetError("no AWS credentials found: set AWS_PROFILE, run `aws configure` or `aws sso login`")
         frozen = found.get_frozen_credentials()
+        logs.remember(frozen.secret_key, frozen.token)
         return Credentials(frozen.access_key or "", frozen.secret_key or "", frozen.token)
 
     def credentials_provider(self) -> Callable[[], Credentials]:
