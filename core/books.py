@@ -41,6 +41,12 @@ class Book:
             "published": {"S": self.published.isoformat()},
         }
 
+    @property
+    def size(self) -> int:
+        """DynamoDB's size of the item: UTF-8 bytes of the attribute names (24) and values (the date is 10)."""
+        text = sum(len(v) if v.isascii() else len(v.encode()) for v in (self.isbn, self.title, self.author))
+        return 24 + 10 + text
+
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Book:
         """The inverse of :meth:`to_item` (raises ``KeyError``/``ValueError`` on a malformed item)."""

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
+
 from core.books import Book
 
 API_VERSION = "DynamoDB_20120810"
@@ -33,16 +35,16 @@ def item_size(item: Item) -> int:
 
 
 def oversized(book: Book) -> bool:
-    return item_size(book.to_item()) > MAX_ITEM_BYTES
+    return book.size > MAX_ITEM_BYTES
 
 
+# orjson encodes a 25-item batch in about a quarter of the time of json.dumps (see README, Performance).
 def put_item_body(table: str, book: Book) -> bytes:
-    return json.dumps({"TableName": table, "Item": book.to_item()}, ensure_ascii=False).encode()
+    return orjson.dumps({"TableName": table, "Item": book.to_item()})
 
 
 def batch_write_body(table: str, books: Iterable[Book]) -> bytes:
-    requests = [{"PutRequest": {"Item": book.to_item()}} for book in books]
-    return json.dumps({"RequestItems": {table: requests}}, ensure_ascii=False).encode()
+    return orjson.dumps({"RequestItems": {table: [{"PutRequest": {"Item": book.to_item()}} for book in books]}})
 
 
 def batches(books: Iterable[Book], max_items: int = MAX_BATCH_ITEMS,
@@ -56,7 +58,7 @@ def batches(books: Iterable[Book], max_items: int = MAX_BATCH_ITEMS,
     keys: set[str] = set()
     size = 0
     for book in books:
-        book_size = item_size(book.to_item()) + 64  # JSON punctuation and the PutRequest wrapper
+        book_size = book.size + 64  # JSON punctuation and the PutRequest wrapper
         if batch and (len(batch) == max_items or size + book_size > max_bytes or book.isbn in keys):
             yield batch
             batch, keys, size = [], set(), 0

@@ -88,12 +88,21 @@ def signed_headers(canonical: Mapping[str, str]) -> str:
 
 def canonical_request(method: str, url: str, headers: Headers, body: bytes) -> str:
     """The spec's canonical request for ``method url`` with exactly ``headers`` (Host included) and ``body``."""
-    parts = urlsplit(url)
-    canonical = canonical_headers(headers)
+    _, path, query = _split(url)
+    return _canonical_request(method, path, query, canonical_headers(headers), body)
+
+
+def _canonical_request(method: str, path: str, query: str, canonical: Mapping[str, str], body: bytes) -> str:
     header_block = "".join(f"{name}:{value}\n" for name, value in canonical.items())
     payload_hash = hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
-    return "\n".join([method.upper(), canonical_uri(parts.path or "/"), canonical_query_string(parts.query),
-                      header_block, signed_headers(canonical), payload_hash])
+    return f"{method.upper()}\n{path}\n{query}\n{header_block}\n{signed_headers(canonical)}\n{payload_hash}"
+
+
+@functools.lru_cache(maxsize=256)
+def _split(url: str) -> tuple[str, str, str]:
+    """(host as sent, canonical URI, canonical query string) of a URL; cached, since a writer reuses one URL."""
+    parts = urlsplit(url)
+    return parts.netloc.rsplit("@", 1)[-1], canonical_uri(parts.path or "/"), canonical_query_string(parts.query)
 
 
 def credential_scope(date: str, region: str, service: str) -> str:
@@ -132,21 +141,24 @@ def sign(method: str, url: str, headers: Headers, body: bytes, *, credentials: C
     if now.tzinfo is None or now.utcoffset() is None:
         raise SigningError("cannot sign: `now` must be an aware datetime (e.g. datetime.now(timezone.utc))")
     now = now.astimezone(dt.UTC)
-    amz_date, date = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    date = f"{now.year:04d}{now.month:02d}{now.day:02d}"
+    amz_date = f"{date}T{now.hour:02d}{now.minute:02d}{now.second:02d}Z"
+    host, path, query = _split(url)
     pairs = _header_pairs(headers)
     present = {name.strip().lower() for name, _ in pairs}
     if "host" not in present:
-        pairs.append(("Host", urlsplit(url).netloc.rsplit("@", 1)[-1]))
+        pairs.append(("Host", host))
     if "x-amz-date" not in present:
         pairs.append(("X-Amz-Date", amz_date))
     if credentials.token and "x-amz-security-token" not in present:
         pairs.append(("X-Amz-Security-Token", credentials.token))
-    creq = canonical_request(method, url, pairs, body)
+    canonical = canonical_headers(pairs)
     scope = credential_scope(date, region, service)
-    sig = signature(signing_key(credentials.secret_key, date, region, service), string_to_sign(amz_date, scope, creq))
+    sts = string_to_sign(amz_date, scope, _canonical_request(method, path, query, canonical, body))
+    sig = signature(signing_key(credentials.secret_key, date, region, service), sts)
     result: dict[str, str] = {}
     for name, value in pairs:
         result[name] = f"{result[name]},{value}" if name in result else value
     result["Authorization"] = (f"{ALGORITHM} Credential={credentials.access_key}/{scope}, "
-                               f"SignedHeaders={signed_headers(canonical_headers(pairs))}, Signature={sig}")
+                               f"SignedHeaders={signed_headers(canonical)}, Signature={sig}")
     return result

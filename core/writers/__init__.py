@@ -12,7 +12,7 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,7 +95,16 @@ def write(name: str, books: Iterable[Book], target: Target, options: WriterOptio
     chosen, options = approach(name), options or WriterOptions()
     if chosen.driver == "sequential":
         return _write_sequential(chosen, books, target, options, progress, table or chosen.table)
-    return asyncio.run(write_async(name, books, target, options, progress, table))
+    return run_loop(write_async(name, books, target, options, progress, table))
+
+
+def run_loop(coroutine: Coroutine[Any, Any, RunReport]) -> RunReport:
+    """Run on uvloop where it is installed (about 5% less client CPU per request, see README), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
 
 
 async def write_async(name: str, books: Iterable[Book], target: Target, options: WriterOptions | None = None,
