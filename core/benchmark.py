@@ -240,7 +240,7 @@ def estimated_cost_usd(plan: Plan) -> float:
 # --- running ---------------------------------------------------------------------------------------------------
 
 @contextmanager
-def _cpu_sampler(pid: int | None, interval: float = 0.2) -> Iterator[list[float]]:
+def cpu_sampler(pid: int | None, interval: float = 0.2) -> Iterator[list[float]]:
     """Samples a process's CPU (% of one core) in the background while the block runs."""
     samples: list[float] = []
     if pid is None:
@@ -350,7 +350,7 @@ def _run_one(plan: Plan, name: str, repeat: int, target: Target, client: Any, op
     reset_table(client, table)
     started = time.perf_counter()
     stop = threading.Event()
-    with _cpu_sampler(emulator.pid if emulator else None) as samples, _watch(emulator, options.cancel, stop):
+    with cpu_sampler(emulator.pid if emulator else None) as samples, _watch(emulator, options.cancel, stop):
         report = write(name, generate_books(plan.items, plan.seed), target, replace(options, cancel=stop),
                        progress=lambda done: tell("write", done, plan.items, started))
     if emulator is not None and not emulator.running:

@@ -1,0 +1,64 @@
+"""Shared pieces of the benchmarks: one emulator, fresh tables, a measured write with the server's CPU beside it.
+
+Every figure a benchmark prints is a ratio of runs measured side by side in one process, one after another, on
+the same machine: absolute times from different runs are never compared.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from core.benchmark import SERVER_BOUND_CPU, cpu_sampler
+from core.books import Book
+from core.emulator import Conditions, Emulator
+from core.report import RunReport
+from core.tables import reset_table
+from core.targets import Target, make_target
+from core.writers import APPROACHES, WriterOptions, write
+
+
+@dataclass(frozen=True)
+class Measured:
+    report: RunReport
+    server_cpu: float  # mean % of one core during the run
+
+    @property
+    def server_bound(self) -> bool:
+        return self.server_cpu >= SERVER_BOUND_CPU
+
+    @property
+    def cpu_us_per_item(self) -> float:
+        return self.report.client_cpu_seconds / max(self.report.items, 1) * 1e6
+
+    @property
+    def items_per_second(self) -> float:
+        return self.report.items_per_second
+
+    def flag(self) -> str:
+        return f"  [server-bound: {self.server_cpu:.0f}% CPU; a client figure would be the server's]" \
+            if self.server_bound else ""
+
+
+@contextmanager
+def lab(conditions: Conditions | None = None) -> Iterator[tuple[Emulator, Target]]:
+    with Emulator(conditions=conditions) as emulator:
+        yield emulator, make_target("embedded", embedded_url=emulator.endpoint_url)
+
+
+def measure(emulator: Emulator, target: Target, approach: str, books: Sequence[Book],
+            options: WriterOptions | None = None) -> Measured:
+    reset_table(target.client(), APPROACHES[approach].table)
+    with cpu_sampler(emulator.pid, interval=0.1) as samples:
+        report = write(approach, books, target, options)
+    if not report.complete:
+        raise SystemExit(f"{approach}: {report.items_failed} failed, {report.items_unknown} unknown: {report.failures}")
+    return Measured(report, statistics.mean(samples) if samples else 0.0)
+
+
+def best_of(runs: Sequence[Measured]) -> Measured:
+    """The run with the median throughput (robust against one noisy run)."""
+    ordered = sorted(runs, key=lambda m: m.items_per_second)
+    return ordered[len(ordered) // 2]
