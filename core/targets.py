@@ -95,6 +95,11 @@ class Target:
         return is_local_url(self.endpoint_url)
 
     @property
+    def uses_default_chain(self) -> bool:
+        """True when credentials come from boto3's chain (env, profiles, SSO, roles), not typed or local keys."""
+        return self.static_credentials is None and self.kind in ("aws", "custom")
+
+    @property
     def label(self) -> str:
         return f"{self.kind} ({self.endpoint_url or 'AWS ' + self.region})"
 

@@ -167,12 +167,16 @@ class _measured:
 
 
 def _aiobotocore_client(target: Target, options: WriterOptions) -> Any:
+    """aiobotocore's client for the target: the same config; typed or local keys, else its own default chain
+    (which refreshes temporary credentials as botocore does)."""
     from aiobotocore.session import AioSession
 
     config = target.client_config(pool=options.concurrency, max_attempts=options.policy.max_attempts,
                                   timeout=options.request_timeout)
+    if target.uses_default_chain:
+        return AioSession(profile=target.profile).create_client(
+            "dynamodb", region_name=target.region, endpoint_url=target.endpoint_url, config=config)
     creds = target.credentials()
-    session = AioSession()
-    return session.create_client("dynamodb", region_name=target.region, endpoint_url=target.endpoint_url,
-                                 aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key,
-                                 aws_session_token=creds.token, config=config)
+    return AioSession().create_client("dynamodb", region_name=target.region, endpoint_url=target.endpoint_url,
+                                      aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key,
+                                      aws_session_token=creds.token, config=config)
