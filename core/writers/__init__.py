@@ -118,13 +118,13 @@ async def write_async(name: str, books: Iterable[Book], target: Target, options:
     if chosen.client == "boto3":
         client = target.client(pool=options.threads, max_attempts=attempts, timeout=options.request_timeout)
         BotocoreMeter(tally).attach(client)
-        with _measured(tally) as measure:
+        with _Stopwatch(tally) as measure:
             await run_threaded(units, boto3_sender(client, table, attempts), policy, tally, options.threads)
         return measure.report
     if chosen.client == "aiobotocore":
         async with _aiobotocore_client(target, options) as client:
             BotocoreMeter(tally).attach(client)
-            with _measured(tally) as measure:
+            with _Stopwatch(tally) as measure:
                 await run_async(units, aiobotocore_sender(client, table, attempts), policy, tally,
                                 options.concurrency)
         return measure.report
@@ -133,7 +133,7 @@ async def write_async(name: str, books: Iterable[Book], target: Target, options:
     connector = aiohttp.TCPConnector(limit=options.concurrency, limit_per_host=0, ttl_dns_cache=300)
     async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
         send = AiohttpSender(session, url, table, target.region, credentials, tally, options.request_timeout)
-        with _measured(tally) as measure:
+        with _Stopwatch(tally) as measure:
             await run_async(units, send, policy, tally, options.concurrency)
     return measure.report
 
@@ -144,20 +144,20 @@ def _write_sequential(chosen: Approach, books: Iterable[Book], target: Target, o
     attempts = options.policy.max_attempts
     client = target.client(pool=1, max_attempts=attempts, timeout=options.request_timeout)
     BotocoreMeter(tally).attach(client)
-    with _measured(tally) as measure:
+    with _Stopwatch(tally) as measure:
         run_sequential(works(books, chosen.batch, tally),
                        boto3_sender(client, table, attempts), options.policy, tally)
     return measure.report
 
 
-class _measured:
+class _Stopwatch:
     """Times a run (wall clock and this process's CPU) and freezes the tally into ``self.report``."""
 
     def __init__(self, tally: Tally) -> None:
         self.tally = tally
         self.report: RunReport
 
-    def __enter__(self) -> _measured:
+    def __enter__(self) -> _Stopwatch:
         self.wall, self.cpu = time.perf_counter(), time.process_time()
         self.tally.start()
         return self
