@@ -18,8 +18,18 @@ CSV_FIELDS = ("approach", "repeat", "table", "items", "seconds", "items_per_seco
               "expected", "found", "lost", "unexpected", "mismatched", "recovered")
 
 
-def run_dict(run: RunResult) -> dict[str, Any]:
+MAX_CHART_SAMPLES = 2_000
+
+
+def run_dict(run: RunResult, detail: bool = False) -> dict[str, Any]:
+    """One run as plain data; ``detail`` adds a sample of latencies and the timeline (for charts)."""
     report, check, latency = run.report, run.verification, run.report.latency
+    extra: dict[str, Any] = {}
+    if detail:
+        samples = report.latencies_ms
+        step = max(1, len(samples) // MAX_CHART_SAMPLES)
+        extra = {"latency_samples_ms": [round(v, 3) for v in samples[::step]],
+                 "timeline": [[round(t, 3), n] for t, n in report.timeline]}
     return {
         "approach": report.approach, "repeat": run.repeat, "table": report.table, "items": report.items,
         "seconds": round(report.seconds, 4), "items_per_second": round(report.items_per_second, 2),
@@ -34,12 +44,14 @@ def run_dict(run: RunResult) -> dict[str, Any]:
         "verification": {"expected": check.expected, "found": check.found, "lost": check.lost,
                          "unexpected": check.unexpected, "mismatched": check.mismatched,
                          "recovered": check.recovered},
+        **extra,
     }
 
 
-def to_dict(report: Report) -> dict[str, Any]:
+def to_dict(report: Report, detail: bool = False) -> dict[str, Any]:
     return {"plan": report.plan.as_dict(), "environment": report.environment, "created": report.created,
-            "cancelled": report.cancelled, "runs": [run_dict(run) for run in report.runs]}
+            "cancelled": report.cancelled, "error": report.error,
+            "runs": [run_dict(run, detail) for run in report.runs]}
 
 
 def to_json(report: Report) -> str:
