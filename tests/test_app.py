@@ -70,3 +70,20 @@ def test_a_small_run_charts_one_bar_per_approach_and_lands_in_history(app: AppTe
     assert len(app.get("plotly_chart")) == 4
     history = app.multiselect(key="compare")
     assert len(history.options) == 1 and "40 books" in history.options[0]
+
+
+def test_typed_keys_are_never_shown_again(app: AppTest) -> None:
+    app.sidebar.radio(key="target_kind").set_value("aws").run()
+    inputs = {i.label: i for i in app.sidebar.text_input}
+    inputs["Access key ID"].set_value("AKIDCANARYPAGE0000000")
+    inputs["Secret access key"].set_value("page-canary-secret-0123456789")
+    inputs["Session token (optional)"].set_value("page-canary-token-0123456789")
+    next(b for b in app.sidebar.button if b.label == "Use these keys").click().run()
+    assert not app.exception
+    assert "Using typed keys AKID…" in texts(app.sidebar.caption)
+    app.run()
+    kinds = ("title", "subheader", "markdown", "caption", "success", "info", "warning", "error", "metric", "code")
+    shown = "\n".join(str(getattr(e, "value", "")) for kind in kinds for e in app.get(kind))
+    assert "AKID" in shown  # the masked key id is shown...
+    assert "page-canary-secret" not in shown and "page-canary-token" not in shown  # ...the secrets never
+    assert "page-canary-secret" not in repr(app.session_state["aws_keys"])
