@@ -12,7 +12,7 @@ import functools
 import itertools
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from faker import Faker
@@ -31,6 +31,10 @@ class Book:
     title: str
     author: str
     published: dt.date
+    size: int = field(init=False, repr=False, compare=False)  # DynamoDB's bytes: names (24), date (10), text
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", 34 + _utf8_len(self.isbn) + _utf8_len(self.title) + _utf8_len(self.author))
 
     def to_item(self) -> dict[str, dict[str, str]]:
         """The DynamoDB attribute-value map of this book."""
@@ -41,12 +45,6 @@ class Book:
             "published": {"S": self.published.isoformat()},
         }
 
-    @property
-    def size(self) -> int:
-        """DynamoDB's size of the item: UTF-8 bytes of the attribute names (24) and values (the date is 10)."""
-        text = sum(len(v) if v.isascii() else len(v.encode()) for v in (self.isbn, self.title, self.author))
-        return 24 + 10 + text
-
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Book:
         """The inverse of :meth:`to_item` (raises ``KeyError``/``ValueError`` on a malformed item)."""
@@ -56,6 +54,10 @@ class Book:
             author=item["author"]["S"],
             published=dt.date.fromisoformat(item["published"]["S"]),
         )
+
+
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
 
 
 def isbn_check_digit(first12: str) -> int:

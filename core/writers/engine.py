@@ -146,12 +146,13 @@ class Tally:
     def record(self, step: Step) -> None:
         with self._lock:
             self.ok += len(step.done)
-            self.failed += len(step.failed)
-            self.unknown += len(step.unknown)
-            for isbns, books in ((self.failed_isbns, step.failed), (self.unknown_isbns, step.unknown)):
-                isbns.extend(b.isbn for b in books[: max(0, MAX_LISTED_ISBNS - len(isbns))])
-            if step.reason and step.reason not in self.failures and len(self.failures) < 5:
-                self.failures.append(step.reason)
+            if step.failed or step.unknown:
+                self.failed += len(step.failed)
+                self.unknown += len(step.unknown)
+                for isbns, books in ((self.failed_isbns, step.failed), (self.unknown_isbns, step.unknown)):
+                    isbns.extend(b.isbn for b in books[: max(0, MAX_LISTED_ISBNS - len(isbns))])
+                if step.reason not in self.failures and len(self.failures) < 5:
+                    self.failures.append(step.reason)
             settled = self.ok + self.failed + self.unknown
             now = self.clock()
             due = now - self._last_progress >= PROGRESS_INTERVAL
