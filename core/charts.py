@@ -40,12 +40,14 @@ def speedups(data: dict[str, Any]) -> dict[str, float | None]:
 
 
 def _label(speedup: float | None) -> str:
-    return f"{speedup:,.1f}× sequential" if speedup is not None else ""
+    return f"{speedup:,.1f}×" if speedup is not None else ""
 
 
 def _layout(fig: go.Figure, title: str, axis: str, log: bool) -> go.Figure:
     fig.update_layout(title=title, barmode="group", template="plotly_white", height=420,
-                      legend={"orientation": "h", "y": -0.2}, margin={"t": 60, "b": 40})
+                      legend={"orientation": "h", "y": -0.2}, margin={"t": 60, "b": 40},
+                      uniformtext={"minsize": 10, "mode": "show"})
+    fig.update_traces(cliponaxis=False, selector={"type": "bar"})
     fig.update_yaxes(title=axis, type="log" if log else "linear")
     return fig
 
@@ -59,7 +61,8 @@ def seconds_bar(data: dict[str, Any], log: bool = False, reference: bool = True)
     low = [seconds[n] - min(r["seconds"] for r in runs[n]) for n in names]
     high = [max(r["seconds"] for r in runs[n]) - seconds[n] for n in names]
     fig = go.Figure(go.Bar(
-        name=f"this lab ({data['plan']['items']:,} books, {data['plan']['target']})", x=names,
+        name=f"this lab ({data['plan']['items']:,} books, {data['plan']['target']}; labels: speed-up vs sequential)",
+        x=names,
         y=[seconds[n] for n in names], marker_color=OURS, text=[_label(gains[n]) for n in names],
         textposition="outside", error_y={"type": "data", "array": high, "arrayminus": low, "visible": True}))
     if reference:
@@ -74,7 +77,7 @@ def throughput_bar(data: dict[str, Any], log: bool = False) -> go.Figure:
     rates = medians(data, "items_per_second")
     gains = speedups(data)
     names = list(rates)
-    fig = go.Figure(go.Bar(name="items/s", x=names, y=[rates[n] for n in names], marker_color=OURS,
+    fig = go.Figure(go.Bar(name="items/s (labels: speed-up vs sequential)", x=names, y=[rates[n] for n in names], marker_color=OURS,
                            text=[_label(gains[n]) for n in names], textposition="outside"))
     return _layout(fig, "Items written per second (higher is better)", "items/s", log)
 
