@@ -77,8 +77,8 @@ def throughput_bar(data: dict[str, Any], log: bool = False) -> go.Figure:
     rates = medians(data, "items_per_second")
     gains = speedups(data)
     names = list(rates)
-    fig = go.Figure(go.Bar(name="items/s (labels: speed-up vs sequential)", x=names, y=[rates[n] for n in names], marker_color=OURS,
-                           text=[_label(gains[n]) for n in names], textposition="outside"))
+    fig = go.Figure(go.Bar(name="items/s (labels: speed-up vs sequential)", x=names, y=[rates[n] for n in names],
+                           marker_color=OURS, text=[_label(gains[n]) for n in names], textposition="outside"))
     return _layout(fig, "Items written per second (higher is better)", "items/s", log)
 
 
