@@ -1,32 +1,61 @@
 """The lab's page: pick a target, set the conditions and the plan, run the comparison, read it in Plotly.
 
 Reads top to bottom like the page: sidebar (target, conditions), plan, run, results, history. Only ``core`` is
-imported; the benchmark runs in a background thread (core.ui) and this script thread renders its progress.
+imported. The benchmark runs in a background thread (``core.ui.BackgroundRun``) that never touches Streamlit; this
+script thread polls its progress and renders it. Every failure is one readable line, never a traceback.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import streamlit as st
 
-from core import charts, export, logs
-from core.benchmark import WRU_PRICE_USD, Plan, Report, estimate, estimated_cost_usd
+from core import charts, export, logs, ui
+from core.benchmark import MAX_ITEMS, WRU_PRICE_USD, Plan, Report, estimate, estimated_cost_usd
 from core.emulator import NETWORK_PRESETS, Conditions, Emulator
-from core.errors import LabError
+from core.errors import ConfigError, LabError
 from core.history import History
 from core.sigv4 import Credentials
-from core.targets import aws_profiles, check_reachable, describe_caller, localstack_endpoint, make_target
-from core.ui import BackgroundRun
+from core.targets import (
+    Target,
+    aws_profiles,
+    check_reachable,
+    describe_caller,
+    is_local_url,
+    localstack_endpoint,
+    make_target,
+)
 from core.writers import APPROACHES, STUDY_APPROACHES, default_threads
 
 st.set_page_config(page_title="DynamoDB write-concurrency lab", layout="wide")
 logs.install()
-for key, value in {"job": None, "report": None, "aws_keys": None, "confirmed": False, "caller": None}.items():
-    st.session_state.setdefault(key, value)
+for _key, _value in {"job": None, "report": None, "run_error": None, "run_notice": None, "aws_keys": None,
+                     "caller": None}.items():
+    st.session_state.setdefault(_key, _value)
 
 TARGETS = {"embedded": "Embedded (dynalite)", "localstack": "LocalStack", "aws": "AWS", "custom": "Custom URL"}
+DEFAULT_CHAIN = "(default credential chain)"
+PRICE_NOTE = f"{WRU_PRICE_USD * 1e6:.3f} USD per million WRU, us-east-1, since Nov 2024"
+
+
+@contextmanager
+def guard(where: Any = st) -> Iterator[None]:
+    """Show whatever goes wrong in the block as one readable line (never a traceback); the page carries on."""
+    try:
+        yield
+    except LabError as error:
+        where.error(str(error))
+    except Exception as error:
+        where.error(logs.redact(f"Something went wrong: {type(error).__name__}: {error}"))
+
+
+def running() -> bool:
+    return st.session_state.job is not None
 
 
 @st.cache_resource
@@ -43,236 +72,362 @@ def embedded_emulator() -> Emulator:
     return emulator
 
 
-def history() -> History:
-    return History(os.environ.get("LAB_HISTORY_PATH") or None)
+def open_history() -> History:
+    return History(os.environ.get("LAB_HISTORY_PATH") or None, elsewhere="set LAB_HISTORY_PATH to another file")
 
 
-def sidebar_target() -> tuple[dict[str, object], Emulator | None]:
-    """The target picker; returns the plan's target fields and the emulator when embedded."""
-    sidebar = st.sidebar
-    sidebar.header("Target")
-    kind = sidebar.radio("Write to", list(TARGETS), format_func=TARGETS.__getitem__, key="target_kind")
-    region = sidebar.text_input("Region", "us-east-1", key="region")
-    fields: dict[str, object] = {"target": kind, "region": region}
+# --- sidebar -----------------------------------------------------------------------------------------------------
+
+def sidebar_target() -> tuple[dict[str, Any], Emulator | None]:
+    """Where to write; returns the plan's target fields and, when embedded, the shared emulator."""
+    bar = st.sidebar
+    bar.header("Target")
+    kind = bar.radio("Write to", list(TARGETS), format_func=TARGETS.__getitem__, key="target_kind",
+                     disabled=running())
+    fields: dict[str, Any] = {"target": kind}
     if kind == "embedded":
-        emulator = embedded_emulator()
-        sidebar.success(f"Running at {emulator.endpoint_url}")
-        return fields, emulator
+        with guard(bar):
+            emulator = embedded_emulator()
+            bar.success(f"Running at {emulator.endpoint_url}")
+            bar.caption("dynalite in memory, started with the app and shared by its sessions")
+            return fields, emulator
+        return fields, None
     if kind == "localstack":
-        fields["endpoint_url"] = sidebar.text_input("LocalStack URL", localstack_endpoint(), key="localstack_url")
+        fields["endpoint_url"] = bar.text_input("LocalStack URL", localstack_endpoint(), key="localstack_url",
+                                                help="From AWS_ENDPOINT_URL or LOCALSTACK_HOST, as localstack-client "
+                                                     "resolves it; http://localhost:4566 otherwise")
     elif kind == "custom":
-        fields["endpoint_url"] = sidebar.text_input("Endpoint URL", "http://127.0.0.1:8000", key="custom_url")
+        fields["endpoint_url"] = bar.text_input("Endpoint URL", "http://127.0.0.1:8000", key="custom_url",
+                                                help="Any DynamoDB-compatible URL: moto, DynamoDB Local, a remote "
+                                                     "LocalStack. Credentials from boto3's default chain.")
     else:
         aws_credentials(fields)
+    fields["region"] = bar.text_input("Region", "us-east-1", key="region")
+    with guard(bar):
+        target_status(fields)
     return fields, None
 
 
-def aws_credentials(fields: dict[str, object]) -> None:
-    sidebar = st.sidebar
-    profiles = ["(default chain)", *aws_profiles()]
-    profile = sidebar.selectbox("Profile", profiles, key="profile")
-    fields["profile"] = None if profile == "(default chain)" else profile
-    with sidebar.expander("…or type keys (kept in this session only, never shown again)"):
-        with st.form("keys", clear_on_submit=True):
-            key_id = st.text_input("Access key ID", type="password")
-            secret = st.text_input("Secret access key", type="password")
-            token = st.text_input("Session token (optional)", type="password")
-            if st.form_submit_button("Use these keys") and key_id and secret:
-                st.session_state.aws_keys = Credentials(key_id, secret, token or None)
-                logs.remember(secret, token)
-        if st.session_state.aws_keys is not None:
-            st.caption(f"Using typed keys {st.session_state.aws_keys.access_key[:4]}…")
-            if st.button("Forget typed keys"):
-                st.session_state.aws_keys = None
-
-
-def target_status(fields: dict[str, object]) -> None:
-    """A live badge for LocalStack and custom targets, the caller identity for AWS."""
-    target = make_target(str(fields["target"]), endpoint_url=fields.get("endpoint_url"),  # type: ignore[arg-type]
-                         region=str(fields["region"]), profile=fields.get("profile"),  # type: ignore[arg-type]
-                         credentials=st.session_state.aws_keys)
-    if target.kind == "aws":
-        if st.sidebar.button("Check identity"):
-            st.session_state.caller = describe_caller(target)
-        if st.session_state.caller:
-            st.sidebar.info(f"Account {st.session_state.caller['account']}\n\n{st.session_state.caller['arn']}")
+def aws_credentials(fields: dict[str, Any]) -> None:
+    """A profile from the user's AWS config, or keys typed into password fields and never shown again."""
+    bar = st.sidebar
+    profiles: list[str] = []
+    with guard(bar):  # a malformed ~/.aws/config is one line, and the default chain still works
+        profiles = aws_profiles()
+    profile = bar.selectbox("Profile", [DEFAULT_CHAIN, *profiles], key="profile",
+                            help="From ~/.aws/config and ~/.aws/credentials; the default chain also reads "
+                                 "AWS_PROFILE and AWS_ACCESS_KEY_ID")
+    fields["profile"] = None if profile == DEFAULT_CHAIN else profile
+    if st.session_state.aws_keys is not None:
+        bar.info("Using the keys you typed (this session only; they override the profile).")
+        if bar.button("Forget the typed keys"):
+            st.session_state.update(aws_keys=None, caller=None)
+            st.rerun()
         return
+    with bar.expander("…or type keys"), st.form("keys", clear_on_submit=True, border=False):
+        key_id = st.text_input("Access key ID", type="password")
+        secret = st.text_input("Secret access key", type="password")
+        token = st.text_input("Session token (optional)", type="password")
+        st.caption("Kept in this browser session only; never shown again, never stored in the history or exports.")
+        if st.form_submit_button("Use these keys"):
+            if not (key_id and secret):
+                st.error("Type both the access key ID and the secret access key.")
+            else:
+                logs.remember(secret, token)
+                st.session_state.update(aws_keys=Credentials(key_id.strip(), secret.strip(), token.strip() or None),
+                                        caller=None)
+                st.rerun()
+
+
+def typed_keys(kind: str) -> Credentials | None:
+    return st.session_state.aws_keys if kind == "aws" else None
+
+
+def target_status(fields: dict[str, Any]) -> None:
+    """A live health badge for LocalStack and custom URLs; the caller identity for AWS, after a check."""
+    try:
+        target = make_target(fields["target"], endpoint_url=fields.get("endpoint_url"), region=fields["region"],
+                             profile=fields.get("profile"), credentials=typed_keys(fields["target"]))
+    except ConfigError:
+        return  # the plan says what to fix, once
+    if target.kind == "aws":
+        aws_identity(target)
+        return
+    with st.sidebar:
+        if not target.is_local:  # nothing is sent off this machine unasked
+            if st.button("Check the endpoint", help="One ListTables call"):
+                health_badge(target)
+        elif running():
+            health_badge(target)
+        else:
+            live_health_badge(target)
+
+
+def health_badge(target: Target) -> None:
     try:
         check_reachable(target, timeout=2)
-        st.sidebar.success("Reachable")
     except LabError as error:
-        st.sidebar.error(str(error))
+        st.error(str(error))
+        if target.kind == "localstack":
+            st.code("docker compose up -d", language="bash")
+        return
+    st.success(f"Reachable at {target.endpoint_url}")
+    st.caption(f"checked {dt.datetime.now():%H:%M:%S}" + (", again every 5 s" if target.is_local else ""))
 
 
-def conditions() -> Conditions:
-    """Network conditions and faults, injected by the embedded server."""
-    sidebar = st.sidebar
-    sidebar.header("Conditions")
-    preset = sidebar.selectbox("Network", [*NETWORK_PRESETS, "custom"], key="network",
-                               help="Latency added by the embedded server to every request")
+live_health_badge = st.fragment(run_every=5)(health_badge)
+
+
+def aws_identity(target: Target) -> None:
+    bar = st.sidebar
+    asked_for = (target.profile, target.region)
+    if bar.button("Check credentials", help="Asks STS who you are (GetCallerIdentity, free)"):
+        st.session_state.caller = {"for": asked_for, **describe_caller(target)}
+    caller = st.session_state.caller
+    if caller and caller["for"] == asked_for:
+        bar.success(f"Account {caller['account']}\n\n{caller['arn']}")
+
+
+def conditions() -> Conditions | None:
+    """Network conditions and faults, injected by the embedded server (None when they do not add up)."""
+    bar = st.sidebar
+    bar.header("Conditions")
+
+    def preset_label(name: str) -> str:
+        preset = NETWORK_PRESETS.get(name)
+        if preset is None:
+            return "custom latency"
+        return f"{name} ({preset.latency_ms:g} ms + up to {preset.jitter_ms:g} ms)" if preset.latency_ms else name
+
+    preset = bar.selectbox("Network", [*NETWORK_PRESETS, "custom"], format_func=preset_label, key="network",
+                           disabled=running(), help="Latency the embedded server adds to every request; "
+                                                    "study-2022 is close to the study's ~83 ms per put")
     base = NETWORK_PRESETS.get(preset, Conditions())
     latency, jitter = base.latency_ms, base.jitter_ms
     if preset == "custom":
-        latency = sidebar.number_input("Latency (ms)", 0.0, 60_000.0, 25.0, key="latency_ms")
-        jitter = sidebar.number_input("Jitter (ms)", 0.0, 60_000.0, 5.0, key="jitter_ms")
-    with sidebar.expander("Faults"):
-        throttle = st.slider("Throttle", 0.0, 1.0, 0.0, 0.01, key="throttle")
-        error = st.slider("500 errors", 0.0, 1.0, 0.0, 0.01, key="error")
-        reset = st.slider("Connection resets", 0.0, 1.0, 0.0, 0.01, key="reset")
-    return Conditions(latency, jitter, throttle, error, reset)
+        left, right = bar.columns(2)
+        latency = left.number_input("Latency (ms)", 0.0, 60_000.0, 25.0, 5.0, key="latency_ms", disabled=running())
+        jitter = right.number_input("Jitter (ms)", 0.0, 60_000.0, 5.0, 1.0, key="jitter_ms", disabled=running())
+    faulty = any(st.session_state.get(name, 0.0) for name in ("throttle", "error", "reset"))
+    with bar.expander("Faults (probability per write)", expanded=faulty):
+        throttle = st.slider("Throttling", 0.0, 1.0, 0.0, 0.01, key="throttle", disabled=running(),
+                             help="400 ProvisionedThroughputExceededException; batches hold items back")
+        error = st.slider("500 errors", 0.0, 1.0, 0.0, 0.01, key="error", disabled=running())
+        reset = st.slider("Connection resets", 0.0, 1.0, 0.0, 0.01, key="reset", disabled=running(),
+                          help="Closed without an answer, half the time after the write happened")
+    try:
+        return Conditions(latency, jitter, throttle, error, reset)
+    except ConfigError as problem:
+        bar.error(str(problem))
+        return None
 
 
-def plan_form(fields: dict[str, object], network: Conditions) -> Plan:
+# --- main column -------------------------------------------------------------------------------------------------
+
+def header() -> None:
+    st.title("DynamoDB write-concurrency lab")
+    st.caption("How fast can Python write to DynamoDB, and which way wins? This lab reproduces and extends the 2022 "
+               "study *DynamoDB Write Concurrency In Python* (Jamie Hargreaves: sequential boto3 832.65 s, threads "
+               "71.23 s, async aiohttp 11.06 s for 10,000 books): one seeded set of books, written in several ways, "
+               "every item read back and verified.")
+
+
+def plan_form(fields: dict[str, Any], network: Conditions | None) -> Plan | None:
+    """The plan's inputs; returns the validated plan, or None after showing what to fix."""
     st.subheader("Plan")
-    left, middle, right = st.columns([3, 1, 1])
-    approaches = left.multiselect("Approaches", list(APPROACHES), default=list(STUDY_APPROACHES), key="approaches",
-                                  format_func=lambda name: f"{name} — {APPROACHES[name].description}")
-    items = middle.number_input("Books", 1, 1_000_000, 1_000, step=100, key="items")
-    repeats = right.number_input("Repeats", 1, 50, 1, key="repeats")
-    threads = middle.number_input("Threads", 1, 512, default_threads(), key="threads")
-    concurrency = right.number_input("Async concurrency", 1, 4096, 100, key="concurrency")
-    seed = left.number_input("Seed", 0, 2**31, 0, key="seed")
-    return Plan(approaches=tuple(approaches), items=int(items), repeats=int(repeats), threads=int(threads),
-                concurrency=int(concurrency), seed=int(seed), conditions=network, **fields)  # type: ignore[arg-type]
+    with st.container(border=True):
+        approaches = st.multiselect(
+            "Approaches", list(APPROACHES), default=list(STUDY_APPROACHES), key="approaches", disabled=running(),
+            placeholder="Pick one or more approaches",
+            help="\n".join(f"- **{name}**: {a.description}" for name, a in APPROACHES.items()))
+        if approaches:
+            st.caption(" · ".join(f"**{name}**: {APPROACHES[name].description}" for name in approaches))
+        cols = st.columns(5)
+        items = cols[0].number_input("Books", 1, MAX_ITEMS, 1_000, 100, key="items", disabled=running(),
+                                     help="Seeded fake books, under 1 KB each, written by every approach")
+        threads = cols[1].number_input("Threads", 1, 512, default_threads(), key="threads", disabled=running(),
+                                       help="Workers of the threaded approaches; default min(32, cpu + 4)")
+        concurrency = cols[2].number_input("Async concurrency", 1, 4096, 100, key="concurrency", disabled=running(),
+                                           help="Requests in flight at once for the async approaches")
+        repeats = cols[3].number_input("Repeats", 1, 50, 1, key="repeats", disabled=running(),
+                                       help="Each approach runs this many times; charts show the median")
+        seed = cols[4].number_input("Seed", 0, 2**31 - 1, 0, key="seed", disabled=running(),
+                                    help="Same seed, same books")
+    if network is None:
+        return None
+    if not approaches:
+        st.error("No approach chosen: pick one or more approaches above.")
+        return None
+    try:
+        return Plan(approaches=tuple(approaches), items=int(items), repeats=int(repeats), threads=int(threads),
+                    concurrency=int(concurrency), seed=int(seed), conditions=network, **fields)
+    except ConfigError as problem:
+        st.error(str(problem))
+        return None
 
 
-def run_section(plan: Plan, emulator: Emulator | None) -> None:
-    """Estimate, confirmation (AWS), run button, live progress and cancel."""
-    job: BackgroundRun | None = st.session_state.job
-    if job is None:
-        note = f"Estimated duration: about {estimate(plan):,.0f} s."
-        if plan.target == "aws":
-            note += (f" Estimated cost: ${estimated_cost_usd(plan):,.4f} of on-demand writes "
-                     f"({WRU_PRICE_USD * 1e6:.3f} USD per million WRU, us-east-1, since Nov 2024).")
-        st.caption(note)
-        confirmed = plan.target != "aws" or st.checkbox("I understand this run writes to AWS and costs money",
-                                                        key="confirm_aws")
-        if st.button("Run", type="primary", disabled=not confirmed):
-            st.session_state.job = BackgroundRun(plan, emulator, st.session_state.aws_keys)
-            st.session_state.pop("confirm_aws", None)  # every AWS run asks again
-            st.rerun()
+def duration(seconds: float) -> str:
+    if seconds < 1:
+        return "under a second"
+    return f"about {seconds:,.0f} s" if seconds < 120 else f"about {seconds / 60:,.0f} min"
+
+
+def run_section(plan: Plan | None, emulator: Emulator | None) -> None:
+    """Before a run: the estimate, the cost and a confirmation off this machine, the Run button. During: progress."""
+    if st.session_state.job is not None:
+        watch(st.session_state.job)
         return
-    if st.button("Cancel", key="cancel"):
-        job.cancel()
-    bars = {name: st.progress(0.0, text=name) for name in job.plan.approaches}
-    status = st.empty()
+    if st.session_state.run_error:
+        st.error(st.session_state.run_error)
+    confirmed = plan is not None and confirmation(plan)
+    left, right = st.columns([1, 6], vertical_alignment="center")
+    clicked = left.button("Run", type="primary", disabled=not confirmed, key="run", width="stretch")
+    if plan is not None:
+        right.caption(f"Estimated duration: {duration(estimate(plan))} ({ui.describe_plan(plan)})")
+    if clicked and plan is not None:
+        job = ui.BackgroundRun(plan, emulator, typed_keys(plan.target), record=open_history().append)
+        st.session_state.update(job=job, run_error=None, run_notice=None)
+        st.session_state.pop("confirm", None)  # every run off this machine asks again
+        st.rerun()
+
+
+def confirmation(plan: Plan) -> bool:
+    """Nothing is written off this machine without a tick, asked again for every run; AWS shows the cost."""
+    remote = plan.target == "aws" or (plan.target != "embedded" and not is_local_url(plan.endpoint_url))
+    if not remote:
+        return True
+    if plan.target == "aws":
+        writes = (plan.items * plan.repeats + plan.warmup) * len(plan.approaches)
+        st.warning(f"This run writes {writes:,} items to real DynamoDB: estimated cost "
+                   f"**{estimated_cost_usd(plan):,.4f} USD** of on-demand writes ({PRICE_NOTE}), "
+                   f"plus the reads that verify them.")
+    else:
+        st.warning(f"{plan.endpoint_url} is not on this machine: the run writes there.")
+    return st.checkbox("I understand: this run writes to AWS and may cost money" if plan.target == "aws"
+                       else "Write to this endpoint", key="confirm")
+
+
+def watch(job: ui.BackgroundRun) -> None:
+    """Poll the background run from this script thread until it ends; the worker never calls Streamlit."""
+    with st.container(border=True):
+        head = st.empty()
+        bars = {name: st.progress(0.0, text=ui.progress_text(None, name, job.plan.repeats))
+                for name in job.plan.approaches}
+        if st.button("Cancel", key="cancel", disabled=job.cancel_event.is_set()):
+            job.cancel()
     while True:
         snap = job.snapshot()
-        for name, event in snap.events.items():
-            bars[name].progress(min(event.done / max(event.total, 1), 1.0),
-                                text=f"{name}: {event.phase} {event.done:,}/{event.total:,} · "
-                                     f"{event.items_per_second:,.0f} items/s")
-        status.caption(f"Running for {snap.elapsed:,.0f} s" + (" — cancelling…" if job.cancel_event.is_set() else ""))
+        for name, bar in bars.items():
+            event = snap.events.get(name)
+            bar.progress(ui.progress_fraction(event, job.plan.repeats),
+                         text=ui.progress_text(event, name, job.plan.repeats))
+        state = "cancelling, the current request batch finishes first…" if job.cancel_event.is_set() else "running"
+        head.markdown(f"**{state.capitalize()}** · {snap.elapsed:,.0f} s · {ui.describe_plan(job.plan)}")
         if not snap.running:
             break
-        job.wait(0.25)
-    st.session_state.job = None
-    if snap.error:
-        st.session_state.report = None
-        st.error(snap.error)
-        return
-    if snap.report is not None:
-        st.session_state.report = snap.report
-        history().append(snap.report)
+        job.wait(0.2)
+    st.session_state.update(job=None, report=snap.report, run_error=snap.error, run_notice=snap.notice)
     st.rerun()
 
 
-def results(report: Report) -> None:
-    data = export.to_dict(report, detail=True)
+def results() -> None:
+    report: Report | None = st.session_state.report
+    if report is None:
+        return
     st.subheader("Results")
+    st.caption(f"{ui.describe_plan(report.plan)} · {dt.datetime.fromtimestamp(report.created):%Y-%m-%d %H:%M:%S}")
     if report.error:
         st.error(report.error)
     if report.cancelled:
-        st.warning("The run was cancelled: the results below are partial.")
-    summaries = report.summaries()
-    fastest = min(summaries, key=lambda s: s.seconds_median)
-    verified = sum(r.verification.found for r in report.runs)
-    expected = sum(r.verification.expected for r in report.runs)
-    speedup = report.speedup(fastest.approach)
-    cols = st.columns(4)
-    cols[0].metric("Fastest", fastest.approach, help=f"median {fastest.seconds_median:,.2f} s")
-    cols[1].metric("Speed-up vs sequential", f"{speedup:,.1f}×" if speedup else "–")
-    cols[2].metric("Items verified", f"{verified:,}/{expected:,}")
-    cols[3].metric("Lost", f"{sum(r.verification.lost for r in report.runs):,}")
-    log = st.toggle("Log scale", key="log_scale")
-    left, right = st.columns(2)
-    left.plotly_chart(charts.seconds_bar(data, log=log, reference=st.session_state.get("reference", True)),
-                      use_container_width=True, key="seconds_chart")
-    right.plotly_chart(charts.throughput_bar(data, log=log), use_container_width=True, key="throughput_chart")
-    st.checkbox("Show the 2022 study's bars", value=True, key="reference")
-    left, right = st.columns(2)
-    left.plotly_chart(charts.latency_box(data, log=log), use_container_width=True, key="latency_chart")
-    right.plotly_chart(charts.timeline(data), use_container_width=True, key="timeline_chart")
-    verification_table(report)
-    downloads(report, data)
+        st.warning("Cancelled: the results below cover the runs that were made.")
+    if st.session_state.run_notice:
+        st.warning(st.session_state.run_notice)
+    top = ui.headline(report)
+    if top is None:
+        return
+    cols = st.columns(4, border=True)
+    cols[0].metric("Fastest approach", top.fastest, f"{top.fastest_seconds:,.2f} s", delta_color="off",
+                   delta_arrow="off")
+    cols[1].metric("Speed-up vs sequential", f"{top.speedup:,.1f}×" if top.speedup else "–",
+                   help="Of the fastest approach: median seconds of sequential ÷ its median seconds")
+    cols[2].metric("Items verified", f"{top.verified:,}/{top.expected:,}",
+                   "none lost" if not top.problems else f"{top.problems:,} not written", delta_arrow="off",
+                   delta_color="normal" if not top.problems else "inverse")
+    cols[3].metric("Server-bound runs", f"{top.server_bound}/{len(report.runs)}",
+                   help="Runs that saturated the embedded server's CPU: their figure is the emulator's limit")
+    data = export.to_dict(report, detail=True)
+    switches = st.columns([1, 2, 3])
+    log = switches[0].toggle("Log scale", key="log_scale")
+    reference = switches[1].toggle("The 2022 study's bars", value=True, key="reference",
+                                   help="Published figures: real AWS, 10,000 books, one unrepeated run")
+    figures = {"seconds": charts.seconds_bar(data, log=log, reference=reference),
+               "throughput": charts.throughput_bar(data, log=log),
+               "latency": charts.latency_box(data, log=log), "timeline": charts.timeline(data)}
+    for row in (("seconds", "throughput"), ("latency", "timeline")):
+        for column, name in zip(st.columns(2), row, strict=True):
+            column.plotly_chart(figures[name], config=charts.PNG_CONFIG, key=f"{name}_chart")
+    verification(report)
+    downloads(report, list(figures.values()))
 
 
-def verification_table(report: Report) -> None:
-    rows = [{"approach": r.approach, "repeat": r.repeat + 1, "expected": r.verification.expected,
-             "found": r.verification.found, "lost": r.verification.lost, "unexpected": r.verification.unexpected,
-             "mismatched": r.verification.mismatched, "recovered": r.verification.recovered,
-             "failed": r.report.items_failed, "unknown": r.report.items_unknown,
-             "retries": r.report.retries, "server-bound": "yes" if r.server_bound else "",
-             "verdict": "verified" if r.clean else "INCOMPLETE"} for r in report.runs]
+def verification(report: Report) -> None:
+    st.markdown("#### Verification")
     if report.clean:
         st.success(f"Verified: every run wrote all {report.plan.items:,} books, none lost.")
     else:
-        st.error("Not every item was written and verified: see the table.")
-    st.dataframe(rows, hide_index=True, use_container_width=True)
+        st.error("Not every book was written and verified: the red cells say what is missing.")
+    st.table(ui.verification_rows(report), hide_index=True, border="horizontal")
     if any(r.server_bound for r in report.runs):
         st.info("Runs marked server-bound saturated the embedded server's CPU: their figure is the emulator's "
                 "limit, not the client's.")
-    for result in report.runs:
-        for reason in result.report.failures:
-            st.caption(f"{result.approach}: {reason}")
+    reasons = [f"{r.approach}: {reason}" for r in report.runs for reason in r.report.failures]
+    if reasons:
+        with st.expander(f"Why items failed ({len(reasons)})"):
+            st.markdown("\n".join(f"- {reason}" for reason in reasons))
 
 
-def downloads(report: Report, data: dict[str, object]) -> None:
+def downloads(report: Report, figures: list[Any]) -> None:
     stamp = dt.datetime.fromtimestamp(report.created).strftime("%Y%m%d-%H%M%S")
-    cols = st.columns(3)
-    cols[0].download_button("Download CSV", export.to_csv(report), f"lab-{stamp}.csv", "text/csv")
-    cols[1].download_button("Download JSON", export.to_json(report), f"lab-{stamp}.json", "application/json")
-    chart = charts.seconds_bar(data).to_html(include_plotlyjs="cdn")  # type: ignore[arg-type]
-    cols[2].download_button("Download chart (HTML; PNG from its camera icon)", chart, f"lab-{stamp}.html",
-                            "text/html")
+    cols = st.columns([1, 1, 1, 3], vertical_alignment="center")
+    cols[0].download_button("CSV", export.to_csv(report), f"lab-{stamp}.csv", "text/csv", on_click="ignore",
+                            icon=":material/download:", width="stretch")
+    cols[1].download_button("JSON", export.to_json(report), f"lab-{stamp}.json", "application/json",
+                            on_click="ignore", icon=":material/download:", width="stretch")
+    cols[2].download_button("Charts (HTML)", lambda: charts.standalone_html(figures, f"Lab run {stamp}"),
+                            f"lab-{stamp}.html", "text/html", on_click="ignore", icon=":material/download:",
+                            width="stretch")
+    cols[3].caption("Each chart downloads as PNG from the camera icon in its toolbar; the HTML works offline.")
 
 
-def history_section() -> None:
+def history() -> None:
     st.subheader("History")
-    entries = history().entries()
+    store = open_history()
+    entries = store.entries()
     if not entries:
-        st.caption("No runs yet: every run is kept here.")
+        st.caption(f"No runs yet: every run is kept in {store.path}.")
         return
-    labels = {e.id: (f"#{e.id} {dt.datetime.fromtimestamp(e.created):%Y-%m-%d %H:%M} · {e.target} · "
-                     f"{e.items:,} books · {', '.join(e.approaches)} · {'verified' if e.clean else 'incomplete'}")
-              for e in entries}
-    chosen = st.multiselect("Pick two runs to compare", list(labels), format_func=labels.__getitem__,
-                            max_selections=2, key="compare")
-    if len(chosen) == 2:
-        first, second = (history().load(i) for i in chosen)
-        st.plotly_chart(charts.comparison(first, second, (f"#{chosen[0]}", f"#{chosen[1]}")),
-                        use_container_width=True, key="comparison_chart")
-        left, right = st.columns(2)
-        for column, data, entry_id in ((left, first, chosen[0]), (right, second, chosen[1])):
-            column.caption(f"Run #{entry_id}")
-            column.dataframe([{k: r[k] for k in ("approach", "seconds", "items_per_second", "retries")}
-                              for r in data["runs"]], hide_index=True, use_container_width=True)
+    st.caption(f"{len(entries)} run{'s' if len(entries) > 1 else ''} kept in {store.path}; the latest:")
+    st.table(ui.history_rows(entries[:5]), hide_index=True, border="horizontal")
+    labels = {entry.id: ui.history_label(entry) for entry in entries}
+    chosen = st.multiselect("Pick two runs to compare them side by side", list(labels), format_func=labels.__getitem__,
+                            max_selections=2, key="compare", placeholder="Two runs from the history")
+    if len(chosen) < 2:
+        return
+    first, second = (store.load(entry_id) for entry_id in chosen)
+    names = (f"#{chosen[0]}", f"#{chosen[1]}")
+    st.plotly_chart(charts.comparison(first, second, names), config=charts.PNG_CONFIG, key="comparison_chart")
+    for column, data, name in zip(st.columns(2), (first, second), names, strict=True):
+        with column:
+            st.markdown(f"**Run {name}** · {charts.report_label(data)}")
+            st.table(ui.summary_rows(data), hide_index=True, border="horizontal")
 
 
-st.title("DynamoDB write-concurrency lab")
-st.caption("How fast can Python write to DynamoDB, and which way of writing wins? The 2022 study's three "
-           "approaches and more, on one seeded data set, every item verified.")
-try:
+header()
+with guard():
     target_fields, emulator = sidebar_target()
     network = conditions() if target_fields["target"] == "embedded" else Conditions()
-    if target_fields["target"] != "embedded":
-        target_status(target_fields)
     plan = plan_form(target_fields, network)
     run_section(plan, emulator)
-    if st.session_state.report is not None:
-        results(st.session_state.report)
-    history_section()
-except LabError as error:
-    st.error(str(error))
-except Exception as error:
-    st.error(logs.redact(f"Something went wrong: {type(error).__name__}: {error}"))
+    results()
+with guard():
+    history()

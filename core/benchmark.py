@@ -8,6 +8,7 @@ and returns a frozen ``Report``. ``estimate`` predicts the duration from a laten
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -264,6 +265,8 @@ def cpu_sampler(pid: int | None, interval: float = 0.2) -> Iterator[list[float]]
     finally:
         stop.set()
         thread.join()
+        with contextlib.suppress(psutil.Error):
+            samples.append(process.cpu_percent(None))  # the tail since the last sample (all of a short run)
 
 
 class _EmulatorDied(Exception):

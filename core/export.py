@@ -27,7 +27,7 @@ def run_dict(run: RunResult, detail: bool = False) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if detail:
         samples = report.latencies_ms
-        step = max(1, len(samples) // MAX_CHART_SAMPLES)
+        step = max(1, -(-len(samples) // MAX_CHART_SAMPLES))  # ceiling: at most MAX_CHART_SAMPLES kept
         extra = {"latency_samples_ms": [round(v, 3) for v in samples[::step]],
                  "timeline": [[round(t, 3), n] for t, n in report.timeline]}
     return {

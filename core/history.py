@@ -47,9 +47,9 @@ class Entry:
 
 
 class History:
-    def __init__(self, path: Path | str | None = None) -> None:
+    def __init__(self, path: Path | str | None = None, elsewhere: str = "choose another file with --history") -> None:
         self.path = Path(path) if path else default_path()
-        self._fix = f"move {self.path} away or choose another file with --history"
+        self._fix = f"move {self.path} away or {elsewhere}"
         if self.path.exists() and not os.access(self.path, os.W_OK):
             raise ConfigError(f"history file {self.path} is read-only: {self._fix}")
         try:

@@ -1,64 +1,130 @@
-"""core.charts: one bar per approach, speed-up labels, the study's labelled reference, log axes."""
+"""core.charts on real, synthetic reports (no I/O): one bar per approach, speed-up labels, the study's labelled
+reference, log axes, latency and timeline traces per approach, history comparisons from the stored dict."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from core import charts
-from core.benchmark import STUDY_2022_SECONDS
+from core.benchmark import STUDY_2022_SECONDS, Plan, Report, RunResult
+from core.export import to_dict
+from core.report import RunReport, Verification
 
 
-def run(approach: str, seconds: float, repeat: int = 0, items: int = 100) -> dict[str, Any]:
-    return {"approach": approach, "repeat": repeat, "seconds": seconds, "items_per_second": items / seconds,
-            "retries": 0, "latency_samples_ms": [1.0, 2.0, 3.0], "timeline": [[0, 0], [seconds, items]]}
+def result(approach: str, seconds: float, repeat: int = 0, items: int = 100, cpu: float | None = 20.0,
+           lost: int = 0) -> RunResult:
+    latencies = tuple(1.0 + (i % 7) for i in range(items))
+    timeline = ((0.0, 0), (seconds / 2, items // 2), (seconds, items))
+    writer = RunReport(approach, f"{approach}-table", items, seconds, items, 0, 0, {}, items, 0, 0, latencies, 0.1,
+                       timeline)
+    return RunResult(repeat, writer, Verification(items, items - lost, lost, 0, 0, 0), cpu)
 
 
-def report(*runs: dict[str, Any]) -> dict[str, Any]:
-    return {"plan": {"items": 100, "target": "embedded"}, "runs": list(runs)}
+def report(*runs: RunResult, items: int = 100) -> Report:
+    approaches = tuple(dict.fromkeys(r.approach for r in runs))
+    return Report(Plan(approaches=approaches, items=items), {"python": "3"}, runs, created=1_700_000_000.0)
 
 
-DATA = report(run("sequential", 10.0), run("sequential", 12.0, 1), run("sequential", 8.0, 2),
-              run("threaded", 2.0), run("async", 0.5))
+REPORT = report(result("sequential", 10.0), result("sequential", 12.0, 1), result("sequential", 8.0, 2),
+                result("threaded", 2.0), result("threaded", 2.0, 1), result("threaded", 2.0, 2),
+                result("async", 0.5), result("async", 0.5, 1), result("async", 0.5, 2, cpu=97.0))
+
+
+def traces(figure: Any) -> list[dict[str, Any]]:
+    return list(figure.to_dict()["data"])
 
 
 def test_medians_and_speedups() -> None:
-    assert charts.medians(DATA, "seconds") == {"sequential": 10.0, "threaded": 2.0, "async": 0.5}
-    assert charts.speedups(DATA) == {"sequential": 1.0, "threaded": 5.0, "async": 20.0}
-    assert charts.speedups(report(run("async", 1.0))) == {"async": None}
+    assert charts.medians(REPORT, "seconds") == {"sequential": 10.0, "threaded": 2.0, "async": 0.5}
+    assert charts.speedups(REPORT) == {"sequential": 1.0, "threaded": 5.0, "async": 20.0}
+    assert charts.speedups(report(result("async", 1.0))) == {"async": None}
 
 
-def test_seconds_bar_has_one_bar_per_approach_with_speedups_and_whiskers() -> None:
-    figure = charts.seconds_bar(DATA, reference=False)
+def test_seconds_bar_has_one_bar_per_approach_with_speedup_labels_and_whiskers() -> None:
+    figure = charts.seconds_bar(REPORT, reference=False)
     assert len(figure.data) == 1
     bars = figure.data[0]
+    assert bars.name == "this lab (100 books, embedded)"
     assert list(bars.x) == ["sequential", "threaded", "async"] and list(bars.y) == [10.0, 2.0, 0.5]
-    assert list(bars.text) == ["1.0×", "5.0×", "20.0×"] and "speed-up vs sequential" in bars.name
+    assert list(bars.text) == ["1.0×", "5.0×", "20.0×<br>server-bound"]  # one async repeat saturated the server
     assert list(bars.error_y.array) == [2.0, 0.0, 0.0] and list(bars.error_y.arrayminus) == [2.0, 0.0, 0.0]
+    assert "speed-up vs sequential" in figure.layout.title.subtitle.text
 
 
-def test_the_study_reference_is_labelled_and_distinct() -> None:
-    figure = charts.seconds_bar(DATA, reference=True)
-    reference = figure.data[1]
-    assert reference.name.startswith("2022 study") and "10,000 books" in reference.name
-    assert list(reference.y) == list(STUDY_2022_SECONDS.values())
-    assert reference.marker.color != figure.data[0].marker.color and reference.marker.pattern.shape == "/"
+def test_without_a_sequential_run_the_labels_are_seconds() -> None:
+    bars = charts.seconds_bar(report(result("async", 0.25), result("async-batch", 0.125)), reference=False).data[0]
+    assert list(bars.text) == ["0.25 s", "0.12 s"]
+
+
+def test_the_study_reference_is_there_only_when_asked_labelled_and_distinct() -> None:
+    assert [t.name for t in charts.seconds_bar(REPORT, reference=False).data] == ["this lab (100 books, embedded)"]
+    figure = charts.seconds_bar(REPORT, reference=True)
+    ours, study = figure.data
+    assert study.name == "2022 study (AWS, 10,000 books)"
+    assert list(study.x) == list(STUDY_2022_SECONDS) and list(study.y) == [832.65, 71.23, 11.06]
+    assert study.marker.color != ours.marker.color and study.marker.pattern.shape == "/"
+    assert study.yaxis == "y2" and figure.layout.yaxis2.overlaying == "y"  # other work: its own axis
+
+
+def test_the_reference_shares_our_axis_when_we_wrote_the_studys_10000_books() -> None:
+    tenk = report(result("sequential", 800.0, items=10_000), result("async", 9.0, items=10_000), items=10_000)
+    figure = charts.seconds_bar(tenk)
+    assert figure.data[1].yaxis == "y" and "yaxis2" not in figure.to_dict()["layout"]
 
 
 @pytest.mark.parametrize(("log", "axis"), [(False, "linear"), (True, "log")])
 def test_log_toggle(log: bool, axis: str) -> None:
-    assert charts.seconds_bar(DATA, log=log).layout.yaxis.type == axis
-    assert charts.throughput_bar(DATA, log=log).layout.yaxis.type == axis
+    seconds = charts.seconds_bar(REPORT, log=log)
+    assert seconds.layout.yaxis.type == axis and seconds.layout.yaxis2.type == axis
+    assert charts.throughput_bar(REPORT, log=log).layout.yaxis.type == axis
+    assert charts.latency_box(REPORT, log=log).layout.yaxis.type == axis
+    assert charts.comparison(REPORT, REPORT, log=log).layout.yaxis3.type == axis
 
 
-def test_throughput_latency_timeline_and_comparison_traces() -> None:
-    assert list(charts.throughput_bar(DATA).data[0].y) == [10.0, 50.0, 200.0]
-    latency = charts.latency_box(DATA)
-    assert [trace.name for trace in latency.data] == ["sequential", "threaded", "async"]
-    assert len(latency.data[0].y) == 9  # three repeats pooled
-    timeline = charts.timeline(DATA)
-    assert [trace.name for trace in timeline.data] == ["sequential", "threaded", "async"]
-    assert list(timeline.data[1].x) == [0, 2.0]
-    compared = charts.comparison(DATA, report(run("async", 0.25)), ("#1", "#2"))
-    assert [trace.name for trace in compared.data] == ["#1", "#2"] and list(compared.data[1].x) == ["async"]
+def test_throughput_bar() -> None:
+    figure = charts.throughput_bar(REPORT)
+    assert len(figure.data) == 1
+    assert list(figure.data[0].x) == ["sequential", "threaded", "async"]
+    assert list(figure.data[0].y) == [10.0, 50.0, 200.0]
+    assert list(figure.data[0].text)[:2] == ["1.0×", "5.0×"]
+
+
+def test_latency_and_timeline_have_one_trace_per_approach() -> None:
+    latency = charts.latency_box(REPORT)
+    assert [t.type for t in latency.data] == ["box"] * 3
+    assert [t.name for t in latency.data] == ["sequential", "threaded", "async"]
+    assert len(latency.data[0].y) == 300  # three repeats of 100 requests, pooled
+    timeline = charts.timeline(REPORT)
+    assert [t.name for t in timeline.data] == ["sequential", "threaded", "async"]
+    assert list(timeline.data[1].x) == [0.0, 1.0, 2.0] and list(timeline.data[1].y) == [0, 50, 100]
+
+
+def test_a_fresh_report_and_its_export_draw_the_same_figures() -> None:
+    detail = json.loads(json.dumps(to_dict(REPORT, detail=True)))
+    for draw in (charts.seconds_bar, charts.throughput_bar, charts.latency_box, charts.timeline):
+        assert traces(draw(REPORT)) == traces(draw(detail))
+
+
+def test_comparison_of_two_stored_reports() -> None:
+    stored_a = json.loads(json.dumps(to_dict(REPORT)))  # what the history keeps: no latency samples, no timeline
+    stored_b = json.loads(json.dumps(to_dict(report(result("async", 0.25), result("async-batch", 0.05)))))
+    figure = charts.comparison(stored_a, stored_b, ("#1", "#2"))
+    assert [t.name for t in figure.data] == ["#1"] * 3 + ["#2"] * 3
+    assert [t.showlegend for t in figure.data] == [None, False, False] * 2
+    seconds_a, rates_a, latency_a = figure.data[:3]
+    assert list(seconds_a.y) == [10.0, 2.0, 0.5] and list(rates_a.y) == [10.0, 50.0, 200.0]
+    assert list(figure.data[3].x) == ["async", "async-batch"]
+    assert list(latency_a.y) == [4.0, 4.0, 4.0] and list(latency_a.error_y.array) == [3.0, 3.0, 3.0]
+    assert latency_a.error_y.symmetric is False
+    assert charts.seconds_bar(stored_a).data[0].x == ("sequential", "threaded", "async")
+    default = charts.comparison(stored_a, stored_b)
+    assert default.data[0].name == charts.report_label(stored_a) and "100 books · embedded" in default.data[0].name
+
+
+def test_standalone_html_inlines_plotly_once() -> None:
+    page = charts.standalone_html([charts.seconds_bar(REPORT), charts.timeline(REPORT)], "Lab <run>")
+    assert page.count("Plotly.newPlot") == 2 and page.count("plotly.js v") == 1
+    assert "<title>Lab &lt;run&gt;</title>" in page
