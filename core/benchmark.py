@@ -92,10 +92,6 @@ class Plan:
         if not 1 <= self.max_attempts <= 100:
             raise ConfigError(f"max attempts must be between 1 and 100, got {self.max_attempts}")
 
-    @property
-    def is_remote_aws(self) -> bool:
-        return self.target == "aws"
-
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["approaches"] = list(self.approaches)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -150,16 +150,9 @@ class Target:
             "dynamodb", endpoint_url=self.endpoint_url,
             config=self.client_config(pool=pool, max_attempts=max_attempts, timeout=timeout))
 
-    def botocore_session(self) -> botocore.session.Session:
-        """The underlying botocore session (aiobotocore builds its own from the same settings)."""
-        return self._session._session
-
     def resolved_endpoint(self) -> str:
         """The endpoint botocore resolves for this target (region, FIPS and dual-stack settings honoured)."""
         return str(self.client().meta.endpoint_url)
-
-    def with_region(self, region: str) -> Target:
-        return replace(self, region=region)
 
 
 def make_target(kind: str, *, endpoint_url: str | None = None, region: str | None = None,
