@@ -7,14 +7,17 @@ regenerates its books with ``generate_books(count, seed, start)`` and no book li
 clock from the earliest shard start to the latest end, on the epoch clock every shard stamps), latency
 percentiles from a merged sample that stays uniform (each shard contributes in proportion to its request count;
 percentiles are never averaged), the items-over-time line summed on that one clock, counts, errors, failures and
-ISBN lists merged. Randomness (which samples a shard keeps) is injected.
+ISBN lists merged. Randomness (which samples a shard keeps) is injected. ``ProgressBoard`` turns the shards'
+``(index, done, total)`` reports into live items/s per worker and in total (clock injected).
 """
 
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from core.books import Book, generate_books, isbn_for
@@ -172,3 +175,48 @@ def settled_books(results: Sequence[ShardResult]) -> Iterator[Book]:
     for result in sorted(results, key=lambda r: r.shard.index):
         yield from generate_books(min(result.report.items, result.shard.count), result.shard.seed,
                                   result.shard.start)
+
+
+@dataclass(frozen=True)
+class WorkerProgress:
+    index: int
+    done: int
+    total: int
+    items_per_second: float  # since the board started
+
+
+@dataclass(frozen=True)
+class BoardSnapshot:
+    workers: tuple[WorkerProgress, ...]
+    done: int
+    total: int
+    items_per_second: float
+
+
+class ProgressBoard:
+    """Live progress of a sharded run: feed it ``update(index, done, total)`` from any thread (it is
+    ``run_sharded``'s ``progress`` callback); ``snapshot()`` gives items/s per worker and in total."""
+
+    def __init__(self, shards: Sequence[Shard], clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._started = clock()
+        self._done = {shard.index: 0 for shard in shards}
+        self._totals = {shard.index: shard.count for shard in shards}
+        self._lock = threading.Lock()
+
+    def update(self, index: int, done: int, total: int) -> None:
+        with self._lock:
+            self._done[index] = max(done, 0)  # a re-run shard (its worker died) starts again from 0
+            self._totals[index] = total
+
+    def snapshot(self) -> BoardSnapshot:
+        elapsed = self._clock() - self._started
+        with self._lock:
+            done, totals = dict(self._done), dict(self._totals)
+
+        def rate(count: int) -> float:
+            return count / elapsed if elapsed > 0 else 0.0
+
+        workers = tuple(WorkerProgress(i, done[i], totals[i], rate(done[i])) for i in sorted(done))
+        total_done = sum(done.values())
+        return BoardSnapshot(workers, total_done, sum(totals.values()), rate(total_done))

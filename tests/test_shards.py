@@ -13,6 +13,7 @@ from core.errors import ConfigError
 from core.report import RunReport
 from core.shards import (
     MAX_MERGED_SAMPLES,
+    ProgressBoard,
     Shard,
     ShardResult,
     merge_reports,
@@ -171,3 +172,24 @@ def test_settled_books_are_each_shards_settled_prefix() -> None:
     partial = [ShardResult(shards[0], report(items=3), 0.0), ShardResult(shards[1], report(items=10), 0.0)]
     books = list(generate_books(20, seed=4))
     assert list(settled_books(partial)) == books[:3] + books[10:20]
+
+
+@pytest.mark.parametrize(("updates", "elapsed", "per_worker", "total_rate"), [
+    ([], 2.0, [(0, 0.0), (0, 0.0)], 0.0),
+    ([(0, 10, 50), (1, 30, 50)], 2.0, [(10, 5.0), (30, 15.0)], 20.0),
+    ([(0, 10, 50), (0, 40, 50), (1, 50, 50)], 10.0, [(40, 4.0), (50, 5.0)], 9.0),
+    ([(0, 40, 50), (0, 5, 50)], 1.0, [(5, 5.0), (0, 0.0)], 5.0),  # the shard was re-run after its worker died
+    ([(0, 10, 50)], 0.0, [(10, 0.0), (0, 0.0)], 0.0),  # no time has passed: no rate yet
+])
+def test_progress_board_gives_items_per_second_per_worker_and_in_total(
+        updates: list[tuple[int, int, int]], elapsed: float, per_worker: list[tuple[int, float]],
+        total_rate: float) -> None:
+    now = [100.0]
+    board = ProgressBoard(plan_shards("async", 100, 2, 0), clock=lambda: now[0])
+    for update in updates:
+        board.update(*update)
+    now[0] += elapsed
+    snapshot = board.snapshot()
+    assert [(w.done, w.items_per_second) for w in snapshot.workers] == per_worker
+    assert snapshot.items_per_second == total_rate
+    assert (snapshot.done, snapshot.total) == (sum(d for d, _ in per_worker), 100)
