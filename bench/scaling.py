@@ -22,13 +22,15 @@ import time
 from collections.abc import Sequence
 
 from bench.common import lab
-from core.benchmark import SERVER_BOUND_CPU, cpu_sampler
-from core.emulator import NETWORK_PRESETS, Conditions, Emulator
+from core.approaches import APPROACHES, parallelism
+from core.emulator import Emulator
+from core.model import NETWORK_PRESETS, SERVER_BOUND_CPU, Conditions
+from core.monitor import cpu_sampler
 from core.scaleout import ShardedRun, dask_client, run_sharded
 from core.tables import reset_table
 from core.targets import Target
 from core.verify import verify
-from core.writers import APPROACHES, WriterOptions
+from core.writers import WriterOptions
 
 # Books per worker at --scale 1: about ten seconds a point under study-2022 (75 ms + uniform(0, 10) ms), so shards
 # that start a little apart on a loaded machine barely move the run's wall clock.
@@ -45,8 +47,7 @@ TABLE_WRU = 40_000  # the paper model's table: 40,000 write request units per se
 def in_flight(name: str, options: WriterOptions) -> int:
     """Items one worker keeps in flight: requests in flight x items per request."""
     chosen = APPROACHES[name]
-    requests = {"sequential": 1, "threaded": options.threads, "async": options.concurrency}[chosen.driver]
-    return requests * (25 if chosen.batch else 1)
+    return parallelism(chosen, options.threads, options.concurrency) * (25 if chosen.batch else 1)
 
 
 def point(emulator: Emulator, target: Target, client: object, name: str, workers: int, items: int,

@@ -44,13 +44,15 @@ from urllib.parse import urlsplit
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from core import logs
+from core.approaches import approach
 from core.books import Book
+from core.endpoints import Kind
 from core.errors import ConfigError, TargetError
 from core.report import RunReport
 from core.shards import Shard, ShardResult, merge_reports, plan_shards, settled_books, unsettled_report
 from core.sigv4 import Credentials
 from core.targets import LOCAL_CREDENTIALS, Target
-from core.writers import WriterOptions, approach
+from core.writers import WriterOptions
 
 ShardProgress = Callable[[int, int, int], None]  # (shard/worker index, items settled, items in the shard)
 PROGRESS_INTERVAL = 0.25  # seconds between one shard's progress events (they travel through the scheduler)
@@ -61,7 +63,7 @@ CONNECT_TIMEOUT = 5.0
 class TargetSpec:
     """A target as a worker rebuilds it: where and how to authenticate, never the keys themselves."""
 
-    kind: str
+    kind: Kind
     region: str
     endpoint_url: str | None
     profile: str | None

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from distributed.diagnostics.plugin import SchedulerPlugin
 
-from core.emulator import Conditions, Emulator
+from core.emulator import Emulator
 from core.errors import ConfigError, TargetError
+from core.model import Conditions
 from core.scaleout import ShardedRun, check_scheduler_address, dask_client, run_sharded
 from core.sigv4 import Credentials
 from core.tables import count_items, reset_table
