@@ -6,9 +6,10 @@ regenerates its books with ``generate_books(count, seed, start)`` and no book li
 ``merge_reports`` folds the shards' ``ShardResult``s into one ``RunReport``: items/s over the whole run (wall
 clock from the earliest shard start to the latest end, on the epoch clock every shard stamps), latency
 percentiles from a merged sample that stays uniform (each shard contributes in proportion to its request count;
-percentiles are never averaged), the items-over-time line summed on that one clock, counts, errors, failures and
-ISBN lists merged. Randomness (which samples a shard keeps) is injected. ``ProgressBoard`` turns the shards'
-``(index, done, total)`` reports into live items/s per worker and in total (clock injected).
+percentiles are never averaged), the items-over-time line summed on that one clock, counts, errors, failures,
+ISBN lists and the first circuit-breaker halt merged. Randomness (which samples a shard keeps) is injected.
+``ProgressBoard`` turns the shards' ``(index, done, total)`` reports into live items/s per worker and in total
+(clock injected).
 """
 
 from __future__ import annotations
@@ -166,6 +167,7 @@ def merge_reports(results: Sequence[ShardResult], rng: random.Random | None = No
         failures=tuple(failures[:MAX_FAILURE_LINES]),
         failed_isbns=tuple(i for r in reports for i in r.failed_isbns)[:MAX_MERGED_ISBNS],
         unknown_isbns=tuple(i for r in reports for i in r.unknown_isbns)[:MAX_MERGED_ISBNS],
+        halted=next((f"shard {r.shard.index}: {r.report.halted}" for r in ordered if r.report.halted), None),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 import statistics
@@ -93,6 +94,13 @@ def test_merge_sums_counts_and_measures_the_whole_wall_clock() -> None:
     assert merged.failures == ("x", "y")
     assert (merged.failed_isbns, merged.unknown_isbns) == (("f1",), ("u1",))
     assert merged.items_per_second == pytest.approx(14 / 2.5)
+    assert merged.halted is None
+
+
+def test_merge_keeps_the_first_shard_that_halted() -> None:
+    a = result(0, 0.0, report())
+    b = result(1, 0.0, dataclasses.replace(report(), halted="the target refuses every write"))
+    assert merge_reports([b, a]).halted == "shard 1: the target refuses every write"
 
 
 def test_merge_refuses_nothing_and_mixed_approaches() -> None:
