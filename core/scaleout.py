@@ -221,7 +221,8 @@ def _loopback(address: str) -> bool:
 
 
 def check_scheduler_address(address: str, target: Target) -> str:
-    """Validate ``--scheduler``; typed keys go to a non-loopback scheduler only over TLS."""
+    """Validate ``--scheduler``: a remote cluster cannot reach a loopback target, and typed keys go to a
+    non-loopback scheduler only over TLS."""
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
     try:
         port = parts.port
@@ -230,6 +231,9 @@ def check_scheduler_address(address: str, target: Target) -> str:
     if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
         raise ConfigError(f"invalid scheduler address {address!r}: expected tcp://HOST:PORT or tls://HOST:PORT, "
                           "e.g. tcp://127.0.0.1:8786")
+    if not _loopback(address) and target.is_local:
+        raise ConfigError(f"the scheduler {address} is on another machine, but the target {target.endpoint_url} is "
+                          "this machine's loopback: its workers cannot reach it; use a target they can reach")
     if parts.scheme == "tcp" and not _loopback(address) and not TargetSpec.of(target).keys == "chain" \
             and not target.is_local:
         raise ConfigError(f"the scheduler {address} is reached over plain tcp://: typed AWS keys would cross the "

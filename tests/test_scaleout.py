@@ -249,11 +249,12 @@ def test_a_shard_lost_for_good_ends_unknown_and_verification_says_which_were_wri
     ("http://127.0.0.1:8786", "custom", True, "invalid scheduler address"),
     ("tcp://127.0.0.1", "custom", True, "invalid scheduler address"),
     ("tcp://127.0.0.1:notaport", "custom", True, "invalid scheduler address"),
+    ("tls://10.0.0.5:8786", "local-custom", True, "cannot reach it"),
 ])
 def test_scheduler_addresses(address: str, kind: str, keys: bool, error: str | None) -> None:
     credentials = Credentials("AKIDEXAMPLE", "secret-example") if keys else None
-    target = make_target(kind, endpoint_url="https://dynamodb.example.com" if kind == "custom" else None,
-                         credentials=credentials)
+    url = {"custom": "https://dynamodb.example.com", "local-custom": "http://127.0.0.1:8000"}.get(kind)
+    target = make_target("aws" if kind == "aws" else "custom", endpoint_url=url, credentials=credentials)
     if error is None:
         assert check_scheduler_address(address, target).endswith(address.rsplit("/", 1)[-1])
     else:
