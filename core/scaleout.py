@@ -303,6 +303,11 @@ def _run_on(client: Any, shards: tuple[Shard, ...], spec: TargetSpec, keys: Cred
             rng: random.Random | None) -> ShardedRun:
     from distributed import as_completed
 
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT * 6)
+    except TimeoutError:
+        raise TargetError(f"the Dask scheduler at {client.scheduler.address} has no workers: start some "
+                          "(`dask worker ADDRESS`)") from None
     run_id = uuid.uuid4().hex[:12]
     topic = f"lab-progress-{run_id}"
     table = approach(shards[0].approach).table
@@ -331,9 +336,14 @@ def _run_on(client: Any, shards: tuple[Shard, ...], spec: TargetSpec, keys: Cred
     watcher.start()
     results: list[ShardResult] = []
     try:
-        submitted = client.map(write_shard, shards, spec=spec, options=options, run_id=run_id, topic=topic,
-                               key=[f"lab-shard-{run_id}-{shard.index}" for shard in shards], retries=0)
-        futures = dict(zip(submitted, shards, strict=True))  # one graph: every shard starts at once
+        # One graph, shard i placed on worker i (round robin): left to itself the scheduler may queue two shards
+        # on one single-threaded worker and move one later by work stealing, starting it a second or more late.
+        # The placement is loose: if that worker dies, the shard runs wherever the scheduler can.
+        workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+        futures = {client.submit(write_shard, shard, spec, options, run_id, topic, key=f"lab-shard-{run_id}-{i}",
+                                 workers=[workers[i % len(workers)]], allow_other_workers=True, pure=False,
+                                 retries=0): shard
+                   for i, shard in enumerate(shards)}
         for future in as_completed(list(futures), loop=client.loop):  # type: ignore[no-untyped-call]
             shard = futures[future]
             try:
