@@ -7,7 +7,8 @@ One embedded emulator and one ``LocalCluster`` of max(workers) worker processes 
 ``run_sharded`` of ``workers`` shards on a reset table, verified. Weak scaling: each worker writes the same number
 of books (per approach, times ``--scale``), so every point lasts about as long. Printed per point: items/s, the
 ratio to 1 worker, the spread of the shards' start times (the run's clock runs from the first start to the last
-end), the emulator's CPU (server-bound when >= 90% of its one core: then the figure is the
+end) and the shards' own rates summed, as a ratio to 1 worker ("shards x": the scaling with the start spread
+taken out), the emulator's CPU (server-bound when >= 90% of its one core: then the figure is the
 server's, not the client's) and, under latency, Little's law: workers x in-flight per worker / mean latency
 (in-flight: 1 for sequential, --threads for threaded, --concurrency for async; x25 items for batch). Targets:
 under study-2022, sequential and threaded with 8 workers >= 7 x 1 worker. Ends with the client CPU per item each
@@ -70,7 +71,7 @@ def sweep(emulator: Emulator, target: Target, client: object, approaches: Sequen
     kind = "latency" if latency_s else "none"
     print(f"\n== {label}: latency {conditions.latency_ms:g} ms + uniform(0, {conditions.jitter_ms:g}) ms ==")
     head = (f"{'approach':<18} {'workers':>7} {'items':>6} {'items/s':>9} {'x 1 worker':>10} {'server CPU':>10} "
-            f"{'spread':>8}")
+            f"{'spread':>8} {'shards x':>9}")
     print(head + (f" {'Little bound':>12} {'of bound':>8}" if latency_s else ""))
     cpu: dict[str, float] = {}
     for name in approaches:
@@ -83,14 +84,18 @@ def sweep(emulator: Emulator, target: Target, client: object, approaches: Sequen
             if workers == counts[0]:
                 cpu[name] = run.report.client_cpu_seconds / run.report.items * 1e6
             spread = max(r.started_at for r in run.shards) - min(r.started_at for r in run.shards)
+            own = sum(r.report.items_per_second for r in run.shards)
             line = (f"{name:<18} {workers:>7} {items:>6} {rate:>9,.0f} {rate / base:>10.2f} {server:>9.0f}% "
-                    f"{spread:>7.2f}s")
+                    f"{spread:>7.2f}s {own / base:>9.2f}")
             if latency_s:
                 bound = workers * in_flight(name, options) / latency_s
                 line += f" {bound:>12,.0f} {rate / bound:>8.2f}"
             if server >= SERVER_BOUND_CPU:
                 line += "  [server-bound: the emulator's one core is the limit, not the client]"
             print(line, flush=True)
+            if latency_s and name in ("sequential", "threaded") and workers == 8:
+                verdict = "met" if rate / base >= 7 else "NOT met"
+                print(f"  target {name}: 8 workers >= 7 x 1 worker: {rate / base:.2f} -> {verdict}", flush=True)
     return cpu
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import ipaddress
+import logging
 import random
 import threading
 import time
@@ -119,6 +120,8 @@ class CredentialsPlugin(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         logs.remember(self._credentials.secret_key, self._credentials.token)
+        for logger in (logging.getLogger(), logging.getLogger("distributed")):  # masked should anything log them
+            logs.install(logger)
         with _state:
             _credentials[self.run_id] = self._credentials
 
@@ -161,9 +164,9 @@ def write_shard(shard: Shard, spec: TargetSpec, options: WriterOptions, run_id: 
         _running.setdefault(run_id, []).append(cancel)
     last = [0.0]
 
-    def progress(done: int) -> None:
+    def progress(done: int, final: bool = False) -> None:
         now = time.monotonic()
-        if now - last[0] >= PROGRESS_INTERVAL or done >= shard.count:
+        if final or now - last[0] >= PROGRESS_INTERVAL or done >= shard.count:
             last[0] = now
             worker.log_event(topic, {"shard": shard.index, "done": done, "total": shard.count})
 
@@ -175,7 +178,7 @@ def write_shard(shard: Shard, spec: TargetSpec, options: WriterOptions, run_id: 
 
             report = write(shard.approach, shard.books(), _target(spec, credentials), replace(options, cancel=cancel),
                            progress=progress)
-        progress(shard.count if report.items >= shard.count else report.items)
+        progress(report.items, final=True)
     finally:
         with _state:
             events = _running.get(run_id, [])
