@@ -13,6 +13,7 @@ server's, not the client's) and, under latency, Little's law: workers x in-fligh
 (in-flight: 1 for sequential, --threads for threaded, --concurrency for async; x25 items for batch). Targets:
 under study-2022, sequential and threaded with 8 workers >= 7 x 1 worker. Ends with the client CPU per item each
 approach paid (no-latency points) and the paper model: how many workers a 40,000 WRU/s table needs.
+``--model-only`` prints that model for all eight approaches (CPU per item measured in this process, no Dask).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import statistics
 import time
 from collections.abc import Sequence
 
-from bench.common import lab
+from bench.common import lab, measure
 from core.approaches import APPROACHES, parallelism
+from core.books import generate_books
 from core.emulator import Emulator
 from core.model import NETWORK_PRESETS, SERVER_BOUND_CPU, Conditions
 from core.monitor import cpu_sampler
@@ -104,13 +106,26 @@ def paper_model(cpu_us: dict[str, float], options: WriterOptions, latency_ms: fl
     law at ``latency_ms`` (the table accepts 40,000 1-KB puts a second; past that it throttles)."""
     print(f"\n== paper model: a {TABLE_WRU:,} WRU/s table at {latency_ms:g} ms mean latency, one core per worker ==")
     print(f"{'approach':<18} {'CPU us/item':>11} {'CPU-bound/s':>11} {'latency-bound/s':>15} {'per worker':>10} "
-          f"{'workers':>7}")
+          f"{'workers':>7}  a worker is bound by")
     for name, us in cpu_us.items():
         cpu_rate = 1e6 / us
         latency_rate = in_flight(name, options) / (latency_ms / 1000)
         per_worker = min(cpu_rate, latency_rate)
-        needed = -(-TABLE_WRU // int(per_worker))
-        print(f"{name:<18} {us:>11.0f} {cpu_rate:>11,.0f} {latency_rate:>15,.0f} {per_worker:>10,.0f} {needed:>7,}")
+        needed = max(1, -(-TABLE_WRU // int(per_worker)))
+        bound = "the table (one worker outruns it)" if per_worker >= TABLE_WRU else \
+            ("its CPU" if cpu_rate <= latency_rate else "latency (add concurrency or workers)")
+        print(f"{name:<18} {us:>11.0f} {cpu_rate:>11,.0f} {latency_rate:>15,.0f} {per_worker:>10,.0f} {needed:>7,}  "
+              f"{bound}")
+
+
+def model_only(options: WriterOptions, items: int = 3000) -> None:
+    """The paper model for every approach, from client CPU per item measured as bench.cpu_per_item does."""
+    books = list(generate_books(items, seed=1))
+    with lab() as (emulator, target):
+        cpu = {name: measure(emulator, target, name, books, options).cpu_us_per_item for name in APPROACHES}
+    for latency_ms in (IN_REGION_MS, NETWORK_PRESETS["study-2022"].latency_ms + NETWORK_PRESETS["study-2022"].jitter_ms
+                       / 2):
+        paper_model(cpu, options, latency_ms)
 
 
 def main() -> None:
@@ -121,7 +136,13 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the books per worker")
     parser.add_argument("--threads", type=int, default=WriterOptions().threads)
     parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--model-only", action="store_true",
+                        help="measure every approach's client CPU per item in this process (no Dask) and print "
+                             "the paper model only")
     args = parser.parse_args()
+    if args.model_only:
+        model_only(WriterOptions(threads=args.threads, concurrency=args.concurrency))
+        return
     approaches = [a.strip() for a in args.approaches.split(",") if a.strip()]
     counts = sorted({int(w) for w in args.workers.split(",")})
     none_counts = sorted({int(w) for w in args.none_workers.split(",")})
