@@ -19,6 +19,7 @@ approach paid (no-latency points) and the paper model: how many workers a 40,000
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -128,6 +129,10 @@ def model_only(options: WriterOptions, items: int = 3000) -> None:
         paper_model(cpu, options, latency_ms)
 
 
+def load_average() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--approaches", default="sequential,threaded,async")
@@ -159,7 +164,8 @@ def main() -> None:
     for latency_ms in (study.latency_ms + study.jitter_ms / 2, IN_REGION_MS):
         paper_model(cpu, options, latency_ms)
     print(f"\n(total {time.monotonic() - started:.0f} s; threads={options.threads}, "
-          f"concurrency={options.concurrency})")
+          f"concurrency={options.concurrency}; load average {load_average()} on {os.cpu_count()} cores: other "
+          "processes competing for the CPU stretch every wake-up, and more workers wake up more often)")
 
 
 if __name__ == "__main__":
