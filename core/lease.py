@@ -11,7 +11,6 @@ runs a daemon thread renews the leases; on exit they are released. A run that di
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core.errors import TargetError
+from core.monitor import every
 from core.tables import LEASE_TABLE, create_table
 
 if TYPE_CHECKING:
@@ -75,20 +75,14 @@ def hold(client: DynamoDBClient, tables: Iterable[str], clock: Callable[[], floa
         for name in taken:
             _release(client, name, run)
         raise
-    stop = threading.Event()
-
     def renew() -> None:
-        while not stop.wait(RENEW_EVERY):
-            for name in names:
-                with contextlib.suppress(ClientError, BotoCoreError, TargetError):
-                    _acquire(client, name, run, clock())
+        for name in names:
+            with contextlib.suppress(ClientError, BotoCoreError, TargetError):
+                _acquire(client, name, run, clock())
 
-    thread = threading.Thread(target=renew, daemon=True, name="lab-lease")
-    thread.start()
     try:
-        yield run
+        with every(RENEW_EVERY, renew, "lab-lease"):
+            yield run
     finally:
-        stop.set()
-        thread.join()
         for name in names:
             _release(client, name, run)
