@@ -12,6 +12,7 @@ none is dropped, so the settled items are always the stream's first ``report.ite
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 import time
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 
 from core.books import Book
 from core.protocol import batches, oversized
+from core.ratecontrol import AdaptiveRate
 from core.report import RunReport
 from core.retry import CircuitBreaker, Kind, RetryPolicy, classify, explain
 
@@ -106,6 +108,7 @@ class Tally:
     progress: ProgressCallback | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    rate: AdaptiveRate | None = None  # adaptive retry mode: client-side rate control fed by every answer
     clock: Callable[[], float] = time.perf_counter
     started: float = 0.0
     units: int = 0
@@ -165,6 +168,8 @@ class Tally:
                 slot = self._sampler.randrange(self.latency_count)
                 if slot < MAX_LATENCY_SAMPLES:
                     self.latencies_ms[slot] = seconds * 1000
+        if self.rate is not None:
+            self.rate.record(partially_throttled or (code is not None and classify(code) is Kind.THROTTLE))
         if self.breaker.attempt(code):
             self.stop.set()
 
@@ -258,15 +263,25 @@ class Sleep:
 
 
 Command = Send | Sleep
-Exchange = Generator[Command, Outcome | None, None]
+Exchange = Generator[Command, object, None]  # receives the Outcome of a Send; anything after a Sleep
 
 
 def exchange(work: Work, policy: RetryPolicy, tally: Tally) -> Exchange:
-    """The retry loop of one work unit, once for every driver: send, settle, record, stop check, back off."""
+    """The retry loop of one work unit, once for every driver: (wait for the rate control,) send, settle, record,
+    stop check, back off."""
     current = work
     while True:
+        wait = tally.rate.reserve() if tally.rate is not None else 0.0
+        if wait > 0:
+            yield Sleep(wait)
+            if tally.stopping:
+                if current.attempts:
+                    tally.abandon(current)
+                else:
+                    tally.not_sent(current.books)
+                return
         outcome = yield Send(current)
-        assert outcome is not None, "a Send is answered with its Outcome"
+        assert isinstance(outcome, Outcome), "a Send is answered with its Outcome"
         step = settle(current, outcome, policy, tally.breaker.proven)
         tally.record(step)
         if step.retry is None:
@@ -284,47 +299,33 @@ AsyncTransport = Callable[[Work], Awaitable[Outcome]]
 
 
 def drive(work: Work, send: Transport, policy: RetryPolicy, tally: Tally,
-          sleep: Callable[[float], None] | None = None) -> None:
+          sleep: Callable[[float], object] | None = None) -> None:
     """Blocking driver of one work unit: carries out what ``exchange`` yields."""
-    wait = tally.sleep if sleep is None else sleep
-    loop = exchange(work, policy, tally)
-    command = next(loop)
-    try:
-        while True:
-            if isinstance(command, Send):
-                command = loop.send(send(command.work))
-            else:
-                wait(command.seconds)
-                command = loop.send(None)
-    except StopIteration:
-        return
+    wait, loop = tally.sleep if sleep is None else sleep, exchange(work, policy, tally)
+    reply: object = None  # sending None first starts the generator
+    with contextlib.suppress(StopIteration):
+        while command := loop.send(reply):
+            reply = send(command.work) if isinstance(command, Send) else wait(command.seconds)
 
 
 async def adrive(work: Work, send: AsyncTransport, policy: RetryPolicy, tally: Tally,
-                 sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+                 sleep: Callable[[float], Awaitable[object]] | None = None) -> None:
     """Event-loop driver of one work unit: the same loop as ``drive``, awaiting instead of blocking."""
-    wait = tally.async_sleep if sleep is None else sleep
-    loop = exchange(work, policy, tally)
-    command = next(loop)
-    try:
-        while True:
-            if isinstance(command, Send):
-                command = loop.send(await send(command.work))
-            else:
-                await wait(command.seconds)
-                command = loop.send(None)
-    except StopIteration:
-        return
+    wait, loop = tally.async_sleep if sleep is None else sleep, exchange(work, policy, tally)
+    reply: object = None
+    with contextlib.suppress(StopIteration):
+        while command := loop.send(reply):
+            reply = await send(command.work) if isinstance(command, Send) else await wait(command.seconds)
 
 
 def run_sequential(units: Iterator[Work], send: Transport, policy: RetryPolicy, tally: Tally,
-                   sleep: Callable[[float], None] | None = None) -> None:
+                   sleep: Callable[[float], object] | None = None) -> None:
     for work in units:
         drive(work, send, policy, tally, sleep)
 
 
 async def run_threaded(units: Iterator[Work], send: Transport, policy: RetryPolicy, tally: Tally, workers: int,
-                       sleep: Callable[[float], None] | None = None) -> None:
+                       sleep: Callable[[float], object] | None = None) -> None:
     """The study's threaded approach: blocking sends through ``loop.run_in_executor``, ``workers`` in flight."""
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lab-writer") as pool:
@@ -339,7 +340,7 @@ async def run_threaded(units: Iterator[Work], send: Transport, policy: RetryPoli
 
 
 async def run_async(units: Iterator[Work], send: AsyncTransport, policy: RetryPolicy, tally: Tally,
-                    concurrency: int, sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+                    concurrency: int, sleep: Callable[[float], Awaitable[object]] | None = None) -> None:
     """Genuine async: ``concurrency`` coroutines share the lazy work stream; cancelling cancels them all."""
 
     async def worker() -> None:
