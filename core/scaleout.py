@@ -11,6 +11,10 @@ the same keys is idempotent) up to ``distributed.scheduler.allowed-failures`` ti
 reported unknown. An unreachable scheduler is a one-line ``TargetError`` within ``connect_timeout`` seconds,
 before anything is written. Cancelling (a ``threading.Event``) stops every shard's writer promptly through
 ``Client.run`` (it reaches each worker's event loop at once, outside the task queue); in-flight items end unknown.
+Progress: each shard publishes ``{shard, done, total}`` at most every 0.25 s as a structured Dask event
+(``Worker.log_event``) on the run's topic, which the client subscribes to; ``progress(shard, done, total)`` is
+called on the client's event-loop thread (``core.shards.ProgressBoard`` turns it into items/s per worker and in
+total). Shard ``i`` is placed on worker ``i`` (loosely), so every shard starts at once.
 
 How credentials reach workers, and why this way: keys never enter the task graph (whose pickled specs the
 scheduler stores, shows in the dashboard's task views and can log on errors). They travel once, in a
