@@ -177,7 +177,7 @@ class Emulator:
                 status, _ = self.call("ListTables", {})
                 if status == 200 or (self.upstream and status < 500):
                     return
-            except (OSError, ValueError):
+            except OSError:
                 pass
             if time.monotonic() > deadline or not self.running:
                 self.stop()
@@ -217,7 +217,11 @@ class Emulator:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
             payload = response.read()
-            return response.status, json.loads(payload) if payload else {}
+            try:
+                answer = json.loads(payload) if payload else {}
+            except ValueError:  # an engine's non-JSON answer (moto answers auth failures in XML)
+                answer = {"message": payload[:200].decode(errors="replace")}
+            return response.status, answer if isinstance(answer, dict) else {"message": str(answer)[:200]}
         finally:
             connection.close()
 
