@@ -167,7 +167,7 @@ function dynaliteGap (err, body) {
 // Any DynamoDB endpoint on this machine, over keep-alive connections; the client's Host header is kept so that
 // an engine that checks SigV4 signatures sees what the client signed.
 function upstreamEngine (upstream) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' })
+  const agent = new http.Agent({ keepAlive: true, noDelay: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' })
   return function ask (req, body, options, done, retried) {
     const headers = {}
     for (const [name, value] of Object.entries(req.headers)) {
