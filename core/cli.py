@@ -152,10 +152,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    emulator = Emulator(port=args.port, host=args.host, conditions=conditions_from(args))
+    emulator = Emulator(port=args.port, host=args.host, conditions=conditions_from(args), upstream=args.upstream)
     emulator.start()
-    print(f"Embedded DynamoDB (dynalite) at {emulator.endpoint_url}  pid {emulator.pid}  (Ctrl-C stops it)",
-          flush=True)
+    what = f"Conditions proxy in front of {emulator.upstream}" if emulator.upstream else "Embedded DynamoDB (dynalite)"
+    print(f"{what} at {emulator.endpoint_url}  pid {emulator.pid}  (Ctrl-C stops it)", flush=True)
     print(f"  aws dynamodb list-tables --endpoint-url {emulator.endpoint_url} --region us-east-1", flush=True)
     try:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -210,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     emulator = commands.add_parser("emulator", help="run the embedded DynamoDB (dynalite) in the foreground")
     emulator.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
     emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    emulator.add_argument("--upstream", help="front this DynamoDB engine on this machine instead of hosting dynalite, "
+                                             "e.g. http://127.0.0.1:8001 (DynamoDB Local, LocalStack, moto)")
     _add_conditions(emulator)
     emulator.set_defaults(handler=_emulator)
     return parser

@@ -432,3 +432,28 @@ def test_wait_raises_when_the_server_crashes_and_returns_when_stopped() -> None:
     os.kill(server.pid, signal.SIGTERM)  # asked to stop: not a crash
     server.wait()
     server.stop()
+
+
+def test_cli_emulator_fronts_an_upstream_with_conditions(moto_url: str) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "core", "emulator", "--port", "0", "--upstream", moto_url,
+                                "--faults", "error=1"],
+                               stdout=subprocess.PIPE, cwd=emulator_module.REPO_ROOT, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert f"Conditions proxy in front of {moto_url} at http://127.0.0.1:" in line
+        port = urlsplit(line.split(" at ")[1].split()[0]).port
+        status, answer = raw(port, "POST", "/", json.dumps({"TableName": "T", "Item": {"k": {"S": "1"}}}).encode(),
+                             {"X-Amz-Target": "DynamoDB_20120810.PutItem",
+                              "Content-Type": "application/x-amz-json-1.0"})
+        assert status == 500 and json.loads(answer)["__type"].endswith("InternalServerError")
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+
+
+def test_cli_emulator_refuses_a_remote_upstream_in_one_line() -> None:
+    result = subprocess.run([sys.executable, "-m", "core", "emulator", "--upstream", "http://10.1.2.3:8000"],
+                            capture_output=True, text=True, cwd=emulator_module.REPO_ROOT, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "not a loopback address" in result.stderr

@@ -315,7 +315,7 @@ function handleWrite (req, res, op, body) {
     stats.errors++
     return send(res, 500, errorBody(PREFIX + 'InternalServerError', 'Injected internal server error'))
   }
-  if (op === 'BatchWriteItem' && conditions.throttle > 0) return throttleBatch(req, res, data)
+  if (op === 'BatchWriteItem' && conditions.throttle > 0) return throttleBatch(req, res, body, data)
   if (op === 'PutItem' && roll < edge + conditions.throttle) {
     stats.throttled++
     return send(res, 400, THROTTLED)
@@ -325,7 +325,7 @@ function handleWrite (req, res, op, body) {
 
 // Hold back each item of a batch with the throttle probability: removed from the request (really not written)
 // and merged into the engine's UnprocessedItems.
-function throttleBatch (req, res, data) {
+function throttleBatch (req, res, body, data) {
   const kept = {}, held = {}
   let keptCount = 0, heldCount = 0
   for (const [table, requests] of Object.entries(data.RequestItems)) {
@@ -336,7 +336,7 @@ function throttleBatch (req, res, data) {
       else heldCount++
     }
   }
-  if (heldCount === 0) return forward(req, res, Buffer.from(JSON.stringify(data)))
+  if (heldCount === 0) return forward(req, res, body)
   stats.throttled++
   if (keptCount === 0) return send(res, 400, THROTTLED)
   data.RequestItems = kept
