@@ -11,9 +11,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from core.benchmark import SERVER_BOUND_CPU, cpu_sampler
 from core.books import Book
-from core.emulator import Conditions, Emulator
+from core.emulator import Emulator
+from core.model import SERVER_BOUND_CPU, Conditions
+from core.monitor import cpu_sampler
 from core.report import RunReport
 from core.tables import reset_table
 from core.targets import Target, make_target

@@ -82,13 +82,13 @@ def error_code(status: int, body: bytes) -> tuple[str, str]:
     """``(code, message)`` of an error answer: JSON ``__type``/``message``, an XML ``<Code>``, else ``HTTPnnn``."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         kind = str(data.get("__type") or data.get("code") or "")
         message = str(data.get("message") or data.get("Message") or "")
-        if kind:
-            return kind.rsplit("#", 1)[-1].rsplit(":", 1)[-1], message
+        if kind:  # the AWS JSON protocol: drop what follows the first ':', then keep what follows the '#'
+            return kind.split(":", 1)[0].rsplit("#", 1)[-1], message
     match = _XML_CODE.search(body)
     if match:
         return match.group(1).decode(errors="replace"), ""

@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.emulator import Conditions, Emulator
+from core.emulator import Emulator
+from core.model import Conditions
 
 OPERATIONS = ("PutItem", "BatchWriteItem", "GetItem", "BatchGetItem", "CreateTable", "DescribeTable", "DeleteTable",
               "Scan", "ListTables")

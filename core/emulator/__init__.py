@@ -24,57 +24,18 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from core.emulator.upstream import check_upstream, needs_proxy
 from core.errors import ConfigError, EmulatorError
+from core.model import Conditions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_JS = Path(__file__).with_name("server.js")
 SETUP_HINT = "run `./lab.sh setup` in the repository (pip install -r requirements.txt, then npm ci)"
 TOKEN_ENV = "LAB_CONTROL_TOKEN"  # the server reads the control token from this environment variable ...
 TOKEN_HEADER = "X-Lab-Token"  # ... and requires it in this header on /__lab/* requests
-
-
-@dataclass(frozen=True)
-class Conditions:
-    """Network conditions injected inside the embedded server (see server.js): latency and fault probabilities."""
-
-    latency_ms: float = 0.0
-    jitter_ms: float = 0.0
-    throttle: float = 0.0
-    error: float = 0.0
-    reset: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in ("latency_ms", "jitter_ms"):
-            value = getattr(self, name)
-            if not 0 <= value <= 60_000:
-                raise ConfigError(f"{name} must be between 0 and 60000 ms, got {value}")
-        for name in ("throttle", "error", "reset"):
-            value = getattr(self, name)
-            if not 0 <= value <= 1:
-                raise ConfigError(f"fault {name} is a probability between 0 and 1, got {value}")
-        if self.throttle + self.error + self.reset > 1:
-            raise ConfigError("fault probabilities throttle + error + reset must add up to at most 1")
-
-    @property
-    def faulty(self) -> bool:
-        return bool(self.throttle or self.error or self.reset)
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-
-# Presets: mean one-way request time added by the server, with jitter around it.
-NETWORK_PRESETS: dict[str, Conditions] = {
-    "none": Conditions(),
-    "same-region": Conditions(latency_ms=4.0, jitter_ms=2.0),
-    "nearby-region": Conditions(latency_ms=22.0, jitter_ms=6.0),
-    "study-2022": Conditions(latency_ms=75.0, jitter_ms=10.0),
-}
 
 
 def node_executable() -> str:
@@ -225,18 +186,16 @@ class Emulator:
         finally:
             connection.close()
 
-    def wait(self) -> None:
-        """Block until the server process ends; ``EmulatorError`` if it died on its own rather than being asked to
-        stop (``stop()``, SIGTERM or SIGINT make it exit 0)."""
+    def wait(self) -> int | None:
+        """Block until the server process ends; its exit code (None when it was not running)."""
         process = self._process
-        if process is None:
-            return
-        code = process.wait()
-        if code != 0 and self._process is process:  # not stopped by us
-            how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-            last = self._stderr_tail[-1] if self._stderr_tail else "no message"
-            raise EmulatorError(f"{self.name} crashed ({how}: {last}); start it again, and report the request that "
-                                "crashed it if you can reproduce it")
+        return process.wait() if process is not None else None
+
+    def exit_reason(self, code: int) -> str:
+        """Why the server process ended with ``code``, in a few words: the exit code or signal, and the last line
+        it wrote on stderr (say, the error that crashed it)."""
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        return f"{how}: {self._stderr_tail[-1]}" if self._stderr_tail else how
 
     def stop(self) -> None:
         """Stop the server (idempotent)."""

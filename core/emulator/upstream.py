@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from core.endpoints import is_local_url, validate_endpoint_url
 from core.errors import ConfigError
-from core.targets import is_local_url, validate_endpoint_url
 
 if TYPE_CHECKING:
-    from core.emulator import Conditions
+    from core.model import Conditions
 
 
 def check_upstream(url: str) -> str:
@@ -25,8 +25,6 @@ def check_upstream(url: str) -> str:
     if parts.scheme != "http":
         raise ConfigError(f"upstream {parts.scheme}://{parts.hostname}: the conditions proxy speaks plain http to "
                           "its engine; use http://127.0.0.1:PORT")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError("the upstream URL must not contain credentials: use http://host:port")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise ConfigError(f"the upstream URL must have no path or query, got {parts.path or '?' + parts.query!r}: "
                           "use http://host:port")
@@ -38,4 +36,4 @@ def check_upstream(url: str) -> str:
 
 def needs_proxy(conditions: Conditions) -> bool:
     """True when the conditions inject anything (latency, jitter or a fault) and so need the proxy."""
-    return bool(conditions.latency_ms or conditions.jitter_ms or conditions.faulty)
+    return bool(conditions.latency_ms or conditions.jitter_ms or conditions.faults)
