@@ -1,14 +1,20 @@
-"""core.capacity: the --capacity text and its checks; and the JS capacity model's own unit tests (node --test)."""
+"""core.capacity: the --capacity text and its checks; the JS capacity model's own unit tests (node --test); and the
+model inside the proxy, end to end: throttled answers with ThrottlingReasons, honest batches, stats."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import subprocess
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from core.capacity import Capacity, parse_capacity
-from core.emulator import REPO_ROOT, node_executable
+from core.emulator import REPO_ROOT, Emulator, needs_proxy, node_executable
 from core.errors import ConfigError
+from core.model import Conditions
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -72,3 +78,97 @@ def test_the_js_capacity_model_passes_its_unit_tests() -> None:
                             text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "# fail 0" in result.stdout or "ℹ fail 0" in result.stdout
+
+
+# ---- the model inside the proxy, end to end ---------------------------------------------------------------------
+
+TABLE = {"TableName": "CapBooks", "AttributeDefinitions": [{"AttributeName": "isbn", "AttributeType": "S"}],
+         "KeySchema": [{"AttributeName": "isbn", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}
+ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/CapBooks"
+
+
+@pytest.fixture
+def capped() -> Iterator[Emulator]:
+    with Emulator(capacity=Capacity(mode="provisioned", wcu=1)) as server:
+        assert server.call("CreateTable", TABLE)[0] == 200
+        yield server
+
+
+def put(server: Emulator, isbn: str) -> tuple[int, dict[str, Any]]:
+    return server.call("PutItem", {"TableName": "CapBooks", "Item": {"isbn": {"S": isbn}}})
+
+
+def test_provisioned_table_takes_its_burst_then_throttles_with_reasons(capped: Emulator) -> None:
+    written: set[str] = set()
+    for batch in range(20):  # 500 items of 1 WRU against 300 WRU of burst (+1 WRU/s)
+        puts = [{"PutRequest": {"Item": {"isbn": {"S": f"{batch}-{i}"}}}} for i in range(25)]
+        status, answer = capped.call("BatchWriteItem", {"RequestItems": {"CapBooks": puts}})
+        if status == 400:
+            assert answer["__type"].endswith("#ProvisionedThroughputExceededException")
+            assert answer["ThrottlingReasons"] == [{"reason": "TableWriteProvisionedThroughputExceeded",
+                                                    "resource": ARN}]
+            continue
+        held = {r["PutRequest"]["Item"]["isbn"]["S"] for r in answer["UnprocessedItems"].get("CapBooks", [])}
+        written |= {p["PutRequest"]["Item"]["isbn"]["S"] for p in puts} - held
+    assert 300 <= len(written) < 340
+    scanned = capped.call("Scan", {"TableName": "CapBooks"})[1]["Items"]
+    assert {item["isbn"]["S"] for item in scanned} == written  # held back means not written
+    status, answer = put(capped, "single")
+    assert status == 400 and answer["ThrottlingReasons"][0]["reason"] == "TableWriteProvisionedThroughputExceeded"
+    model = capped.stats()["capacity"]
+    assert model["consumed_wru"] == len(written)
+    assert model["throttles"]["TableWriteProvisionedThroughputExceeded"] >= 500 - len(written)
+    assert sum(wru for _, wru in model["consumed_wru_per_second"]) == len(written)
+    assert model["tables"]["CapBooks"]["capacity_wru_per_second"] == 1
+
+
+def test_a_new_table_starts_afresh(capped: Emulator) -> None:
+    for i in range(400):
+        if put(capped, str(i))[0] == 400:
+            break
+    else:
+        pytest.fail("300 WRU of burst never ran out")
+    assert capped.call("DeleteTable", {"TableName": "CapBooks"})[0] == 200
+    assert capped.call("CreateTable", TABLE)[0] == 200
+    assert put(capped, "fresh")[0] == 200
+
+
+def test_on_demand_maximum_gives_a_throttling_exception() -> None:
+    with Emulator(capacity=parse_capacity("on-demand:max=10")) as server:
+        assert server.call("CreateTable", TABLE)[0] == 200
+        answers = [put(server, str(i)) for i in range(30)]
+        refused = [answer for status, answer in answers if status == 400]
+        assert 0 < len(refused) <= 20
+        assert refused[0]["__type"].endswith("#ThrottlingException")
+        assert refused[0]["ThrottlingReasons"] == [{"reason": "TableWriteMaxOnDemandThroughputExceeded",
+                                                    "resource": ARN}]
+        server.set_capacity(Capacity())  # off: everything goes through
+        assert all(put(server, f"off-{i}")[0] == 200 for i in range(30))
+
+
+def test_capacity_control_is_validated_and_guarded(emulator: Emulator) -> None:
+    token = {"X-Lab-Token": emulator._token}
+    for body, message in ((b"nope", "capacity must be JSON"), (b'{"mode": "fast"}', "mode must be one of"),
+                          (b'{"mode": "provisioned"}', "needs its wcu"), (b"[]", "JSON object")):
+        status, answer = post(emulator, "/__lab/capacity", body, token)
+        assert status == 400 and message in answer["message"]
+    assert post(emulator, "/__lab/capacity", b'{"mode": "on-demand"}', {})[0] == 403
+    assert emulator.stats()["capacity"]["config"] == {"mode": "off"}
+
+
+def post(server: Emulator, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(("conditions", "capacity", "needed"), [
+    (Conditions(), None, False), (Conditions(), Capacity(), False),
+    (Conditions(), Capacity(mode="on-demand"), True), (Conditions(latency_ms=1), Capacity(), True),
+])
+def test_needs_proxy_with_capacity(conditions: Conditions, capacity: Capacity | None, needed: bool) -> None:
+    assert needs_proxy(conditions, capacity) is needed

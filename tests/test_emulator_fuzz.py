@@ -1,4 +1,5 @@
-"""Property: no body, however malformed, kills or wedges the server, with or without faults, in front of any engine.
+"""Property: no body, however malformed, kills or wedges the server, with or without faults or a capacity model, in
+front of any engine.
 
 Every operation gets generated bodies (random JSON of any shape, random bytes, a valid request with one field
 given a wrong value, deep nesting); every answer must be DynamoDB's: a 200 with a JSON object, or an error status
@@ -19,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.capacity import Capacity
 from core.emulator import Emulator
 from core.model import Conditions
 
@@ -130,10 +132,12 @@ def assert_dynamodb_answer(status: int, payload: bytes) -> None:
     assert ERROR_TYPE.match(answer.get("__type", "")), payload[:200]
 
 
-@pytest.mark.parametrize("conditions", [Conditions(), FAULTS], ids=["no-faults", "faults"])
+@pytest.mark.parametrize(("conditions", "capacity"), [
+    (Conditions(), Capacity()), (FAULTS, Capacity()), (FAULTS, Capacity(mode="provisioned", wcu=3)),
+], ids=["no-faults", "faults", "faults-and-capacity"])
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(request=requests())
-def test_no_body_kills_or_wedges_the_server(server: Emulator, conditions: Conditions,
+def test_no_body_kills_or_wedges_the_server(server: Emulator, conditions: Conditions, capacity: Capacity,
                                             request: tuple[str, bytes]) -> None:
     operation, body = request
     server.set_conditions(Conditions())
@@ -142,6 +146,8 @@ def test_no_body_kills_or_wedges_the_server(server: Emulator, conditions: Condit
                                                AttributeDefinitions=[{"AttributeName": "isbn", "AttributeType": "S"}],
                                                KeySchema=[{"AttributeName": "isbn", "KeyType": "HASH"}]))[0] == 200
     server.set_conditions(conditions)
+    if capacity != server.capacity:
+        server.set_capacity(capacity)
     try:
         try:
             status, payload = send(server, operation, body)

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from core.capacity import Capacity
 from core.emulator.upstream import check_upstream, needs_proxy
 from core.errors import ConfigError, EmulatorError
 from core.model import Conditions
@@ -56,12 +57,13 @@ class Emulator:
     engine on this machine."""
 
     def __init__(self, port: int = 0, conditions: Conditions | None = None, host: str = "127.0.0.1",
-                 upstream: str | None = None) -> None:
+                 upstream: str | None = None, capacity: Capacity | None = None) -> None:
         if not 0 <= port <= 65535:
             raise ConfigError(f"port must be between 0 and 65535, got {port}")
         self.host = host
         self.requested_port = port
         self.conditions = conditions or Conditions()
+        self.capacity = capacity or Capacity()
         self.upstream = check_upstream(upstream) if upstream is not None else None
         self.port: int | None = None
         self._token = secrets.token_urlsafe(32)
@@ -101,7 +103,8 @@ class Emulator:
             if not os.path.exists(node):
                 raise EmulatorError(f"Node.js was not found at {node}: {SETUP_HINT}")
             command = [node, str(SERVER_JS), "--host", self.host, "--port", str(self.requested_port),
-                       "--conditions", json.dumps(self.conditions.as_dict())]
+                       "--conditions", json.dumps(self.conditions.as_dict()),
+                       "--capacity", json.dumps(self.capacity.as_dict())]
             if self.upstream:
                 command += ["--upstream", self.upstream]
             environment = dict(os.environ, **{TOKEN_ENV: self._token})
@@ -167,8 +170,18 @@ class Emulator:
             raise EmulatorError(f"{self.name} refused the conditions: {answer.get('message')}")
         self.conditions = conditions
 
+    def set_capacity(self, capacity: Capacity) -> None:
+        """Replace the capacity model of the running server (every table's model starts afresh)."""
+        status, answer = self._request("POST", "/__lab/capacity", json.dumps(capacity.as_dict()).encode(),
+                                       {TOKEN_HEADER: self._token})
+        if status != 200:
+            raise EmulatorError(f"{self.name} refused the capacity: {answer.get('message')}")
+        self.capacity = capacity
+
     def stats(self) -> dict[str, Any]:
-        """Request and fault counters of the running server."""
+        """Request and fault counters of the running server, and its capacity model's figures under "capacity":
+        consumed_wru, consumed_wru_per_second ([[unix second, WRU], ...], the last 600 s), throttles (count by
+        ThrottlingReason) and per table its partitions, peak and capacity in WRU/s."""
         return self._request("GET", "/__lab/stats", b"", {TOKEN_HEADER: self._token})[1]
 
     def _request(self, method: str, path: str, body: bytes, headers: dict[str, str],
@@ -224,14 +237,15 @@ class Emulator:
 
 
 @contextmanager
-def conditioned_endpoint(upstream: str, conditions: Conditions, *, port: int = 0) -> Iterator[str]:
-    """The URL to send DynamoDB requests to so that ``conditions`` apply in front of the engine at ``upstream``:
-    the engine itself when there is nothing to inject (no extra process), else a conditions proxy started here
-    and stopped on exit."""
-    if not needs_proxy(conditions):
+def conditioned_endpoint(upstream: str, conditions: Conditions, capacity: Capacity | None = None, *,
+                         port: int = 0) -> Iterator[str]:
+    """The URL to send DynamoDB requests to so that ``conditions`` (and ``capacity``) apply in front of the engine
+    at ``upstream``: the engine itself when there is nothing to inject (no extra process), else a conditions
+    proxy started here and stopped on exit."""
+    if not needs_proxy(conditions, capacity):
         yield check_upstream(upstream)
         return
-    with Emulator(port=port, conditions=conditions, upstream=upstream) as proxy:
+    with Emulator(port=port, conditions=conditions, upstream=upstream, capacity=capacity) as proxy:
         yield proxy.endpoint_url
 
 

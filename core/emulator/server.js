@@ -7,7 +7,8 @@
 // well-formed writes), so it gets the engine's own 400 answer; bodies over 16 MiB (DynamoDB's request limit) get
 // an early 413 without being buffered; anything the engine throws becomes a 500 InternalServerError answer.
 //
-// Usage: node server.js [--host 127.0.0.1] [--port 0] [--conditions JSON] [--upstream http://127.0.0.1:PORT]
+// Usage: node server.js [--host 127.0.0.1] [--port 0] [--conditions JSON] [--capacity JSON]
+//                       [--upstream http://127.0.0.1:PORT]
 // Prints one JSON line on stdout once listening ({"port": N, "pid": P, "backend": ...}) or on failure
 // ({"error": CODE, "message": ...}, then exit 2). Exits when its standard input closes, so it never outlives the
 // Python process that started it.
@@ -20,8 +21,13 @@
 //             DynamoDB does when nothing could be processed);
 //   error:    500 InternalServerError, nothing written;
 //   reset:    the connection is closed without a response (before or after the write, at random).
-// Control endpoints: GET /__lab/stats (request counters), GET/POST /__lab/conditions (read/replace the conditions,
-// validated as the CLI validates them). They answer only requests carrying the header x-lab-token equal to the
+// Capacity (JSON, see core/capacity.py and capacity.js): {"mode": "off" | "on-demand" | "provisioned", "wcu",
+// "warm", "max"}; when on, every well-formed write is charged its write units against the table's model: a
+// PutItem that does not fit gets 400 ProvisionedThroughputExceededException or ThrottlingException with
+// ThrottlingReasons; a batch writes what fits and returns the rest in UnprocessedItems (400 when nothing fits).
+// A CreateTable or DeleteTable seen here starts the table's model afresh (and tells it the partition key).
+// Control endpoints: GET /__lab/stats (request counters, consumed WRU per second and throttle reasons), GET/POST
+// /__lab/conditions and /__lab/capacity (read/replace them, validated as the CLI validates them). They answer only requests carrying the header x-lab-token equal to the
 // LAB_CONTROL_TOKEN environment variable the lab sets at start (403 otherwise; disabled when it is unset).
 'use strict'
 
@@ -31,6 +37,7 @@ const dns = require('dns')
 const net = require('net')
 const zlib = require('zlib')
 const { EventEmitter } = require('events')
+const { createCapacity, validCapacity, writeUnits } = require('./capacity.js')
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024 // DynamoDB's (and dynalite's) limit on a request
 const MAX_LAB_BODY_BYTES = 64 * 1024
@@ -50,7 +57,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
   'transfer-encoding', 'upgrade', 'content-length'])
 
 function parseArgs (argv) {
-  const args = { host: '127.0.0.1', port: '0', conditions: '{}', upstream: '' }
+  const args = { host: '127.0.0.1', port: '0', conditions: '{}', capacity: '{}', upstream: '' }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '')
     if (!(key in args) || argv[i + 1] === undefined) throw new Error('unknown option or missing value: ' + argv[i])
@@ -209,11 +216,13 @@ function upstreamEngine (upstream) {
 
 // ---- the proxy ----------------------------------------------------------------------------------------------
 
-let args, conditions, upstream, engine
+let args, conditions, capacity, upstream, engine
+const hashKeys = new Map() // table -> its partition key's attribute name, from the CreateTable requests seen
 const stats = { requests: 0, writes: 0, throttled: 0, errors: 0, resets: 0, rejected: 0, upstream_errors: 0, internal_errors: 0 }
 try {
   args = parseArgs(process.argv.slice(2))
   conditions = validConditions(JSON.parse(args.conditions))
+  capacity = createCapacity(JSON.parse(args.capacity))
   upstream = args.upstream ? validUpstream(args.upstream) : null
 } catch (err) {
   announceFailure('BAD_ARGUMENTS', err.message)
@@ -302,9 +311,9 @@ function faulty () {
 
 // A write, with the faults drawn for it.
 function handleWrite (req, res, op, body) {
-  const data = faulty() ? wellFormedWrite(op, body) : null
+  const data = faulty() || capacity.config.mode !== 'off' ? wellFormedWrite(op, body) : null
   if (data === null) return forward(req, res, body)
-  const roll = Math.random()
+  const roll = faulty() ? Math.random() : 1
   let edge = conditions.reset
   if (roll < edge) {
     stats.resets++
@@ -315,32 +324,84 @@ function handleWrite (req, res, op, body) {
     stats.errors++
     return send(res, 500, errorBody(PREFIX + 'InternalServerError', 'Injected internal server error'))
   }
-  if (op === 'BatchWriteItem' && conditions.throttle > 0) return throttleBatch(req, res, body, data)
-  if (op === 'PutItem' && roll < edge + conditions.throttle) {
+  if (op === 'BatchWriteItem') return throttleBatch(req, res, body, data)
+  if (roll < edge + conditions.throttle) {
     stats.throttled++
     return send(res, 400, THROTTLED)
+  }
+  const verdict = capacity.config.mode === 'off' ? null : capacity.admit(data.TableName, [charge(data.TableName, data.Item, 0)])
+  if (verdict && verdict.refused.length) {
+    stats.throttled++
+    return send(res, 400, capacityThrottled(verdict.refused, data.TableName, req))
   }
   forward(req, res, body)
 }
 
-// Hold back each item of a batch with the throttle probability: removed from the request (really not written)
-// and merged into the engine's UnprocessedItems.
+// What a write costs the table's capacity model, and where it lands: { key, wru }.
+function charge (table, item, index) {
+  let key = 'item ' + index
+  try {
+    const name = hashKeys.get(table)
+    key = JSON.stringify(name && isObject(item) ? item[name] : item) || key
+  } catch { /* too deep to serialise: its position will do */ }
+  let wru = 1
+  try { wru = writeUnits(item) } catch { /* as deep: one unit; the engine refuses such an item anyway */ }
+  return { key, wru }
+}
+
+function batchCharge (table, request, index) {
+  if (isObject(request.PutRequest)) return charge(table, request.PutRequest.Item, index)
+  const deleted = isObject(request.DeleteRequest) ? request.DeleteRequest.Key : request
+  return { key: charge(table, deleted, index).key, wru: 1 } // a delete: one unit (the lab deletes small items)
+}
+
+// DynamoDB's answer when the capacity model refuses everything: the exception and its ThrottlingReasons.
+function capacityThrottled (refused, table, req) {
+  const reasons = Array.from(new Set(refused.map(function (r) { return r.reason })))
+  const onDemandCap = reasons.some(function (r) { return /MaxOnDemand|AccountLimit/.test(r) })
+  const match = /Credential=[^/]*\/\d{8}\/([a-z0-9-]+)\//.exec(String(req.headers.authorization || ''))
+  const arn = 'arn:aws:dynamodb:' + (match ? match[1] : 'us-east-1') + ':000000000000:table/' + table
+  return {
+    __type: PREFIX + (onDemandCap ? 'ThrottlingException' : 'ProvisionedThroughputExceededException'),
+    message: onDemandCap
+      ? 'Throughput exceeds the current throughput limit for the table (capacity model)'
+      : 'The level of configured provisioned throughput for the table was exceeded (capacity model)',
+    ThrottlingReasons: reasons.map(function (reason) { return { reason, resource: arn } }),
+  }
+}
+
+// Hold back each item of a batch with the throttle probability, then the ones the capacity model refuses: they
+// are removed from the request (really not written) and merged into the engine's UnprocessedItems.
 function throttleBatch (req, res, body, data) {
-  const kept = {}, held = {}
+  const kept = {}, held = {}, refused = []
   let keptCount = 0, heldCount = 0
   for (const [table, requests] of Object.entries(data.RequestItems)) {
-    for (const request of requests) {
-      const side = Math.random() < conditions.throttle ? held : kept
-      ;(side[table] = side[table] || []).push(request)
-      if (side === kept) keptCount++
-      else heldCount++
-    }
+    const candidates = requests.filter(function (request) {
+      if (conditions.throttle > 0 && Math.random() < conditions.throttle) {
+        ;(held[table] = held[table] || []).push(request)
+        heldCount++
+        return false
+      }
+      return true
+    })
+    const verdict = capacity.config.mode === 'off'
+      ? { accepted: candidates.map(function (_, i) { return i }), refused: [] }
+      : capacity.admit(table, candidates.map(function (request, i) { return batchCharge(table, request, i) }))
+    for (const i of verdict.accepted) (kept[table] = kept[table] || []).push(candidates[i])
+    for (const r of verdict.refused) (held[table] = held[table] || []).push(candidates[r.index])
+    keptCount += verdict.accepted.length
+    heldCount += verdict.refused.length
+    refused.push.apply(refused, verdict.refused.map(function (r) { return Object.assign({ table }, r) }))
   }
   if (heldCount === 0) return forward(req, res, body)
   stats.throttled++
-  if (keptCount === 0) return send(res, 400, THROTTLED)
+  if (keptCount === 0) {
+    return send(res, 400, refused.length ? capacityThrottled(refused, refused[0].table, req) : THROTTLED)
+  }
   data.RequestItems = kept
-  forward(req, res, Buffer.from(JSON.stringify(data)), {
+  let rewritten
+  try { rewritten = Buffer.from(JSON.stringify(data)) } catch { return forward(req, res, body) } // too deep: the engine refuses it
+  forward(req, res, rewritten, {
     transform: function (answer) {
       const unprocessed = isObject(answer.UnprocessedItems) ? answer.UnprocessedItems : {}
       for (const [table, requests] of Object.entries(held)) {
@@ -363,7 +424,20 @@ function handleLab (req, res, body) {
     return send(res, 403, { message: 'the lab control endpoints need the ' + TOKEN_HEADER + ' header of the lab that started this server' })
   }
   if (req.url === '/__lab/stats' && req.method === 'GET') {
-    return send(res, 200, Object.assign({ conditions, backend: upstream ? upstream.href : 'dynalite' }, stats))
+    return send(res, 200, Object.assign({ conditions, backend: upstream ? upstream.href : 'dynalite' }, stats,
+      { capacity: capacity.stats() }))
+  }
+  if (req.url === '/__lab/capacity') {
+    if (req.method === 'POST') {
+      try {
+        capacity = createCapacity(JSON.parse(body.toString())) // a fresh model: every table starts anew
+      } catch (err) {
+        return send(res, 400, { message: err instanceof SyntaxError ? 'capacity must be JSON: ' + err.message : err.message })
+      }
+    } else if (req.method !== 'GET') {
+      return send(res, 405, { message: 'use GET or POST on /__lab/capacity' })
+    }
+    return send(res, 200, capacity.config)
   }
   if (req.url !== '/__lab/conditions') return send(res, 404, { message: 'unknown lab endpoint ' + req.method + ' ' + req.url })
   if (req.method === 'POST') {
@@ -378,6 +452,18 @@ function handleLab (req, res, body) {
   send(res, 200, conditions)
 }
 
+// A new (or deleted) table starts its capacity model afresh; a new one tells us its partition key.
+function noteTable (op, body) {
+  let data
+  try { data = JSON.parse(body.toString()) } catch { return }
+  if (!isObject(data) || typeof data.TableName !== 'string') return
+  capacity.forget(data.TableName)
+  hashKeys.delete(data.TableName)
+  const hash = op === 'CreateTable' && Array.isArray(data.KeySchema) &&
+    data.KeySchema.find(function (k) { return isObject(k) && k.KeyType === 'HASH' && typeof k.AttributeName === 'string' })
+  if (hash) hashKeys.set(data.TableName, hash.AttributeName)
+}
+
 function tooLarge (req, res, limit) {
   stats.rejected++
   res.on('finish', function () { req.socket.destroy() })
@@ -389,6 +475,7 @@ function handle (req, res, body) {
   if (req.url.startsWith('/__lab/')) return handleLab(req, res, body)
   stats.requests++
   const op = String(req.headers['x-amz-target'] || '').split('.')[1] || ''
+  if (op === 'CreateTable' || op === 'DeleteTable') noteTable(op, body)
   const go = function () {
     try {
       if (WRITE_OPS.has(op) && req.method === 'POST') {

@@ -3,7 +3,8 @@
 Contract: pure functions, no I/O. ``check_upstream`` accepts only a plain ``http://host:port`` endpoint on this
 machine (localhost, 127.0.0.0/8, ::1) and raises ``ConfigError`` with a one-line fix otherwise; server.js applies
 the same rule again. ``needs_proxy`` says whether network conditions must be injected between the lab and an
-engine: with none, the lab talks to the engine directly and no proxy process is started.
+engine (or a capacity model applied): with none, the lab talks to the engine directly and no proxy process is
+started.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from core.endpoints import is_local_url, validate_endpoint_url
 from core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from core.capacity import Capacity
     from core.model import Conditions
 
 
@@ -34,6 +36,7 @@ def check_upstream(url: str) -> str:
     return f"http://{parts.netloc}"
 
 
-def needs_proxy(conditions: Conditions) -> bool:
-    """True when the conditions inject anything (latency, jitter or a fault) and so need the proxy."""
-    return bool(conditions.latency_ms or conditions.jitter_ms or conditions.faults)
+def needs_proxy(conditions: Conditions, capacity: Capacity | None = None) -> bool:
+    """True when the conditions inject anything (latency, jitter or a fault) or a capacity model is on, and so
+    need the proxy."""
+    return bool(conditions.latency_ms or conditions.jitter_ms or conditions.faults or (capacity and capacity.on))
