@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from core import logs
 from core.approaches import APPROACHES, STUDY_2022_ITEMS, STUDY_2022_SECONDS, STUDY_APPROACHES
 from core.benchmark import run
+from core.capacity import parse_capacity
 from core.emulator import Emulator
 from core.endpoints import KINDS
 from core.errors import ConfigError, LabError
@@ -233,7 +234,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    emulator = Emulator(port=args.port, host=args.host, conditions=conditions_from(args), upstream=args.upstream)
+    emulator = Emulator(port=args.port, host=args.host, conditions=conditions_from(args), upstream=args.upstream,
+                        capacity=parse_capacity(args.capacity))
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host} makes the emulator reachable from other machines "
               "(it checks no credentials)", file=sys.stderr)
@@ -305,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     emulator = commands.add_parser("emulator", help="run the embedded DynamoDB (dynalite) in the foreground")
     emulator.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
     emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    emulator.add_argument("--capacity", default="off",
+                          help="table capacity model: off, on-demand, on-demand:warm=N,max=N or provisioned=WCU")
     emulator.add_argument("--upstream", help="front this DynamoDB engine on this machine instead of hosting dynalite, "
                                              "e.g. http://127.0.0.1:8001 (DynamoDB Local, LocalStack, moto)")
     _add_conditions(emulator)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -172,3 +174,22 @@ def post(server: Emulator, path: str, body: bytes, headers: dict[str, str]) -> t
 ])
 def test_needs_proxy_with_capacity(conditions: Conditions, capacity: Capacity | None, needed: bool) -> None:
     assert needs_proxy(conditions, capacity) is needed
+
+
+def test_cli_emulator_takes_a_capacity_and_refuses_a_bad_one_in_one_line() -> None:
+    result = subprocess.run([sys.executable, "-m", "core", "emulator", "--capacity", "provisioned=0"],
+                            capture_output=True, text=True, cwd=REPO_ROOT, timeout=30)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "from 1 to 40000, got 0" in result.stderr
+    process = subprocess.Popen([sys.executable, "-m", "core", "emulator", "--port", "0", "--capacity",
+                                "on-demand:max=5"], stdout=subprocess.PIPE, cwd=REPO_ROOT, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split(" at ")[1].split()[0]
+        server = Emulator()  # speaks to the CLI's server: only the DynamoDB API, no control token
+        server.port = int(url.rsplit(":", 1)[1])
+        assert server.call("CreateTable", TABLE)[0] == 200
+        statuses = [put(server, str(i))[0] for i in range(12)]
+        assert 200 in statuses and 400 in statuses
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
