@@ -57,9 +57,3 @@ def measure(emulator: Emulator, target: Target, approach: str, books: Sequence[B
     if not report.complete:
         raise SystemExit(f"{approach}: {report.items_failed} failed, {report.items_unknown} unknown: {report.failures}")
     return Measured(report, statistics.mean(samples) if samples else 0.0)
-
-
-def best_of(runs: Sequence[Measured]) -> Measured:
-    """The run with the median throughput (robust against one noisy run)."""
-    ordered = sorted(runs, key=lambda m: m.items_per_second)
-    return ordered[len(ordered) // 2]

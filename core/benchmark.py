@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from core import logs
+from core import lease, logs
 from core.approaches import APPROACHES
 from core.books import generate_books
 from core.emulator import Emulator
@@ -62,32 +62,37 @@ def run(plan: Plan, *, emulator: Emulator | None = None, credentials: Credential
         target = resolve_target(plan, emulator, credentials)
         check_reachable(target)
         client = target.client(max_attempts=ADMIN_ATTEMPTS, timeout=ADMIN_TIMEOUT)
-        for name in plan.approaches:
-            check_schema(client, APPROACHES[name].table)  # before anything is written anywhere
-        if emulator is not None:
-            emulator.set_conditions(plan.conditions)
-        options = WriterOptions(threads=plan.threads, concurrency=plan.concurrency, cancel=cancel,
-                                policy=RetryPolicy(max_attempts=plan.max_attempts),
-                                request_timeout=plan.request_timeout)
-        runs: list[RunResult] = []
-        for repeat in range(plan.repeats):
-            for name in plan.approaches:
-                if cancel is not None and cancel.is_set():
-                    return Report(plan, environment(), tuple(runs), cancelled=True)
-                try:
-                    runs.append(_run_one(plan, name, repeat, target, client, options, emulator, progress))
-                except PhaseFailed as failed:
-                    if failed.result is not None:
-                        runs.append(failed.result)
-                    return Report(plan, environment(), tuple(runs), error=str(failed),
-                                  cancelled=cancel is not None and cancel.is_set())
-        cancelled = cancel is not None and cancel.is_set()
-        return Report(plan, environment(), tuple(runs), cancelled=cancelled)
+        tables = [APPROACHES[name].table for name in plan.approaches]
+        for table in tables:
+            check_schema(client, table)  # before anything is written anywhere
+        with lease.hold(client, tables):  # another run on this endpoint: refused here, nothing written
+            if emulator is not None:
+                emulator.set_conditions(plan.conditions)
+            return _run_plan(plan, target, client, emulator, progress, cancel)
     finally:
         if own is not None:
             own.stop()
         elif emulator is not None and emulator.running and plan.conditions != Conditions():
             emulator.set_conditions(Conditions())
+
+
+def _run_plan(plan: Plan, target: Target, client: Any, emulator: Emulator | None,
+              progress: Callable[[ProgressEvent], None] | None, cancel: threading.Event | None) -> Report:
+    options = WriterOptions(threads=plan.threads, concurrency=plan.concurrency, cancel=cancel,
+                            policy=RetryPolicy(max_attempts=plan.max_attempts), request_timeout=plan.request_timeout)
+    runs: list[RunResult] = []
+    for repeat in range(plan.repeats):
+        for name in plan.approaches:
+            if cancel is not None and cancel.is_set():
+                return Report(plan, environment(), tuple(runs), cancelled=True)
+            try:
+                runs.append(_run_one(plan, name, repeat, target, client, options, emulator, progress))
+            except PhaseFailed as failed:
+                if failed.result is not None:
+                    runs.append(failed.result)
+                return Report(plan, environment(), tuple(runs), error=str(failed),
+                              cancelled=cancel is not None and cancel.is_set())
+    return Report(plan, environment(), tuple(runs), cancelled=cancel is not None and cancel.is_set())
 
 
 def _phase(name: str, what: str, emulator: Emulator | None, action: Callable[[], Any],

@@ -199,13 +199,16 @@ def _run(args: argparse.Namespace) -> int:
         logs.configure(args.log_level)
     plan = plan_from(args)
     check_outputs(args)
-    history = None if args.history.lower() == "off" else History(args.history or None)  # checked before running
     where = plan.off_machine
     if where is not None and not args.yes:
         cost = f" (about ${plan.cost_usd:.4f} of on-demand writes)" if plan.target == "aws" else ""
         raise ConfigError(f"{where} is not a local endpoint: add --yes to write there{cost}")
     print(f"Plan: {plan.items:,} books x {len(plan.approaches)} approaches x {plan.repeats} on {plan.target}; "
           f"estimated {estimate(plan):,.0f} s", file=sys.stderr)
+    if args.dry_run:
+        print(f"dry run: nothing was sent; it would write to {where or 'this machine'}", file=sys.stderr)
+        return 0
+    history = None if args.history.lower() == "off" else History(args.history or None)  # checked before running
     report = run_interruptibly(lambda cancel: run(plan, progress=ProgressBar(sys.stderr), cancel=cancel))
     out = sys.stderr if STDOUT in (args.json, args.csv) else sys.stdout
     print(bar_chart(report), file=out)
@@ -243,23 +246,23 @@ def _emulator(args: argparse.Namespace) -> int:
     what = f"Conditions proxy in front of {emulator.upstream}" if emulator.upstream else "Embedded DynamoDB (dynalite)"
     print(f"{what} at {emulator.endpoint_url}  pid {emulator.pid}  (Ctrl-C stops it)", flush=True)
     print(f"  aws dynamodb list-tables --endpoint-url {emulator.endpoint_url} --region us-east-1", flush=True)
-    stopped = threading.Event()
+    class Stop(Exception):
+        """SIGTERM: leave the wait and stop the server outside the signal handler."""
 
     def terminate(*_: object) -> None:
-        stopped.set()
-        emulator.stop()
+        raise Stop
 
+    stopped = False
     try:
         signal.signal(signal.SIGTERM, terminate)
         code = emulator.wait()
-    except KeyboardInterrupt:
-        stopped.set()
-        code = 0
+    except (KeyboardInterrupt, Stop):
+        stopped, code = True, 0
     finally:
         emulator.stop()
-    if not stopped.is_set() and code:
-        print(f"error: {emulator.name} stopped unexpectedly ({logs.redact(emulator.exit_reason(code))}); "
-              "start it again", file=sys.stderr)
+    if not stopped:
+        reason = emulator.exit_reason(code if code is not None else 0)
+        print(f"error: {emulator.name} stopped unexpectedly ({logs.redact(reason)}); start it again", file=sys.stderr)
         return 1
     return 0
 
@@ -301,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--csv", help="write one CSV row per run to this file ('-': standard output)")
     bench.add_argument("--history", default="", help="SQLite history file (default: user data dir; 'off')")
     bench.add_argument("--yes", action="store_true", help="allow writing to a non-local endpoint")
+    bench.add_argument("--dry-run", action="store_true",
+                       help="check the plan, the outputs and the target's location, print the estimate, send nothing")
     bench.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                        help="log to stderr (debug shows botocore's wire log; secrets are always masked)")
     bench.set_defaults(handler=_run)

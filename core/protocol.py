@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -76,6 +76,17 @@ def unprocessed_isbns(answer: dict[str, Any], table: str) -> set[str]:
 
 
 _XML_CODE = re.compile(rb"<Code>([^<]+)</Code>")
+
+
+def client_error(response: Mapping[str, Any]) -> tuple[str, str]:
+    """``(code, message)`` of a botocore ``ClientError.response``; an answer botocore could not parse (HTML or XML
+    from a proxy, say, which it reports as the bare HTTP status) is read from the raw body instead."""
+    info = response.get("Error", {})
+    code, message = str(info.get("Code", "Unknown")), str(info.get("Message", ""))
+    if code.isdigit():
+        code, message = error_code(int(code), message.encode())
+        return code, " ".join(re.sub(r"<[^>]+>", " ", message).split())[:200]
+    return code, message
 
 
 def error_code(status: int, body: bytes) -> tuple[str, str]:

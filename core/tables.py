@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 KEY = "isbn"
+LEASE_TABLE = "LabLeases"  # core.lease: which run holds which table (keyed by the table's name under KEY)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def list_lab_tables(client: DynamoDBClient) -> list[str]:
     names: set[str] = set()
     for page in client.get_paginator("list_tables").paginate():
         names.update(page["TableNames"])
-    return sorted(names & TABLES)
+    return sorted(names & (TABLES | {LEASE_TABLE}))
 
 
 def delete_lab_tables(client: DynamoDBClient) -> list[str]:

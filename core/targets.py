@@ -162,6 +162,7 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
     """One cheap call (ListTables, no retry): raises ``TargetError`` with the fix when the target cannot be used."""
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
+    from core.protocol import client_error
     from core.retry import explain
 
     where = target.endpoint_url or f"AWS {target.region}"
@@ -174,9 +175,7 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
     except EndpointConnectionError:
         raise TargetError(f"{target.kind} target is not reachable at {where}: {hint}") from None
     except ClientError as error:
-        info = error.response.get("Error", {})
-        raise TargetError(f"{where} refused the request: {explain(str(info.get('Code')), str(info.get('Message', '')))}"
-                          ) from None
+        raise TargetError(f"{where} refused the request: {explain(*client_error(error.response))}") from None
     except BotoCoreError as error:
         raise TargetError(f"{target.kind} target at {where} did not answer: {error}") from None
 

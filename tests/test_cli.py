@@ -14,7 +14,7 @@ import pytest
 from core.cli import main
 from core.emulator import REPO_ROOT
 from core.history import History
-from core.model import parse_faults
+from core.model import Plan, Report, parse_faults
 
 
 def cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -116,8 +116,10 @@ def test_lost_or_failed_items_exit_1(tmp_path: Path) -> None:
     assert "some items were lost, failed or left unknown" in result.stderr
 
 
-def test_history_survives_a_read_only_database_check(tmp_path: Path) -> None:
+def test_reopening_a_history_keeps_its_entries_and_schema(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite3"
-    History(path)
+    History(path).append(Report(Plan(items=7), {}, ()))
+    reopened = History(path)
+    assert [(e.items, e.clean) for e in reopened.entries()] == [(7, False)]
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM reports").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM reports").fetchone() == (1,)

@@ -4,7 +4,6 @@ transports (no network, no real sleeps: the drivers are given a sleep that only 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 import threading
 from collections import Counter
@@ -19,11 +18,11 @@ from core.writers import engine
 from core.writers.engine import (
     MAX_LATENCY_SAMPLES,
     Outcome,
+    Send,
+    Sleep,
     Step,
     Tally,
     Work,
-    Send,
-    Sleep,
     adrive,
     drive,
     exchange,

@@ -91,7 +91,8 @@ class Emulator:
     def endpoint_url(self) -> str:
         if self.port is None:
             raise EmulatorError(f"{self.name} is not running: start it first")
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address, e.g. ::1
+        return f"http://{host}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> Emulator:
         with self._lock:

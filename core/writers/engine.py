@@ -12,6 +12,7 @@ none is dropped, so the settled items are always the stream's first ``report.ite
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 import time
@@ -258,7 +259,7 @@ class Sleep:
 
 
 Command = Send | Sleep
-Exchange = Generator[Command, Outcome | None, None]
+Exchange = Generator[Command, object, None]  # receives the Outcome of a Send; anything after a Sleep
 
 
 def exchange(work: Work, policy: RetryPolicy, tally: Tally) -> Exchange:
@@ -266,7 +267,7 @@ def exchange(work: Work, policy: RetryPolicy, tally: Tally) -> Exchange:
     current = work
     while True:
         outcome = yield Send(current)
-        assert outcome is not None, "a Send is answered with its Outcome"
+        assert isinstance(outcome, Outcome), "a Send is answered with its Outcome"
         step = settle(current, outcome, policy, tally.breaker.proven)
         tally.record(step)
         if step.retry is None:
@@ -284,47 +285,33 @@ AsyncTransport = Callable[[Work], Awaitable[Outcome]]
 
 
 def drive(work: Work, send: Transport, policy: RetryPolicy, tally: Tally,
-          sleep: Callable[[float], None] | None = None) -> None:
+          sleep: Callable[[float], object] | None = None) -> None:
     """Blocking driver of one work unit: carries out what ``exchange`` yields."""
-    wait = tally.sleep if sleep is None else sleep
-    loop = exchange(work, policy, tally)
-    command = next(loop)
-    try:
-        while True:
-            if isinstance(command, Send):
-                command = loop.send(send(command.work))
-            else:
-                wait(command.seconds)
-                command = loop.send(None)
-    except StopIteration:
-        return
+    wait, loop = tally.sleep if sleep is None else sleep, exchange(work, policy, tally)
+    reply: object = None  # sending None first starts the generator
+    with contextlib.suppress(StopIteration):
+        while command := loop.send(reply):
+            reply = send(command.work) if isinstance(command, Send) else wait(command.seconds)
 
 
 async def adrive(work: Work, send: AsyncTransport, policy: RetryPolicy, tally: Tally,
-                 sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+                 sleep: Callable[[float], Awaitable[object]] | None = None) -> None:
     """Event-loop driver of one work unit: the same loop as ``drive``, awaiting instead of blocking."""
-    wait = tally.async_sleep if sleep is None else sleep
-    loop = exchange(work, policy, tally)
-    command = next(loop)
-    try:
-        while True:
-            if isinstance(command, Send):
-                command = loop.send(await send(command.work))
-            else:
-                await wait(command.seconds)
-                command = loop.send(None)
-    except StopIteration:
-        return
+    wait, loop = tally.async_sleep if sleep is None else sleep, exchange(work, policy, tally)
+    reply: object = None
+    with contextlib.suppress(StopIteration):
+        while command := loop.send(reply):
+            reply = await send(command.work) if isinstance(command, Send) else await wait(command.seconds)
 
 
 def run_sequential(units: Iterator[Work], send: Transport, policy: RetryPolicy, tally: Tally,
-                   sleep: Callable[[float], None] | None = None) -> None:
+                   sleep: Callable[[float], object] | None = None) -> None:
     for work in units:
         drive(work, send, policy, tally, sleep)
 
 
 async def run_threaded(units: Iterator[Work], send: Transport, policy: RetryPolicy, tally: Tally, workers: int,
-                       sleep: Callable[[float], None] | None = None) -> None:
+                       sleep: Callable[[float], object] | None = None) -> None:
     """The study's threaded approach: blocking sends through ``loop.run_in_executor``, ``workers`` in flight."""
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lab-writer") as pool:
@@ -339,7 +326,7 @@ async def run_threaded(units: Iterator[Work], send: Transport, policy: RetryPoli
 
 
 async def run_async(units: Iterator[Work], send: AsyncTransport, policy: RetryPolicy, tally: Tally,
-                    concurrency: int, sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+                    concurrency: int, sleep: Callable[[float], Awaitable[object]] | None = None) -> None:
     """Genuine async: ``concurrency`` coroutines share the lazy work stream; cancelling cancels them all."""
 
     async def worker() -> None:

@@ -29,7 +29,15 @@ from botocore.exceptions import (
 )
 
 from core import sigv4
-from core.protocol import CONTENT_TYPE, batch_write_body, error_code, put_item_body, target_header, unprocessed_isbns
+from core.protocol import (
+    CONTENT_TYPE,
+    batch_write_body,
+    client_error,
+    error_code,
+    put_item_body,
+    target_header,
+    unprocessed_isbns,
+)
 from core.sigv4 import Credentials
 from core.writers.engine import Outcome, RunCancelled, Tally, Work
 
@@ -90,11 +98,8 @@ def _boto_outcome(answer: dict[str, Any], table: str) -> Outcome:
 
 def _boto_error(error: Exception) -> Outcome:
     if isinstance(error, ClientError):
-        info = error.response.get("Error", {})
         retries = int(error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
-        code, message = str(info.get("Code", "Unknown")), str(info.get("Message", ""))
-        if code.isdigit():  # an answer botocore could not parse (e.g. XML to a JSON API): read the code ourselves
-            code, message = error_code(int(code), message.encode())
+        code, message = client_error(error.response)
         return Outcome(code=code, message=message, attempts=retries + 1)
     return Outcome(code=_transport_code(error), message=type(error).__name__)
 
