@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.capacity import Capacity
@@ -137,6 +137,10 @@ def assert_dynamodb_answer(status: int, payload: bytes) -> None:
 ], ids=["no-faults", "faults", "faults-and-capacity"])
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(request=requests())
+@example(request=("BatchGetItem", b'{"RequestItems": {"Fuzz": null}}'))  # once made dynalite throw
+@example(request=("PutItem", b'{"TableName": "Fuzz", "Item": {"isbn": {"S": "1"}, "l": {"L": [null]}}}'))
+@example(request=("BatchWriteItem", b'{"RequestItems": {"Fuzz": [{"DeleteRequest": {"Key": {"isbn": null}}}]}}'))
+@example(request=("PutItem", b"null"))
 def test_no_body_kills_or_wedges_the_server(server: Emulator, conditions: Conditions, capacity: Capacity,
                                             request: tuple[str, bytes]) -> None:
     operation, body = request
@@ -159,4 +163,4 @@ def test_no_body_kills_or_wedges_the_server(server: Emulator, conditions: Condit
         server.set_conditions(Conditions())
     assert server.running
     assert server.call("ListTables", {})[0] == 200
-    assert server.stats()["internal_errors"] == 0
+    assert server.stats()["internal_errors"] == 0, server.last_message

@@ -209,7 +209,12 @@ class Emulator:
         """Why the server process ended with ``code``, in a few words: the exit code or signal, and the last line
         it wrote on stderr (say, the error that crashed it)."""
         how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        return f"{how}: {self._stderr_tail[-1]}" if self._stderr_tail else how
+        return f"{how}: {self.last_message}" if self.last_message else how
+
+    @property
+    def last_message(self) -> str | None:
+        """The last line the server wrote on stderr (an internal error it survived, or the one it died of)."""
+        return self._stderr_tail[-1] if self._stderr_tail else None
 
     def stop(self) -> None:
         """Stop the server (idempotent)."""

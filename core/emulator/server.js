@@ -168,7 +168,12 @@ function dynaliteGap (err, body) {
   }
   let data
   try { data = JSON.parse(body.toString()) } catch { return null }
-  return isObject(data) ? null : errorBody('com.amazon.coral.service#SerializationException')
+  if (!isObject(data)) return errorBody('com.amazon.coral.service#SerializationException')
+  if (err instanceof TypeError) { // its validation reads into a null where a structure belongs ({"L": [null]})
+    return errorBody('com.amazon.coral.validate#ValidationException',
+      '1 validation error detected: a value is null where the request needs a structure')
+  }
+  return null
 }
 
 // Any DynamoDB endpoint on this machine, over keep-alive connections; the client's Host header is kept so that
@@ -195,6 +200,7 @@ function upstreamEngine (upstream) {
       incoming.on('data', function (chunk) { chunks.push(chunk) })
       incoming.on('end', function () { done(incoming.statusCode, incoming.headers, Buffer.concat(chunks)) })
       incoming.on('error', unreachable)
+      incoming.on('close', function () { if (!incoming.complete) unreachable(new Error('the answer was cut off')) })
     })
     outgoing.setTimeout(120000, function () { outgoing.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })) })
     let failed = false
