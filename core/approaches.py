@@ -36,6 +36,11 @@ class Approach:
     requires_python: tuple[int, int] = (3, 11)
 
     @property
+    def botocore(self) -> bool:
+        """Built on botocore (its adaptive retry mode, not the lab's rate control, applies in adaptive mode)."""
+        return self.client in ("boto3", "aiobotocore")
+
+    @property
     def unavailable(self) -> str | None:
         """Why this approach cannot run on this interpreter (one line), or None when it can."""
         if sys.version_info[:2] < self.requires_python:

@@ -79,7 +79,8 @@ def run(plan: Plan, *, emulator: Emulator | None = None, credentials: Credential
 def _run_plan(plan: Plan, target: Target, client: Any, emulator: Emulator | None,
               progress: Callable[[ProgressEvent], None] | None, cancel: threading.Event | None) -> Report:
     options = WriterOptions(threads=plan.threads, concurrency=plan.concurrency, cancel=cancel,
-                            policy=RetryPolicy(max_attempts=plan.max_attempts), request_timeout=plan.request_timeout)
+                            policy=RetryPolicy(max_attempts=plan.max_attempts), request_timeout=plan.request_timeout,
+                            retry_mode=plan.retry_mode)
     runs: list[RunResult] = []
     for repeat in range(plan.repeats):
         for name in plan.approaches:

@@ -29,7 +29,17 @@ from core.errors import ConfigError, LabError
 from core.estimate import estimate
 from core.export import to_csv, to_json
 from core.history import History
-from core.model import NETWORK_PRESETS, Conditions, Plan, ProgressEvent, Report, default_threads, parse_faults, speedup
+from core.model import (
+    NETWORK_PRESETS,
+    RETRY_MODES,
+    Conditions,
+    Plan,
+    ProgressEvent,
+    Report,
+    default_threads,
+    parse_faults,
+    speedup,
+)
 
 STDOUT = "-"
 
@@ -48,7 +58,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
     return Plan(target=args.target, endpoint_url=args.endpoint_url, region=args.region, profile=args.profile,
                 approaches=approaches, items=args.items, seed=args.seed, repeats=args.repeat, warmup=args.warmup,
                 threads=args.threads, concurrency=args.concurrency, conditions=conditions_from(args),
-                max_attempts=args.max_attempts, request_timeout=args.request_timeout)
+                max_attempts=args.max_attempts, request_timeout=args.request_timeout, retry_mode=args.retry_mode)
 
 
 class ProgressBar:
@@ -299,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--concurrency", type=int, default=100)
     bench.add_argument("--max-attempts", type=int, default=10, help="attempt budget per request, every approach")
     bench.add_argument("--request-timeout", type=float, default=10.0, help="seconds per request")
+    bench.add_argument("--retry-mode", choices=RETRY_MODES, default="standard",
+                       help="adaptive: client-side rate control fed by throttles (botocore's for the boto3 and "
+                            "aiobotocore approaches, the lab's for the others)")
     _add_conditions(bench)
     bench.add_argument("--json", help="write the report as JSON to this file ('-': standard output)")
     bench.add_argument("--csv", help="write one CSV row per run to this file ('-': standard output)")

@@ -13,7 +13,7 @@ import statistics
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Literal, get_args
 
 from core.approaches import APPROACHES, STUDY_APPROACHES, parallelism
 from core.books import ISBN_BODIES
@@ -36,6 +36,8 @@ SERVER_BOUND_CPU = 90.0  # % of one core: dynalite runs on a single Node thread
 WRU_PRICE_USD = 0.625 / 1_000_000  # on-demand write request unit, us-east-1, since November 2024
 PRICE_NOTE = f"{WRU_PRICE_USD * 1e6:.3f} USD per million WRU, us-east-1, since Nov 2024"
 PHASES = ("reset", "warmup", "write", "verify", "done")
+RetryMode = Literal["standard", "adaptive"]
+RETRY_MODES: tuple[RetryMode, ...] = get_args(RetryMode)
 
 
 def default_threads() -> int:
@@ -134,9 +136,12 @@ class Plan:
     conditions: Conditions = field(default_factory=Conditions)
     max_attempts: int = 10
     request_timeout: float = 10.0
+    retry_mode: RetryMode = "standard"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "target", validate_kind(self.target))
+        if self.retry_mode not in RETRY_MODES:
+            raise ConfigError(f"unknown retry mode {self.retry_mode!r}: choose one of {', '.join(RETRY_MODES)}")
         validate_region(self.region)
         if self.endpoint_url is not None:
             if self.target == "embedded":

@@ -30,6 +30,7 @@ from core.endpoints import (
     validate_region,
 )
 from core.errors import ConfigError, EmulatorError, TargetError
+from core.model import RetryMode
 from core.sigv4 import Credentials
 
 if TYPE_CHECKING:
@@ -108,22 +109,25 @@ class Target:
     def credentials_provider(self) -> Callable[[], Credentials]:
         return self.credentials
 
-    def client_config(self, *, pool: int = 10, max_attempts: int = 1, timeout: float = 10.0) -> Config:
+    def client_config(self, *, pool: int = 10, max_attempts: int = 1, timeout: float = 10.0,
+                      mode: RetryMode = "standard") -> Config:
         """botocore config: pool sized to the caller's threads; by default one attempt per call, since the writers
-        retry through the lab's own loop (tables and verification ask for botocore's standard retries)."""
+        retry through the lab's own loop (tables and verification ask for botocore's retries). ``mode`` adaptive
+        turns on botocore's client-side rate limiter (it acts on every attempt, retried or not)."""
         return Config(
             region_name=self.region,
             max_pool_connections=max(pool, 1),
-            retries={"mode": "standard", "total_max_attempts": max_attempts},
+            retries={"mode": mode, "total_max_attempts": max_attempts},
             connect_timeout=timeout,
             read_timeout=timeout,
         )
 
-    def client(self, *, pool: int = 10, max_attempts: int = 1, timeout: float = 10.0) -> DynamoDBClient:
+    def client(self, *, pool: int = 10, max_attempts: int = 1, timeout: float = 10.0,
+               mode: RetryMode = "standard") -> DynamoDBClient:
         """A thread-safe boto3 DynamoDB client for this target."""
         return self._session.client(
             "dynamodb", endpoint_url=self.endpoint_url,
-            config=self.client_config(pool=pool, max_attempts=max_attempts, timeout=timeout))
+            config=self.client_config(pool=pool, max_attempts=max_attempts, timeout=timeout, mode=mode))
 
     def resolved_endpoint(self) -> str:
         """The endpoint botocore resolves for this target (region, FIPS and dual-stack settings honoured)."""

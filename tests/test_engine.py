@@ -620,3 +620,25 @@ def test_drivers_accept_any_iterator_of_work() -> None:
     send, tally = FakeSend(), Tally("async", "T")
     asyncio.run(run_async(stream(20), send.send_async, fast_policy(), tally, concurrency=3))
     assert tally.ok == 20 and len(send.calls) == 20
+
+
+def test_adaptive_rate_control_paces_the_sends_it_is_given() -> None:
+    from core.ratecontrol import AdaptiveRate
+
+    rate = AdaptiveRate(clock=lambda: 0.0)  # time stands still: every reservation after the first waits longer
+    rate.enabled, rate.rate = True, 10.0
+    sleeps = Sleeps()
+    send, tally = FakeSend(), Tally("async", "T", rate=rate)
+    run_sequential(works(generate_books(5, seed=2), False, tally), send, fast_policy(), tally, sleeps)
+    assert tally.ok == 5 and sleeps == pytest.approx([0.1, 0.2, 0.3, 0.4])  # the first goes at once
+
+
+def test_every_answer_feeds_the_rate_control() -> None:
+    from core.ratecontrol import AdaptiveRate
+
+    rate = AdaptiveRate()
+    tally = Tally("async", "T", rate=rate)
+    tally.request(0.001, None)
+    assert not rate.enabled
+    tally.request(0.001, None, partially_throttled=True)
+    assert rate.enabled

@@ -21,7 +21,8 @@ import aiohttp
 
 from core.approaches import APPROACHES, STUDY_APPROACHES, Approach, approach, parallelism
 from core.books import Book
-from core.model import default_threads, validate_knobs
+from core.model import RetryMode, default_threads, validate_knobs
+from core.ratecontrol import AdaptiveRate
 from core.report import RunReport
 from core.retry import CircuitBreaker, RetryPolicy
 from core.targets import Target
@@ -38,6 +39,7 @@ class WriterOptions:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     request_timeout: float = 10.0
     cancel: threading.Event | None = field(default=None, compare=False)  # the run's stop signal
+    retry_mode: RetryMode = "standard"  # adaptive: botocore's for botocore clients, the lab's AdaptiveRate otherwise
 
     def __post_init__(self) -> None:
         validate_knobs(self.threads, self.concurrency, self.request_timeout)
@@ -46,7 +48,8 @@ class WriterOptions:
 def _tally(chosen: Approach, table: str, options: WriterOptions, progress: ProgressCallback | None) -> Tally:
     """The run's tally, around the caller's stop signal, with a circuit breaker sized to the approach."""
     breaker = CircuitBreaker(parallel=parallelism(chosen, options.threads, options.concurrency))
-    return Tally(chosen.name, table, progress, options.cancel or threading.Event(), breaker)
+    rate = AdaptiveRate() if options.retry_mode == "adaptive" and not chosen.botocore else None
+    return Tally(chosen.name, table, progress, options.cancel or threading.Event(), breaker, rate)
 
 
 def write(name: str, books: Iterable[Book], target: Target, options: WriterOptions | None = None,
@@ -76,7 +79,7 @@ async def write_async(name: str, books: Iterable[Book], target: Target, options:
     units = works(books, chosen.batch, tally)
     policy = options.policy
     if chosen.client == "boto3":
-        client = target.client(pool=options.threads, timeout=options.request_timeout)
+        client = target.client(pool=options.threads, timeout=options.request_timeout, mode=options.retry_mode)
         BotocoreMeter(tally).attach(client)
         with _Stopwatch(tally) as measure:
             await run_threaded(units, boto3_sender(client, table), policy, tally, options.threads)
@@ -100,7 +103,7 @@ async def write_async(name: str, books: Iterable[Book], target: Target, options:
 def _write_sequential(chosen: Approach, books: Iterable[Book], target: Target, options: WriterOptions,
                       progress: ProgressCallback | None, table: str) -> RunReport:
     tally = _tally(chosen, table, options, progress)
-    client = target.client(pool=1, timeout=options.request_timeout)
+    client = target.client(pool=1, timeout=options.request_timeout, mode=options.retry_mode)
     BotocoreMeter(tally).attach(client)
     with _Stopwatch(tally) as measure:
         run_sequential(works(books, chosen.batch, tally), boto3_sender(client, table), options.policy, tally)
@@ -128,7 +131,8 @@ def _aiobotocore_client(target: Target, options: WriterOptions) -> Any:
     (which refreshes temporary credentials as botocore does)."""
     from aiobotocore.session import AioSession
 
-    config = target.client_config(pool=options.concurrency, timeout=options.request_timeout)
+    config = target.client_config(pool=options.concurrency, timeout=options.request_timeout,
+                                  mode=options.retry_mode)
     if target.uses_default_chain:
         return AioSession(profile=target.profile).create_client(
             "dynamodb", region_name=target.region, endpoint_url=target.endpoint_url, config=config)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from core.books import Book
 from core.protocol import batches, oversized
+from core.ratecontrol import AdaptiveRate
 from core.report import RunReport
 from core.retry import CircuitBreaker, Kind, RetryPolicy, classify, explain
 
@@ -107,6 +108,7 @@ class Tally:
     progress: ProgressCallback | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    rate: AdaptiveRate | None = None  # adaptive retry mode: client-side rate control fed by every answer
     clock: Callable[[], float] = time.perf_counter
     started: float = 0.0
     units: int = 0
@@ -166,6 +168,8 @@ class Tally:
                 slot = self._sampler.randrange(self.latency_count)
                 if slot < MAX_LATENCY_SAMPLES:
                     self.latencies_ms[slot] = seconds * 1000
+        if self.rate is not None:
+            self.rate.record(partially_throttled or (code is not None and classify(code) is Kind.THROTTLE))
         if self.breaker.attempt(code):
             self.stop.set()
 
@@ -263,9 +267,19 @@ Exchange = Generator[Command, object, None]  # receives the Outcome of a Send; a
 
 
 def exchange(work: Work, policy: RetryPolicy, tally: Tally) -> Exchange:
-    """The retry loop of one work unit, once for every driver: send, settle, record, stop check, back off."""
+    """The retry loop of one work unit, once for every driver: (wait for the rate control,) send, settle, record,
+    stop check, back off."""
     current = work
     while True:
+        wait = tally.rate.reserve() if tally.rate is not None else 0.0
+        if wait > 0:
+            yield Sleep(wait)
+            if tally.stopping:
+                if current.attempts:
+                    tally.abandon(current)
+                else:
+                    tally.not_sent(current.books)
+                return
         outcome = yield Send(current)
         assert isinstance(outcome, Outcome), "a Send is answered with its Outcome"
         step = settle(current, outcome, policy, tally.breaker.proven)
