@@ -58,7 +58,8 @@ def plan_from(args: argparse.Namespace) -> Plan:
     return Plan(target=args.target, endpoint_url=args.endpoint_url, region=args.region, profile=args.profile,
                 approaches=approaches, items=args.items, seed=args.seed, repeats=args.repeat, warmup=args.warmup,
                 threads=args.threads, concurrency=args.concurrency, conditions=conditions_from(args),
-                max_attempts=args.max_attempts, request_timeout=args.request_timeout, retry_mode=args.retry_mode)
+                max_attempts=args.max_attempts, request_timeout=args.request_timeout, retry_mode=args.retry_mode,
+                capacity=parse_capacity(args.capacity))
 
 
 class ProgressBar:
@@ -279,10 +280,12 @@ def _emulator(args: argparse.Namespace) -> int:
 
 def _add_conditions(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network", choices=list(NETWORK_PRESETS), default="none",
-                        help="latency preset injected by the embedded server")
+                        help="latency preset injected by the lab's server or proxy (local targets)")
     parser.add_argument("--latency-ms", type=float, help="fixed latency per request (overrides the preset)")
     parser.add_argument("--jitter-ms", type=float, help="extra uniform random latency per request")
     parser.add_argument("--faults", help="fault probabilities, e.g. throttle=0.3,error=0.05,reset=0.02")
+    parser.add_argument("--capacity", default="off",
+                        help="table capacity model: off, on-demand, on-demand:warm=N,max=N or provisioned=WCU")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -325,8 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     emulator = commands.add_parser("emulator", help="run the embedded DynamoDB (dynalite) in the foreground")
     emulator.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
     emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    emulator.add_argument("--capacity", default="off",
-                          help="table capacity model: off, on-demand, on-demand:warm=N,max=N or provisioned=WCU")
+
     emulator.add_argument("--upstream", help="front this DynamoDB engine on this machine instead of hosting dynalite, "
                                              "e.g. http://127.0.0.1:8001 (DynamoDB Local, LocalStack, moto)")
     _add_conditions(emulator)
