@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from core import logs
 from core.approaches import APPROACHES, STUDY_2022_ITEMS, STUDY_2022_SECONDS, STUDY_APPROACHES
 from core.benchmark import run
+from core.capacity import parse_capacity
 from core.emulator import Emulator
 from core.endpoints import KINDS
 from core.errors import ConfigError, LabError
@@ -57,7 +58,8 @@ def plan_from(args: argparse.Namespace) -> Plan:
     return Plan(target=args.target, endpoint_url=args.endpoint_url, region=args.region, profile=args.profile,
                 approaches=approaches, items=args.items, seed=args.seed, repeats=args.repeat, warmup=args.warmup,
                 threads=args.threads, concurrency=args.concurrency, conditions=conditions_from(args),
-                max_attempts=args.max_attempts, request_timeout=args.request_timeout, retry_mode=args.retry_mode)
+                max_attempts=args.max_attempts, request_timeout=args.request_timeout, retry_mode=args.retry_mode,
+                capacity=parse_capacity(args.capacity))
 
 
 class ProgressBar:
@@ -246,13 +248,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    emulator = Emulator(port=args.port, host=args.host, conditions=conditions_from(args))
+    emulator = Emulator(port=args.port, host=args.host, conditions=conditions_from(args), upstream=args.upstream,
+                        capacity=parse_capacity(args.capacity))
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host} makes the emulator reachable from other machines "
               "(it checks no credentials)", file=sys.stderr)
     emulator.start()
-    print(f"Embedded DynamoDB (dynalite) at {emulator.endpoint_url}  pid {emulator.pid}  (Ctrl-C stops it)",
-          flush=True)
+    what = f"Conditions proxy in front of {emulator.upstream}" if emulator.upstream else "Embedded DynamoDB (dynalite)"
+    print(f"{what} at {emulator.endpoint_url}  pid {emulator.pid}  (Ctrl-C stops it)", flush=True)
     print(f"  aws dynamodb list-tables --endpoint-url {emulator.endpoint_url} --region us-east-1", flush=True)
     class Stop(Exception):
         """SIGTERM: leave the wait and stop the server outside the signal handler."""
@@ -269,17 +272,20 @@ def _emulator(args: argparse.Namespace) -> int:
     finally:
         emulator.stop()
     if not stopped:
-        print(f"error: the emulator stopped unexpectedly (exit code {code}); start it again", file=sys.stderr)
+        reason = emulator.exit_reason(code if code is not None else 0)
+        print(f"error: {emulator.name} stopped unexpectedly ({logs.redact(reason)}); start it again", file=sys.stderr)
         return 1
     return 0
 
 
 def _add_conditions(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network", choices=list(NETWORK_PRESETS), default="none",
-                        help="latency preset injected by the embedded server")
+                        help="latency preset injected by the lab's server or proxy (local targets)")
     parser.add_argument("--latency-ms", type=float, help="fixed latency per request (overrides the preset)")
     parser.add_argument("--jitter-ms", type=float, help="extra uniform random latency per request")
     parser.add_argument("--faults", help="fault probabilities, e.g. throttle=0.3,error=0.05,reset=0.02")
+    parser.add_argument("--capacity", default="off",
+                        help="table capacity model: off, on-demand, on-demand:warm=N,max=N or provisioned=WCU")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -322,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     emulator = commands.add_parser("emulator", help="run the embedded DynamoDB (dynalite) in the foreground")
     emulator.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
     emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+
+    emulator.add_argument("--upstream", help="front this DynamoDB engine on this machine instead of hosting dynalite, "
+                                             "e.g. http://127.0.0.1:8001 (DynamoDB Local, LocalStack, moto)")
     _add_conditions(emulator)
     emulator.set_defaults(handler=_emulator)
     return parser

@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args
 
 from core.approaches import APPROACHES, STUDY_APPROACHES, parallelism
 from core.books import ISBN_BODIES
+from core.capacity import Capacity
 from core.endpoints import (
     DEFAULT_REGION,
     KINDS,
@@ -137,6 +138,7 @@ class Plan:
     max_attempts: int = 10
     request_timeout: float = 10.0
     retry_mode: RetryMode = "standard"
+    capacity: Capacity = field(default_factory=Capacity)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "target", validate_kind(self.target))
@@ -168,9 +170,10 @@ class Plan:
             raise ConfigError(f"repeats must be between 1 and 50, got {self.repeats}")
         if not 0 <= self.warmup <= 100_000 or self.items + self.warmup > ISBN_BODIES:
             raise ConfigError(f"warm-up must be between 0 and 100,000 items, got {self.warmup}")
-        if self.conditions != Conditions() and self.target != "embedded":
-            raise ConfigError("network conditions and faults are injected by the embedded emulator: "
-                              "use --target embedded, or drop --network/--latency-ms/--faults")
+        if (self.conditions != Conditions() or self.capacity.on) and self.off_machine is not None:
+            raise ConfigError("network conditions, faults and the capacity model are injected by the lab's proxy on "
+                              "this machine, in front of a local engine only: drop --network/--latency-ms/--faults/"
+                              "--capacity for a remote target")
         validate_knobs(self.threads, self.concurrency, self.request_timeout)
         if not 1 <= self.max_attempts <= 100:
             raise ConfigError(f"max attempts must be between 1 and 100, got {self.max_attempts}")
@@ -204,6 +207,7 @@ class Plan:
         values = dict(data)
         values["approaches"] = tuple(values["approaches"])
         values["conditions"] = Conditions(**values["conditions"])
+        values["capacity"] = Capacity(**values.get("capacity") or {})
         return cls(**values)
 
 
