@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import http.client
 import json
 import os
@@ -182,7 +183,7 @@ class LocalEngine:
             return
         for raw in stream:
             line = raw.decode(errors="replace").rstrip()
-            if not self._announcement.is_set() and line.startswith("{"):
+            if self.port is None and not self._announcement.is_set() and line.startswith("{"):
                 try:
                     announced = json.loads(line)
                 except ValueError:
@@ -278,10 +279,8 @@ def _child_pid(guard_pid: int) -> int | None:
 
 
 def _killpg(pgid: int, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 __all__ = ["LOOPBACK", "LocalEngine", "dynamodb_call", "free_port", "http_json"]

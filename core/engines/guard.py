@@ -16,6 +16,7 @@ Java process).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import select
@@ -29,10 +30,8 @@ PR_SET_CHILD_SUBREAPER = 36
 
 
 def _prctl(option: int, value: int) -> None:
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the stdin pipe still ends the engine
         ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the stdin pipe still ends the engine
-        pass
 
 
 def _die_with_guard() -> None:
@@ -97,10 +96,8 @@ def main(argv: list[str]) -> int:
     os.set_blocking(wake_write, False)
 
     def wake(_signum: int, _frame: object) -> None:
-        try:
+        with contextlib.suppress(BlockingIOError):
             os.write(wake_write, b"x")
-        except BlockingIOError:
-            pass
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, wake)
