@@ -79,6 +79,7 @@ class LocalEngine:
     name = "engine"
     setup_hint = "run `./lab.sh setup dev`"
     grace = 15.0  # seconds between SIGTERM and SIGKILL
+    announces_port = False  # True: the command prints {"port": N} or {"error": CODE, "message": ...} first
 
     def __init__(self, port: int = 0) -> None:
         if not 0 <= port <= 65535:
@@ -183,7 +184,7 @@ class LocalEngine:
             return
         for raw in stream:
             line = raw.decode(errors="replace").rstrip()
-            if self.port is None and not self._announcement.is_set() and line.startswith("{"):
+            if self.announces_port and not self._announcement.is_set() and line.startswith("{"):
                 try:
                     announced = json.loads(line)
                 except ValueError:
@@ -199,18 +200,20 @@ class LocalEngine:
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        if self.port is None:  # the engine picks its port and announces it
+        if self.announces_port:
             if not self._announcement.wait(timeout):
                 raise EmulatorError(f"{self.name} did not announce its port within {timeout:.0f} s: "
                                     f"{self.setup_hint}")
             if "port" not in self._announced:
-                raise EmulatorError(self._failure(self._announced.get("message")))
+                in_use = self._announced.get("error") == "EADDRINUSE"
+                raise EmulatorError(self._failure("address in use" if in_use else self._announced.get("message")))
             self.port = int(self._announced["port"])
+        port = self.port
         while True:
-            if not self.running:
+            if port is None or not self.running:
                 raise EmulatorError(self._failure())
             try:
-                status, _ = dynamodb_call((LOOPBACK, self.port), "ListTables", {}, timeout=5.0)
+                status, _ = dynamodb_call((LOOPBACK, port), "ListTables", {}, timeout=5.0)
                 if status == 200 and self._ready():
                     return
             except OSError:

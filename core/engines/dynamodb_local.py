@@ -38,6 +38,7 @@ class DynamoDBLocal(LocalEngine):
     name = "DynamoDB Local"
     setup_hint = SETUP_HINT
     grace = 10.0
+    announces_port = True  # LoopbackDynamoDBLocal prints {"port": N} once listening
 
     def _port_to_request(self) -> int:
         return self.requested_port  # 0: the launcher binds any free port and announces it (no race)

@@ -5,8 +5,9 @@ Contract: run as a script (``python guard.py GRACE_SECONDS -- COMMAND...``, stan
 process group (pgid = its pid) that dies with the guard (``PR_SET_PDEATHSIG``, reliable here: the guard is
 single-threaded) and adopts orphaned grandchildren (``PR_SET_CHILD_SUBREAPER``). When its stdin reaches end of
 file (the lab closed it, or the kernel did because the lab died, however it died), or on SIGTERM/SIGINT/SIGHUP, it
-sends SIGTERM to that group, waits up to GRACE_SECONDS, then SIGKILLs what is left, and exits once no process of
-the group remains. When COMMAND ends by itself, the rest of its group is stopped the same way and the guard exits
+sends SIGTERM to that group, then to whatever COMMAND leaves behind once it has ended (even processes it started
+in sessions of their own: the guard adopted them), SIGKILLs what is left after GRACE_SECONDS, and exits once no
+process below it remains. When COMMAND ends by itself, what it left is stopped the same way and the guard exits
 with COMMAND's status (negative signal numbers as 128 + signal).
 
 Why not ``PR_SET_PDEATHSIG`` in the lab itself: it fires when the *thread* that started the child ends, and the lab
@@ -38,14 +39,37 @@ def _die_with_guard() -> None:
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _group_alive(pgid: int) -> bool:
+def _descendants(root: int) -> set[int]:
+    """Every live process below ``root`` (from /proc; empty where there is no /proc)."""
+    children: dict[int, list[int]] = {}
     try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        entries = os.listdir("/proc")
+    except OSError:
+        return set()
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            if pid not in found:
+                found.add(pid)
+                todo.append(pid)
+    return found
+
+
+def _signal(pids: set[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
 
 
 def _reap(child: subprocess.Popen[bytes]) -> None:
@@ -62,28 +86,34 @@ def _reap(child: subprocess.Popen[bytes]) -> None:
             child.returncode = os.waitstatus_to_exitcode(status)
 
 
-def stop_group(child: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM the command's group, SIGKILL it after ``grace`` s, return once it is empty (or 10 s after SIGKILL)."""
-    pgid = child.pid
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
+def stop_all(child: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM the command's group; once the command has ended, SIGTERM what it left (processes it started in
+    sessions of their own, like LocalStack's Java, which this subreaper has adopted); SIGKILL everything still
+    there after ``grace`` seconds; return once nothing is left below the guard (or 10 s after SIGKILL)."""
+    me = os.getpid()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
+    orphans_told = False
     killed_at: float | None = None
     while True:
         _reap(child)
-        if not _group_alive(pgid):
+        left = _descendants(me)
+        if not left:
             return
         now = time.monotonic()
+        if child.returncode is not None and not orphans_told:
+            orphans_told = True
+            _signal(left, signal.SIGTERM)
         if killed_at is None and now >= deadline:
             killed_at = now
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)
+            _signal(left, signal.SIGKILL)
+        elif killed_at is not None:
+            if now - killed_at > 10:
                 return
-        if killed_at is not None and now - killed_at > 10:
-            return
+            _signal(left, signal.SIGKILL)
         time.sleep(0.05)
 
 
@@ -115,7 +145,7 @@ def main(argv: list[str]) -> int:
             break
         if sys.stdin.fileno() in ready and not os.read(sys.stdin.fileno(), 4096):
             break
-    stop_group(child, grace)
+    stop_all(child, grace)
     status = child.wait()
     return status if status >= 0 else 128 - status
 

@@ -187,20 +187,21 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         engine = LocalStack(port=arguments.port)
-        signal.signal(signal.SIGTERM, interrupt)
-        engine.start(timeout=arguments.timeout, echo=not arguments.quiet)
-    except (ConfigError, EmulatorError) as error:
+    except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    print(f"LocalStack (DynamoDB) is ready at {engine.endpoint_url} - health: {engine.health_url}\n"
-          f"  use it with: export AWS_ENDPOINT_URL={engine.endpoint_url}   (Ctrl-C stops it)", flush=True)
-    try:
+        return 2
+    signal.signal(signal.SIGTERM, interrupt)
+    try:  # one block, so a Ctrl-C at any point (even while starting) ends in engine.stop()
+        engine.start(timeout=arguments.timeout, echo=not arguments.quiet)
+        print(f"LocalStack (DynamoDB) is ready at {engine.endpoint_url} - health: {engine.health_url}\n"
+              f"  use it with: export AWS_ENDPOINT_URL={engine.endpoint_url}   (Ctrl-C stops it)", flush=True)
         while engine.running and not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         stop.set()
+    except EmulatorError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     finally:
         engine.stop()
     if not stop.is_set():

@@ -56,8 +56,11 @@ public final class LoopbackDynamoDBLocal {
             System.out.flush();
         } catch (Exception e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
-            String code = String.valueOf(cause).contains("in use") ? "EADDRINUSE" : "START_FAILED";
-            fail(code, String.valueOf(cause));
+            boolean inUse = false;
+            for (Throwable t = cause; t != null; t = t.getCause()) {
+                inUse |= t instanceof java.net.BindException || String.valueOf(t.getMessage()).contains("in use");
+            }
+            fail(inUse ? "EADDRINUSE" : "START_FAILED", String.valueOf(cause));
         }
     }
 
