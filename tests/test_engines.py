@@ -162,6 +162,12 @@ def test_dynamodb_local_port_in_use_is_one_clear_line() -> None:
     assert not engine.running
 
 
+def test_localstack_port_in_use_is_one_clear_line() -> None:
+    with socket.create_server((LOOPBACK, 0)) as taken, \
+            pytest.raises(EmulatorError, match=r"LocalStack: port \d+ on 127\.0\.0\.1 is in use"):
+        LocalStack(port=taken.getsockname()[1]).start()
+
+
 def test_missing_package_says_what_to_run(tmp_path: Path) -> None:
     with pytest.raises(EmulatorError, match=r"lab\.sh setup dev"):
         distribution_dir(tmp_path)

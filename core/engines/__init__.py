@@ -103,8 +103,15 @@ class LocalEngine:
         raise NotImplementedError
 
     def _port_to_request(self) -> int:
-        """The port passed to ``_command``: by default the requested one, or a free one when 0 was asked."""
-        return self.requested_port or free_port()
+        """The port passed to ``_command``: the requested one if it is free, or any free one when 0 was asked."""
+        if not self.requested_port:
+            return free_port()
+        try:
+            with socket.create_server((LOOPBACK, self.requested_port)):
+                pass
+        except OSError:
+            raise EmulatorError(self._failure("address in use")) from None
+        return self.requested_port
 
     def _ready(self) -> bool:
         """Extra readiness check after ListTables answered 200 (LocalStack: its health endpoint)."""
