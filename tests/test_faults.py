@@ -11,9 +11,10 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from core.benchmark import Plan, ProgressEvent, run
+from core.benchmark import run
 from core.books import generate_books
-from core.emulator import Conditions, Emulator
+from core.emulator import Emulator
+from core.model import Conditions, Plan, ProgressEvent
 from core.retry import explain
 from core.sigv4 import Credentials
 from core.tables import create_table
