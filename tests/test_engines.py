@@ -22,12 +22,13 @@ import boto3
 import psutil
 import pytest
 
+from core.endpoints import localstack_endpoint
 from core.engines import LOOPBACK, LocalEngine, http_json
 from core.engines.dynamodb_local import LISTENS_ON, DynamoDBLocal, distribution_dir
 from core.engines.java import AGENT_CLASS, java_tools
 from core.engines.localstack import VENV, LocalStack, venv_python
 from core.errors import ConfigError, EmulatorError
-from core.targets import check_reachable, localstack_endpoint, make_target
+from core.targets import check_reachable, make_target
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GUARD = REPO_ROOT / "core" / "engines" / "guard.py"
