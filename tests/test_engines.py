@@ -22,13 +22,17 @@ import boto3
 import psutil
 import pytest
 
+from core.books import generate_books
 from core.endpoints import localstack_endpoint
 from core.engines import LOOPBACK, LocalEngine, http_json
 from core.engines.dynamodb_local import LISTENS_ON, DynamoDBLocal, distribution_dir
 from core.engines.java import AGENT_CLASS, java_tools
 from core.engines.localstack import VENV, LocalStack, venv_python
 from core.errors import ConfigError, EmulatorError
-from core.targets import check_reachable, make_target
+from core.tables import reset_table
+from core.targets import LOCAL_CREDENTIALS, Target, check_reachable, make_target
+from core.verify import verify
+from core.writers import APPROACHES, WriterOptions, write
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GUARD = REPO_ROOT / "core" / "engines" / "guard.py"
@@ -252,6 +256,27 @@ def test_localstack_foreground_command_stops_on_ctrl_c() -> None:
         if process.poll() is None:
             process.kill()
     _assert_all_gone(everything)
+
+
+# -- the lab's writers on each engine ---------------------------------------------------------------------------
+def _target(request: pytest.FixtureRequest, engine: str) -> Target:
+    if engine == "localstack":
+        return make_target("localstack", endpoint_url=request.getfixturevalue("localstack").endpoint_url)
+    url = request.getfixturevalue("dynamodb_local").endpoint_url
+    return make_target("custom", endpoint_url=url, credentials=LOCAL_CREDENTIALS)
+
+
+@pytest.mark.parametrize("approach", list(APPROACHES))
+@pytest.mark.parametrize("engine", ["dynamodb_local", pytest.param("localstack", marks=needs_localstack_venv)])
+def test_every_approach_writes_and_verifies_on_the_engine(request: pytest.FixtureRequest, engine: str,
+                                                          approach: str) -> None:
+    target = _target(request, engine)
+    table = APPROACHES[approach].table
+    reset_table(target.client(), table)
+    report = write(approach, generate_books(120, seed=5), target, WriterOptions(threads=4, concurrency=8))
+    assert (report.items, report.items_ok, report.items_failed, report.items_unknown) == (120, 120, 0, 0)
+    check = verify(target.client(), table, generate_books(120, seed=5), report)
+    assert (check.expected, check.found, check.lost, check.unexpected, check.mismatched) == (120, 120, 0, 0, 0)
 
 
 # -- gone when the lab is killed ---------------------------------------------------------------------------------
