@@ -1,4 +1,5 @@
-"""The command line: ``python -m core run`` (the benchmark) and ``python -m core emulator``.
+"""The command line: ``python -m core run`` (the benchmark), ``python -m core emulator`` and ``python -m core
+localstack`` (LocalStack's DynamoDB without Docker).
 
 Contract: ``main(argv)`` returns the exit code: 0 when every run verified with nothing lost or failed, 1 when
 anything was lost or failed (or a target failed), 2 for bad input, printed as one line on stderr; no traceback.
@@ -59,7 +60,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
                 approaches=approaches, items=args.items, seed=args.seed, repeats=args.repeat, warmup=args.warmup,
                 threads=args.threads, concurrency=args.concurrency, conditions=conditions_from(args),
                 max_attempts=args.max_attempts, request_timeout=args.request_timeout, retry_mode=args.retry_mode,
-                capacity=parse_capacity(args.capacity))
+                capacity=parse_capacity(args.capacity), workers=args.workers, scheduler=args.scheduler)
 
 
 class ProgressBar:
@@ -81,9 +82,11 @@ class ProgressBar:
         with self.lock:
             self.last = now
             filled = int(30 * event.done / max(event.total, 1))
+            workers = " (" + " ".join(f"{rate:,.0f}" for rate in event.worker_rates) + " per worker)" \
+                if event.per_worker else ""
             self.stream.write(f"\r{event.approach:<18} #{event.repeat + 1} {event.phase:<6} "
                               f"[{'█' * filled}{'·' * (30 - filled)}] {event.done:>8,}/{event.total:,} "
-                              f"{event.items_per_second:>8,.0f} items/s")
+                              f"{event.items_per_second:>8,.0f} items/s{workers}")
             if event.phase == "done":
                 self.stream.write("\n")
             self.stream.flush()
@@ -316,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="adaptive: client-side rate control fed by throttles (botocore's for the boto3 and "
                             "aiobotocore approaches, the lab's for the others)")
     _add_conditions(bench)
+    bench.add_argument("--workers", type=int, default=1,
+                       help="split the books into N shards written by N Dask worker processes (default 1: this one)")
+    bench.add_argument("--scheduler", help="an existing Dask cluster's scheduler, e.g. tcp://10.0.0.5:8786 "
+                                           "(instead of a local cluster of --workers processes)")
     bench.add_argument("--json", help="write the report as JSON to this file ('-': standard output)")
     bench.add_argument("--csv", help="write one CSV row per run to this file ('-': standard output)")
     bench.add_argument("--history", default="", help="SQLite history file (default: user data dir; 'off')")
@@ -333,10 +340,18 @@ def build_parser() -> argparse.ArgumentParser:
                                              "e.g. http://127.0.0.1:8001 (DynamoDB Local, LocalStack, moto)")
     _add_conditions(emulator)
     emulator.set_defaults(handler=_emulator)
+    localstack = commands.add_parser("localstack", add_help=False,
+                                     help="run LocalStack's DynamoDB on this machine without Docker (127.0.0.1)")
+    localstack.set_defaults(handler=None)  # main() hands its arguments to core.engines.localstack.main
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["localstack"]:  # its own parser (and --help)
+        from core.engines.localstack import main as run_localstack
+
+        return run_localstack(argv[1:])
     try:
         args = build_parser().parse_args(argv)
         return int(args.handler(args))

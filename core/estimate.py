@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from core.approaches import APPROACHES
+from core.endpoints import Kind
 from core.model import Plan
 
 # What the embedded server sustains (items/s) for single puts and for batches, and the nominal round trip of the
 # other targets (ms), on this kind of machine.
 _SERVER_ITEMS_PER_S = {False: 3_000.0, True: 9_000.0}
-_NOMINAL_LATENCY_MS = {"embedded": 0.0, "localstack": 3.0, "aws": 8.0, "custom": 2.0}
+_NOMINAL_LATENCY_MS: dict[Kind, float] = {"embedded": 0.0, "dynamodb-local": 1.0, "localstack": 3.0, "aws": 8.0,
+                                          "custom": 2.0}
 
 
 def estimate_seconds(plan: Plan, approach: str) -> float:

@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ProfileNotFound
 from core import logs
 from core.endpoints import (
     DEFAULT_REGION,
+    MANAGED,
     Kind,
     is_local_url,
     localstack_endpoint,
@@ -66,7 +67,11 @@ class Target:
         """The keys a loopback target gets when none were typed or named: the environment's, else a dummy pair.
         boto3's full chain is never asked for a loopback target (it would reach the instance-metadata service off
         this machine)."""
-        if self.static_credentials is not None or self.profile is not None or not self.is_local:
+        if self.static_credentials is not None or self.profile is not None:
+            return None
+        if self.kind in (*MANAGED, "localstack"):  # engines that accept any key: never a user's real one
+            return LOCAL_CREDENTIALS
+        if not self.is_local:
             return None
         key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
         if key and secret:
@@ -136,15 +141,16 @@ class Target:
 
 def make_target(kind: Kind, *, endpoint_url: str | None = None, region: str | None = None,
                 profile: str | None = None, credentials: Credentials | None = None,
-                embedded_url: str | None = None) -> Target:
-    """Build a target from user input; ``embedded_url`` is the running emulator's URL for the embedded kind."""
+                server_url: str | None = None) -> Target:
+    """Build a target from user input; ``server_url`` is the URL of the server the lab started for the kinds it
+    manages (the embedded emulator, DynamoDB Local)."""
     region = region or DEFAULT_REGION
-    if kind == "embedded":
+    if kind in MANAGED:
         if endpoint_url is not None:
-            raise ConfigError("--endpoint-url is for the custom and localstack targets, not embedded")
-        if embedded_url is None:
-            raise EmulatorError("the embedded emulator is not running: start it before building its target")
-        return Target("embedded", region, embedded_url)
+            raise ConfigError(f"--endpoint-url is for the custom and localstack targets, not {kind}")
+        if server_url is None:
+            raise EmulatorError(f"the {kind} server is not running: start it before building its target")
+        return Target(kind, region, server_url)
     if kind == "localstack":
         return Target("localstack", region, endpoint_url or localstack_endpoint())
     if kind == "aws":
