@@ -423,7 +423,7 @@ def results() -> None:
     if timing is not None:
         guess, actual = timing
         st.caption(f"Estimated {span(guess)}; the run took **{short(actual)}** (estimate ÷ actual = "
-                   f"{guess.ratio(actual):.2f}). {guess.basis}.")
+                   f"{guess.ratio(actual):.2f}; the estimate was {guess.basis})")
     top = ui.headline(report)
     if top is None:
         return

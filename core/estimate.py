@@ -37,8 +37,9 @@ NOMINAL_LATENCY_MS = {"embedded": 0.0, "localstack": 3.0, "aws": 8.0, "custom": 
 # 100 keys, then a Scan count).
 _RESET_CALLS, _ADMIN_CALL_S = 8, 0.02
 _VERIFY_KEYS, _VERIFY_CALL_S = 100, 0.012
-_RUN_SETUP_S = 0.3  # per run: its client, thread pool or event loop
-_PLAN_SETUP_S = 0.3  # per plan: reachability and schema checks
+_RUN_SETUP_S = 0.15  # per run: its client, thread pool or event loop
+_PLAN_SETUP_S = 0.2  # per plan: reachability and schema checks
+_LEAST_SPREAD = (0.67, 1.5)  # fixed costs and a noisy machine: no range is narrower than this
 # Spread of the estimate when nothing was measured on this machine and target yet.
 _UNCALIBRATED = (0.5, 2.0)
 _BACKOFF_SPREAD = (0.75, 1.4)  # full-jitter delays: the sum over a run wanders this much either way
@@ -187,7 +188,7 @@ def calibrate(plan: Plan, reports: Iterable[Mapping[str, Any]], machine: Mapping
     factors: dict[str, list[float]] = {}
     used = 0
     for data in reports:
-        if not same_place(data, plan, machine):
+        if not same_place(data, plan, machine) or data.get("cancelled"):
             continue
         stored = data["plan"]
         conditions = stored.get("conditions", {})
@@ -214,7 +215,8 @@ def calibrate(plan: Plan, reports: Iterable[Mapping[str, Any]], machine: Mapping
                                                                        for v in vs]
     if not spread:
         return Calibration.none()
-    return Calibration(floor, factor, (min(0.8, min(spread) * 0.9), max(1.25, max(spread) * 1.1)), used)
+    return Calibration(floor, factor, (min(_LEAST_SPREAD[0], min(spread) * 0.9),
+                                       max(_LEAST_SPREAD[1], max(spread) * 1.1)), used)
 
 
 # --- the plan ----------------------------------------------------------------------------------------------------
