@@ -124,12 +124,17 @@ def backoff(plan: Plan, chosen: Approach, policy: RetryPolicy) -> tuple[float, f
     return sum(odds), per_request, tail
 
 
+def refused(plan: Plan, chosen: Approach) -> float:
+    """The chance that one attempt fails outright (what the circuit breaker counts): a batch with items held back
+    is an answered attempt, refused only when every item is held."""
+    faults = plan.conditions
+    return faults.error + faults.reset + (faults.throttle ** BATCH if chosen.batch else faults.throttle)
+
+
 def gives_up(plan: Plan, chosen: Approach) -> bool:
     """True when the circuit breaker will most likely stop the run: its first attempts almost all fail."""
-    odds = retry_odds(plan, chosen)
-    first = odds[0] if odds else 0.0
     opens = CircuitBreaker(parallel=plan.parallelism(chosen.name)).first_failures
-    return first ** opens > 0.5
+    return refused(plan, chosen) ** opens > 0.5
 
 
 # --- the model -------------------------------------------------------------------------------------------------
@@ -139,14 +144,18 @@ def write_seconds(plan: Plan, name: str, calibration: Calibration | None = None,
     """Expected seconds of one run's writes (what ``RunReport.seconds`` measures)."""
     chosen, calibration = APPROACHES[name], calibration or Calibration.none()
     policy = policy or RetryPolicy(max_attempts=plan.max_attempts)
-    n, p = requests(chosen, plan.items), plan.parallelism(name)
+    n = requests(chosen, plan.items)
+    p = min(plan.parallelism(name), n)  # never more in flight than there are requests
     latency = added_latency_s(plan.target, plan.conditions.latency_ms, plan.conditions.jitter_ms)
     floor = calibration.floor_s.get(name, prior_floor_s(chosen) * _machine_factor(calibration))
     per_attempt_round = (latency + round_trip_s(chosen)) * calibration.latency_factor.get(name, 1.0)
-    if gives_up(plan, chosen):  # the breaker opens after its first failures, each probed within 4 s
-        opens = CircuitBreaker(parallel=p).first_failures
-        probes = sum(0.5 * min(policy.base * 2.0 ** k, policy.probe_cap) for k in range(opens))
-        return per_attempt_round * opens / min(p, opens) + probes / min(p, opens)
+    if gives_up(plan, chosen):
+        # The breaker opens after its first failures; they come in rounds of p attempts, each round after the
+        # probing delay (capped at 4 s until a first success).
+        opens = CircuitBreaker(parallel=plan.parallelism(name)).first_failures
+        rounds = -(-opens // p)
+        probes = sum(0.5 * min(policy.base * 2.0 ** (k - 1), policy.probe_cap) for k in range(1, rounds))
+        return rounds * per_attempt_round + probes
     retries, pause, tail = backoff(plan, chosen, policy)
     attempts = n * (1 + retries)
     work = attempts * max(floor, per_attempt_round / p)

@@ -165,6 +165,20 @@ class SweepResult:
                 return last_good
         return None
 
+    def table(self) -> str:
+        """A plain-text table for a terminal: one row per level, items/s per approach beside the ideal C ÷ L."""
+        head = f"{'C':>6} " + " ".join(f"{name:>14}" for name in self.plan.approaches) + f" {'ideal C ÷ L':>12}"
+        rows = [head, "-" * len(head)]
+        for level in self.plan.levels:
+            rates = {p.approach: p for p in self.points if p.concurrency == level}
+            if not rates:
+                continue
+            cells = [f"{rates[n].items_per_second:>14,.0f}" if n in rates else f"{'–':>14}"
+                     for n in self.plan.approaches]
+            ideal = self.ideal(level)
+            rows.append(f"{level:>6} " + " ".join(cells) + (f" {ideal:>12,.0f}" if ideal else f" {'–':>12}"))
+        return "\n".join(rows)
+
     def summary(self) -> str:
         """One line per approach: where it stopped scaling and the best throughput."""
         trip = self.round_trip_s

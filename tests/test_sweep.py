@@ -49,3 +49,5 @@ def test_a_result_without_a_knee_says_it_kept_up() -> None:
     assert sweep.knee("async") is None and sweep.ideal_knee == pytest.approx(2.0)
     assert "async: keeps up with C ÷ L at every level measured" in sweep.summary()
     assert "the server was not saturated" in sweep.summary()
+    assert [line.split() for line in sweep.table().splitlines()[2:]] == [["1", "–", "100", "100"],
+                                                                         ["2", "–", "200", "200"]]
