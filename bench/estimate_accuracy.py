@@ -36,9 +36,9 @@ def grid(quick: bool) -> list[tuple[str, Plan]]:
         ("same-region, 300 books", Plan(items=300, conditions=NETWORK_PRESETS["same-region"])),
         ("nearby-region, 200 books", Plan(items=200, conditions=NETWORK_PRESETS["nearby-region"])),
         ("study-2022, 60 books", Plan(items=60, conditions=NETWORK_PRESETS["study-2022"])),
-        ("throttle 0.2, 100 books", Plan(items=100, conditions=Conditions(throttle=0.2))),
+        ("throttle 0.2, 200 books", Plan(items=200, conditions=Conditions(throttle=0.2))),
         ("error 0.1 + reset 0.05, 100 books", Plan(items=100, conditions=Conditions(error=0.1, reset=0.05))),
-        ("batches, throttle 0.3, 500 books", Plan(approaches=BATCH, items=500, conditions=Conditions(throttle=0.3))),
+        ("batches, throttle 0.2, 500 books", Plan(approaches=BATCH, items=500, conditions=Conditions(throttle=0.2))),
         ("async, throttle 1.0 (breaker), 50 books", Plan(approaches=("async",), items=50,
                                                           conditions=Conditions(throttle=1.0))),
     ]

@@ -39,6 +39,7 @@ _RESET_CALLS, _ADMIN_CALL_S = 8, 0.02
 _VERIFY_KEYS, _VERIFY_CALL_S = 100, 0.012
 _RUN_SETUP_S = 0.15  # per run: its client, thread pool or event loop
 _PLAN_SETUP_S = 0.2  # per plan: reachability and schema checks
+_PRIOR_RUNS = 1  # the built-in figures weigh as much as this many measured runs
 _LEAST_SPREAD = (0.67, 1.5)  # fixed costs and a noisy machine: no range is narrower than this
 # Spread of the estimate when nothing was measured on this machine and target yet.
 _UNCALIBRATED = (0.5, 2.0)
@@ -218,14 +219,22 @@ def calibrate(plan: Plan, reports: Iterable[Mapping[str, Any]], machine: Mapping
             else:
                 factors.setdefault(chosen.name, []).append(per_request / modelled)
             used += 1
-    floor = {name: statistics.median(values) for name, values in floors.items()}
-    factor = {name: statistics.median(values) for name, values in factors.items()}
+    floor = {name: _shrink(values, prior_floor_s(APPROACHES[name])) for name, values in floors.items()}
+    factor = {name: _shrink(values, 1.0) for name, values in factors.items()}
     spread = [v / floor[n] for n, vs in floors.items() for v in vs] + [v / factor[n] for n, vs in factors.items()
                                                                        for v in vs]
+    spread += [prior_floor_s(APPROACHES[n]) / floor[n] for n in floors]
     if not spread:
         return Calibration.none()
     return Calibration(floor, factor, (min(_LEAST_SPREAD[0], min(spread) * 0.9),
                                        max(_LEAST_SPREAD[1], max(spread) * 1.1)), used)
+
+
+def _shrink(values: Sequence[float], prior: float) -> float:
+    """The measured median, pulled towards the prior in log space while there are few runs (one run: halfway;
+    four: 80 % measured): one run on a busy machine does not set the estimate alone."""
+    weight = len(values) / (len(values) + _PRIOR_RUNS)
+    return math.exp(weight * math.log(statistics.median(values)) + (1 - weight) * math.log(prior))
 
 
 # --- the plan ----------------------------------------------------------------------------------------------------
