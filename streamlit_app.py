@@ -45,7 +45,8 @@ from core.targets import Target, aws_profiles, check_reachable, describe_caller,
 st.set_page_config(page_title="DynamoDB write-concurrency lab", layout="wide")
 logs.install()
 for _key, _value in {"report": None, "sweep": None, "run_error": None, "run_notice": None, "run_timing": None,
-                     "aws_keys": None, "caller": None, "confirm_round": 0, "seen_job": None}.items():
+                     "aws_keys": None, "caller": None, "confirm_round": 0, "seen_job": None,
+                     "started_job": None}.items():
     st.session_state.setdefault(_key, _value)
 
 TARGETS = {"embedded": "Embedded (dynalite)", "localstack": "LocalStack", "aws": "AWS", "custom": "Custom URL"}
@@ -320,10 +321,12 @@ def plan_estimate(plan: Plan) -> Estimate:
 def run_section(plan: Plan | None, emulator: Emulator | None, fields: dict[str, Any]) -> None:
     """Before a run: the estimate, the cost and a confirmation off this machine, the Run button. During: progress,
     in whichever session looks (a reload reattaches)."""
-    job = ui.RUNS.running
-    if job is not None:
+    job = ui.RUNS.current
+    if job is not None and job.running:
         watch(job)
         return
+    if job is not None and job.id == st.session_state.started_job and st.session_state.seen_job != job.id:
+        land(job, job.snapshot())  # it ended before this session's next look (e.g. a target that refused at once)
     error = st.session_state.run_error
     if error and error["for"] == target_key(fields):
         st.error(error["text"])
@@ -346,6 +349,7 @@ def start(job: ui.BackgroundRun, fields: dict[str, Any]) -> None:
     st.session_state.confirm_round += 1  # a new, unticked confirmation box next time
     try:
         ui.RUNS.start(job)
+        st.session_state.started_job = job.id
     except LabError as problem:
         st.session_state.run_error = {"for": target_key(fields), "text": str(problem)}
     else:

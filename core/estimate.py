@@ -223,7 +223,6 @@ def calibrate(plan: Plan, reports: Iterable[Mapping[str, Any]], machine: Mapping
     factor = {name: _shrink(values, 1.0) for name, values in factors.items()}
     spread = [v / floor[n] for n, vs in floors.items() for v in vs] + [v / factor[n] for n, vs in factors.items()
                                                                        for v in vs]
-    spread += [prior_floor_s(APPROACHES[n]) / floor[n] for n in floors]
     if not spread:
         return Calibration.none()
     return Calibration(floor, factor, (min(_LEAST_SPREAD[0], min(spread) * 0.9),
