@@ -388,7 +388,7 @@ def watch(job: ui.BackgroundRun) -> None:
             event = snap.events.get(name)
             bar.progress(ui.progress_fraction(event, job.repeats), text=ui.progress_text(event, name, job.repeats))
         state = "cancelling, the requests in flight finish first…" if job.cancel_event.is_set() else "running"
-        head.markdown(f"**{job.what.capitalize()} {state}** · {snap.elapsed:,.0f} s · {ui.describe_plan(job.plan)}")
+        head.markdown(f"**{job.what.capitalize()} {state}** · {snap.elapsed:,.0f} s · {job.title}")
         if not snap.running:
             break
         job.wait(0.2)

@@ -50,9 +50,10 @@ class BackgroundRun:
 
     def __init__(self, plan: Plan, work: Work, *, lanes: tuple[str, ...], repeats: int = 1,
                  record: Callable[[Report], object] | None = None, estimate: Estimate | None = None,
-                 what: str = "run") -> None:
+                 what: str = "run", title: str | None = None) -> None:
         self.id = next(_IDS)
         self.plan, self.lanes, self.repeats, self.estimate, self.what = plan, lanes, repeats, estimate, what
+        self.title = title or describe_plan(plan)  # one line: what is running
         self.cancel_event = threading.Event()
         self._lock = threading.Lock()
         self._events: dict[str, ProgressEvent] = {}
@@ -141,8 +142,8 @@ class Runs:
         """Start ``job`` unless another is running (``ConfigError`` naming it: reattach to it instead)."""
         with self._lock:
             if self._current is not None and self._current.running:
-                raise ConfigError(f"another {self._current.what} is in progress ({describe_plan(self._current.plan)}):"
-                                  " wait for it or cancel it")
+                raise ConfigError(f"another {self._current.what} is in progress ({self._current.title}): "
+                                  "wait for it or cancel it")
             self._current = job
             return job.start()
 
@@ -162,7 +163,10 @@ def sweep_job(sweep: SweepPlan, emulator: Emulator | None, credentials: Credenti
     """A background job running a concurrency sweep (not started: ``RUNS.start`` it)."""
     def work(progress: Callable[[ProgressEvent], None], cancel: threading.Event) -> SweepResult:
         return run_sweep(sweep, emulator=emulator, credentials=credentials, progress=progress, cancel=cancel)
-    return BackgroundRun(sweep.base, work, lanes=sweep.lanes, what="sweep")
+    title = (f"concurrency {', '.join(map(str, sweep.levels))} × {', '.join(sweep.approaches)} on "
+             f"{plan_where(sweep.base)}, "
+             f"up to {plural(max(step.items for step in sweep.steps), 'book')} per level")
+    return BackgroundRun(sweep.base, work, lanes=sweep.lanes, what="sweep", title=title)
 
 
 # --- words ------------------------------------------------------------------------------------------------------
@@ -181,11 +185,16 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
+def plan_where(plan: Plan) -> str:
+    """The target and, on the embedded one, its conditions: 'embedded (no added latency)'."""
+    return f"{plan.target} ({network_label(plan.conditions)})" if plan.target == "embedded" else (
+        f"{plan.target} ({plan.endpoint_url or plan.region})")
+
+
 def describe_plan(plan: Plan) -> str:
     """One line: books, approaches, target and conditions, repeats, seed."""
-    where = f"{plan.target} ({network_label(plan.conditions)})" if plan.target == "embedded" else (
-        f"{plan.target} ({plan.endpoint_url or plan.region})")
-    return (f"{plural(plan.items, 'book')} × {plural(len(plan.approaches), 'approach', 'approaches')} on {where}, "
+    return (f"{plural(plan.items, 'book')} × {plural(len(plan.approaches), 'approach', 'approaches')} on "
+            f"{plan_where(plan)}, "
             f"{plural(plan.repeats, 'repeat')}, seed {plan.seed}")
 
 
