@@ -235,7 +235,7 @@ def sweep_chart(result: SweepResult) -> go.Figure:
         if knee is not None:
             fig.add_trace(go.Scatter(
                 name=f"{name} knee (C = {knee.concurrency})", x=[knee.concurrency], y=[knee.items_per_second],
-                mode="markers+text", text=[f"knee: C = {knee.concurrency}"], textposition="top left",
+                mode="markers+text", text=[f"{name} knee"], textposition=("top left", "bottom right")[index % 2],
                 marker={"symbol": "star", "size": 18, "color": color, "line": {"color": "#111827", "width": 1}},
                 hovertemplate="stops scaling after C = %{x}<extra>" + name + "</extra>"))
     top = result.capacity
