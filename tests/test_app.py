@@ -238,6 +238,21 @@ def test_a_loopback_custom_url_needs_no_credentials_and_says_what_is_wrong(app: 
     assert "credentials" not in texts(app.sidebar.error)
 
 
+def test_a_remote_url_with_nothing_there_is_said_before_any_credentials(app: AppTest,
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    app.sidebar.radio(key="target_kind").set_value("custom").run()
+    app.sidebar.text_input(key="custom_url").set_value("http://lab.invalid:8000").run()
+    next(b for b in app.sidebar.button if b.label == "Check the endpoint").click().run()
+    assert texts(app.sidebar.error) == ("custom target is not reachable at http://lab.invalid:8000: start it or fix "
+                                        "the endpoint URL")
+
+
 def test_checking_absent_aws_credentials_says_there_are_none(app: AppTest, monkeypatch: pytest.MonkeyPatch,
                                                              tmp_path: Path) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):

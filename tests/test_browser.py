@@ -174,3 +174,21 @@ def test_the_sweep_chart_in_a_real_browser(page: Any) -> None:
     assert names[0].startswith("ideal C ÷ L (L = ") and "threaded" in names and "async" in names
     assert any(n.startswith(("highest measured", "server capacity")) for n in names)
     expect(page.get_by_text("L = ").first).to_be_visible()
+
+
+def test_a_failed_remote_run_leaves_the_confirmation_unticked(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_text("Custom URL", exact=True).click()
+    type_into(page, "Endpoint URL", "http://lab.invalid:8000")  # off this machine, and nothing answers there
+    box = page.get_by_role("checkbox", name="Write to this endpoint")
+    expect(box).to_be_visible(timeout=10_000)
+    page.get_by_text("Write to this endpoint", exact=True).click()  # its label takes the click
+    expect(box).to_be_checked()
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_text("custom target is not reachable at http://lab.invalid:8000")).to_be_visible(
+        timeout=30_000)
+    expect(page.get_by_role("checkbox", name="Write to this endpoint")).not_to_be_checked()
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_disabled()
+    page.get_by_text("Embedded (dynalite)", exact=True).click()
+    expect(page.get_by_text("custom target is not reachable")).to_have_count(0)  # that target's error stays there
