@@ -9,6 +9,8 @@ nothing here sends a request.
 from __future__ import annotations
 
 import os
+import socket
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -177,6 +179,9 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
 
     where = target.endpoint_url or f"AWS {target.region}"
     hint = "run `docker compose up -d`" if target.kind == "localstack" else "start it or fix the endpoint URL"
+    if target.endpoint_url is not None and not _connectable(target.endpoint_url, timeout):
+        # before credentials are looked for: an endpoint that is not there is the problem to name
+        raise TargetError(f"{target.kind} target is not reachable at {where}: {hint}")
     try:
         target.client(max_attempts=1, timeout=timeout).list_tables(Limit=1)
     except NoCredentialsError:
@@ -188,6 +193,17 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
         raise TargetError(f"{where} refused the request: {explain(*client_error(error.response))}") from None
     except BotoCoreError as error:
         raise TargetError(f"{target.kind} target at {where} did not answer: {error}") from None
+
+
+def _connectable(url: str, timeout: float) -> bool:
+    """A TCP connection to the URL's host and port can be opened (nothing is sent)."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def describe_caller(target: Target) -> dict[str, Any]:
