@@ -19,8 +19,10 @@ import streamlit as st
 
 from core import charts, export, logs, ui
 from core.approaches import APPROACHES, STUDY_APPROACHES
+from core.benchmark import Server, start_server
+from core.capacity import Capacity, parse_capacity
 from core.emulator import Emulator
-from core.endpoints import localstack_endpoint
+from core.endpoints import DEFAULT_REGION, MANAGED, localstack_endpoint, off_machine
 from core.environment import environment
 from core.errors import ConfigError, LabError
 from core.estimate import Estimate, forecast, short, span
@@ -31,8 +33,10 @@ from core.model import (
     MAX_CONCURRENCY,
     MAX_ITEMS,
     MAX_THREADS,
+    MAX_WORKERS,
     NETWORK_PRESETS,
     PRICE_NOTE,
+    RETRY_MODES,
     Conditions,
     Plan,
     Report,
@@ -49,7 +53,8 @@ for _key, _value in {"report": None, "sweep": None, "run_error": None, "run_noti
                      "started_job": None}.items():
     st.session_state.setdefault(_key, _value)
 
-TARGETS = {"embedded": "Embedded (dynalite)", "localstack": "LocalStack", "aws": "AWS", "custom": "Custom URL"}
+TARGETS = {"embedded": "Embedded (dynalite)", "dynamodb-local": "DynamoDB Local (AWS's)", "localstack": "LocalStack",
+           "aws": "AWS", "custom": "Custom URL"}
 DEFAULT_CHAIN = "(default credential chain)"
 
 
@@ -81,12 +86,22 @@ def shared_emulator() -> Emulator:
     return Emulator().start()
 
 
-def embedded_emulator() -> Emulator:
-    emulator = shared_emulator()
-    if not emulator.running:  # it died (or was killed): start a new one, the page stays usable
-        shared_emulator.clear()
-        emulator = shared_emulator()
-    return emulator
+@st.cache_resource
+def shared_dynamodb_local() -> Server:
+    """AWS's DynamoDB Local (Java), started on first use, shared by every session; it stops with the app."""
+    server = start_server(Plan(target="dynamodb-local"))
+    assert server is not None
+    return server
+
+
+def managed_server(kind: str) -> Server:
+    """The server the lab runs for a managed target, restarted if it died (the page stays usable)."""
+    start = shared_emulator if kind == "embedded" else shared_dynamodb_local
+    server: Server = start()
+    if not server.running:
+        start.clear()
+        server = start()
+    return server
 
 
 def open_history() -> History:
@@ -95,19 +110,21 @@ def open_history() -> History:
 
 # --- sidebar -----------------------------------------------------------------------------------------------------
 
-def sidebar_target() -> tuple[dict[str, Any], Emulator | None]:
-    """Where to write; returns the plan's target fields and, when embedded, the shared emulator."""
+def sidebar_target() -> tuple[dict[str, Any], Server | None]:
+    """Where to write; returns the plan's target fields and, for a managed target, its shared server."""
     bar = st.sidebar
     bar.header("Target")
     kind = bar.radio("Write to", list(TARGETS), format_func=TARGETS.__getitem__, key="target_kind",
                      disabled=running())
     fields: dict[str, Any] = {"target": kind}
-    if kind == "embedded":
+    if kind in MANAGED:
         with guard(bar):
-            emulator = embedded_emulator()
-            bar.success(f"Running at {emulator.endpoint_url}")
-            bar.caption("dynalite in memory, started with the app and shared by its sessions")
-            return fields, emulator
+            server = managed_server(kind)
+            bar.success(f"Running at {server.endpoint_url}")
+            bar.caption("dynalite in memory, started with the app and shared by its sessions" if kind == "embedded"
+                        else "Amazon's DynamoDB Local (Java, in memory), started by the lab on 127.0.0.1 only, "
+                             "shared by the app's sessions; installed by npm under Amazon's DynamoDB Local licence")
+            return fields, server
         return fields, None
     if kind == "localstack":
         fields["endpoint_url"] = bar.text_input("LocalStack URL", localstack_endpoint(), key="localstack_url",
@@ -206,8 +223,9 @@ def aws_identity(target: Target) -> None:
         bar.success(f"Account {caller['account']}\n\n{caller['arn']}")
 
 
-def conditions() -> Conditions | None:
-    """Network conditions and faults, injected by the embedded server (None when they do not add up)."""
+def conditions() -> tuple[Conditions, Capacity] | None:
+    """Network conditions, faults and the table's capacity model, injected by the lab's server or proxy on this
+    machine (None when they do not add up)."""
     bar = st.sidebar
     bar.header("Conditions")
 
@@ -238,8 +256,15 @@ def conditions() -> Conditions | None:
     with bar.expander("Faults (probability per write)", expanded=faulty):
         faults = {name: st.slider(FAULT_LABELS[name], 0.0, 1.0, 0.0, 0.01, key=name, disabled=running(),
                                   help=hints.get(name)) for name in FAULTS}
+    mode = bar.selectbox("Table capacity", ["off", "on-demand", "provisioned"], key="capacity_mode",
+                         disabled=running(), help="Throttle as DynamoDB does: write units per started KB, partitions "
+                                                  "of 1,000 WRU/s, a new on-demand table's 4,000 WRU/s, or a "
+                                                  "provisioned table's WCU with 300 s of burst (see the README)")
+    wcu = bar.text_input("Provisioned WCU", "1000", key="capacity_wcu", disabled=running()) \
+        if mode == "provisioned" else ""
     try:
-        return Conditions(latency, jitter, **faults)
+        capacity = parse_capacity(f"provisioned={wcu.strip()}" if mode == "provisioned" else mode)
+        return Conditions(latency, jitter, **faults), capacity
     except ConfigError as problem:
         bar.error(str(problem))
         return None
@@ -255,7 +280,7 @@ def header() -> None:
                "every item read back and verified.")
 
 
-def plan_form(fields: dict[str, Any], network: Conditions | None) -> Plan | None:
+def plan_form(fields: dict[str, Any], network: tuple[Conditions, Capacity] | None) -> Plan | None:
     """The plan's inputs; returns the validated plan, or None after showing what to fix."""
     st.subheader("Plan")
     with st.container(border=True):
@@ -279,9 +304,17 @@ def plan_form(fields: dict[str, Any], network: Conditions | None) -> Plan | None
             "repeats": cols[3].text_input("Repeats", "1", key="repeats", disabled=running(),
                                           help="Each approach runs this many times (1 to 50); charts show the median"),
             "seed": cols[4].text_input("Seed", "0", key="seed", disabled=running(), help="Same seed, same books")}
+        retry_mode = st.radio("Retry mode", RETRY_MODES, horizontal=True, key="retry_mode", disabled=running(),
+                              help="adaptive: client-side rate control fed by throttles (botocore's for the boto3 "
+                                   "and aiobotocore approaches, the lab's for the others)")
+        with st.expander("Scale out (Dask)"):
+            typed["workers"] = st.text_input("Workers", "1", key="workers", disabled=running(),
+                                             help="Shards written by this many Dask worker processes (1: this one)")
+            scheduler = st.text_input("Scheduler", "", key="scheduler", disabled=running(),
+                                      placeholder="tcp://HOST:8786 (empty: a local cluster of the workers above)")
     limits = {"items": ("Books", 1, MAX_ITEMS), "threads": ("Threads", 1, MAX_THREADS),
               "concurrency": ("Async concurrency", 1, MAX_CONCURRENCY), "repeats": ("Repeats", 1, 50),
-              "seed": ("Seed", 0, 2**31 - 1)}
+              "seed": ("Seed", 0, 2**31 - 1), "workers": ("Workers", 1, MAX_WORKERS)}
     numbers: dict[str, int] = {}
     problems = []
     for name, (label, low, high) in limits.items():
@@ -296,9 +329,10 @@ def plan_form(fields: dict[str, Any], network: Conditions | None) -> Plan | None
     if problems or network is None:
         return None
     try:
-        return Plan(approaches=tuple(approaches), conditions=network, items=numbers["items"],
+        return Plan(approaches=tuple(approaches), conditions=network[0], capacity=network[1], items=numbers["items"],
                     threads=numbers["threads"], concurrency=numbers["concurrency"], repeats=numbers["repeats"],
-                    seed=numbers["seed"], **fields)
+                    seed=numbers["seed"], retry_mode=retry_mode, workers=numbers["workers"],
+                    scheduler=scheduler.strip() or None, **fields)
     except ConfigError as problem:
         st.error(str(problem))
         return None
@@ -318,7 +352,7 @@ def plan_estimate(plan: Plan) -> Estimate:
     return forecast(plan, reports, machine())
 
 
-def run_section(plan: Plan | None, emulator: Emulator | None, fields: dict[str, Any]) -> None:
+def run_section(plan: Plan | None, emulator: Server | None, fields: dict[str, Any]) -> None:
     """Before a run: the estimate, the cost and a confirmation off this machine, the Run button. During: progress,
     in whichever session looks (a reload reattaches)."""
     job = ui.RUNS.current
@@ -502,7 +536,7 @@ def downloads(report: Report, figures: list[Any]) -> None:
     cols[3].caption("Each chart downloads as PNG from the camera icon in its toolbar; the HTML works offline.")
 
 
-def sweep_section(plan: Plan | None, emulator: Emulator | None, fields: dict[str, Any]) -> None:
+def sweep_section(plan: Plan | None, emulator: Server | None, fields: dict[str, Any]) -> None:
     """Items/s against concurrency for threaded and async under the chosen conditions, beside C ÷ L."""
     st.subheader("Concurrency sweep: why async wins")
     st.caption("Little's law: throughput = requests in flight ÷ latency, until the server or the client runs out. "
@@ -578,11 +612,13 @@ def history() -> None:
 
 header()
 target_fields: dict[str, Any] = {"target": "embedded"}
-emulator: Emulator | None = None
+emulator: Server | None = None
 plan: Plan | None = None
 with guard():
     target_fields, emulator = sidebar_target()
-    network = conditions() if target_fields["target"] == "embedded" else Conditions()
+    local = off_machine(target_fields["target"], target_fields.get("endpoint_url"), target_fields.get("region",
+                        DEFAULT_REGION)) is None
+    network = conditions() if local else (Conditions(), Capacity())
     plan = plan_form(target_fields, network)
     run_section(plan, emulator, target_fields)
     results()

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from core import logs
 from core.approaches import APPROACHES, STUDY_2022_ITEMS, STUDY_2022_SECONDS, STUDY_APPROACHES
@@ -41,8 +41,10 @@ from core.model import (
     parse_faults,
     speedup,
 )
+from core.sweep import parse_sweep, plan_sweep, run_sweep
 
 STDOUT = "-"
+T = TypeVar("T")
 
 
 def conditions_from(args: argparse.Namespace) -> Conditions:
@@ -171,7 +173,7 @@ def _export(path: str, text: str) -> str | None:
     return None
 
 
-def run_interruptibly(work: Callable[[threading.Event], Report]) -> Report:
+def run_interruptibly(work: Callable[[threading.Event], T]) -> T:
     """Run ``work(cancel)`` in a worker thread; the first Ctrl-C sets ``cancel`` (the run stops within seconds and
     returns what it did), the second exits the process at once."""
     cancel = threading.Event()
@@ -205,7 +207,8 @@ def run_interruptibly(work: Callable[[threading.Event], Report]) -> Report:
             signal.signal(signal.SIGINT, previous)
     if "error" in box:
         raise box["error"]
-    return box["report"]  # type: ignore[no-any-return]
+    result: T = box["report"]
+    return result
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -219,9 +222,17 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{where} is not a local endpoint: add --yes to write there{cost}")
     print(f"Plan: {plan.items:,} books x {len(plan.approaches)} approaches x {plan.repeats} on {plan.target}; "
           f"estimated {estimate(plan):,.0f} s", file=sys.stderr)
+    sweep = plan_sweep(plan, parse_sweep(args.sweep)) if args.sweep else None
     if args.dry_run:
         print(f"dry run: nothing was sent; it would write to {where or 'this machine'}", file=sys.stderr)
         return 0
+    if sweep is not None:
+        result = run_interruptibly(lambda cancel: run_sweep(sweep, progress=ProgressBar(sys.stderr), cancel=cancel))
+        print(result.table())
+        print(result.summary())
+        if result.error:
+            print(f"error: {logs.redact(result.error)}", file=sys.stderr)
+        return 130 if result.cancelled else 1 if result.error else 0
     history = None if args.history.lower() == "off" else History(args.history or None)  # checked before running
     report = run_interruptibly(lambda cancel: run(plan, progress=ProgressBar(sys.stderr), cancel=cancel))
     out = sys.stderr if STDOUT in (args.json, args.csv) else sys.stdout
@@ -319,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="adaptive: client-side rate control fed by throttles (botocore's for the boto3 and "
                             "aiobotocore approaches, the lab's for the others)")
     _add_conditions(bench)
+    bench.add_argument("--sweep", help="items/s against concurrency instead of one run, for the threaded and async "
+                                       "approaches: e.g. concurrency=1,4,16,64,256 (the ideal line C / L beside)")
     bench.add_argument("--workers", type=int, default=1,
                        help="split the books into N shards written by N Dask worker processes (default 1: this one)")
     bench.add_argument("--scheduler", help="an existing Dask cluster's scheduler, e.g. tcp://10.0.0.5:8786 "

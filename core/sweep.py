@@ -21,7 +21,10 @@ from core.model import MAX_CONCURRENCY, MAX_THREADS, Plan, ProgressEvent
 from core.sigv4 import Credentials
 
 if TYPE_CHECKING:
-    from core.emulator import Emulator
+    from core.benchmark import Server
+
+if TYPE_CHECKING:
+    pass
 
 DEFAULT_LEVELS = (1, 4, 16, 64, 256)
 SWEEP_APPROACHES = ("threaded", "async")
@@ -203,7 +206,7 @@ class SweepResult:
         return "\n".join(lines)
 
 
-def run_sweep(sweep: SweepPlan, *, emulator: Emulator | None = None, credentials: Credentials | None = None,
+def run_sweep(sweep: SweepPlan, *, emulator: Server | None = None, credentials: Credentials | None = None,
               progress: Callable[[ProgressEvent], None] | None = None,
               cancel: threading.Event | None = None) -> SweepResult:
     """Run every step; progress events are renamed to their lane ('async @ 64')."""

@@ -19,8 +19,7 @@ from typing import Any
 
 from core import logs
 from core.approaches import STUDY_2022_ITEMS, STUDY_2022_SECONDS
-from core.benchmark import run
-from core.emulator import Emulator
+from core.benchmark import Server, run
 from core.errors import ConfigError, LabError
 from core.estimate import Estimate
 from core.history import Entry
@@ -151,7 +150,7 @@ class Runs:
 RUNS = Runs()  # one per process: every session of the page (and every tab) sees the same
 
 
-def plan_job(plan: Plan, emulator: Emulator | None, credentials: Credentials | None = None,
+def plan_job(plan: Plan, emulator: Server | None, credentials: Credentials | None = None,
              record: Callable[[Report], object] | None = None, estimate: Estimate | None = None) -> BackgroundRun:
     """A background job running ``plan`` (not started: ``RUNS.start`` it)."""
     def work(progress: Callable[[ProgressEvent], None], cancel: threading.Event) -> Report:
@@ -159,7 +158,7 @@ def plan_job(plan: Plan, emulator: Emulator | None, credentials: Credentials | N
     return BackgroundRun(plan, work, lanes=plan.approaches, repeats=plan.repeats, record=record, estimate=estimate)
 
 
-def sweep_job(sweep: SweepPlan, emulator: Emulator | None, credentials: Credentials | None = None) -> BackgroundRun:
+def sweep_job(sweep: SweepPlan, emulator: Server | None, credentials: Credentials | None = None) -> BackgroundRun:
     """A background job running a concurrency sweep (not started: ``RUNS.start`` it)."""
     def work(progress: Callable[[ProgressEvent], None], cancel: threading.Event) -> SweepResult:
         return run_sweep(sweep, emulator=emulator, credentials=credentials, progress=progress, cancel=cancel)
