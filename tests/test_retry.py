@@ -131,6 +131,10 @@ THROTTLE = "ProvisionedThroughputExceededException"
     (1, [None] + [THROTTLE] * 24, 25),
     (1, [THROTTLE] * 7 + [None] + [THROTTLE] * 23, None),  # a success resets the count
     (1, ["ConnectionRefused"] * 8, 8),
+    (1, [None] + ["ConnectionRefused"] * 5, 6),  # the endpoint went away mid-run: 5 refusals, not 24 backoffs
+    (1, [None] + ["ConnectionRefused"] * 4, None),
+    (1, [None] + ["ConnectionRefused"] * 4 + [THROTTLE] + ["ConnectionRefused"] * 4, None),  # an answer: alive
+    (100, [None] + ["Timeout"] * 3 + ["ConnectionRefused"] * 5, 9),  # in-flight requests cut, then refusals
     (100, [THROTTLE] * 63, None),  # a concurrent run needs its first wave to fail: min(parallel, 64)
     (100, [THROTTLE] * 64, 64),
     (100, [None] + [THROTTLE] * 200, 201),  # ... and then 2 x parallel in a row
@@ -143,6 +147,16 @@ def test_the_circuit_breaker_opens_only_on_a_target_that_refuses_everything(
     assert breaker.open is (opens_at is not None)
     if opens_at:
         assert "gave up" in (breaker.reason or "") and answers[-1] in (breaker.reason or "")
+
+
+def test_a_refused_connection_is_retried_with_probing_delays_even_in_a_proven_run() -> None:
+    from core.books import generate_books
+    from core.writers.engine import Outcome, Work, settle
+
+    policy = RetryPolicy(random=lambda: 1.0)
+    work = Work(tuple(generate_books(1)), batch=False, attempts=6)
+    assert settle(work, Outcome(code="ConnectionRefused"), policy, proven=True).delay == policy.probe_cap
+    assert settle(work, Outcome(code=THROTTLE), policy, proven=True).delay == policy.cap
 
 
 def test_the_circuit_breaker_stays_open_and_a_30_percent_fault_rate_never_opens_it() -> None:

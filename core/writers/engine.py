@@ -86,6 +86,8 @@ def settle(work: Work, outcome: Outcome, policy: RetryPolicy, proven: bool = Tru
     kind = classify(outcome.code)
     doubt = kind in (Kind.UNKNOWN, Kind.TRANSIENT)
     if policy.should_retry(outcome.code, attempts):
+        # A refused connection says nothing about load (nothing listens): probe again soon, never back off 20 s.
+        proven = proven and kind is not Kind.REFUSED
         return Step(retry=Work(work.books, work.batch, attempts, doubt), delay=policy.delay(attempts, proven))
     reason = explain(outcome.code, outcome.message)
     if doubt:
