@@ -10,6 +10,7 @@ written yet) raises ``LabError``.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import threading
 import time
@@ -24,7 +25,7 @@ from core.approaches import APPROACHES
 from core.books import generate_books
 from core.emulator import Emulator
 from core.environment import environment
-from core.errors import LabError
+from core.errors import LabError, TargetError
 from core.model import Conditions, Plan, ProgressEvent, Report, RunResult
 from core.monitor import cpu_sampler, watch
 from core.report import Verification
@@ -57,15 +58,20 @@ def run(plan: Plan, *, emulator: Emulator | None = None, credentials: Credential
     """Run the plan. On the embedded target, ``emulator`` is used (or one is started and stopped here)."""
     own = None
     if plan.target == "embedded" and emulator is None:
-        emulator = own = Emulator(conditions=plan.conditions).start()
+        emulator = own = Emulator().start()  # the plan's faults are set once the lease is taken, not before
     try:
         target = resolve_target(plan, emulator, credentials)
         check_reachable(target)
         client = target.client(max_attempts=ADMIN_ATTEMPTS, timeout=ADMIN_TIMEOUT)
         tables = [APPROACHES[name].table for name in plan.approaches]
-        for table in tables:
-            check_schema(client, table)  # before anything is written anywhere
-        with lease.hold(client, tables):  # another run on this endpoint: refused here, nothing written
+        with contextlib.ExitStack() as stack:
+            try:
+                for table in tables:
+                    check_schema(client, table)  # before anything is written anywhere
+                stack.enter_context(lease.hold(client, tables))  # another run here: refused, nothing written
+            except (BotoCoreError, ClientError) as error:
+                raise TargetError(f"the target failed before anything was written ({_one_line(error)}): "
+                                  "run the plan again") from None
             if emulator is not None:
                 emulator.set_conditions(plan.conditions)
             return _run_plan(plan, target, client, emulator, progress, cancel)
@@ -101,10 +107,7 @@ def _phase(name: str, what: str, emulator: Emulator | None, action: Callable[[],
     try:
         return action()
     except (BotoCoreError, ClientError, LabError, OSError) as error:
-        if emulator is not None and not emulator.running:
-            cause = "the embedded emulator stopped"
-        else:
-            cause = logs.redact(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        cause = "the embedded emulator stopped" if emulator is not None and not emulator.running else _one_line(error)
         raise PhaseFailed(f"{what} of {name} failed: {cause}; the plan stopped there, run it again", result()) \
             from None
 
@@ -149,6 +152,10 @@ def _run_one(plan: Plan, name: str, repeat: int, target: Target, client: Any, op
     if report.halted:
         raise PhaseFailed(f"the {name} run gave up: {report.halted}", result)
     return result
+
+
+def _one_line(error: BaseException) -> str:
+    return logs.redact(str(error).splitlines()[0] if str(error) else type(error).__name__)
 
 
 def _stopped_why(emulator: Emulator | None, halted: str | None) -> str:
