@@ -240,10 +240,7 @@ def _emulator(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host} makes the emulator reachable from other machines "
               "(it checks no credentials)", file=sys.stderr)
-    emulator.start()
-    print(f"Embedded DynamoDB (dynalite) at {emulator.endpoint_url}  pid {emulator.pid}  (Ctrl-C stops it)",
-          flush=True)
-    print(f"  aws dynamodb list-tables --endpoint-url {emulator.endpoint_url} --region us-east-1", flush=True)
+
     class Stop(Exception):
         """SIGTERM: leave the wait and stop the server outside the signal handler."""
 
@@ -251,8 +248,12 @@ def _emulator(args: argparse.Namespace) -> int:
         raise Stop
 
     stopped = False
+    signal.signal(signal.SIGTERM, terminate)  # before the URL is printed: a SIGTERM right after it stops cleanly
     try:
-        signal.signal(signal.SIGTERM, terminate)
+        emulator.start()
+        print(f"Embedded DynamoDB (dynalite) at {emulator.endpoint_url}  pid {emulator.pid}  (Ctrl-C stops it)",
+              flush=True)
+        print(f"  aws dynamodb list-tables --endpoint-url {emulator.endpoint_url} --region us-east-1", flush=True)
         code = emulator.wait()
     except (KeyboardInterrupt, Stop):
         stopped, code = True, 0
