@@ -120,9 +120,9 @@ class CircuitBreaker:
       everything, a dead endpoint, wrong credentials): with the probing delays of ``RetryPolicy`` a sequential run
       sees 8 failures within about 20 s, a concurrent one at once; or
     - ``window`` attempts in a row have failed after earlier successes (the target went away mid-run); or
-    - ``refusals`` connections in a row were refused after earlier successes: nothing listens at the endpoint any
-      more (a server that answers, even with a throttle, is alive), so waiting out ``window`` backoffs would only
-      keep a sequential run sleeping for minutes.
+    - ``refusals`` connections in a row were refused: nothing listens at the endpoint (any more: the lab checked
+      it answered before the run); a server that answers, even with a throttle, is alive, and waiting out
+      ``window`` backoffs for a dead one would keep a sequential run sleeping for minutes.
 
     At a 30 % fault rate the chance of a false opening is 0.3**8 = 7e-5 per run for the first rule and 0.3**window
     per attempt for the second (window >= 24: below 3e-13). Compared with botocore's retry quota (a bucket of 500
@@ -166,12 +166,12 @@ class CircuitBreaker:
             self.last_code = code
             if self.reason is not None:
                 return False
-            if not self.successes and self.failures_in_a_row >= self.first_failures:
-                self.reason = (f"the target refused all of the first {self.failures_in_a_row} attempts "
-                               f"({explain(code)}): gave up instead of retrying for minutes")
-            elif self.successes and self.refused_in_a_row >= self.refusals:
+            if self.refused_in_a_row >= self.refusals:
                 self.reason = (f"{self.refused_in_a_row} connections in a row were refused ({explain(code)}): "
                                f"the endpoint went away, gave up")
+            elif not self.successes and self.failures_in_a_row >= self.first_failures:
+                self.reason = (f"the target refused all of the first {self.failures_in_a_row} attempts "
+                               f"({explain(code)}): gave up instead of retrying for minutes")
             elif self.successes and self.failures_in_a_row >= self.window:
                 self.reason = (f"{self.failures_in_a_row} attempts in a row failed ({explain(code)}): "
                                f"the target stopped accepting writes, gave up")

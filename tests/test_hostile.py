@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -157,10 +158,12 @@ def test_a_custom_server_killed_mid_write_ends_the_run_with_everything_accounted
 
 
 @pytest.mark.parametrize("kind", ["custom", "embedded"])
-@pytest.mark.parametrize(("phase", "names"), [("reset", "table reset"), ("verify", "verification")])
-def test_a_server_killed_in_the_reset_or_verify_phase_ends_with_one_line_naming_it(
+@pytest.mark.parametrize(("phase", "names"), [("reset", "table reset"), ("warmup", "warm-up"),
+                                              ("verify", "verification")])
+def test_a_server_killed_in_any_phase_ends_with_one_line_naming_it(
         server: Emulator, kind: str, phase: str, names: str, tmp_path: Path) -> None:
     plan = custom_plan(server, items=20) if kind == "custom" else Plan(approaches=("sequential",), items=20)
+    plan = replace(plan, warmup=10 if phase == "warmup" else 0)
     started = time.monotonic()
     report = run(plan, emulator=server if kind == "embedded" else None, progress=killer(server, phase))
     assert time.monotonic() - started < HANG

@@ -130,7 +130,7 @@ THROTTLE = "ProvisionedThroughputExceededException"
     (1, [None] + [THROTTLE] * 23, None),  # after a success, 24 in a row are needed
     (1, [None] + [THROTTLE] * 24, 25),
     (1, [THROTTLE] * 7 + [None] + [THROTTLE] * 23, None),  # a success resets the count
-    (1, ["ConnectionRefused"] * 8, 8),
+    (1, ["ConnectionRefused"] * 5, 5),  # nothing listens: 5 refusals in a row, with or without earlier successes
     (1, [None] + ["ConnectionRefused"] * 5, 6),  # the endpoint went away mid-run: 5 refusals, not 24 backoffs
     (1, [None] + ["ConnectionRefused"] * 4, None),
     (1, [None] + ["ConnectionRefused"] * 4 + [THROTTLE] + ["ConnectionRefused"] * 4, None),  # an answer: alive
