@@ -26,7 +26,7 @@ from core.approaches import APPROACHES
 from core.benchmark import run
 from core.books import generate_books
 from core.cli import main, results_table
-from core.emulator import REPO_ROOT, Emulator
+from core.emulator import REPO_ROOT, SETUP_HINT, Emulator
 from core.endpoints import is_local_url, validate_endpoint_url
 from core.environment import environment
 from core.errors import ConfigError, TargetError
@@ -115,13 +115,13 @@ def test_a_target_failing_before_the_first_write_is_one_target_error(emulator: E
 
 @pytest.mark.parametrize("name", ["sequential", "threaded-batch", "async"])
 def test_a_thirty_percent_throttle_still_writes_everything(emulator: Emulator, name: str) -> None:
-    plan = Plan(approaches=(name,), items=40, threads=THREADS, concurrency=CONCURRENCY,
+    plan = Plan(approaches=(name,), items=25, threads=THREADS, concurrency=CONCURRENCY,
                 conditions=Conditions(throttle=0.3))
     report = run(plan, emulator=emulator)
     assert report.error is None and report.clean, report.error
     (result,) = report.runs
-    assert result.report.items_ok == 40 and result.report.throttled > 0
-    assert result.verification.found == 40
+    assert result.report.items_ok == 25 and result.report.throttled > 0
+    assert result.verification.found == 25
 
 
 # 2. A server dying, in every phase: one line naming the phase, every item accounted for, a history entry.
@@ -295,7 +295,8 @@ def test_credentials_in_an_endpoint_url_are_refused_without_being_shown() -> Non
         assert secret not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("url", [URL_WITH_SECRETS, "https://SECRETCANARY@localhost:4566", "http://:SECRETCANARY@[::1]:8000"])
+@pytest.mark.parametrize("url", [URL_WITH_SECRETS, "https://SECRETCANARY@localhost:4566",
+                                 "http://:SECRETCANARY@[::1]:8000"])
 def test_every_way_in_refuses_a_url_with_credentials(url: str) -> None:
     for build in (lambda: Plan(target="custom", endpoint_url=url),
                   lambda: Plan(target="localstack", endpoint_url=url),
@@ -480,6 +481,12 @@ def test_the_emulator_on_every_interface_warns() -> None:
     code, err = stop_emulator_cli(process)
     assert "Embedded DynamoDB" in line and code == 0
     assert err.startswith("warning: listening on 0.0.0.0 makes the emulator reachable from other machines")
+
+
+def test_the_setup_hint_names_a_command_that_exists() -> None:
+    assert "make" not in SETUP_HINT and "./lab.sh setup" in SETUP_HINT
+    script = REPO_ROOT / "lab.sh"
+    assert os.access(script, os.X_OK) and "\n  setup)" in script.read_text()
 
 
 @pytest.mark.parametrize(("message", "code"), [
