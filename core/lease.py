@@ -30,15 +30,18 @@ TTL = 60.0  # seconds a lease lives without renewal
 RENEW_EVERY = 15.0
 
 
-def _acquire(client: DynamoDBClient, table: str, run: str, now: float) -> None:
+def _acquire(client: DynamoDBClient, table: str, run: str, now: float, since: float) -> None:
+    """Take or renew the lease with UpdateItem (an upsert): the emulator's injected write faults hit PutItem and
+    BatchWriteItem only, so a run under ``--faults throttle=1.0`` still takes and keeps its lease."""
     try:
-        client.put_item(
+        client.update_item(
             TableName=LEASE_TABLE,
-            Item={"isbn": {"S": table}, "run": {"S": run}, "until": {"N": f"{now + TTL:.3f}"},
-                  "since": {"N": f"{now:.3f}"}},
+            Key={"isbn": {"S": table}},
+            UpdateExpression="SET #run = :run, #until = :until, #since = :since",
             ConditionExpression="attribute_not_exists(isbn) OR #until < :now OR #run = :run",
-            ExpressionAttributeNames={"#until": "until", "#run": "run"},
-            ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}, ":run": {"S": run}},
+            ExpressionAttributeNames={"#until": "until", "#run": "run", "#since": "since"},
+            ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}, ":run": {"S": run},
+                                       ":until": {"N": f"{now + TTL:.3f}"}, ":since": {"N": f"{since:.3f}"}},
         )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
@@ -64,12 +67,12 @@ def _release(client: DynamoDBClient, table: str, run: str) -> None:
 @contextmanager
 def hold(client: DynamoDBClient, tables: Iterable[str], clock: Callable[[], float] = time.time) -> Iterator[str]:
     """Hold a lease on every table while the block runs; yields this run's id."""
-    run, names = uuid.uuid4().hex, sorted(set(tables))
+    run, names, since = uuid.uuid4().hex, sorted(set(tables)), clock()
     create_table(client, LEASE_TABLE)
     taken: list[str] = []
     try:
         for name in names:
-            _acquire(client, name, run, clock())
+            _acquire(client, name, run, clock(), since)
             taken.append(name)
     except BaseException:
         for name in taken:
@@ -81,7 +84,7 @@ def hold(client: DynamoDBClient, tables: Iterable[str], clock: Callable[[], floa
         while not stop.wait(RENEW_EVERY):
             for name in names:
                 with contextlib.suppress(ClientError, BotoCoreError, TargetError):
-                    _acquire(client, name, run, clock())
+                    _acquire(client, name, run, clock(), since)
 
     thread = threading.Thread(target=renew, daemon=True, name="lab-lease")
     thread.start()

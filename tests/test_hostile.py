@@ -34,7 +34,7 @@ from core.history import History
 from core.model import Conditions, Plan, ProgressEvent, Report, RunResult
 from core.protocol import client_error
 from core.report import RunReport, Verification
-from core.tables import reset_table
+from core.tables import LEASE_TABLE, reset_table
 from core.targets import Target, make_target
 from core.writers import WriterOptions, write
 
@@ -104,13 +104,20 @@ def test_the_cli_under_total_throttling_reports_the_give_up_in_one_line() -> Non
     assert "not run: async" in result.stdout
 
 
-def test_a_target_failing_before_the_first_write_is_one_target_error(emulator: Emulator) -> None:
-    emulator.set_conditions(Conditions(throttle=1.0))  # the lease's own conditional put is throttled too
-    try:
-        with pytest.raises(TargetError, match="the target failed before anything was written"):
-            run(Plan(approaches=("sequential",), items=5), emulator=emulator)
-    finally:
-        emulator.set_conditions(Conditions())
+def test_a_server_dying_before_the_first_write_is_one_target_error(
+        server: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.benchmark
+
+    real_check = core.benchmark.check_reachable
+
+    def reachable_then_killed(target: Target) -> None:
+        real_check(target)
+        kill(server)  # dies between the reachability check and the schema check and lease
+
+    monkeypatch.setattr(core.benchmark, "check_reachable", reachable_then_killed)
+    with pytest.raises(TargetError, match="the target failed before anything was written") as raised:
+        run(custom_plan(server, items=5))
+    assert "\n" not in str(raised.value)
 
 
 @pytest.mark.parametrize("name", ["sequential", "threaded-batch", "async"])
@@ -406,6 +413,26 @@ def test_a_second_run_on_the_same_tables_is_refused_and_writes_nothing(
         assert client.get_item(TableName="SyncBooks", Key=marker).get("Item") == marker  # not reset
     report = run(plan, emulator=emulator)  # released: it runs
     assert report.clean
+
+
+def test_the_lease_is_taken_and_renewed_under_total_throttling(
+        emulator: Emulator, embedded_target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = embedded_target.client()
+    monkeypatch.setattr(lease, "RENEW_EVERY", 0.05)
+    key = {"isbn": {"S": "ThreadedBooks"}}
+    emulator.set_conditions(Conditions(throttle=1.0))  # every PutItem and BatchWriteItem refused
+    try:
+        with lease.hold(client, ["ThreadedBooks"]) as run_id:
+            first = client.get_item(TableName=LEASE_TABLE, Key=key, ConsistentRead=True)["Item"]
+            assert first["run"]["S"] == run_id
+            deadline = time.monotonic() + HANG
+            while (item := client.get_item(TableName=LEASE_TABLE, Key=key, ConsistentRead=True)["Item"]) == first:
+                assert time.monotonic() < deadline, "the lease was never renewed"
+                time.sleep(0.05)
+            assert float(item["until"]["N"]) > float(first["until"]["N"]) and item["since"] == first["since"]
+    finally:
+        emulator.set_conditions(Conditions())
+    assert "Item" not in client.get_item(TableName=LEASE_TABLE, Key=key, ConsistentRead=True)  # released
 
 
 def test_a_fail_row_shows_why() -> None:
