@@ -158,6 +158,9 @@ def test_a_custom_server_killed_mid_write_ends_the_run_with_everything_accounted
     accounted(result.report, result.report.items)
     assert 20 <= result.report.items_ok < 300
     assert result.report.items_failed + result.report.items_unknown > 0
+    # Connection refused is not throttling: 5 refusals in a row stop the run (not 24 backoffs of up to 20 s each).
+    assert result.report.halted is not None and "refused" in result.report.halted
+    assert result.report.errors["ConnectionRefused"] <= 5 + plan.parallelism(name), result.report.errors
     assert not result.verification.ok and not result.clean
     history = History(tmp_path / "history.sqlite3")
     history.append(report)
