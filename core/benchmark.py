@@ -38,6 +38,7 @@ from core.writers import WriterOptions, write
 
 ADMIN_ATTEMPTS = 3  # reset and verification calls: botocore's standard retries, a dead server fails in seconds
 ADMIN_TIMEOUT = 10.0
+LEASE_ATTEMPTS, LEASE_TIMEOUT = 2, 3.0  # small conditional writes: a hung target must not hold the exit for long
 
 
 class PhaseFailed(Exception):
@@ -68,7 +69,8 @@ def run(plan: Plan, *, emulator: Emulator | None = None, credentials: Credential
             try:
                 for table in tables:
                     check_schema(client, table)  # before anything is written anywhere
-                stack.enter_context(lease.hold(client, tables))  # another run here: refused, nothing written
+                leases = target.client(max_attempts=LEASE_ATTEMPTS, timeout=LEASE_TIMEOUT)
+                stack.enter_context(lease.hold(leases, tables))  # another run here: refused, nothing written
             except (BotoCoreError, ClientError) as error:
                 raise TargetError(f"the target failed before anything was written ({_one_line(error)}): "
                                   "run the plan again") from None
@@ -143,6 +145,9 @@ def _run_one(plan: Plan, name: str, repeat: int, target: Target, client: Any, op
         raise PhaseFailed(f"the embedded emulator stopped during the {name} run ({report.items_ok:,} of "
                           f"{plan.items:,} items acknowledged): the run is marked failed; run the plan again",
                           RunResult(repeat, report, Verification.not_checked(report.items), None))
+    if report.halted and not _answers(target):  # dead or hung: verifying would only wait out its timeouts
+        raise PhaseFailed(f"the {name} run gave up: {report.halted}; the target no longer answers, so the table "
+                          "was not verified", RunResult(repeat, report, Verification.not_checked(report.items), cpu))
     tell("verify", report.items, plan.items, started)
     check = _phase(name, "the verification", emulator,
                    lambda: verify(client, table, generate_books(report.items, plan.seed), report),
@@ -152,6 +157,14 @@ def _run_one(plan: Plan, name: str, repeat: int, target: Target, client: Any, op
     if report.halted:
         raise PhaseFailed(f"the {name} run gave up: {report.halted}", result)
     return result
+
+
+def _answers(target: Target) -> bool:
+    try:
+        check_reachable(target, timeout=LEASE_TIMEOUT)
+    except LabError:
+        return False
+    return True
 
 
 def _one_line(error: BaseException) -> str:

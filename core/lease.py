@@ -57,11 +57,25 @@ def _held_by_other(client: DynamoDBClient, table: str, now: float) -> str:
             f"cancel it (its lease expires {left:.0f} s after it stops), or use another target")
 
 
-def _release(client: DynamoDBClient, table: str, run: str) -> None:
-    with contextlib.suppress(ClientError, BotoCoreError):
+def _release(client: DynamoDBClient, table: str, run: str) -> bool:
+    """Give the lease back; False when the target did not answer (the lease then expires by itself)."""
+    try:
         client.delete_item(TableName=LEASE_TABLE, Key={"isbn": {"S": table}},
                            ConditionExpression="#run = :run", ExpressionAttributeNames={"#run": "run"},
                            ExpressionAttributeValues={":run": {"S": run}})
+    except ClientError:
+        return True
+    except BotoCoreError:
+        return False
+    return True
+
+
+def _release_all(client: DynamoDBClient, tables: Iterable[str], run: str) -> None:
+    """Release every lease, stopping at the first the target does not answer (a dead or hung target would make
+    each further attempt wait out its timeouts; the rest expire after ``TTL``)."""
+    for name in tables:
+        if not _release(client, name, run):
+            return
 
 
 @contextmanager
@@ -75,8 +89,7 @@ def hold(client: DynamoDBClient, tables: Iterable[str], clock: Callable[[], floa
             _acquire(client, name, run, clock(), since)
             taken.append(name)
     except BaseException:
-        for name in taken:
-            _release(client, name, run)
+        _release_all(client, taken, run)
         raise
     stop = threading.Event()
 
@@ -93,5 +106,4 @@ def hold(client: DynamoDBClient, tables: Iterable[str], clock: Callable[[], floa
     finally:
         stop.set()
         thread.join()
-        for name in names:
-            _release(client, name, run)
+        _release_all(client, names, run)

@@ -167,6 +167,30 @@ def test_a_custom_server_killed_mid_write_ends_the_run_with_everything_accounted
     assert [entry.clean for entry in history.entries()] == [False]
 
 
+def test_a_hung_server_mid_write_ends_the_run_without_waiting_out_verification(server: Emulator) -> None:
+    """SIGSTOP: connections are accepted, nothing answers. The concurrent run gives up on its timeouts, then the
+    plan does not wait out the verification's and the leases' retries (about 60 s of timeouts before)."""
+    stopped = []
+
+    def hang(event: ProgressEvent) -> None:
+        if event.phase == "write" and event.done >= 20 and not stopped and server.pid is not None:
+            os.kill(server.pid, signal.SIGSTOP)
+            stopped.append(time.monotonic())
+
+    plan = replace(custom_plan(server, "async", items=300), request_timeout=1.0)
+    try:
+        report = run(plan, progress=hang)
+        assert time.monotonic() - stopped[0] < HANG
+    finally:
+        if server.pid is not None:
+            os.kill(server.pid, signal.SIGCONT)
+    assert report.error is not None and "no longer answers" in report.error and "\n" not in report.error
+    (result,) = report.runs
+    accounted(result.report, result.report.items)
+    assert result.report.halted is not None and not result.verification.checked and not result.clean
+    assert set(result.report.errors) <= {"Timeout", "ConnectionError"}, result.report.errors
+
+
 @pytest.mark.parametrize("kind", ["custom", "embedded"])
 @pytest.mark.parametrize(("phase", "names"), [("reset", "table reset"), ("warmup", "warm-up"),
                                               ("verify", "verification")])

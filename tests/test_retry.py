@@ -149,6 +149,28 @@ def test_the_circuit_breaker_opens_only_on_a_target_that_refuses_everything(
         assert "gave up" in (breaker.reason or "") and answers[-1] in (breaker.reason or "")
 
 
+@pytest.mark.parametrize(("answers", "opens_at"), [
+    ([(0, None), (10, "Timeout"), (21, "Timeout"), (32, "Timeout")], 4),  # hung after a success: 3 unanswered, 30 s
+    ([(0, None), (10, "Timeout"), (31, "Timeout")], None),  # 31 s of silence, but only 2 attempts
+    ([(0, None), (10, "Timeout"), (20, "Timeout"), (25, "Timeout")], None),  # 3 attempts, but only 25 s
+    ([(0, None), (10, "Timeout"), (20, THROTTLE), (35, "Timeout"), (45, "Timeout")], None),  # a throttle answers
+    ([(5, "Timeout"), (15, "ConnectionError"), (31, "Timeout")], 3),  # never answered since the run began
+    ([(0, None), (20, "Timeout"), (40, None), (60, "Timeout"), (65, "Timeout")], None),  # answers in between
+])
+def test_the_circuit_breaker_opens_on_a_target_that_stopped_answering(
+        answers: list[tuple[float, str | None]], opens_at: int | None) -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(clock=lambda: now[0])
+    opened = []
+    for i, (at, code) in enumerate(answers):
+        now[0] = at
+        if breaker.attempt(code):
+            opened.append(i + 1)
+    assert opened == ([opens_at] if opens_at else [])
+    if opens_at:
+        assert "stopped responding" in (breaker.reason or "")
+
+
 def test_a_refused_connection_is_retried_with_probing_delays_even_in_a_proven_run() -> None:
     from core.books import generate_books
     from core.writers.engine import Outcome, Work, settle
