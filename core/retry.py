@@ -35,9 +35,10 @@ TRANSIENT_CODES = frozenset({
     "HTTP500", "HTTP502", "HTTP503", "HTTP504", "TransactionInProgressException",
 })
 UNKNOWN_OUTCOME_CODES = frozenset({"ConnectionError", "Timeout", "RequestTimeout", "RequestTimeoutException",
-                                   "CRC32Mismatch", "Cancelled"})
-# No connection could be made: nothing was sent, so nothing was written (retried: a server may be restarting).
-REFUSED_CODES = frozenset({"ConnectionRefused"})
+                                   "CRC32Mismatch"})
+# Nothing was sent, so nothing was written: no connection could be made (retried: a server may be restarting), or
+# the run stopped just before the request went out ("Cancelled").
+REFUSED_CODES = frozenset({"ConnectionRefused", "Cancelled"})
 # What each fatal code means to a person (anything not in a table above is fatal too).
 FATAL_HINTS: dict[str, str] = {
     "ExpiredTokenException": "the session token has expired: refresh your credentials (e.g. `aws sso login`)",

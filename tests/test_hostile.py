@@ -34,9 +34,11 @@ from core.history import History
 from core.model import Conditions, Plan, ProgressEvent, Report, RunResult
 from core.protocol import client_error
 from core.report import RunReport, Verification
+from core.retry import CircuitBreaker, RetryPolicy
 from core.tables import LEASE_TABLE, reset_table
 from core.targets import Target, make_target
 from core.writers import WriterOptions, write
+from core.writers.engine import Outcome, Tally, Work, drive
 
 ALL = tuple(APPROACHES)
 HANG = 90.0  # seconds: only a hang takes this long, however loaded the machine
@@ -315,6 +317,18 @@ def test_cancelling_any_approach_under_throttling_returns_the_partial_report(
     if report.halted is None:  # stopped by the cancel, not by the breaker: nothing pending was sent again
         assert all(reason.startswith(("the run was stopped", "not sent", "ProvisionedThroughput"))
                    for reason in report.failures), report.failures
+
+
+def test_a_request_stopped_before_it_was_sent_is_failed_not_unknown() -> None:
+    """The breaker opened while a boto3 call was about to be sent: nothing went out, so the item failed (it was
+    reported unknown, now and then, when the stop landed between two attempts)."""
+    tally = Tally("threaded", "ThreadedBooks", breaker=CircuitBreaker())
+    for _ in range(8):
+        tally.request(0.0, "ProvisionedThroughputExceededException")
+    assert tally.halted is not None and tally.stopping
+    drive(Work(tuple(generate_books(1)), batch=False), lambda work: Outcome(code="Cancelled"), RetryPolicy(), tally,
+          sleep=lambda seconds: None)
+    assert (tally.ok, tally.failed, tally.unknown) == (0, 1, 0)
 
 
 # 5. Credentials in an endpoint URL: refused with one line that never shows them.

@@ -41,7 +41,7 @@ CODES: list[tuple[str, Kind]] = [
     ("Timeout", Kind.UNKNOWN),
     ("RequestTimeout", Kind.UNKNOWN),
     ("CRC32Mismatch", Kind.UNKNOWN),
-    ("Cancelled", Kind.UNKNOWN),
+    ("Cancelled", Kind.REFUSED),  # stopped before it was sent
     # retrying cannot help
     ("ValidationException", Kind.FATAL),
     ("AccessDeniedException", Kind.FATAL),

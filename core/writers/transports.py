@@ -65,6 +65,8 @@ class BotocoreMeter:
 
     def _answered(self, context: dict[str, Any], parsed_response: dict[str, Any] | None, exception: Exception | None,
                   **_: Any) -> None:
+        if isinstance(exception, RunCancelled):
+            return  # stopped before it was sent: not an HTTP attempt
         seconds = time.perf_counter() - context.get("lab_started", time.perf_counter())
         code: str | None = None
         partial = False
