@@ -115,7 +115,7 @@ def test_four_workers_write_and_verify_every_item(cluster: Any, embedded_target:
     assert len({r.worker for r in run.shards}) == 4
     assert run.report.requests == sum(r.report.requests for r in run.shards)
     assert run.report.timeline[-1][1] == 401
-    assert run.report.seconds >= max(r.report.seconds for r in run.shards)
+    assert run.report.seconds >= max(r.report.seconds for r in run.shards) - 1e-6  # one clock, float rounding
 
 
 def test_a_scheduler_and_workers_started_as_separate_processes(embedded_target: Target) -> None:
