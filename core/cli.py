@@ -26,8 +26,9 @@ from core.benchmark import run
 from core.capacity import parse_capacity
 from core.emulator import Emulator
 from core.endpoints import KINDS
+from core.environment import environment
 from core.errors import ConfigError, LabError
-from core.estimate import estimate
+from core.estimate import forecast, span
 from core.export import to_csv, to_json
 from core.history import History
 from core.model import (
@@ -220,9 +221,11 @@ def _run(args: argparse.Namespace) -> int:
     if where is not None and not args.yes:
         cost = f" (about ${plan.cost_usd:.4f} of on-demand writes)" if plan.target == "aws" else ""
         raise ConfigError(f"{where} is not a local endpoint: add --yes to write there{cost}")
-    print(f"Plan: {plan.items:,} books x {len(plan.approaches)} approaches x {plan.repeats} on {plan.target}; "
-          f"estimated {estimate(plan):,.0f} s", file=sys.stderr)
     sweep = plan_sweep(plan, parse_sweep(args.sweep)) if args.sweep else None
+    history = None if args.history.lower() == "off" or args.dry_run else History(args.history or None)
+    guess = forecast(plan, history.reports() if history is not None else (), environment())
+    print(f"Plan: {plan.items:,} books x {len(plan.approaches)} approaches x {plan.repeats} on {plan.target}; "
+          f"estimated {span(guess)}: {guess.basis}", file=sys.stderr)
     if args.dry_run:
         print(f"dry run: nothing was sent; it would write to {where or 'this machine'}", file=sys.stderr)
         return 0
@@ -233,7 +236,6 @@ def _run(args: argparse.Namespace) -> int:
         if result.error:
             print(f"error: {logs.redact(result.error)}", file=sys.stderr)
         return 130 if result.cancelled else 1 if result.error else 0
-    history = None if args.history.lower() == "off" else History(args.history or None)  # checked before running
     report = run_interruptibly(lambda cancel: run(plan, progress=ProgressBar(sys.stderr), cancel=cancel))
     out = sys.stderr if STDOUT in (args.json, args.csv) else sys.stdout
     print(bar_chart(report), file=out)
