@@ -8,8 +8,9 @@ that says so (``Expected``; ``None`` where the documentation names no status or 
 hand-signed with ``core.sigv4.sign`` over ``http.client``, to an engine's endpoint and returns what the engine did
 (``Observation``: HTTP status, the ``__type`` suffix as ``core.protocol.error_code`` reads it, and how many items
 the request added to the table, counted by ``Scan``). ``differences`` compares an observation with DynamoDB's
-documented answer; it never judges the lab. tests/test_conformance.py asserts the lab's contract on every engine;
-``main`` starts each engine in turn, runs every case and writes docs/engines.md (``render``).
+documented answer; ``breaches`` with the lab's contract (what the lab's retry and accounting rely on), which
+tests/test_conformance.py asserts on every engine. ``main`` starts each engine in turn, runs every case and writes
+docs/engines.md (``render``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from urllib.parse import urlsplit
 import boto3
 
 from core.protocol import CONTENT_TYPE, MAX_BATCH_ITEMS, MAX_ITEM_BYTES, MAX_REQUEST_BYTES, error_code, target_header
+from core.retry import Kind, classify
 from core.sigv4 import sign
 from core.tables import count_items, create_table
 from core.targets import DEFAULT_REGION, LOCAL_CREDENTIALS
@@ -255,6 +257,33 @@ def differences(case: Case, seen: Observation) -> list[str]:
     return found
 
 
+def acknowledged(case: Case) -> int:
+    """The puts a 200 answer to ``case`` acknowledges (its body parses; no UnprocessedItems were handed back)."""
+    body = json.loads(case.body())
+    return 1 if case.operation == "PutItem" else sum(len(puts) for puts in body["RequestItems"].values())
+
+
+def breaches(case: Case, seen: Observation) -> list[str]:
+    """Where ``seen`` breaks the lab's contract (empty: the lab reads this answer correctly): a 200 wrote exactly
+    the puts it acknowledged; anything else is a 4xx whose code ``classify`` calls fatal, and wrote nothing."""
+    found = []
+    if seen.status == 200:
+        if seen.unprocessed not in (None, "{}", "absent"):
+            found.append(f"UnprocessedItems {seen.unprocessed} on a request the engine could not throttle")
+        if seen.written != acknowledged(case):
+            found.append(f"200 acknowledged {acknowledged(case)} puts but {seen.written} were written")
+        return found
+    if not 400 <= seen.status < 500:
+        found.append(f"status {seen.status}: not a client error, for a request that can never succeed")
+    if not seen.code:
+        found.append(f"status {seen.status} with no code")
+    if classify(seen.code) is not Kind.FATAL:
+        found.append(f"{seen.status} {seen.code} is classified {classify(seen.code).value}: the lab would retry it")
+    if seen.written:
+        found.append(f"refused ({seen.status} {seen.code}) yet {seen.written} written")
+    return found
+
+
 # -- docs/engines.md -----------------------------------------------------------------------------------------------
 def _expected_cell(expected: Expected) -> str:
     status = "refused" if expected.status is None else str(expected.status)
@@ -300,12 +329,25 @@ def render(results: dict[str, dict[str, Observation]], versions: dict[str, str])
         lines.append(f"- **{engine}**: " + ("; ".join(found) if found else "none in these cases") + ".")
     lines += [
         "",
-        "What the lab does about them: it never sends what DynamoDB would refuse (items over 400 KB fail as "
-        "`ItemTooLarge` before any request; batches hold at most 25 puts, 16 MB and one put per key, see "
-        "`core.protocol.batches`), so an engine that accepts such a request cannot make a lab figure look better than "
-        "DynamoDB would. Every refusal above is an HTTP 4xx with a JSON `__type` that `core.retry.classify` calls "
-        "fatal (never retried), and no refused request wrote anything, on every engine "
-        "(`tests/test_conformance.py`).",
+        "## The lab's contract on each engine",
+        "",
+        "The lab never sends what DynamoDB would refuse: items over 400 KB fail as `ItemTooLarge` before any request, "
+        "batches hold at most 25 puts, 16 MB of items and one put per key (`core.protocol.batches`), bodies are "
+        "well-formed JSON (orjson). So an engine that accepts such a request cannot flatter a lab figure. What the "
+        "lab relies on: a 200 wrote exactly the puts it acknowledged; any other answer is a 4xx whose code "
+        "`core.retry.classify` calls fatal (never retried) and wrote nothing. Where an engine breaks that:",
+        "",
+    ]
+    for engine in engines:
+        broken = [f"`{case.name}` ({'; '.join(found)})" for case in CASES
+                  if case.name in results[engine] and (found := breaches(case, results[engine][case.name]))]
+        lines.append(f"- **{engine}**: " + ("; ".join(broken) if broken else "never, in these cases") + ".")
+    lines += [
+        "",
+        "The lab's own writer on each engine (an oversized book, a 399 KB book and a rewritten key in one "
+        "`async-batch` run, read back by `core.verify`): `test_the_lab_writes_awkward_books_with_nothing_lost` in "
+        "`tests/test_conformance.py`; every engine reports each item written or failed with its reason, and loses "
+        "none.",
         "",
         "## Sources",
         "",
