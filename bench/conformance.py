@@ -30,11 +30,12 @@ from urllib.parse import urlsplit
 
 import boto3
 
+from core.endpoints import DEFAULT_REGION
 from core.protocol import CONTENT_TYPE, MAX_BATCH_ITEMS, MAX_ITEM_BYTES, MAX_REQUEST_BYTES, error_code, target_header
 from core.retry import Kind, classify
 from core.sigv4 import sign
 from core.tables import count_items, create_table
-from core.targets import DEFAULT_REGION, LOCAL_CREDENTIALS
+from core.targets import LOCAL_CREDENTIALS
 
 TABLE = "lab_conformance"
 MISSING_TABLE = "lab_conformance_missing"  # never created
@@ -325,8 +326,8 @@ def render(results: dict[str, dict[str, Observation]], versions: dict[str, str])
         lines.append(f"| `{case.name}`: {case.what} | {_expected_cell(case.expected)} | " + " | ".join(cells) + " |")
     lines += ["", "## Differences from DynamoDB", ""]
     for engine in engines:
-        found = differing.get(engine)
-        lines.append(f"- **{engine}**: " + ("; ".join(found) if found else "none in these cases") + ".")
+        listed = differing.get(engine)
+        lines.append(f"- **{engine}**: " + ("; ".join(listed) if listed else "none in these cases") + ".")
     lines += [
         "",
         "## The lab's contract on each engine",
