@@ -26,8 +26,8 @@ def main() -> None:
     args = parser.parse_args()
     books = list(generate_books(args.items, seed=3))
     with Emulator() as engine, Emulator(upstream=engine.endpoint_url) as proxy:
-        direct = make_target("embedded", embedded_url=engine.endpoint_url)
-        proxied = make_target("embedded", embedded_url=proxy.endpoint_url)
+        direct = make_target("embedded", server_url=engine.endpoint_url)
+        proxied = make_target("embedded", server_url=proxy.endpoint_url)
         print(f"{'approach':<14} {'direct/s':>9} {'proxied/s':>9} {'ratio':>6}")
         for approach in ("sequential", "async", "async-batch"):
             runs: dict[str, list[Measured]] = {"direct": [], "proxied": []}

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import ipaddress
 import logging
 import random
 import threading
@@ -51,7 +50,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from core import logs
 from core.approaches import approach
 from core.books import Book
-from core.endpoints import Kind
+from core.endpoints import Kind, is_local_url, validate_scheduler_address
 from core.errors import ConfigError, TargetError
 from core.report import RunReport
 from core.shards import Shard, ShardResult, merge_reports, plan_shards, settled_books, unsettled_report
@@ -218,26 +217,14 @@ def dashboard_available() -> bool:
 
 
 def _loopback(address: str) -> bool:
-    host = urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_local_url(address if "://" in address else f"tcp://{address}")
 
 
 def check_scheduler_address(address: str, target: Target) -> str:
     """Validate ``--scheduler``: a remote cluster cannot reach a loopback target, and typed keys go to a
     non-loopback scheduler only over TLS."""
-    parts = urlsplit(address if "://" in address else f"tcp://{address}")
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
-        raise ConfigError(f"invalid scheduler address {address!r}: expected tcp://HOST:PORT or tls://HOST:PORT, "
-                          "e.g. tcp://127.0.0.1:8786")
+    address = validate_scheduler_address(address)
+    parts = urlsplit(address)
     if not _loopback(address) and target.is_local:
         raise ConfigError(f"the scheduler {address} is on another machine, but the target {target.endpoint_url} is "
                           "this machine's loopback: its workers cannot reach it; use a target they can reach")
@@ -245,7 +232,7 @@ def check_scheduler_address(address: str, target: Target) -> str:
             and not target.is_local:
         raise ConfigError(f"the scheduler {address} is reached over plain tcp://: typed AWS keys would cross the "
                           "network in clear; use a tls:// scheduler, or a profile/role so workers use their own keys")
-    return f"{parts.scheme}://{parts.netloc}"
+    return address
 
 
 @contextmanager

@@ -1,10 +1,11 @@
 """Shared fixtures: one embedded emulator, one moto server, one DynamoDB Local and one host-mode LocalStack per test
-session, real and local, each started on first use."""
+session, real and local, each started on first use; a socket guard."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import socket
 from collections.abc import Iterator
 
 import boto3
@@ -26,7 +27,7 @@ def emulator() -> Iterator[Emulator]:
 
 @pytest.fixture(scope="session")
 def embedded_target(emulator: Emulator) -> Target:
-    return make_target("embedded", embedded_url=emulator.endpoint_url)
+    return make_target("embedded", server_url=emulator.endpoint_url)
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +81,28 @@ def localstack() -> Iterator[LocalStack]:
     finally:
         engine.stop()
     assert_all_gone(processes)
+
+
+@pytest.fixture
+def no_remote_sockets(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+    """A socket-level guard: records (and refuses) every connection to a non-loopback address."""
+    attempts: list[object] = []
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if not (str(host).startswith("127.") or host in ("::1", "localhost")) and self.family != socket.AF_UNIX:
+            attempts.append(address)
+            raise ConnectionRefusedError(f"test guard: no connection to {address}")
+        real_connect(self, address)  # type: ignore[arg-type]
+
+    def guarded_getaddrinfo(host: object, *args: object, **kwargs: object) -> list[object]:
+        if host not in ("127.0.0.1", "localhost", "::1", None):
+            attempts.append(host)
+            raise socket.gaierror(f"test guard: no lookup of {host}")
+        return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    real_getaddrinfo = socket.getaddrinfo
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+    yield attempts
