@@ -1,8 +1,10 @@
-"""Shared fixtures: one embedded emulator and one moto server per test session, real and local; a socket guard."""
+"""Shared fixtures: one embedded emulator, one moto server, one DynamoDB Local and one host-mode LocalStack per test
+session, real and local, each started on first use; a socket guard."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from collections.abc import Iterator
 
@@ -10,9 +12,11 @@ import boto3
 import pytest
 
 from core.emulator import Emulator
+from core.engines.dynamodb_local import DynamoDBLocal
+from core.engines.localstack import LocalStack
 from core.sigv4 import Credentials
 from core.targets import LOCAL_CREDENTIALS, Target, make_target
-from tests.servers import moto_server
+from tests.servers import assert_all_gone, engine_processes, moto_server
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +54,33 @@ def moto_iam_target() -> Iterator[Target]:
         key = iam.create_access_key(UserName="lab")["AccessKey"]
         yield make_target("custom", endpoint_url=url,
                           credentials=Credentials(key["AccessKeyId"], key["SecretAccessKey"]))
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[DynamoDBLocal]:
+    """AWS DynamoDB Local, started once per session on 127.0.0.1."""
+    if shutil.which("java") is None or shutil.which("javac") is None:
+        pytest.skip("Java 17 (JRE + JDK) is not installed: run ./lab.sh setup dev")
+    engine = DynamoDBLocal()
+    with engine:
+        processes = engine_processes(engine)
+        yield engine
+    assert_all_gone(processes)
+
+
+@pytest.fixture(scope="session")
+def localstack() -> Iterator[LocalStack]:
+    """Host-mode LocalStack, started once per session on 127.0.0.1 (its venv is installed by ./lab.sh)."""
+    if shutil.which("java") is None or shutil.which("javac") is None:
+        pytest.skip("Java 17 (JRE + JDK) is not installed: run ./lab.sh setup dev")
+    engine = LocalStack()
+    engine.start(timeout=180)
+    processes = engine_processes(engine)
+    try:
+        yield engine
+    finally:
+        engine.stop()
+    assert_all_gone(processes)
 
 
 @pytest.fixture

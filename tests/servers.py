@@ -1,4 +1,5 @@
-"""Servers the tests start for real: a moto server in its own process (optionally with IAM auth on)."""
+"""Servers the tests start for real: a moto server in its own process (optionally with IAM auth on), a Dask cluster,
+and the checks that a lab-started engine left nothing behind."""
 
 from __future__ import annotations
 
@@ -10,6 +11,23 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+import psutil
+
+from core.engines import LocalEngine
+
+
+def engine_processes(engine: LocalEngine) -> list[psutil.Process]:
+    """A started engine's guard and everything under it."""
+    guard = engine._guard
+    assert guard is not None
+    root = psutil.Process(guard.pid)
+    return [root, *root.children(recursive=True)]
+
+
+def assert_all_gone(processes: list[psutil.Process], timeout: float = 60.0) -> None:
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    assert not alive, f"left behind: {[(p.pid, p.name()) for p in alive]}"
 
 
 def free_port() -> int:

@@ -1,7 +1,7 @@
 """Real engines started by the lab: AWS DynamoDB Local and host-mode LocalStack, each for real, plus their guard.
 
-The two session fixtures (``dynamodb_local``, ``localstack``) start each engine once; they are written to move into
-tests/conftest.py unchanged. Nothing here mocks DynamoDB; no assertion depends on timing.
+The two session fixtures (``dynamodb_local``, ``localstack``, in tests/conftest.py) start each engine once. Nothing
+here mocks DynamoDB; no assertion depends on timing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -24,7 +23,7 @@ import pytest
 
 from core.books import generate_books
 from core.endpoints import localstack_endpoint
-from core.engines import LOOPBACK, LocalEngine, http_json
+from core.engines import LOOPBACK, http_json
 from core.engines.dynamodb_local import LISTENS_ON, DynamoDBLocal, distribution_dir
 from core.engines.java import AGENT_CLASS, java_tools
 from core.engines.localstack import VENV, LocalStack, venv_python
@@ -33,6 +32,7 @@ from core.tables import reset_table
 from core.targets import LOCAL_CREDENTIALS, Target, check_reachable, make_target
 from core.verify import verify
 from core.writers import APPROACHES, WriterOptions, write
+from tests.servers import assert_all_gone, engine_processes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GUARD = REPO_ROOT / "core" / "engines" / "guard.py"
@@ -43,46 +43,6 @@ needs_localstack_venv = pytest.mark.skipif(
     not (VENV / "bin" / "python").exists() and shutil.which("python3.13") is None
     and not list(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13")),
     reason="no Python 3.13 on this machine, so LocalStack cannot be installed (./lab.sh setup dev needs one)")
-
-
-def _processes(engine: LocalEngine) -> list[psutil.Process]:
-    """The guard and everything under it."""
-    guard = engine._guard
-    assert guard is not None
-    root = psutil.Process(guard.pid)
-    return [root, *root.children(recursive=True)]
-
-
-def _assert_all_gone(processes: list[psutil.Process], timeout: float = 60.0) -> None:
-    _, alive = psutil.wait_procs(processes, timeout=timeout)
-    assert not alive, f"left behind: {[(p.pid, p.name()) for p in alive]}"
-
-
-@pytest.fixture(scope="session")
-def dynamodb_local() -> Iterator[DynamoDBLocal]:
-    """AWS DynamoDB Local, started once per session on 127.0.0.1."""
-    if shutil.which("java") is None or shutil.which("javac") is None:
-        pytest.skip("Java 17 (JRE + JDK) is not installed: run ./lab.sh setup dev")
-    engine = DynamoDBLocal()
-    with engine:
-        processes = _processes(engine)
-        yield engine
-    _assert_all_gone(processes)
-
-
-@pytest.fixture(scope="session")
-def localstack() -> Iterator[LocalStack]:
-    """Host-mode LocalStack, started once per session on 127.0.0.1 (its venv is installed by ./lab.sh)."""
-    if shutil.which("java") is None or shutil.which("javac") is None:
-        pytest.skip("Java 17 (JRE + JDK) is not installed: run ./lab.sh setup dev")
-    engine = LocalStack()
-    engine.start(timeout=180)
-    processes = _processes(engine)
-    try:
-        yield engine
-    finally:
-        engine.stop()
-    _assert_all_gone(processes)
 
 
 def _round_trip(endpoint_url: str, table: str) -> None:
@@ -150,12 +110,12 @@ def test_dynamodb_local_is_reachable_from_this_machine_only(dynamodb_local: Dyna
 
 def test_dynamodb_local_stops_with_nothing_left() -> None:
     engine = DynamoDBLocal().start(timeout=120)
-    processes = _processes(engine)
+    processes = engine_processes(engine)
     assert engine.running and len(processes) == 2  # the guard and java
     engine.stop()
     engine.stop()  # idempotent
     assert not engine.running and engine.pid is None
-    _assert_all_gone(processes, timeout=30)
+    assert_all_gone(processes, timeout=30)
 
 
 def test_dynamodb_local_port_in_use_is_one_clear_line() -> None:
@@ -255,7 +215,7 @@ def test_localstack_foreground_command_stops_on_ctrl_c() -> None:
     finally:
         if process.poll() is None:
             process.kill()
-    _assert_all_gone(everything)
+    assert_all_gone(everything)
 
 
 # -- the lab's writers on each engine ---------------------------------------------------------------------------
@@ -307,7 +267,7 @@ def test_no_engine_process_survives_a_killed_lab(module: str, cls: str) -> None:
     finally:
         if lab.poll() is None:
             lab.kill()
-    _assert_all_gone(engine)
+    assert_all_gone(engine)
     assert not _reachable(LOOPBACK, int(url.rsplit(":", 1)[1]))
 
 
@@ -337,7 +297,7 @@ def test_guard_ends_the_whole_group(how: str) -> None:
     else:
         guard.terminate()
     guard.wait(timeout=30)
-    _assert_all_gone(processes, timeout=10)
+    assert_all_gone(processes, timeout=10)
 
 
 def test_guard_kills_what_ignores_sigterm_after_the_grace() -> None:
@@ -346,7 +306,7 @@ def test_guard_kills_what_ignores_sigterm_after_the_grace() -> None:
     assert guard.stdin is not None
     guard.stdin.close()
     guard.wait(timeout=30)
-    _assert_all_gone(processes, timeout=10)
+    assert_all_gone(processes, timeout=10)
 
 
 def test_guard_stops_the_rest_when_the_command_ends_and_keeps_its_status() -> None:
