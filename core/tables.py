@@ -28,6 +28,10 @@ TABLES: dict[str, str] = {
     "async-batch": "AsyncBatchBooks",
     "aiobotocore": "AiobotocoreBooks",
     "aiobotocore-batch": "AiobotocoreBatchBooks",
+    "aws-sdk": "AwsSdkBooks",
+    "aws-sdk-batch": "AwsSdkBatchBooks",
+    "aiodynamo": "AiodynamoBooks",
+    "aiodynamo-batch": "AiodynamoBatchBooks",
 }
 KEY = "isbn"
 
