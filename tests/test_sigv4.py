@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from core.sigv4 import (
     Credentials,
+    Signer,
     SigningError,
     canonical_headers,
     canonical_query_string,
@@ -216,3 +217,37 @@ def test_helpers_in_isolation() -> None:
     assert canonical_uri("") == "/" and canonical_uri("/a%20b") == "/a%20b"
     assert canonical_query_string("") == "" and canonical_query_string("a") == "a="
     assert list(canonical_headers({"B": "1", "a": "2"})) == ["a", "b"]
+
+
+# --- Signer: sign's answer, prepared once per second and key set -------------------------------------------------
+
+@settings(max_examples=150, deadline=None)
+@given(
+    bodies=st.lists(st.binary(max_size=200), min_size=1, max_size=4),
+    region=REGIONS,
+    extra=st.dictionaries(HEADER_NAMES, HEADER_VALUES, max_size=3),
+    token=st.none() | st.text(st.characters(min_codepoint=48, max_codepoint=122), min_size=16, max_size=60),
+    seconds=st.lists(st.integers(0, 2_000_000_000), min_size=1, max_size=4),
+    fraction=st.floats(0, 0.999),
+    url=st.sampled_from(["http://127.0.0.1:8000", "https://dynamodb.us-east-1.amazonaws.com/", "http://h/a/../b?x=1"]),
+)
+def test_signer_equals_sign(bodies: list[bytes], region: str, extra: dict[str, str], token: str | None,
+                            seconds: list[int], fraction: float, url: str) -> None:
+    headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.PutItem", **extra}
+    signer = Signer("POST", url, headers, region=region, service="dynamodb")
+    for index, body in enumerate(bodies):  # the same signer across bodies, seconds and key sets
+        creds = Credentials("AKIDEXAMPLE", f"s3cr3t/Key+{index % 2}", token)
+        second = seconds[index % len(seconds)]
+        expected = sign("POST", url, headers, body, credentials=creds, region=region, service="dynamodb",
+                        now=dt.datetime.fromtimestamp(second, dt.UTC))
+        assert signer.sign(body, credentials=creds, now=second + fraction) == expected
+
+
+@pytest.mark.parametrize(("credentials", "region", "message"), [
+    (Credentials("", "s"), "us-east-1", "access key and the secret key must not be empty"),
+    (Credentials("a", ""), "us-east-1", "access key and the secret key must not be empty"),
+    (KEYS, "", "region and service must not be empty"),
+])
+def test_signer_bad_input_is_a_signing_error(credentials: Credentials, region: str, message: str) -> None:
+    with pytest.raises(SigningError, match=message):
+        Signer("POST", "https://h/", {}, region=region, service="dynamodb").sign(b"", credentials=credentials, now=0)

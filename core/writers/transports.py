@@ -8,14 +8,13 @@ DynamoDB or network error: it answers an ``Outcome`` with a short code. Each HTT
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
 import time
 import zlib
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import orjson
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -31,6 +30,7 @@ from core.sigv4 import Credentials
 from core.writers.engine import Outcome, RunCancelled, Tally, Work
 
 ANY_BOTOCORE_CALL = "dynamodb"
+_SUCCESS = Outcome()  # frozen: one instance serves every plain success
 
 
 class BotocoreMeter:
@@ -149,12 +149,14 @@ class AiohttpSender:
     """
 
     def __init__(self, session: aiohttp.ClientSession, url: str, table: str, region: str,
-                 credentials: Callable[[], Credentials], tally: Tally, timeout: float) -> None:
+                 credentials: Callable[[], Credentials], tally: Tally, timeout: float,
+                 clock: Callable[[], float] = time.time) -> None:
         self.session, self.url, self.table, self.region = session, url, table, region
-        self.credentials, self.tally = credentials, tally
+        self.credentials, self.tally, self.clock = credentials, tally, clock
         self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self._headers = {
-            op: [("Content-Type", CONTENT_TYPE), ("X-Amz-Target", target_header(op)), ("Accept-Encoding", "identity")]
+        self._signers = {  # the fixed part of each operation's signature is prepared once per second
+            op: sigv4.Signer("POST", url, [("Content-Type", CONTENT_TYPE), ("X-Amz-Target", target_header(op)),
+                                           ("Accept-Encoding", "identity")], region=region, service="dynamodb")
             for op in ("PutItem", "BatchWriteItem")
         }
 
@@ -163,8 +165,7 @@ class AiohttpSender:
             operation, body = "BatchWriteItem", batch_write_body(self.table, work.books)
         else:
             operation, body = "PutItem", put_item_body(self.table, work.books[0])
-        headers = sigv4.sign("POST", self.url, self._headers[operation], body, credentials=self.credentials(),
-                       region=self.region, service="dynamodb", now=dt.datetime.now(dt.UTC))
+        headers = self._signers[operation].sign(body, credentials=self.credentials(), now=self.clock())
         started = time.perf_counter()
         try:
             async with self.session.post(self.url, data=body, headers=headers, timeout=self.timeout) as response:
@@ -182,6 +183,9 @@ class AiohttpSender:
             code, message = error_code(status, raw)
             self.tally.request(seconds, code)
             return Outcome(code=code, message=message)
-        unprocessed = unprocessed_isbns(json.loads(raw), self.table) if work.batch else set()
+        if not work.batch:
+            self.tally.request(seconds, None)
+            return _SUCCESS
+        unprocessed = unprocessed_isbns(orjson.loads(raw), self.table)
         self.tally.request(seconds, None, partially_throttled=bool(unprocessed))
-        return Outcome(unprocessed=frozenset(unprocessed))
+        return Outcome(unprocessed=frozenset(unprocessed)) if unprocessed else _SUCCESS
