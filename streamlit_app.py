@@ -16,21 +16,27 @@ from typing import Any
 import streamlit as st
 
 from core import charts, export, logs, ui
-from core.benchmark import MAX_ITEMS, WRU_PRICE_USD, Plan, Report, estimate, estimated_cost_usd
-from core.emulator import NETWORK_PRESETS, Conditions, Emulator
+from core.approaches import APPROACHES, STUDY_APPROACHES
+from core.emulator import Emulator
+from core.endpoints import localstack_endpoint
 from core.errors import ConfigError, LabError
+from core.estimate import estimate
 from core.history import History
-from core.sigv4 import Credentials
-from core.targets import (
-    Target,
-    aws_profiles,
-    check_reachable,
-    describe_caller,
-    is_local_url,
-    localstack_endpoint,
-    make_target,
+from core.model import (
+    FAULT_LABELS,
+    FAULTS,
+    MAX_CONCURRENCY,
+    MAX_ITEMS,
+    MAX_THREADS,
+    NETWORK_PRESETS,
+    PRICE_NOTE,
+    Conditions,
+    Plan,
+    Report,
+    default_threads,
 )
-from core.writers import APPROACHES, STUDY_APPROACHES, default_threads
+from core.sigv4 import Credentials
+from core.targets import Target, aws_profiles, check_reachable, describe_caller, make_target
 
 st.set_page_config(page_title="DynamoDB write-concurrency lab", layout="wide")
 logs.install()
@@ -40,7 +46,6 @@ for _key, _value in {"job": None, "report": None, "run_error": None, "run_notice
 
 TARGETS = {"embedded": "Embedded (dynalite)", "localstack": "LocalStack", "aws": "AWS", "custom": "Custom URL"}
 DEFAULT_CHAIN = "(default credential chain)"
-PRICE_NOTE = f"{WRU_PRICE_USD * 1e6:.3f} USD per million WRU, us-east-1, since Nov 2024"
 
 
 @contextmanager
@@ -208,15 +213,14 @@ def conditions() -> Conditions | None:
         left, right = bar.columns(2)
         latency = left.number_input("Latency (ms)", 0.0, 60_000.0, 25.0, 5.0, key="latency_ms", disabled=running())
         jitter = right.number_input("Jitter (ms)", 0.0, 60_000.0, 5.0, 1.0, key="jitter_ms", disabled=running())
-    faulty = any(st.session_state.get(name, 0.0) for name in ("throttle", "error", "reset"))
+    faulty = any(st.session_state.get(name, 0.0) for name in FAULTS)
+    hints = {"throttle": "400 ProvisionedThroughputExceededException; batches hold items back",
+             "reset": "Closed without an answer, half the time after the write happened"}
     with bar.expander("Faults (probability per write)", expanded=faulty):
-        throttle = st.slider("Throttling", 0.0, 1.0, 0.0, 0.01, key="throttle", disabled=running(),
-                             help="400 ProvisionedThroughputExceededException; batches hold items back")
-        error = st.slider("500 errors", 0.0, 1.0, 0.0, 0.01, key="error", disabled=running())
-        reset = st.slider("Connection resets", 0.0, 1.0, 0.0, 0.01, key="reset", disabled=running(),
-                          help="Closed without an answer, half the time after the write happened")
+        faults = {name: st.slider(FAULT_LABELS[name], 0.0, 1.0, 0.0, 0.01, key=name, disabled=running(),
+                                  help=hints.get(name)) for name in FAULTS}
     try:
-        return Conditions(latency, jitter, throttle, error, reset)
+        return Conditions(latency, jitter, **faults)
     except ConfigError as problem:
         bar.error(str(problem))
         return None
@@ -245,9 +249,11 @@ def plan_form(fields: dict[str, Any], network: Conditions | None) -> Plan | None
         cols = st.columns(5)
         items = cols[0].number_input("Books", 1, MAX_ITEMS, 1_000, 100, key="items", disabled=running(),
                                      help="Seeded fake books, under 1 KB each, written by every approach")
-        threads = cols[1].number_input("Threads", 1, 512, default_threads(), key="threads", disabled=running(),
+        threads = cols[1].number_input("Threads", 1, MAX_THREADS, default_threads(), key="threads",
+                                       disabled=running(),
                                        help="Workers of the threaded approaches; default min(32, cpu + 4)")
-        concurrency = cols[2].number_input("Async concurrency", 1, 4096, 100, key="concurrency", disabled=running(),
+        concurrency = cols[2].number_input("Async concurrency", 1, MAX_CONCURRENCY, 100, key="concurrency",
+                                           disabled=running(),
                                            help="Requests in flight at once for the async approaches")
         repeats = cols[3].number_input("Repeats", 1, 50, 1, key="repeats", disabled=running(),
                                        help="Each approach runs this many times; charts show the median")
@@ -293,16 +299,15 @@ def run_section(plan: Plan | None, emulator: Emulator | None) -> None:
 
 def confirmation(plan: Plan) -> bool:
     """Nothing is written off this machine without a tick, asked again for every run; AWS shows the cost."""
-    remote = plan.target == "aws" or (plan.target != "embedded" and not is_local_url(plan.endpoint_url))
-    if not remote:
+    where = plan.off_machine
+    if where is None:
         return True
     if plan.target == "aws":
-        writes = (plan.items * plan.repeats + plan.warmup) * len(plan.approaches)
-        st.warning(f"This run writes {writes:,} items to real DynamoDB: estimated cost "
-                   f"**{estimated_cost_usd(plan):,.4f} USD** of on-demand writes ({PRICE_NOTE}), "
+        st.warning(f"This run writes {plan.writes:,} items to real DynamoDB: estimated cost "
+                   f"**{plan.cost_usd:,.4f} USD** of on-demand writes ({PRICE_NOTE}), "
                    f"plus the reads that verify them.")
     else:
-        st.warning(f"{plan.endpoint_url} is not on this machine: the run writes there.")
+        st.warning(f"{where} is not on this machine: the run writes there.")
     return st.checkbox("I understand: this run writes to AWS and may cost money" if plan.target == "aws"
                        else "Write to this endpoint", key="confirm")
 

@@ -11,9 +11,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from core.benchmark import SERVER_BOUND_CPU, cpu_sampler
 from core.books import Book
-from core.emulator import Conditions, Emulator
+from core.emulator import Emulator
+from core.model import SERVER_BOUND_CPU, Conditions
+from core.monitor import cpu_sampler
 from core.report import RunReport
 from core.tables import reset_table
 from core.targets import Target, make_target
@@ -56,9 +57,3 @@ def measure(emulator: Emulator, target: Target, approach: str, books: Sequence[B
     if not report.complete:
         raise SystemExit(f"{approach}: {report.items_failed} failed, {report.items_unknown} unknown: {report.failures}")
     return Measured(report, statistics.mean(samples) if samples else 0.0)
-
-
-def best_of(runs: Sequence[Measured]) -> Measured:
-    """The run with the median throughput (robust against one noisy run)."""
-    ordered = sorted(runs, key=lambda m: m.items_per_second)
-    return ordered[len(ordered) // 2]

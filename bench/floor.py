@@ -30,11 +30,9 @@ from bench.common import lab
 from core import sigv4
 from core.books import Book, generate_books
 from core.protocol import CONTENT_TYPE, MAX_BATCH_ITEMS, batch_write_body, put_item_body, target_header
-from core.tables import TABLES, reset_table
+from core.tables import reset_table
 from core.targets import Target
 from core.writers import APPROACHES, WriterOptions, run_loop, write
-from core.writers.engine import Tally, run_async, works
-from core.writers.peers import TRANSPORTS, available
 
 REQUEST_RATIO = 1.25
 PER_ITEM_US = 3.0
@@ -104,7 +102,7 @@ def floor(target: Target, books: Sequence[Book], batch: bool, concurrency: int) 
 
 def on_loop(coroutine: Coroutine[Any, Any, Cpu]) -> Cpu:
     """On the loop ``write()`` runs on (uvloop when installed)."""
-    return cast(Cpu, run_loop(coroutine))  # type: ignore[arg-type]
+    return cast(Cpu, run_loop(coroutine))  # type: ignore[arg-type]  # run_loop is typed for RunReport
 
 
 def ours(target: Target, books: Sequence[Book], approach: str, concurrency: int) -> Cpu:
@@ -113,24 +111,6 @@ def ours(target: Target, books: Sequence[Book], approach: str, concurrency: int)
     if not report.complete:
         raise SystemExit(f"{approach}: {report.items_failed} failed, {report.items_unknown} unknown")
     return Cpu(report.client_cpu_seconds, report.requests, report.items)
-
-
-async def _peer(client: str, target: Target, books: Sequence[Book], batch: bool, concurrency: int) -> Cpu:
-    approach = client + ("-batch" if batch else "")
-    table = TABLES[approach]
-    tally = Tally(approach, table)
-    async with TRANSPORTS[client](target, table, tally, concurrency=concurrency, timeout=10.0) as send:
-        started = time.process_time()
-        await run_async(works(books, batch, tally), send, WriterOptions().policy, tally, concurrency)
-        seconds = time.process_time() - started
-    if tally.ok != len(books):
-        raise SystemExit(f"{approach}: only {tally.ok} of {len(books)} items written")
-    return Cpu(seconds, tally.requests, len(books))
-
-
-def peer(client: str, target: Target, books: Sequence[Book], batch: bool, concurrency: int) -> Cpu:
-    reset_table(target.client(), TABLES[client + ("-batch" if batch else "")])
-    return on_loop(_peer(client, target, books, batch, concurrency))
 
 
 def median(runs: list[Cpu]) -> Cpu:
@@ -164,13 +144,10 @@ PEER_ROWS = ("sequential", "threaded", "aiobotocore", "aws-sdk", "aiodynamo",
 
 def peer_row(name: str, target: Target, books: Sequence[Book], concurrency: int, repeat: int) -> Cpu | str:
     """One row of the peers table: the median CPU of ``name``, or why it cannot run here."""
-    client, batch = name.removesuffix("-batch"), name.endswith("-batch")
-    if name in APPROACHES:
-        return interleaved(repeat, lambda: ours(target, books, name, concurrency))[0]
-    reason = available(client)
+    reason = APPROACHES[name].unavailable
     if reason is not None:
         return reason
-    return interleaved(repeat, lambda: peer(client, target, books, batch, concurrency))[0]
+    return interleaved(repeat, lambda: ours(target, books, name, concurrency))[0]
 
 
 def verdict(ok: bool) -> str:

@@ -15,7 +15,7 @@ import argparse
 
 from bench.common import lab, measure
 from core.books import generate_books
-from core.emulator import Conditions
+from core.model import Conditions
 from core.writers import WriterOptions
 
 

@@ -16,7 +16,8 @@ import sys
 
 
 def child(items: int) -> None:
-    from core.benchmark import Plan, run
+    from core.benchmark import run
+    from core.model import Plan
 
     report = run(Plan(items=items, approaches=("async-batch",), concurrency=32))
     result = report.runs[0]

@@ -14,7 +14,7 @@ import time
 
 from bench.common import lab, measure
 from core.books import generate_books
-from core.emulator import Conditions
+from core.model import Conditions
 from core.tables import reset_table
 from core.writers import WriterOptions
 

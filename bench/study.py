@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.benchmark import STUDY_2022_SECONDS, Plan, run
+from core.approaches import STUDY_2022_SECONDS
+from core.benchmark import run
 from core.cli import ProgressBar
-from core.emulator import NETWORK_PRESETS
 from core.export import to_json
+from core.model import NETWORK_PRESETS, Plan
 from core.writers import APPROACHES
 
 

@@ -18,8 +18,9 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.benchmark import STUDY_2022_ITEMS, STUDY_2022_SECONDS, Report
+from core.approaches import STUDY_2022_ITEMS, STUDY_2022_SECONDS
 from core.export import to_dict
+from core.model import Report, speedup
 
 OURS = "#2563eb"
 OTHER = "#059669"  # the second report of a comparison
@@ -51,8 +52,7 @@ def medians(report: ReportLike, field: str) -> dict[str, float]:
 def speedups(report: ReportLike) -> dict[str, float | None]:
     """Median seconds of ``sequential`` / median seconds of each approach (None without a sequential run)."""
     seconds = medians(report, "seconds")
-    base = seconds.get("sequential")
-    return {name: (base / value if base and value else None) for name, value in seconds.items()}
+    return {name: speedup(seconds, name) for name in seconds}
 
 
 def _labels(data: Mapping[str, Any]) -> list[str]:

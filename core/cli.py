@@ -2,51 +2,45 @@
 
 Contract: ``main(argv)`` returns the exit code: 0 when every run verified with nothing lost or failed, 1 when
 anything was lost or failed (or a target failed), 2 for bad input, printed as one line on stderr; no traceback.
-Progress goes to stderr; the chart and table to stdout.
+Every output path is checked before anything runs. Progress goes to stderr (a redrawn bar on a terminal, one line
+per phase otherwise); the chart and table to stdout (``--json -``/``--csv -`` print there too). The first Ctrl-C
+stops the run within seconds and still prints and records what was done; a second one exits at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from core import logs
-from core.benchmark import (
-    STUDY_2022_ITEMS,
-    STUDY_2022_SECONDS,
+from core.approaches import APPROACHES, STUDY_2022_ITEMS, STUDY_2022_SECONDS, STUDY_APPROACHES
+from core.benchmark import run
+from core.emulator import Emulator
+from core.endpoints import KINDS
+from core.errors import ConfigError, LabError
+from core.estimate import estimate
+from core.export import to_csv, to_json
+from core.history import History
+from core.model import (
+    NETWORK_PRESETS,
+    RETRY_MODES,
+    Conditions,
     Plan,
     ProgressEvent,
     Report,
-    estimate,
-    estimated_cost_usd,
-    run,
+    default_threads,
+    parse_faults,
+    speedup,
 )
-from core.emulator import NETWORK_PRESETS, Conditions, Emulator
-from core.errors import ConfigError, LabError
-from core.export import to_csv, to_json
-from core.history import History
-from core.targets import KINDS, is_local_url
-from core.writers import APPROACHES, STUDY_APPROACHES, default_threads
 
-
-def parse_faults(text: str) -> dict[str, float]:
-    """``throttle=0.3,error=0.05,reset=0.02`` -> {"throttle": 0.3, ...}."""
-    faults: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, _, value = part.partition("=")
-        if name not in ("throttle", "error", "reset") or not value:
-            raise ConfigError(f"bad --faults entry {part!r}: use throttle=P,error=P,reset=P with P from 0 to 1")
-        try:
-            faults[name] = float(value)
-        except ValueError:
-            raise ConfigError(f"bad --faults value {value!r} for {name}: expected a number from 0 to 1") from None
-    return faults
+STDOUT = "-"
 
 
 def conditions_from(args: argparse.Namespace) -> Conditions:
@@ -63,16 +57,22 @@ def plan_from(args: argparse.Namespace) -> Plan:
     return Plan(target=args.target, endpoint_url=args.endpoint_url, region=args.region, profile=args.profile,
                 approaches=approaches, items=args.items, seed=args.seed, repeats=args.repeat, warmup=args.warmup,
                 threads=args.threads, concurrency=args.concurrency, conditions=conditions_from(args),
-                max_attempts=args.max_attempts, request_timeout=args.request_timeout)
+                max_attempts=args.max_attempts, request_timeout=args.request_timeout, retry_mode=args.retry_mode)
 
 
 class ProgressBar:
-    """One line on stderr, redrawn from whatever thread reports progress."""
+    """On a terminal, one line on stderr redrawn from whatever thread reports progress; elsewhere (a log, CI) one
+    plain line per phase of each run."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, interactive: bool | None = None) -> None:
         self.stream, self.lock, self.last = stream, threading.Lock(), 0.0
+        self.interactive = stream.isatty() if interactive is None else interactive
+        self._phases: set[tuple[str, int, str]] = set()
 
     def __call__(self, event: ProgressEvent) -> None:
+        if not self.interactive:
+            self._line(event)
+            return
         now = time.monotonic()
         if event.phase == "write" and now - self.last < 0.2 and event.done < event.total:
             return
@@ -84,6 +84,17 @@ class ProgressBar:
                               f"{event.items_per_second:>8,.0f} items/s")
             if event.phase == "done":
                 self.stream.write("\n")
+            self.stream.flush()
+
+    def _line(self, event: ProgressEvent) -> None:
+        key = (event.approach, event.repeat, event.phase)
+        with self.lock:
+            if key in self._phases:
+                return
+            self._phases.add(key)
+            rate = f", {event.items_per_second:,.0f} items/s" if event.phase == "done" else ""
+            self.stream.write(f"{event.approach} #{event.repeat + 1}: {event.phase} "
+                              f"({event.done:,}/{event.total:,} items, {event.elapsed:,.1f} s{rate})\n")
             self.stream.flush()
 
 
@@ -102,68 +113,164 @@ def results_table(report: Report) -> str:
     header = (f"{'approach':<18} {'#':>2} {'seconds':>9} {'items/s':>9} {'speed-up':>8} {'p50 ms':>8} "
               f"{'p95 ms':>8} {'p99 ms':>8} {'retries':>7} {'throttled':>9}  verification")
     lines = [header, "-" * len(header)]
-    baseline = {s.approach: s.seconds_median for s in report.summaries()}.get("sequential")
+    medians = {s.approach: s.seconds_median for s in report.summaries()}
     for result in report.runs:
         r, v, lat = result.report, result.verification, result.report.latency
-        speedup = f"{baseline / r.seconds:.1f}x" if baseline and r.seconds else "-"
+        gain = speedup({**medians, r.approach: r.seconds}, r.approach)
         check = (f"{'OK' if result.clean else 'FAIL'} found {v.found:,}/{v.expected:,} lost {v.lost}"
                  f" failed {r.items_failed} unknown {r.items_unknown}"
+                 + (f" unexpected {v.unexpected}" if v.unexpected else "")
+                 + (f" mismatched {v.mismatched}" if v.mismatched else "")
                  + (f" recovered {v.recovered}" if v.recovered else "")
+                 + ("" if v.checked else " (not verified)")
                  + ("  [server-bound]" if result.server_bound else ""))
         lines.append(f"{r.approach:<18} {result.repeat + 1:>2} {r.seconds:>9.2f} {r.items_per_second:>9,.0f} "
-                     f"{speedup:>8} {lat.p50:>8.2f} {lat.p95:>8.2f} {lat.p99:>8.2f} {r.retries:>7,} "
-                     f"{r.throttled:>9,}  {check}")
+                     f"{f'{gain:.1f}x' if gain else '-':>8} {lat.p50:>8.2f} {lat.p95:>8.2f} {lat.p99:>8.2f} "
+                     f"{r.retries:>7,} {r.throttled:>9,}  {check}")
         lines.extend(f"{'':<21}! {reason}" for reason in r.failures)
+    if report.not_run():
+        lines.append(f"not run: {', '.join(report.not_run())}")
     return "\n".join(lines)
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every output path is usable and distinct before anything runs (``ConfigError`` otherwise)."""
+    history = None if args.history.lower() == "off" else args.history
+    named = [(flag, value) for flag, value in (("--json", args.json), ("--csv", args.csv), ("--history", history))
+             if value and value != STDOUT]
+    seen: dict[Path, str] = {}
+    for flag, value in named:
+        path = Path(value).expanduser().resolve()
+        if path in seen:
+            raise ConfigError(f"{seen[path]} and {flag} name the same file {value}: give each output its own file")
+        seen[path] = flag
+        if path.is_dir():
+            raise ConfigError(f"cannot write {value} ({flag}): it is a folder; name a file in it")
+        if not path.parent.is_dir():
+            raise ConfigError(f"cannot write {value} ({flag}): folder {Path(value).parent} does not exist")
+        if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise ConfigError(f"cannot write {value} ({flag}): permission denied; pick another path")
+    if args.json == STDOUT and args.csv == STDOUT:
+        raise ConfigError("--json - and --csv - both ask for standard output: send one of them to a file")
+
+
+def _export(path: str, text: str) -> str | None:
+    """Write one export; the one-line reason when it failed (the run is kept and reported anyway)."""
+    if path == STDOUT:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return None
+    try:
+        Path(path).expanduser().write_text(text)
+    except OSError as error:
+        return f"could not write {path}: {error.strerror or error}"
+    return None
+
+
+def run_interruptibly(work: Callable[[threading.Event], Report]) -> Report:
+    """Run ``work(cancel)`` in a worker thread; the first Ctrl-C sets ``cancel`` (the run stops within seconds and
+    returns what it did), the second exits the process at once."""
+    cancel = threading.Event()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["report"] = work(cancel)
+        except BaseException as error:  # handed to the main thread, raised there
+            box["error"] = error
+
+    def interrupted(*_: object) -> None:
+        if cancel.is_set():
+            sys.stderr.write("\ninterrupted again: exiting now\n")
+            sys.stderr.flush()
+            os._exit(130)
+        cancel.set()
+        sys.stderr.write("\ninterrupted: stopping (in-flight items are reported unknown); Ctrl-C again to quit now\n")
+        sys.stderr.flush()
+
+    worker = threading.Thread(target=target, name="lab-run", daemon=True)
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if previous is not None:
+        signal.signal(signal.SIGINT, interrupted)
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.1)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if "error" in box:
+        raise box["error"]
+    return box["report"]  # type: ignore[no-any-return]
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.log_level:
         logs.configure(args.log_level)
     plan = plan_from(args)
-    history = History(args.history) if args.history != "off" else None  # fails before anything is written
-    for path in (args.json, args.csv):
-        if path and not Path(path).parent.exists():
-            raise ConfigError(f"cannot write {path}: folder {Path(path).parent} does not exist")
-    local = plan.target == "embedded" or is_local_url(plan.endpoint_url or "")
-    if not local and not args.yes:
-        where = plan.endpoint_url or f"AWS {plan.region}"
-        cost = f" (about ${estimated_cost_usd(plan):.4f} of on-demand writes)" if plan.target == "aws" else ""
+    check_outputs(args)
+    where = plan.off_machine
+    if where is not None and not args.yes:
+        cost = f" (about ${plan.cost_usd:.4f} of on-demand writes)" if plan.target == "aws" else ""
         raise ConfigError(f"{where} is not a local endpoint: add --yes to write there{cost}")
     print(f"Plan: {plan.items:,} books x {len(plan.approaches)} approaches x {plan.repeats} on {plan.target}; "
           f"estimated {estimate(plan):,.0f} s", file=sys.stderr)
-    report = run(plan, progress=ProgressBar(sys.stderr))
-    print(bar_chart(report))
-    print()
-    print(results_table(report))
-    if args.json:
-        Path(args.json).write_text(to_json(report))
-    if args.csv:
-        Path(args.csv).write_text(to_csv(report))
+    if args.dry_run:
+        print(f"dry run: nothing was sent; it would write to {where or 'this machine'}", file=sys.stderr)
+        return 0
+    history = None if args.history.lower() == "off" else History(args.history or None)  # checked before running
+    report = run_interruptibly(lambda cancel: run(plan, progress=ProgressBar(sys.stderr), cancel=cancel))
+    out = sys.stderr if STDOUT in (args.json, args.csv) else sys.stdout
+    print(bar_chart(report), file=out)
+    print(file=out)
+    print(results_table(report), file=out)
+    problems = [problem for path, text in ((args.json, to_json), (args.csv, to_csv)) if path
+                for problem in [_export(path, text(report))] if problem]
     if history is not None:
-        history.append(report)
+        try:
+            history.append(report)
+        except LabError as error:
+            problems.append(str(error))
+    for problem in problems:
+        print(f"error: {logs.redact(problem)}", file=sys.stderr)
+    if report.cancelled:
+        print("error: the run was interrupted: the table above shows what was done", file=sys.stderr)
+        return 130
     if report.error:
-        print(f"error: {report.error}", file=sys.stderr)
+        print(f"error: {logs.redact(report.error)}", file=sys.stderr)
         return 1
-    if not report.clean:
-        print("error: some items were lost, failed or left unknown (see the table above)", file=sys.stderr)
+    if not report.clean or problems:
+        if not report.clean:
+            print("error: some items were lost, failed or left unknown (see the table above)", file=sys.stderr)
         return 1
     return 0
 
 
 def _emulator(args: argparse.Namespace) -> int:
     emulator = Emulator(port=args.port, host=args.host, conditions=conditions_from(args))
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host} makes the emulator reachable from other machines "
+              "(it checks no credentials)", file=sys.stderr)
     emulator.start()
     print(f"Embedded DynamoDB (dynalite) at {emulator.endpoint_url}  pid {emulator.pid}  (Ctrl-C stops it)",
           flush=True)
     print(f"  aws dynamodb list-tables --endpoint-url {emulator.endpoint_url} --region us-east-1", flush=True)
+    class Stop(Exception):
+        """SIGTERM: leave the wait and stop the server outside the signal handler."""
+
+    def terminate(*_: object) -> None:
+        raise Stop
+
+    stopped = False
     try:
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        emulator.wait()
-    except KeyboardInterrupt:
-        pass
+        signal.signal(signal.SIGTERM, terminate)
+        code = emulator.wait()
+    except (KeyboardInterrupt, Stop):
+        stopped, code = True, 0
     finally:
         emulator.stop()
+    if not stopped:
+        print(f"error: the emulator stopped unexpectedly (exit code {code}); start it again", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -199,11 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--concurrency", type=int, default=100)
     bench.add_argument("--max-attempts", type=int, default=10, help="attempt budget per request, every approach")
     bench.add_argument("--request-timeout", type=float, default=10.0, help="seconds per request")
+    bench.add_argument("--retry-mode", choices=RETRY_MODES, default="standard",
+                       help="adaptive: client-side rate control fed by throttles (botocore's for the boto3 and "
+                            "aiobotocore approaches, the lab's for the others)")
     _add_conditions(bench)
-    bench.add_argument("--json", help="write the report as JSON to this file")
-    bench.add_argument("--csv", help="write one CSV row per run to this file")
-    bench.add_argument("--history", default=None, help="SQLite history file (default: user data dir; 'off')")
+    bench.add_argument("--json", help="write the report as JSON to this file ('-': standard output)")
+    bench.add_argument("--csv", help="write one CSV row per run to this file ('-': standard output)")
+    bench.add_argument("--history", default="", help="SQLite history file (default: user data dir; 'off')")
     bench.add_argument("--yes", action="store_true", help="allow writing to a non-local endpoint")
+    bench.add_argument("--dry-run", action="store_true",
+                       help="check the plan, the outputs and the target's location, print the estimate, send nothing")
     bench.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                        help="log to stderr (debug shows botocore's wire log; secrets are always masked)")
     bench.set_defaults(handler=_run)

@@ -10,7 +10,7 @@ import io
 import json
 from typing import Any
 
-from core.benchmark import Report, RunResult
+from core.model import Report, RunResult
 
 CSV_FIELDS = ("approach", "repeat", "table", "items", "seconds", "items_per_second", "requests", "retries",
               "throttled", "errors", "failed_items", "unknown_items", "latency_ms_p50", "latency_ms_p95",

@@ -15,9 +15,9 @@ from typing import Any
 
 import platformdirs
 
-from core.benchmark import Report
 from core.errors import ConfigError
 from core.export import to_dict
+from core.model import Report
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (

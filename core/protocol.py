@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -78,17 +78,28 @@ def unprocessed_isbns(answer: dict[str, Any], table: str) -> set[str]:
 _XML_CODE = re.compile(rb"<Code>([^<]+)</Code>")
 
 
+def client_error(response: Mapping[str, Any]) -> tuple[str, str]:
+    """``(code, message)`` of a botocore ``ClientError.response``; an answer botocore could not parse (HTML or XML
+    from a proxy, say, which it reports as the bare HTTP status) is read from the raw body instead."""
+    info = response.get("Error", {})
+    code, message = str(info.get("Code", "Unknown")), str(info.get("Message", ""))
+    if code.isdigit():
+        code, message = error_code(int(code), message.encode())
+        return code, " ".join(re.sub(r"<[^>]+>", " ", message).split())[:200]
+    return code, message
+
+
 def error_code(status: int, body: bytes) -> tuple[str, str]:
     """``(code, message)`` of an error answer: JSON ``__type``/``message``, an XML ``<Code>``, else ``HTTPnnn``."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         kind = str(data.get("__type") or data.get("code") or "")
         message = str(data.get("message") or data.get("Message") or "")
-        if kind:
-            return kind.rsplit("#", 1)[-1].rsplit(":", 1)[-1], message
+        if kind:  # the AWS JSON protocol: drop what follows the first ':', then keep what follows the '#'
+            return kind.split(":", 1)[0].rsplit("#", 1)[-1], message
     match = _XML_CODE.search(body)
     if match:
         return match.group(1).decode(errors="replace"), ""

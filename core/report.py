@@ -55,6 +55,7 @@ class RunReport:
     failures: tuple[str, ...] = ()  # the first few distinct reasons, one line each
     failed_isbns: tuple[str, ...] = field(default=(), repr=False)  # at most a bounded number
     unknown_isbns: tuple[str, ...] = field(default=(), repr=False)
+    halted: str | None = None  # why the circuit breaker gave up on the target, one line
 
     @property
     def items_per_second(self) -> float:
@@ -73,9 +74,11 @@ class RunReport:
 class Verification:
     """A table read back and compared with the regenerated books.
 
-    expected: books the run was given; found: of those, present with the right attributes or not;
-    lost: acknowledged but missing; unexpected: present but never given; mismatched: present with other
-    attributes; recovered: reported failed or unknown, yet present.
+    expected: books the run was given; found: of those, present with exactly the attributes written;
+    mismatched: present with other attributes; lost: acknowledged but absent; missing: absent and reported failed or
+    unknown (not lost, but not written); unexpected: present but never given; recovered: reported failed or unknown,
+    yet present. ``checked`` False: the table could not be read back (the reason is the report's error), so
+    nothing above was counted.
     """
 
     expected: int
@@ -84,8 +87,13 @@ class Verification:
     unexpected: int
     mismatched: int
     recovered: int
-    missing: int = 0  # absent and never acknowledged (reported failed/unknown): not lost, but not written
+    missing: int = 0
+    checked: bool = True
+
+    @classmethod
+    def not_checked(cls, expected: int) -> Verification:
+        return cls(expected, 0, 0, 0, 0, 0, 0, checked=False)
 
     @property
     def ok(self) -> bool:
-        return self.found == self.expected and not (self.lost or self.unexpected or self.mismatched)
+        return self.checked and self.found == self.expected and not (self.lost or self.unexpected or self.mismatched)

@@ -1,17 +1,20 @@
-"""The retry policy: one small object, a table of error codes, full-jitter exponential backoff.
+"""The retry policy: small objects, a table of error codes, full-jitter exponential backoff, a circuit breaker.
 
-Contract: pure decisions. Randomness, sleep and clock are injected, so tests run without real sleeps. The defaults
-mirror botocore's ``standard`` mode (delay = random() * min(base * 2**retry, cap), base 1 s, cap 20 s) and the lab's
-attempt budget, so hand-written writers and boto3 ones retry alike.
+Contract: pure decisions. Randomness and the clock are injected (sleeping is the drivers' job), so tests run without
+real sleeps. ``RetryPolicy``'s defaults mirror botocore's ``standard`` mode (delay = random() * min(base * 2**retry,
+cap), base 1 s, cap 20 s) and the lab's attempt budget; every approach retries through it. ``CircuitBreaker`` is
+shared by one run: it sees every HTTP attempt and opens when the target refuses everything, so a hopeless run ends
+in seconds with every item reported failed or unknown, never after hours of backoff.
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
+import math
 import random
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -19,6 +22,7 @@ class Kind(enum.Enum):
     THROTTLE = "throttle"  # rejected before any write: retry after backoff
     TRANSIENT = "transient"  # 5xx: the write may or may not have happened (PutItem is idempotent): retry
     UNKNOWN = "unknown"  # no answer (timeout, reset, CRC mismatch): outcome unknown, retry
+    REFUSED = "refused"  # no connection: nothing was sent; retry (the server may be restarting)
     FATAL = "fatal"  # validation, auth, signature, expired token, not found: retrying cannot help
 
 
@@ -32,6 +36,8 @@ TRANSIENT_CODES = frozenset({
 })
 UNKNOWN_OUTCOME_CODES = frozenset({"ConnectionError", "Timeout", "RequestTimeout", "RequestTimeoutException",
                                    "CRC32Mismatch", "Cancelled"})
+# No connection could be made: nothing was sent, so nothing was written (retried: a server may be restarting).
+REFUSED_CODES = frozenset({"ConnectionRefused"})
 # What each fatal code means to a person (anything not in a table above is fatal too).
 FATAL_HINTS: dict[str, str] = {
     "ExpiredTokenException": "the session token has expired: refresh your credentials (e.g. `aws sso login`)",
@@ -47,6 +53,7 @@ FATAL_HINTS: dict[str, str] = {
     "ValidationException": "DynamoDB rejected the request as invalid",
     "ItemTooLarge": "the item is over DynamoDB's 400 KB limit and was not sent",
 }
+HINTS: dict[str, str] = {**FATAL_HINTS, "ConnectionRefused": "the endpoint refused the connection: is it running?"}
 
 
 def classify(code: str) -> Kind:
@@ -57,6 +64,8 @@ def classify(code: str) -> Kind:
         return Kind.TRANSIENT
     if code in UNKNOWN_OUTCOME_CODES:
         return Kind.UNKNOWN
+    if code in REFUSED_CODES:
+        return Kind.REFUSED
     if code.startswith("HTTP5"):
         return Kind.TRANSIENT
     return Kind.FATAL
@@ -64,31 +73,34 @@ def classify(code: str) -> Kind:
 
 def explain(code: str, message: str = "") -> str:
     """One line for a person: what the code means, and DynamoDB's own message when there is one."""
-    hint = FATAL_HINTS.get(code, "")
+    hint = HINTS.get(code, "")
     return "; ".join(part for part in (f"{code}: {hint}" if hint else code, message) if part)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How many attempts a request gets and how long to wait between them."""
+    """How many attempts a request gets and how long to wait between them.
+
+    ``probe_cap`` bounds the delay while a run has not had a single success yet (``proven`` False): until the target
+    has shown it accepts writes at all, the lab probes it every few seconds rather than backing off for 20 s, so the
+    circuit breaker can tell "refuses everything" from "unlucky" within seconds.
+    """
 
     max_attempts: int = 10
     base: float = 1.0
     cap: float = 20.0
+    probe_cap: float = 4.0
     random: Callable[[], float] = field(default=random.random, repr=False, compare=False)
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
-    async_sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False, compare=False)
-    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_attempts <= 100:
             raise ValueError(f"max_attempts must be between 1 and 100, got {self.max_attempts}")
-        if self.base < 0 or self.cap < self.base:
-            raise ValueError("backoff needs 0 <= base <= cap")
+        if not (0 <= self.base <= self.cap < math.inf and 0 <= self.probe_cap < math.inf):
+            raise ValueError("backoff needs 0 <= base <= cap and probe_cap >= 0")
 
-    def delay(self, attempt: int) -> float:
+    def delay(self, attempt: int, proven: bool = True) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based): full jitter over the capped bound."""
-        return self.random() * min(self.base * 2.0 ** (attempt - 1), self.cap)
+        return self.random() * min(self.base * 2.0 ** (attempt - 1), self.cap if proven else self.probe_cap)
 
     def should_retry(self, code: str, attempt: int) -> bool:
         """Whether a request that failed with ``code`` on attempt ``attempt`` (1-based) gets another try."""
@@ -97,3 +109,61 @@ class RetryPolicy:
     def worst_case_seconds(self) -> float:
         """The longest a request can spend sleeping between attempts: the bound on a hopeless run per request."""
         return sum(min(self.base * 2.0 ** (attempt - 1), self.cap) for attempt in range(1, self.max_attempts))
+
+
+class CircuitBreaker:
+    """Opens when the target refuses everything, so one run gives up in seconds, not hours.
+
+    Fed every HTTP attempt of one run (``attempt(ok)``, thread-safe). It opens when either
+
+    - the run has not had one successful attempt and ``first_failures`` attempts have failed (a table that throttles
+      everything, a dead endpoint, wrong credentials): with the probing delays of ``RetryPolicy`` a sequential run
+      sees 8 failures within about 20 s, a concurrent one at once; or
+    - ``window`` attempts in a row have failed after earlier successes (the target went away mid-run).
+
+    At a 30 % fault rate the chance of a false opening is 0.3**8 = 7e-5 per run for the first rule and 0.3**window
+    per attempt for the second (window >= 24: below 3e-13). Compared with botocore's retry quota (a bucket of 500
+    tokens, 5 per retry, 10 per timeout, refunded on success, per client): that quota stops retries once most
+    attempts fail but still lets a sequential client sleep through up to 100 retries (minutes); this breaker is
+    shared by every client of the run, counts first attempts too, and stops the run outright. Once open it stays
+    open: the run ends, with the reason kept in ``reason``.
+    """
+
+    def __init__(self, parallel: int = 1, first_failures: int = 8, window: int = 24,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.first_failures = max(first_failures, min(parallel, 64))
+        self.window = max(window, min(2 * parallel, 256))
+        self.clock = clock
+        self.successes = 0
+        self.failures_in_a_row = 0
+        self.last_code: str | None = None
+        self.reason: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def open(self) -> bool:
+        return self.reason is not None
+
+    @property
+    def proven(self) -> bool:
+        """At least one attempt of this run succeeded."""
+        return self.successes > 0
+
+    def attempt(self, code: str | None) -> bool:
+        """Record one attempt's result (``code`` None: it succeeded); True when this attempt opened the breaker."""
+        with self._lock:
+            if code is None:
+                self.successes += 1
+                self.failures_in_a_row = 0
+                return False
+            self.failures_in_a_row += 1
+            self.last_code = code
+            if self.reason is not None:
+                return False
+            if not self.successes and self.failures_in_a_row >= self.first_failures:
+                self.reason = (f"the target refused all of the first {self.failures_in_a_row} attempts "
+                               f"({explain(code)}): gave up instead of retrying for minutes")
+            elif self.successes and self.failures_in_a_row >= self.window:
+                self.reason = (f"{self.failures_in_a_row} attempts in a row failed ({explain(code)}): "
+                               f"the target stopped accepting writes, gave up")
+            return self.reason is not None

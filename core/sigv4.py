@@ -1,8 +1,12 @@
 """AWS Signature Version 4, written by hand (the point of the 2022 study).
 
 Contract: pure functions, no I/O, no clock (``now`` is passed in). Each step of the spec is a public function
-named after it; only ``sign`` assembles the headers of a request, and ``Signer`` does the same for many requests
-to one URL with one header set, its fixed parts prepared once per second.
+named after it; only ``sign`` assembles the headers of a request (and ``Signer``, for many requests to one URL
+with one header set, what does not depend on the body prepared once per second). Rules for every non-S3 service
+(DynamoDB included): the URL is taken as it is sent, its path is normalised (dot segments, empty segments) and
+URI-encoded once more (``/a%20b`` signs as ``/a%2520b``, as botocore and AWS do); query names and values are
+decoded, then RFC 3986-encoded and sorted. A ``now`` in another time zone is converted to UTC; a naive one is a
+``SigningError``.
 """
 
 from __future__ import annotations
@@ -36,82 +40,95 @@ class SigningError(ValueError):
 
 
 ALGORITHM = "AWS4-HMAC-SHA256"
-_UNRESERVED = "-_.~"
-_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
-
-
-def _quote(text: str, safe: str = _UNRESERVED) -> str:
-    return quote(text, safe=safe)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_SET_BY_SIGN = frozenset({"x-amz-date", "authorization"})  # whatever the caller passed, sign sets these itself
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_SECOND = dt.timedelta(seconds=1)
 
 
 def canonical_uri(path: str) -> str:
-    """Normalised (dot segments and duplicate slashes removed) and URI-encoded path, as for every non-S3 service."""
+    """The path as sent, normalised (RFC 3986 dot segments and empty segments removed, a trailing slash kept)
+    and URI-encoded once more, as every service but S3 expects."""
+    if path in ("", "/"):
+        return "/"
     segments: list[str] = []
-    for segment in unquote(path).split("/"):
-        if segment in ("", "."):
-            continue
+    for segment in path.split("/"):
         if segment == "..":
             if segments:
                 segments.pop()
-            continue
-        segments.append(segment)
-    normalised = "/" + "/".join(segments)
-    if path.endswith("/") and segments:
-        normalised += "/"
-    return _quote(normalised, safe="/" + _UNRESERVED)
+        elif segment not in ("", "."):
+            segments.append(segment)
+    trailing = "/" if segments and path.endswith("/") else ""
+    return quote("/" + "/".join(segments) + trailing, safe="/")
 
 
 def canonical_query_string(query: str) -> str:
-    """Parameters encoded (RFC 3986) and sorted by encoded name, then encoded value; empty names/values kept."""
+    """Names and values decoded, then RFC 3986-encoded (only ``A-Za-z0-9-_.~`` kept, space as ``%20``) and sorted
+    by encoded name, then encoded value; a missing ``=``, an empty name or an empty value is kept as empty."""
     pairs = []
-    for part in query.split("&") if query else []:
+    for part in query.split("&") if query else ():
         name, _, value = part.partition("=")
-        pairs.append((_quote(unquote(name)), _quote(unquote(value))))
+        pairs.append((quote(unquote(name), safe=""), quote(unquote(value), safe="")))
     return "&".join(f"{name}={value}" for name, value in sorted(pairs))
 
 
-def _header_pairs(headers: Headers) -> list[tuple[str, str]]:
+def _pairs(headers: Headers) -> list[tuple[str, str]]:
     return list(headers.items()) if isinstance(headers, Mapping) else list(headers)
 
 
+def _canonical_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Lower-case name -> value trimmed, inner whitespace collapsed; a repeated name's values joined with commas."""
+    values: dict[str, str] = {}
+    for name, value in pairs:
+        key, trimmed = name.strip().lower(), " ".join(value.split())
+        values[key] = f"{values[key]},{trimmed}" if key in values else trimmed
+    return values
+
+
 def canonical_headers(headers: Headers) -> dict[str, str]:
-    """Lower-cased names, sorted; values trimmed, inner whitespace (folded lines too) collapsed; repeats joined."""
-    merged: dict[str, list[str]] = {}
-    for name, value in _header_pairs(headers):
-        merged.setdefault(name.strip().lower(), []).append(" ".join(str(value).split()))
-    return {name: ",".join(merged[name]) for name in sorted(merged)}
+    """Names lower-cased and sorted; each value trimmed and its inner whitespace (folded lines too) collapsed to
+    one space; the values of a repeated name joined with commas, in the order given."""
+    return dict(sorted(_canonical_values(_pairs(headers)).items()))
 
 
 def signed_headers(canonical: Mapping[str, str]) -> str:
+    """The names of the canonical headers (lower-cased, sorted), joined with semicolons."""
     return ";".join(canonical)
 
 
 def canonical_request(method: str, url: str, headers: Headers, body: bytes) -> str:
-    """The spec's canonical request for ``method url`` with exactly ``headers`` (Host included) and ``body``."""
+    """The canonical request for ``method url`` sending exactly ``headers`` (Host included) and ``body``; the
+    payload hash is the value of an ``X-Amz-Content-Sha256`` header when there is one, as botocore does."""
     _, path, query = _split(url)
     return _canonical_request(method, path, query, canonical_headers(headers), body)
 
 
 def _canonical_request(method: str, path: str, query: str, canonical: Mapping[str, str], body: bytes) -> str:
-    return _canonical_prefix(method, path, query, canonical) + _payload_hash(body)
+    payload_hash = canonical.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+    return _canonical_prefix(method, path, query, canonical) + payload_hash
 
 
 def _canonical_prefix(method: str, path: str, query: str, canonical: Mapping[str, str]) -> str:
-    """The canonical request up to (not including) the payload hash."""
-    header_block = "".join(f"{name}:{value}\n" for name, value in canonical.items())
-    return f"{method.upper()}\n{path}\n{query}\n{header_block}\n{signed_headers(canonical)}\n"
-
-
-def _payload_hash(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
+    """The canonical request up to (not including) its payload hash."""
+    lines = "".join([f"{name}:{value}\n" for name, value in canonical.items()])
+    return f"{method.upper()}\n{path}\n{query}\n{lines}\n{signed_headers(canonical)}\n"
 
 
 @functools.lru_cache(maxsize=256)
 def _split(url: str) -> tuple[str, str, str]:
-    """(host as sent, canonical URI, canonical query string) of a URL; cached, since a writer reuses one URL."""
-    parts = urlsplit(url)
-    return parts.netloc.rsplit("@", 1)[-1], canonical_uri(parts.path or "/"), canonical_query_string(parts.query)
+    """(Host header, canonical URI, canonical query string) of a URL; cached, as a writer reuses one URL."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise SigningError(f"cannot sign: bad URL {url!r} ({error})") from None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise SigningError(f"cannot sign: {url!r} is not an absolute http(s) URL")
+    host = parts.netloc.rpartition("@")[2]
+    if port == _DEFAULT_PORTS[parts.scheme]:  # sent without it, as HTTP clients do
+        host = host.rpartition(":")[0]
+    return host, canonical_uri(parts.path), canonical_query_string(parts.query)
 
 
 def credential_scope(date: str, region: str, service: str) -> str:
@@ -119,124 +136,149 @@ def credential_scope(date: str, region: str, service: str) -> str:
 
 
 def string_to_sign(amz_date: str, scope: str, creq: str) -> str:
-    return "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(creq.encode()).hexdigest()])
-
-
-def _hmac(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode(), hashlib.sha256).digest()
+    """Algorithm, request time, credential scope and the hex SHA-256 of the canonical request, one per line."""
+    return f"{ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
 
 
 @functools.lru_cache(maxsize=64)
 def signing_key(secret_key: str, date: str, region: str, service: str) -> bytes:
-    """kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request"); cached per day."""
-    key = _hmac(("AWS4" + secret_key).encode(), date)
-    for part in (region, service, "aws4_request"):
-        key = _hmac(key, part)
+    """kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request"); cached, as it
+    changes once a day."""
+    key = ("AWS4" + secret_key).encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.digest(key, part.encode(), "sha256")
     return key
 
 
+@functools.lru_cache(maxsize=64)
+def _keyed_hmac(key: bytes) -> hmac.HMAC:
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def signature(key: bytes, sts: str) -> str:
-    return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+    """Hex HMAC-SHA256 of the string to sign under the signing key (a copy of the key's cached HMAC state)."""
+    mac = _keyed_hmac(key).copy()
+    mac.update(sts.encode())
+    return mac.hexdigest()
 
 
-def _check(credentials: Credentials, region: str, service: str) -> None:
+@functools.lru_cache(maxsize=4)
+def _amz_date(epoch_second: int) -> str:
+    """ISO 8601 basic UTC time, e.g. 20150830T123600Z; cached, as a writer signs many requests per second."""
+    t = _EPOCH + dt.timedelta(seconds=epoch_second)
+    return f"{t.year:04d}{t.month:02d}{t.day:02d}T{t.hour:02d}{t.minute:02d}{t.second:02d}Z"
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Everything of a signature but the body: what ``sign`` and ``Signer`` share."""
+
+    canonical_prefix: str  # the canonical request up to its payload hash
+    payload_hash: str | None  # fixed by an X-Amz-Content-Sha256 header, else None (the body's hash)
+    sts_prefix: str  # the string to sign up to the canonical request's hash
+    key: bytes
+    sent: dict[str, str]  # the headers to send, Authorization aside
+    authorization_prefix: str  # the Authorization header up to the signature
+
+
+def _prepare(method: str, url: str, headers: Headers, credentials: Credentials, region: str, service: str,
+             amz_date: str) -> _Prepared:
     if not credentials.access_key or not credentials.secret_key:
         raise SigningError("cannot sign: the access key and the secret key must not be empty")
     if not region or not service:
         raise SigningError("cannot sign: region and service must not be empty")
-
-
-def _stamps(now: dt.datetime) -> tuple[str, str]:
-    """(date, amz_date) of an aware time, in UTC."""
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise SigningError("cannot sign: `now` must be an aware datetime (e.g. datetime.now(timezone.utc))")
-    now = now.astimezone(dt.UTC)
-    date = f"{now.year:04d}{now.month:02d}{now.day:02d}"
-    return date, f"{date}T{now.hour:02d}{now.minute:02d}{now.second:02d}Z"
-
-
-def _with_host_date_token(headers: Headers, host: str, amz_date: str, token: str | None) -> list[tuple[str, str]]:
-    pairs = _header_pairs(headers)
-    present = {name.strip().lower() for name, _ in pairs}
-    if "host" not in present:
-        pairs.append(("Host", host))
-    if "x-amz-date" not in present:
-        pairs.append(("X-Amz-Date", amz_date))
-    if token and "x-amz-security-token" not in present:
-        pairs.append(("X-Amz-Security-Token", token))
-    return pairs
-
-
-def _merged(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for name, value in pairs:
-        result[name] = f"{result[name]},{value}" if name in result else value
-    return result
-
-
-def _authorization(access_key: str, scope: str, canonical: Mapping[str, str], sig: str) -> str:
-    return f"{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed_headers(canonical)}, Signature={sig}"
+    host, path, query = _split(url)
+    pairs = _pairs(headers)
+    values = _canonical_values(pairs)
+    if not _SET_BY_SIGN.isdisjoint(values):  # e.g. a retry passing back the headers of its first attempt
+        pairs = [(name, value) for name, value in pairs if name.strip().lower() not in _SET_BY_SIGN]
+        values = {name: value for name, value in values.items() if name not in _SET_BY_SIGN}
+    added = [] if "host" in values else [("Host", host)]
+    added.append(("X-Amz-Date", amz_date))
+    if credentials.token and "x-amz-security-token" not in values:
+        added.append(("X-Amz-Security-Token", credentials.token))
+    pairs += added
+    values.update(_canonical_values(added))
+    canonical = dict(sorted(values.items()))
+    scope = credential_scope(amz_date[:8], region, service)
+    return _Prepared(
+        canonical_prefix=_canonical_prefix(method, path, query, canonical),
+        payload_hash=canonical.get("x-amz-content-sha256") or None,
+        sts_prefix=f"{ALGORITHM}\n{amz_date}\n{scope}\n",
+        key=signing_key(credentials.secret_key, amz_date[:8], region, service),
+        sent=dict(pairs) if len(pairs) == len(canonical) else _joined(pairs, canonical),
+        authorization_prefix=(f"{ALGORITHM} Credential={credentials.access_key}/{scope}, "
+                              f"SignedHeaders={signed_headers(canonical)}, Signature="),
+    )
 
 
 def sign(method: str, url: str, headers: Headers, body: bytes, *, credentials: Credentials, region: str,
          service: str, now: dt.datetime) -> dict[str, str]:
-    """The headers to send: the given ones plus Host (when absent), X-Amz-Date, X-Amz-Security-Token (when the
-    credentials carry one and it is absent) and Authorization. Every header given is signed."""
-    _check(credentials, region, service)
-    date, amz_date = _stamps(now)
-    host, path, query = _split(url)
-    pairs = _with_host_date_token(headers, host, amz_date, credentials.token)
-    canonical = canonical_headers(pairs)
-    scope = credential_scope(date, region, service)
-    sts = string_to_sign(amz_date, scope, _canonical_request(method, path, query, canonical, body))
-    sig = signature(signing_key(credentials.secret_key, date, region, service), sts)
-    result = _merged(pairs)
-    result["Authorization"] = _authorization(credentials.access_key, scope, canonical, sig)
-    return result
+    """The headers to send: the given ones (a name given more than once: once, its values joined with commas),
+    plus ``Host`` from the URL when absent, ``X-Amz-Date`` from ``now`` (replacing any given),
+    ``X-Amz-Security-Token`` when the credentials carry a token and it is absent, and ``Authorization`` (replacing
+    any given). Every header returned but ``Authorization`` is signed; no ``X-Amz-Content-Sha256`` is added."""
+    if not isinstance(now, dt.datetime) or now.utcoffset() is None:
+        raise SigningError("cannot sign: `now` must be an aware datetime (e.g. datetime.now(timezone.utc))")
+    amz_date = _amz_date((now - _EPOCH) // _SECOND)  # any time zone: the difference is in UTC
+    prepared = _prepare(method, url, headers, credentials, region, service, amz_date)
+    creq = prepared.canonical_prefix + (prepared.payload_hash or hashlib.sha256(body).hexdigest())
+    sts = prepared.sts_prefix + hashlib.sha256(creq.encode()).hexdigest()
+    sent = dict(prepared.sent)
+    sent["Authorization"] = prepared.authorization_prefix + signature(prepared.key, sts)
+    return sent
 
 
 class Signer:
     """``sign`` for many requests that differ only in body, time and key set (a writer's PutItems, say).
 
-    Method, URL and headers are fixed at construction; the canonical request's fixed part, the string to sign's
-    prefix, the signing key and the headers are prepared once per second and key set, so a request costs two
-    SHA-256 and one HMAC. The result equals ``sign``'s for the same input. ``now`` is Unix time in seconds.
+    Method, URL and headers are fixed at construction. What does not depend on the body (the canonical request up
+    to the payload hash, already fed to a SHA-256; the string to sign's prefix, already fed to the keyed HMAC; the
+    headers) is prepared once per second and key set, so a request costs a SHA-256 of the body, one of 64 bytes and
+    an HMAC over 64 bytes (2.8 us against sign's 14-26 us here). The headers equal ``sign``'s for the same input;
+    ``now`` is Unix time in seconds (e.g. ``time.time()``).
     """
 
     def __init__(self, method: str, url: str, headers: Headers, *, region: str, service: str) -> None:
         if not region or not service:
             raise SigningError("cannot sign: region and service must not be empty")
-        self._method, self._headers, self._region, self._service = method, _header_pairs(headers), region, service
-        self._host, self._path, self._query = _split(url)
+        self._method, self._url, self._headers = method, url, _pairs(headers)
+        self._region, self._service = region, service
+        _split(self._url)  # a bad URL fails here, not on the first request
         self._second: int | None = None
         self._credentials: Credentials | None = None
-        self._authorization_prefix = ""
-        self._canonical_hash = hashlib.sha256()  # fed the canonical request's fixed part; copied per request
-        self._sts_hmac = hmac.new(b"", digestmod=hashlib.sha256)  # keyed and fed the string to sign's fixed part
-        self._signed: dict[str, str] = {}
-
-    def _prepare(self, second: int, credentials: Credentials) -> None:
-        _check(credentials, self._region, self._service)
-        date, amz_date = _stamps(dt.datetime.fromtimestamp(second, dt.UTC))
-        pairs = _with_host_date_token(self._headers, self._host, amz_date, credentials.token)
-        canonical = canonical_headers(pairs)
-        scope = credential_scope(date, self._region, self._service)
-        fixed = _canonical_prefix(self._method, self._path, self._query, canonical)
-        self._canonical_hash = hashlib.sha256(fixed.encode())
-        key = signing_key(credentials.secret_key, date, self._region, self._service)
-        self._sts_hmac = hmac.new(key, f"{ALGORITHM}\n{amz_date}\n{scope}\n".encode(), hashlib.sha256)
-        self._authorization_prefix = _authorization(credentials.access_key, scope, canonical, "")
-        self._signed = _merged(pairs)
-        self._second, self._credentials = second, credentials
+        self._prepared: _Prepared | None = None
+        self._canonical = hashlib.sha256()
+        self._mac = hmac.new(b"", digestmod=hashlib.sha256)
 
     def sign(self, body: bytes, *, credentials: Credentials, now: float) -> dict[str, str]:
-        second = int(now)
-        if second != self._second or credentials is not self._credentials:
-            self._prepare(second, credentials)
-        creq = self._canonical_hash.copy()
-        creq.update(_payload_hash(body).encode())
-        sts = self._sts_hmac.copy()
-        sts.update(creq.hexdigest().encode())
-        headers = self._signed.copy()
-        headers["Authorization"] = self._authorization_prefix + sts.hexdigest()
-        return headers
+        second = int(now // 1)
+        prepared = self._prepared
+        if prepared is None or second != self._second or credentials is not self._credentials:
+            prepared = _prepare(self._method, self._url, self._headers, credentials, self._region, self._service,
+                                _amz_date(second))
+            self._canonical = hashlib.sha256(prepared.canonical_prefix.encode())
+            self._mac = hmac.new(prepared.key, prepared.sts_prefix.encode(), hashlib.sha256)
+            self._prepared, self._second, self._credentials = prepared, second, credentials
+        creq = self._canonical.copy()
+        creq.update((prepared.payload_hash or hashlib.sha256(body).hexdigest()).encode())
+        mac = self._mac.copy()
+        mac.update(creq.hexdigest().encode())
+        sent = dict(prepared.sent)
+        sent["Authorization"] = prepared.authorization_prefix + mac.hexdigest()
+        return sent
+
+
+def _joined(pairs: Iterable[tuple[str, str]], canonical: Mapping[str, str]) -> dict[str, str]:
+    """Headers where a name comes more than once (in any case): sent once, under its first spelling, with the value
+    signed (each trimmed, joined with commas), which the server canonicalises to the same; other values as given."""
+    sent: dict[str, str] = {}
+    spelling: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.strip().lower()
+        if key in spelling:
+            sent[spelling[key]] = canonical[key]
+        else:
+            spelling[key] = name
+            sent[name] = value
+    return sent

@@ -13,27 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from core.approaches import TABLES
 from core.errors import TargetError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-# Approach name -> table, as in the study (SyncBooks, ThreadedBooks, AsyncBooks) plus the lab's own approaches.
-TABLES: dict[str, str] = {
-    "sequential": "SyncBooks",
-    "threaded": "ThreadedBooks",
-    "async": "AsyncBooks",
-    "sequential-batch": "SyncBatchBooks",
-    "threaded-batch": "ThreadedBatchBooks",
-    "async-batch": "AsyncBatchBooks",
-    "aiobotocore": "AiobotocoreBooks",
-    "aiobotocore-batch": "AiobotocoreBatchBooks",
-    "aws-sdk": "AwsSdkBooks",
-    "aws-sdk-batch": "AwsSdkBatchBooks",
-    "aiodynamo": "AiodynamoBooks",
-    "aiodynamo-batch": "AiodynamoBatchBooks",
-}
 KEY = "isbn"
+LEASE_TABLE = "LabLeases"  # core.lease: which run holds which table (keyed by the table's name under KEY)
 
 
 @dataclass(frozen=True)
@@ -131,7 +118,7 @@ def list_lab_tables(client: DynamoDBClient) -> list[str]:
     names: set[str] = set()
     for page in client.get_paginator("list_tables").paginate():
         names.update(page["TableNames"])
-    return sorted(names & set(TABLES.values()))
+    return sorted(names & (TABLES | {LEASE_TABLE}))
 
 
 def delete_lab_tables(client: DynamoDBClient) -> list[str]:

@@ -8,13 +8,11 @@ nothing here sends a request.
 
 from __future__ import annotations
 
-import ipaddress
-import re
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import boto3
 import botocore.session
@@ -22,68 +20,37 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ProfileNotFound
 
 from core import logs
+from core.endpoints import (
+    DEFAULT_REGION,
+    Kind,
+    is_local_url,
+    localstack_endpoint,
+    validate_endpoint_url,
+    validate_kind,
+    validate_region,
+)
 from core.errors import ConfigError, EmulatorError, TargetError
+from core.model import RetryMode
 from core.sigv4 import Credentials
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-KINDS = ("embedded", "localstack", "aws", "custom")
-DEFAULT_REGION = "us-east-1"
 LOCAL_CREDENTIALS = Credentials("testing", "testing")  # emulators accept any key; moto's conventional pair
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-
-
-def validate_region(region: str) -> str:
-    if not _REGION.match(region):
-        raise ConfigError(f"invalid region {region!r}: expected a name like us-east-1 or eu-west-2")
-    return region
-
-
-def validate_endpoint_url(url: str) -> str:
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        raise ConfigError(f"invalid endpoint URL {url!r}: the port must be a number from 1 to 65535") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"invalid endpoint URL {url!r}: expected http(s)://host[:port], e.g. http://localhost:4566")
-    return url.rstrip("/")
-
-
-def is_local_url(url: str | None) -> bool:
-    """True for loopback endpoints (localhost, 127.0.0.0/8, ::1): safe to write without asking."""
-    if not url:
-        return False
-    host = urlsplit(url).hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def localstack_endpoint() -> str:
-    """LocalStack's DynamoDB endpoint as localstack-client resolves it (AWS_ENDPOINT_URL, LOCALSTACK_HOST)."""
-    from localstack_client.config import get_service_endpoint
-
-    return validate_endpoint_url(get_service_endpoint("dynamodb") or "http://localhost:4566")
 
 
 @dataclass(frozen=True)
 class Target:
     """A DynamoDB endpoint and how to authenticate to it."""
 
-    kind: str
+    kind: Kind
     region: str = DEFAULT_REGION
     endpoint_url: str | None = None  # None: botocore resolves the AWS endpoint for the region
     profile: str | None = None
     static_credentials: Credentials | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ConfigError(f"unknown target {self.kind!r}: choose one of {', '.join(KINDS)}")
+        validate_kind(self.kind)
         validate_region(self.region)
         if self.endpoint_url is not None:
             object.__setattr__(self, "endpoint_url", validate_endpoint_url(self.endpoint_url))
@@ -95,20 +62,26 @@ class Target:
         return is_local_url(self.endpoint_url)
 
     @property
-    def uses_default_chain(self) -> bool:
-        """True when credentials come from boto3's chain (env, profiles, SSO, roles), not typed or local keys."""
-        return self.static_credentials is None and self.kind in ("aws", "custom")
+    def local_credentials(self) -> Credentials | None:
+        """The keys a loopback target gets when none were typed or named: the environment's, else a dummy pair.
+        boto3's full chain is never asked for a loopback target (it would reach the instance-metadata service off
+        this machine)."""
+        if self.static_credentials is not None or self.profile is not None or not self.is_local:
+            return None
+        key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+        if key and secret:
+            return Credentials(key, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
+        return LOCAL_CREDENTIALS
 
     @property
-    def label(self) -> str:
-        return f"{self.kind} ({self.endpoint_url or 'AWS ' + self.region})"
+    def uses_default_chain(self) -> bool:
+        """True when credentials come from boto3's chain (env, profiles, SSO, roles), not typed or local keys."""
+        return self.static_credentials is None and self.local_credentials is None
 
     @cached_property
     def _session(self) -> boto3.Session:
         """One boto3 session per target, built on first use (sessions are not thread-safe: build clients here)."""
-        creds = self.static_credentials
-        if creds is None and self.kind in ("embedded", "localstack"):
-            creds = LOCAL_CREDENTIALS
+        creds = self.static_credentials or self.local_credentials
         if creds is not None:
             logs.remember(creds.secret_key, creds.token)
         try:
@@ -117,7 +90,9 @@ class Target:
                                      aws_session_token=creds.token, region_name=self.region)
             return boto3.Session(profile_name=self.profile, region_name=self.region)
         except ProfileNotFound:
-            raise ConfigError(f"AWS profile {self.profile!r} is not in your AWS config: pick another") from None
+            named = self.profile or os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE")
+            raise ConfigError(f"AWS profile {named!r} is not in your AWS config (~/.aws/config): pick another, "
+                              "or unset AWS_PROFILE") from None
 
     def credentials(self) -> Credentials:
         """Current frozen credentials (botocore refreshes temporary ones before they expire)."""
@@ -134,28 +109,32 @@ class Target:
     def credentials_provider(self) -> Callable[[], Credentials]:
         return self.credentials
 
-    def client_config(self, *, pool: int = 10, max_attempts: int = 5, timeout: float = 10.0) -> Config:
-        """botocore config: pool sized to the caller's threads, standard retry mode with the lab's attempt budget."""
+    def client_config(self, *, pool: int = 10, max_attempts: int = 1, timeout: float = 10.0,
+                      mode: RetryMode = "standard") -> Config:
+        """botocore config: pool sized to the caller's threads; by default one attempt per call, since the writers
+        retry through the lab's own loop (tables and verification ask for botocore's retries). ``mode`` adaptive
+        turns on botocore's client-side rate limiter (it acts on every attempt, retried or not)."""
         return Config(
             region_name=self.region,
             max_pool_connections=max(pool, 1),
-            retries={"mode": "standard", "total_max_attempts": max_attempts},
+            retries={"mode": mode, "total_max_attempts": max_attempts},
             connect_timeout=timeout,
             read_timeout=timeout,
         )
 
-    def client(self, *, pool: int = 10, max_attempts: int = 5, timeout: float = 10.0) -> DynamoDBClient:
+    def client(self, *, pool: int = 10, max_attempts: int = 1, timeout: float = 10.0,
+               mode: RetryMode = "standard") -> DynamoDBClient:
         """A thread-safe boto3 DynamoDB client for this target."""
         return self._session.client(
             "dynamodb", endpoint_url=self.endpoint_url,
-            config=self.client_config(pool=pool, max_attempts=max_attempts, timeout=timeout))
+            config=self.client_config(pool=pool, max_attempts=max_attempts, timeout=timeout, mode=mode))
 
     def resolved_endpoint(self) -> str:
         """The endpoint botocore resolves for this target (region, FIPS and dual-stack settings honoured)."""
         return str(self.client().meta.endpoint_url)
 
 
-def make_target(kind: str, *, endpoint_url: str | None = None, region: str | None = None,
+def make_target(kind: Kind, *, endpoint_url: str | None = None, region: str | None = None,
                 profile: str | None = None, credentials: Credentials | None = None,
                 embedded_url: str | None = None) -> Target:
     """Build a target from user input; ``embedded_url`` is the running emulator's URL for the embedded kind."""
@@ -174,7 +153,8 @@ def make_target(kind: str, *, endpoint_url: str | None = None, region: str | Non
         if not endpoint_url:
             raise ConfigError("the custom target needs --endpoint-url, e.g. http://127.0.0.1:5000 for a moto server")
         return Target("custom", region, endpoint_url, profile=profile, static_credentials=credentials)
-    raise ConfigError(f"unknown target {kind!r}: choose one of {', '.join(KINDS)}")
+    validate_kind(kind)
+    raise ConfigError(f"unknown target {kind!r}")
 
 
 def aws_profiles() -> list[str]:
@@ -186,6 +166,7 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
     """One cheap call (ListTables, no retry): raises ``TargetError`` with the fix when the target cannot be used."""
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
+    from core.protocol import client_error
     from core.retry import explain
 
     where = target.endpoint_url or f"AWS {target.region}"
@@ -198,9 +179,7 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
     except EndpointConnectionError:
         raise TargetError(f"{target.kind} target is not reachable at {where}: {hint}") from None
     except ClientError as error:
-        info = error.response.get("Error", {})
-        raise TargetError(f"{where} refused the request: {explain(str(info.get('Code')), str(info.get('Message', '')))}"
-                          ) from None
+        raise TargetError(f"{where} refused the request: {explain(*client_error(error.response))}") from None
     except BotoCoreError as error:
         raise TargetError(f"{target.kind} target at {where} did not answer: {error}") from None
 

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import logs
-from core.benchmark import Plan, ProgressEvent, Report, RunResult, run
-from core.emulator import NETWORK_PRESETS, Conditions, Emulator
+from core.benchmark import run
+from core.emulator import Emulator
 from core.errors import LabError
 from core.history import Entry
+from core.model import NETWORK_PRESETS, Conditions, Plan, ProgressEvent, Report, RunResult
 from core.sigv4 import Credentials
 
 _ONE_RUN = threading.Lock()  # one benchmark at a time in this process, whichever session started it
@@ -111,8 +112,7 @@ def network_label(conditions: Conditions) -> str:
                   if (preset.latency_ms, preset.jitter_ms) == (conditions.latency_ms, conditions.jitter_ms)), None)
     text = "no added latency" if not conditions.latency_ms and not conditions.jitter_ms else (
         f"{named or 'custom'} network: {conditions.latency_ms:g} ms + up to {conditions.jitter_ms:g} ms")
-    faults = [f"{name} {getattr(conditions, name):.0%}" for name in ("throttle", "error", "reset")
-              if getattr(conditions, name)]
+    faults = [f"{name} {value:.0%}" for name, value in conditions.faults.items()]
     return text + (f", faults: {', '.join(faults)}" if faults else "")
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.benchmark import Plan, Report
 from core.emulator import Emulator
 from core.history import History
+from core.model import Plan, Report
 from core.ui import BackgroundRun
 from tests.test_charts import REPORT
 

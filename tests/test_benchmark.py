@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
-from core.benchmark import Plan, ProgressEvent, estimate, estimate_seconds, estimated_cost_usd, run
-from core.emulator import NETWORK_PRESETS, Conditions, Emulator
+from core.benchmark import run
+from core.emulator import Emulator
 from core.errors import ConfigError, TargetError
+from core.estimate import estimate, estimate_seconds
+from core.model import NETWORK_PRESETS, Conditions, Plan, ProgressEvent
 from core.tables import delete_table
 from core.targets import Target
 
@@ -53,7 +55,7 @@ def test_estimate_follows_the_latency_model() -> None:
 
 def test_cost_is_one_wru_per_item_at_the_dated_price() -> None:
     plan = Plan(target="aws", items=10_000, approaches=("sequential", "threaded", "async"))
-    assert estimated_cost_usd(plan) == pytest.approx(30_000 * 0.625 / 1_000_000)
+    assert plan.cost_usd == pytest.approx(30_000 * 0.625 / 1_000_000)
 
 
 def test_a_real_run_verifies_every_approach(emulator: Emulator) -> None:

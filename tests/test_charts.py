@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from core import charts
-from core.benchmark import STUDY_2022_SECONDS, Plan, Report, RunResult
+from core.approaches import STUDY_2022_SECONDS
 from core.export import to_dict
+from core.model import Plan, Report, RunResult
 from core.report import RunReport, Verification
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main, parse_faults
+from core.cli import main
 from core.emulator import REPO_ROOT
 from core.history import History
+from core.model import Plan, Report, parse_faults
 
 
 def cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -68,7 +69,8 @@ def test_a_corrupt_history_file_is_refused_before_running(tmp_path: Path, capsys
 @pytest.mark.parametrize(("target", "keys", "message"), [
     ("custom", True, "custom target is not reachable at http://127.0.0.1:9: start it or fix the endpoint URL"),
     ("localstack", True, "localstack target is not reachable at http://127.0.0.1:9: run `docker compose up -d`"),
-    ("custom", False, "no AWS credentials found"),
+    # a loopback URL needs no real keys (dummy ones, never boto3's chain): the message names the real problem
+    ("custom", False, "custom target is not reachable at http://127.0.0.1:9: start it or fix the endpoint URL"),
 ])
 def test_unusable_targets_fail_fast_with_one_line(target: str, keys: bool, message: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -114,8 +116,10 @@ def test_lost_or_failed_items_exit_1(tmp_path: Path) -> None:
     assert "some items were lost, failed or left unknown" in result.stderr
 
 
-def test_history_survives_a_read_only_database_check(tmp_path: Path) -> None:
+def test_reopening_a_history_keeps_its_entries_and_schema(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite3"
-    History(path)
+    History(path).append(Report(Plan(items=7), {}, ()))
+    reopened = History(path)
+    assert [(e.items, e.clean) for e in reopened.entries()] == [(7, False)]
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM reports").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM reports").fetchone() == (1,)

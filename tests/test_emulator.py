@@ -13,8 +13,9 @@ import psutil
 import pytest
 
 from core import emulator as emulator_module
-from core.emulator import NETWORK_PRESETS, Conditions, Emulator
+from core.emulator import Emulator
 from core.errors import ConfigError, EmulatorError
+from core.model import NETWORK_PRESETS, Conditions
 
 TABLE = {"TableName": "EmuBooks", "AttributeDefinitions": [{"AttributeName": "isbn", "AttributeType": "S"}],
          "KeySchema": [{"AttributeName": "isbn", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}
@@ -64,13 +65,13 @@ def test_port_in_use_is_a_clear_error(emulator: Emulator) -> None:
 
 def test_missing_dynalite_says_what_to_run(monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]) -> None:
     monkeypatch.setattr(emulator_module, "REPO_ROOT", tmp_path)
-    with pytest.raises(EmulatorError, match=r"dynalite is not installed.*make setup"):
+    with pytest.raises(EmulatorError, match=r"dynalite is not installed.*lab.sh setup"):
         Emulator().start()
 
 
 def test_missing_node_says_what_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(emulator_module, "node_executable", lambda: "/nonexistent/node")
-    with pytest.raises(EmulatorError, match=r"Node.js was not found.*make setup"):
+    with pytest.raises(EmulatorError, match=r"Node.js was not found.*lab.sh setup"):
         Emulator().start()
 
 

@@ -1,5 +1,5 @@
-"""The peers' transports (official async AWS SDK, aiodynamo) against real servers: the embedded emulator and moto
-with signature checks. Driven through the engine's async driver directly, as ``write()`` will drive them."""
+"""The peers (the official async AWS SDK, aiodynamo) against real servers: the embedded emulator and moto with
+signature checks, through ``write()`` like every approach; their availability as a reason, never a crash."""
 
 from __future__ import annotations
 
@@ -13,50 +13,35 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
+from core.approaches import APPROACHES
 from core.books import Book, generate_books
-from core.emulator import Conditions, Emulator
+from core.emulator import Emulator
 from core.errors import ConfigError
+from core.model import Conditions, Plan
 from core.report import RunReport
 from core.retry import RetryPolicy
 from core.sigv4 import Credentials
-from core.tables import TABLES, count_items, create_table, reset_table
+from core.tables import count_items, create_table, reset_table
 from core.targets import Target, make_target
 from core.verify import verify
-from core.writers.engine import Tally, run_async, works
-from core.writers.peers import PEERS, TRANSPORTS, available
+from core.writers import WriterOptions, write, write_async
+from core.writers.peers import PEERS, available
 
 FAST = RetryPolicy(max_attempts=16, base=0.005, cap=0.05)
-APPROACHES = [f"{peer}{suffix}" for peer in PEERS for suffix in ("", "-batch")]
-
-
-def peer_of(approach: str) -> str:
-    return approach.removesuffix("-batch")
+PEER_APPROACHES = [name for name, a in APPROACHES.items() if a.client in PEERS]
 
 
 def skip_unless_available(approach: str) -> None:
-    reason = available(peer_of(approach))
+    reason = APPROACHES[approach].unavailable
     if reason is not None:
-        pytest.skip(f"{approach}: {reason}")
+        pytest.skip(reason)
 
 
-async def run(approach: str, books: Iterable[Book], target: Target, *, table: str | None = None,
-              concurrency: int = 16, policy: RetryPolicy = FAST, cancel: threading.Event | None = None,
-              timeout: float = 10.0) -> RunReport:
-    table = table or TABLES[approach]
-    tally = Tally(approach, table, None, cancel)
-    factory = TRANSPORTS[peer_of(approach)]
-    async with factory(target, table, tally, concurrency=concurrency, timeout=timeout) as send:
-        tally.start()
-        started, cpu = time.perf_counter(), time.process_time()
-        await run_async(works(books, approach.endswith("-batch"), tally), send, policy, tally, concurrency)
-    return tally.report(time.perf_counter() - started, time.process_time() - cpu)
-
-
-def write(approach: str, books: Iterable[Book], target: Target, **options: object) -> RunReport:
-    """Run in a fresh loop and fail on any unclosed session or connector the run left behind."""
+def checked_write(approach: str, books: Iterable[Book], target: Target, **options: object) -> RunReport:
+    """``write`` that fails the test on any unclosed session or connector the run left behind."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        report = asyncio.run(run(approach, books, target, **options))  # type: ignore[arg-type]
+        report = write(approach, books, target, WriterOptions(**options))  # type: ignore[arg-type]
         gc.collect()
     unclosed = [str(w.message) for w in caught if "nclosed" in str(w.message)]
     assert not unclosed, unclosed
@@ -64,77 +49,87 @@ def write(approach: str, books: Iterable[Book], target: Target, **options: objec
 
 
 def fresh(target: Target, approach: str) -> str:
-    table = TABLES[approach]
+    table = APPROACHES[approach].table
     reset_table(target.client(), table)
     return table
 
 
 # --- availability: a one-line reason, never a crash -------------------------------------------------------------
 
-def test_availability_is_a_reason_or_none() -> None:
-    assert available("aws-sdk", (3, 11)) is not None and "needs Python 3.12+" in str(available("aws-sdk", (3, 11)))
-    expected = None if sys.version_info >= (3, 12) else available("aws-sdk", (3, 11))
-    if expected is None:
-        assert available("aws-sdk") in (None, "the aws-sdk-dynamodb package is not installed: run ./lab.sh setup")
-    else:
-        assert available("aws-sdk") == expected and "\n" not in expected
+def test_the_four_peer_approaches_are_registered() -> None:
+    assert PEER_APPROACHES == ["aws-sdk", "aws-sdk-batch", "aiodynamo", "aiodynamo-batch"]
+    assert {APPROACHES[name].requires_python for name in PEER_APPROACHES} == {(3, 12), (3, 11)}
+
+
+def test_an_older_python_is_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "version_info", (3, 11, 7, "final", 0))
+    monkeypatch.setattr(sys, "version", "3.11.7 (main) [GCC]")
+    reason = available("aws-sdk")
+    assert reason is not None and "\n" not in reason
+    assert reason.startswith("aws-sdk needs Python 3.12+ (this is 3.11.7)")
+    assert available("aiodynamo") is None
+    with pytest.raises(ConfigError, match=r"aws-sdk-batch needs Python 3\.12\+.*or leave aws-sdk-batch out"):
+        Plan(approaches=("async", "aws-sdk-batch"))
     with pytest.raises(ConfigError, match="unknown peer client"):
         available("boto4")
 
 
-def test_an_unavailable_peer_is_a_config_error_not_an_import_crash(embedded_target: Target) -> None:
+def test_a_missing_package_is_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "aiodynamo" else real(name, *a))
+    assert available("aiodynamo") == ("aiodynamo needs the aiodynamo package, which is not installed: "
+                                      "run ./lab.sh setup")
+
+
+def test_writing_with_an_unavailable_peer_is_a_config_error(embedded_target: Target) -> None:
     if available("aws-sdk") is None:
         pytest.skip("aws-sdk is available on this interpreter")
-
-    async def scenario() -> None:
-        async with TRANSPORTS["aws-sdk"](embedded_target, "AwsSdkBooks", Tally("aws-sdk", "AwsSdkBooks"),
-                                         concurrency=1, timeout=1.0):
-            pass  # pragma: no cover - never reached
-
-    with pytest.raises(ConfigError, match=r"unavailable: needs Python 3\.12"):
-        asyncio.run(scenario())
+    with pytest.raises(ConfigError, match=r"aws-sdk needs Python 3\.12\+"):
+        write("aws-sdk", generate_books(3, seed=1), embedded_target)
 
 
 # --- writes that verify -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("approach", APPROACHES)
+@pytest.mark.parametrize("approach", PEER_APPROACHES)
 def test_each_peer_writes_books_that_verify(embedded_target: Target, approach: str) -> None:
     skip_unless_available(approach)
     table = fresh(embedded_target, approach)
-    report = write(approach, generate_books(300, seed=21), embedded_target)
+    report = checked_write(approach, generate_books(300, seed=21), embedded_target, concurrency=16, policy=FAST)
     assert (report.items, report.items_ok, report.items_failed, report.items_unknown) == (300, 300, 0, 0)
-    assert report.requests == (12 if approach.endswith("-batch") else 300) and report.retries == 0
+    assert report.requests == (12 if APPROACHES[approach].batch else 300) and report.retries == 0
     assert report.latency.count == report.requests and not report.errors
     check = verify(embedded_target.client(), table, generate_books(300, seed=21), report)
     assert (check.found, check.mismatched, check.lost, check.unexpected) == (300, 0, 0, 0)
 
 
-@pytest.mark.parametrize("approach", APPROACHES)
+@pytest.mark.parametrize("approach", PEER_APPROACHES)
 def test_each_peer_passes_a_real_signature_check(moto_iam_target: Target, approach: str) -> None:
     skip_unless_available(approach)
-    table = TABLES[approach]
+    table = APPROACHES[approach].table
     create_table(moto_iam_target.client(), table)
-    report = write(approach, generate_books(60, seed=22), moto_iam_target, concurrency=8)
+    report = checked_write(approach, generate_books(60, seed=22), moto_iam_target, concurrency=8)
     assert report.items_ok == 60 and not report.errors
     assert verify(moto_iam_target.client(), table, generate_books(60, seed=22), report).found == 60
 
 
-@pytest.mark.parametrize("approach", APPROACHES)
+@pytest.mark.parametrize("approach", PEER_APPROACHES)
 def test_a_wrong_secret_is_one_fatal_line_and_no_retry_storm(moto_iam_target: Target, approach: str) -> None:
     skip_unless_available(approach)
-    create_table(moto_iam_target.client(), TABLES[approach])
+    create_table(moto_iam_target.client(), APPROACHES[approach].table)
     creds = moto_iam_target.credentials()
     wrong = make_target("custom", endpoint_url=moto_iam_target.endpoint_url,
                         credentials=Credentials(creds.access_key, "not-the-secret"))
-    report = write(approach, generate_books(20, seed=23), wrong, concurrency=4)
-    assert report.items_failed == 20 and report.retries == 0
-    assert report.requests == (1 if approach.endswith("-batch") else 20)
-    assert len(report.failures) == 1 and "\n" not in report.failures[0]
-    assert "signature was rejected" in report.failures[0], report.failures
+    report = checked_write(approach, generate_books(60, seed=23), wrong, concurrency=4)
+    assert report.items_failed == 60 and report.retries == 0
+    assert len(report.errors) == 1 and set(report.errors) <= {"InvalidSignatureException", "SignatureDoesNotMatch"}
+    assert report.requests <= (3 if APPROACHES[approach].batch else 20)  # the breaker stops sending
+    assert "signature was rejected" in report.failures[0] and "\n" not in report.failures[0], report.failures
     assert "not-the-secret" not in repr(report)
 
 
-# --- faults: throttling, cancellation -----------------------------------------------------------------------------
+# --- faults: throttling, timeouts, cancellation -------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def faulty() -> Iterator[tuple[Emulator, Target]]:
@@ -143,7 +138,7 @@ def faulty() -> Iterator[tuple[Emulator, Target]]:
         yield server, make_target("embedded", embedded_url=server.endpoint_url)
 
 
-@pytest.mark.parametrize("approach", APPROACHES)
+@pytest.mark.parametrize("approach", PEER_APPROACHES)
 def test_a_throttling_server_still_ends_with_every_item_written(faulty: tuple[Emulator, Target],
                                                                 approach: str) -> None:
     skip_unless_available(approach)
@@ -151,7 +146,7 @@ def test_a_throttling_server_still_ends_with_every_item_written(faulty: tuple[Em
     table = fresh(target, approach)
     server.set_conditions(Conditions(throttle=0.3))
     try:
-        report = write(approach, generate_books(300, seed=24), target)
+        report = checked_write(approach, generate_books(300, seed=24), target, concurrency=16, policy=FAST)
     finally:
         server.set_conditions(Conditions())
     assert report.throttled > 0 and report.retries > 0
@@ -169,19 +164,37 @@ def test_a_server_that_always_throttles_ends_failed_within_the_budget(faulty: tu
     table = fresh(target, approach)
     server.set_conditions(Conditions(throttle=1.0))
     try:
-        report = write(approach, generate_books(6, seed=25), target,
-                       policy=RetryPolicy(max_attempts=3, base=0.01, cap=0.02))
+        report = checked_write(approach, generate_books(6, seed=25), target, concurrency=6,
+                               policy=RetryPolicy(max_attempts=3, base=0.01, cap=0.02))
     finally:
         server.set_conditions(Conditions())
     assert (report.items_ok, report.items_failed) == (0, 6)
-    assert report.requests == 3 * 6 and report.throttled == report.requests  # the client retried nothing itself
+    assert report.requests <= 3 * 6 and report.throttled == report.requests  # the client retried nothing itself
     assert any("ProvisionedThroughputExceededException" in reason for reason in report.failures)
     assert count_items(target.client(), table) == 0
 
 
-@pytest.mark.parametrize("approach", APPROACHES)
+@pytest.mark.parametrize("approach", ["aws-sdk", "aiodynamo"])
+def test_timeouts_end_unknown_with_the_transport_code(faulty: tuple[Emulator, Target], approach: str) -> None:
+    skip_unless_available(approach)
+    server, target = faulty
+    table = fresh(target, approach)
+    server.set_conditions(Conditions(latency_ms=400))
+    try:
+        report = checked_write(approach, generate_books(4, seed=28), target, request_timeout=0.2,
+                               policy=RetryPolicy(max_attempts=2, base=0.01, cap=0.01))
+    finally:
+        server.set_conditions(Conditions())
+    assert report.items_unknown == 4 and report.errors == {"Timeout": 8}
+    deadline = time.monotonic() + 30  # the server still finishes the writes it was given
+    while count_items(target.client(), table) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert verify(target.client(), table, generate_books(4, seed=28), report).lost == 0
+
+
+@pytest.mark.parametrize("approach", PEER_APPROACHES)
 def test_a_cancelled_run_leaves_nothing_unaccounted(faulty: tuple[Emulator, Target], approach: str) -> None:
-    """The cancel event mid-run, with throttling: what was written is ok, what still needed a retry is unknown,
+    """The stop signal mid-run, with throttling: what was written is ok, what still needed a retry is unknown,
     nothing is dropped and nothing new is sent."""
     skip_unless_available(approach)
     server, target = faulty
@@ -191,20 +204,22 @@ def test_a_cancelled_run_leaves_nothing_unaccounted(faulty: tuple[Emulator, Targ
 
     def stopping() -> Iterator[Book]:
         for index, book in enumerate(books):
+            if index == 100:  # throttling once the run has succeeded (the breaker stays shut: 0.5 ** 24 in a row)
+                server.set_conditions(Conditions(latency_ms=5, throttle=0.5))
             if index == 500:
                 stop.set()
             yield book
 
-    server.set_conditions(Conditions(latency_ms=5, throttle=0.6))
     try:
-        report = write(approach, stopping(), target, concurrency=8, cancel=stop,
-                       policy=RetryPolicy(max_attempts=30, base=0.01, cap=0.1))
+        report = checked_write(approach, stopping(), target, concurrency=8, cancel=stop,
+                               policy=RetryPolicy(max_attempts=30, base=0.01, cap=0.1))
     finally:
         server.set_conditions(Conditions())
-    assert report.items == 500 and report.items == report.items_ok + report.items_unknown
-    assert report.items_unknown > 0 and report.items_failed == 0
+    assert report.halted is None
+    assert 500 <= report.items < 600 and report.items == report.items_ok + report.items_unknown + report.items_failed
+    assert report.items_unknown > 0
     time.sleep(0.2)  # the server finishes what it was given
-    check = verify(target.client(), table, books[:500], report)
+    check = verify(target.client(), table, books[: report.items], report)
     assert check.lost == 0 and check.unexpected == 0 and check.found == report.items_ok + check.recovered
 
 
@@ -217,7 +232,8 @@ def test_cancelling_the_task_leaves_no_task_and_no_open_session(faulty: tuple[Em
     server.set_conditions(Conditions(latency_ms=50))
 
     async def scenario() -> set[asyncio.Task[object]]:
-        task = asyncio.create_task(run(approach, generate_books(10_000, seed=27), target, concurrency=8))
+        task = asyncio.create_task(write_async(approach, generate_books(10_000, seed=27), target,
+                                               WriterOptions(concurrency=8)))
         await asyncio.sleep(0.5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -232,19 +248,3 @@ def test_cancelling_the_task_leaves_no_task_and_no_open_session(faulty: tuple[Em
     finally:
         server.set_conditions(Conditions())
     assert not [w for w in caught if "nclosed" in str(w.message)]
-
-
-@pytest.mark.parametrize("approach", ["aws-sdk", "aiodynamo"])
-def test_timeouts_end_unknown_with_the_transport_code(faulty: tuple[Emulator, Target], approach: str) -> None:
-    skip_unless_available(approach)
-    server, target = faulty
-    table = fresh(target, approach)
-    server.set_conditions(Conditions(latency_ms=400))
-    try:
-        report = write(approach, generate_books(4, seed=28), target, timeout=0.2,
-                       policy=RetryPolicy(max_attempts=2, base=0.01, cap=0.01))
-    finally:
-        server.set_conditions(Conditions())
-    assert report.items_unknown == 4 and report.errors == {"Timeout": 8}
-    time.sleep(0.5)
-    assert verify(target.client(), table, generate_books(4, seed=28), report).lost == 0

@@ -1,37 +1,86 @@
-"""core.retry: the table of codes, the backoff bounds, the attempt budget; no real sleeps."""
+"""core.retry: the table of codes, the attempt budget, full-jitter backoff bounds and the hints; no real sleeps."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import random
+
 import pytest
 
-from core.retry import Kind, RetryPolicy, classify, explain
+from core.retry import (
+    FATAL_HINTS,
+    THROTTLING_CODES,
+    TRANSIENT_CODES,
+    UNKNOWN_OUTCOME_CODES,
+    CircuitBreaker,
+    Kind,
+    RetryPolicy,
+    classify,
+    explain,
+)
 
-
-@pytest.mark.parametrize(("code", "kind"), [
+CODES: list[tuple[str, Kind]] = [
+    # DynamoDB's three throttling answers, and the other names botocore treats as throttling
     ("ProvisionedThroughputExceededException", Kind.THROTTLE),
     ("ThrottlingException", Kind.THROTTLE),
     ("RequestLimitExceeded", Kind.THROTTLE),
+    ("Throttling", Kind.THROTTLE),
+    ("TooManyRequestsException", Kind.THROTTLE),
+    # 5xx: the write may or may not have happened
     ("InternalServerError", Kind.TRANSIENT),
+    ("InternalFailure", Kind.TRANSIENT),
     ("ServiceUnavailable", Kind.TRANSIENT),
-    ("HTTP500", Kind.TRANSIENT), ("HTTP502", Kind.TRANSIENT), ("HTTP503", Kind.TRANSIENT), ("HTTP504", Kind.TRANSIENT),
-    ("ConnectionError", Kind.UNKNOWN), ("Timeout", Kind.UNKNOWN), ("CRC32Mismatch", Kind.UNKNOWN),
+    ("HTTP500", Kind.TRANSIENT),
+    ("HTTP502", Kind.TRANSIENT),
+    ("HTTP503", Kind.TRANSIENT),
+    ("HTTP504", Kind.TRANSIENT),
+    ("HTTP599", Kind.TRANSIENT),  # any HTTP5xx the body did not name
+    # no answer at all
+    ("ConnectionError", Kind.UNKNOWN),
+    ("Timeout", Kind.UNKNOWN),
+    ("RequestTimeout", Kind.UNKNOWN),
+    ("CRC32Mismatch", Kind.UNKNOWN),
     ("Cancelled", Kind.UNKNOWN),
-    ("ValidationException", Kind.FATAL), ("AccessDeniedException", Kind.FATAL),
-    ("UnrecognizedClientException", Kind.FATAL), ("InvalidSignatureException", Kind.FATAL),
-    ("SignatureDoesNotMatch", Kind.FATAL), ("ExpiredTokenException", Kind.FATAL),
-    ("ResourceNotFoundException", Kind.FATAL), ("HTTP400", Kind.FATAL), ("SomethingNew", Kind.FATAL),
-])
+    # retrying cannot help
+    ("ValidationException", Kind.FATAL),
+    ("AccessDeniedException", Kind.FATAL),
+    ("UnrecognizedClientException", Kind.FATAL),
+    ("InvalidSignatureException", Kind.FATAL),
+    ("SignatureDoesNotMatch", Kind.FATAL),
+    ("ExpiredTokenException", Kind.FATAL),
+    ("ResourceNotFoundException", Kind.FATAL),
+    ("ItemTooLarge", Kind.FATAL),
+    ("HTTP400", Kind.FATAL),
+    ("HTTP403", Kind.FATAL),
+    ("SomethingNewFromAWS", Kind.FATAL),  # an unknown code is fatal, never retried forever
+    ("", Kind.FATAL),
+    ("throttlingexception", Kind.FATAL),  # codes are case-sensitive, as AWS sends them
+]
+
+
+@pytest.mark.parametrize(("code", "kind"), CODES)
 def test_classify(code: str, kind: Kind) -> None:
     assert classify(code) is kind
 
 
-@pytest.mark.parametrize(("code", "attempt", "retry"), [
-    ("ThrottlingException", 1, True), ("ThrottlingException", 4, True), ("ThrottlingException", 5, False),
-    ("Timeout", 4, True), ("HTTP503", 5, False), ("ValidationException", 1, False),
-    ("ExpiredTokenException", 1, False),
-])
-def test_should_retry_within_the_budget(code: str, attempt: int, retry: bool) -> None:
-    assert RetryPolicy(max_attempts=5).should_retry(code, attempt) is retry
+def test_code_tables_are_disjoint_and_hinted_codes_are_fatal() -> None:
+    assert not THROTTLING_CODES & TRANSIENT_CODES
+    assert not THROTTLING_CODES & UNKNOWN_OUTCOME_CODES
+    assert not TRANSIENT_CODES & UNKNOWN_OUTCOME_CODES
+    assert {code: classify(code) for code in FATAL_HINTS} == dict.fromkeys(FATAL_HINTS, Kind.FATAL)
+
+
+@pytest.mark.parametrize(("code", "kind"), CODES)
+@pytest.mark.parametrize("attempt", [1, 2, 3, 4, 5])
+def test_should_retry_within_the_budget(code: str, kind: Kind, attempt: int) -> None:
+    policy = RetryPolicy(max_attempts=4)
+    assert policy.should_retry(code, attempt) is (attempt < 4 and kind is not Kind.FATAL)
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "HTTP503", "Timeout", "ValidationException"])
+def test_a_single_attempt_policy_never_retries(code: str) -> None:
+    assert not RetryPolicy(max_attempts=1).should_retry(code, 1)
 
 
 @pytest.mark.parametrize("draw", [0.0, 0.5, 0.999])
@@ -39,8 +88,74 @@ def test_should_retry_within_the_budget(code: str, attempt: int, retry: bool) ->
 def test_full_jitter_is_bounded_and_capped(draw: float, attempt: int) -> None:
     policy = RetryPolicy(base=0.1, cap=5.0, random=lambda: draw)
     bound = min(0.1 * 2 ** (attempt - 1), 5.0)
-    assert policy.delay(attempt) == pytest.approx(draw * bound)
-    assert 0 <= policy.delay(attempt) <= 5.0
+    delay = policy.delay(attempt)
+    assert delay == pytest.approx(draw * bound)
+    assert 0 <= delay <= bound <= 5.0
+    if draw == 0.0:
+        assert delay == 0
+    if attempt >= 7:  # 0.1 * 2**6 = 6.4 > 5: the cap binds from the 7th attempt on
+        assert bound == 5.0 and delay == pytest.approx(draw * 5.0)
+
+
+@pytest.mark.parametrize("draw", [0.0, 0.5, 0.999])
+def test_backoff_never_shrinks(draw: float) -> None:
+    policy = RetryPolicy(base=0.1, cap=5.0, random=lambda: draw)
+    delays = [policy.delay(attempt) for attempt in range(1, 13)]
+    assert delays == sorted(delays)
+
+
+def test_delay_draws_fresh_randomness_each_time() -> None:
+    draws = iter([0.25, 0.75])
+    policy = RetryPolicy(base=1.0, cap=20.0, random=lambda: next(draws))
+    assert [policy.delay(3), policy.delay(3)] == [1.0, 3.0]
+
+
+def test_the_policy_has_no_sleep_or_clock_of_its_own() -> None:
+    names = {f.name for f in dataclasses.fields(RetryPolicy)}
+    assert names == {"max_attempts", "base", "cap", "probe_cap", "random"}
+
+
+def test_an_unproven_run_probes_with_short_delays() -> None:
+    policy = RetryPolicy(random=lambda: 1.0)
+    assert [policy.delay(a, proven=False) for a in range(1, 8)] == [1, 2, 4, 4, 4, 4, 4]
+    assert sum(policy.delay(a, proven=False) for a in range(1, 8)) <= 23  # 8 attempts fit in well under 30 s
+
+
+THROTTLE = "ProvisionedThroughputExceededException"
+
+
+@pytest.mark.parametrize(("parallel", "answers", "opens_at"), [
+    (1, [THROTTLE] * 8, 8),  # refuses everything from the start: the eighth failure opens it
+    (1, [THROTTLE] * 7, None),
+    (1, [None] + [THROTTLE] * 23, None),  # after a success, 24 in a row are needed
+    (1, [None] + [THROTTLE] * 24, 25),
+    (1, [THROTTLE] * 7 + [None] + [THROTTLE] * 23, None),  # a success resets the count
+    (1, ["ConnectionRefused"] * 8, 8),
+    (100, [THROTTLE] * 63, None),  # a concurrent run needs its first wave to fail: min(parallel, 64)
+    (100, [THROTTLE] * 64, 64),
+    (100, [None] + [THROTTLE] * 200, 201),  # ... and then 2 x parallel in a row
+])
+def test_the_circuit_breaker_opens_only_on_a_target_that_refuses_everything(
+        parallel: int, answers: list[str | None], opens_at: int | None) -> None:
+    breaker = CircuitBreaker(parallel=parallel)
+    opened = [i + 1 for i, code in enumerate(answers) if breaker.attempt(code)]
+    assert opened == ([opens_at] if opens_at else [])
+    assert breaker.open is (opens_at is not None)
+    if opens_at:
+        assert "gave up" in (breaker.reason or "") and answers[-1] in (breaker.reason or "")
+
+
+def test_the_circuit_breaker_stays_open_and_a_30_percent_fault_rate_never_opens_it() -> None:
+    rng = random.Random(7)
+    for parallel in (1, 6, 100):
+        breaker = CircuitBreaker(parallel=parallel)
+        for _ in range(200_000):
+            breaker.attempt(THROTTLE if rng.random() < 0.3 else None)
+        assert not breaker.open
+    breaker = CircuitBreaker()
+    for _ in range(8):
+        breaker.attempt("Timeout")
+    assert breaker.open and not breaker.attempt(None) and breaker.open
 
 
 def test_defaults_mirror_botocore_standard_mode() -> None:
@@ -49,19 +164,65 @@ def test_defaults_mirror_botocore_standard_mode() -> None:
     assert policy.max_attempts == 10
 
 
-def test_worst_case_sleep_is_the_sum_of_bounds() -> None:
-    assert RetryPolicy(max_attempts=4, base=1, cap=3).worst_case_seconds() == 1 + 2 + 3
-    assert RetryPolicy(max_attempts=1).worst_case_seconds() == 0
+@pytest.mark.parametrize(("max_attempts", "base", "cap", "seconds"), [
+    (1, 1.0, 20.0, 0.0),  # one attempt: never sleeps
+    (2, 1.0, 20.0, 1.0),
+    (4, 1.0, 3.0, 1 + 2 + 3),
+    (5, 0.01, 0.1, 0.01 + 0.02 + 0.04 + 0.08),
+    (6, 0.01, 0.05, 0.01 + 0.02 + 0.04 + 0.05 + 0.05),
+    (3, 0.0, 0.0, 0.0),
+    (10, 1.0, 20.0, 1 + 2 + 4 + 8 + 16 + 20 + 20 + 20 + 20),  # the defaults: 111 s per hopeless request
+])
+def test_worst_case_sleep_is_the_sum_of_bounds(max_attempts: int, base: float, cap: float, seconds: float) -> None:
+    policy = RetryPolicy(max_attempts=max_attempts, base=base, cap=cap, random=lambda: 1.0)
+    assert policy.worst_case_seconds() == pytest.approx(seconds)
+    # the sleeps between the attempts of a request that fails every time, at the largest draw
+    assert sum(policy.delay(a) for a in range(1, max_attempts)) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("kwargs", [{"max_attempts": 0}, {"max_attempts": 101}, {"base": -1}, {"base": 2, "cap": 1}])
+@pytest.mark.parametrize("kwargs", [
+    {"max_attempts": 0}, {"max_attempts": -1}, {"max_attempts": 101},
+    {"base": -1.0}, {"base": -0.001, "cap": 1.0}, {"base": 2.0, "cap": 1.0}, {"cap": -1.0},
+])
 def test_invalid_policies(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
 
 
-def test_explain_gives_the_hint_and_dynamodbs_message() -> None:
-    assert explain("ExpiredTokenException", "token expired").startswith("ExpiredTokenException: the session token "
-                                                                        "has expired: refresh your credentials")
-    assert explain("ValidationException", "Item too big").endswith("; Item too big")
-    assert explain("Weird") == "Weird"
+@pytest.mark.parametrize("kwargs", [
+    {"max_attempts": 1}, {"max_attempts": 100}, {"base": 0.0, "cap": 0.0}, {"base": 3.0, "cap": 3.0},
+])
+def test_boundary_policies_are_valid(kwargs: dict[str, float]) -> None:
+    policy = RetryPolicy(**kwargs)  # type: ignore[arg-type]
+    assert math.isfinite(policy.worst_case_seconds())
+
+
+@pytest.mark.parametrize("kwargs", [{"base": math.nan}, {"cap": math.nan}])
+def test_nan_backoff_is_rejected(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("code", "message", "expected"), [
+    ("ExpiredTokenException", "The security token included in the request is expired",
+     "ExpiredTokenException: the session token has expired: refresh your credentials (e.g. `aws sso login`); "
+     "The security token included in the request is expired"),
+    ("ValidationException", "Item size has exceeded the maximum allowed size",
+     "ValidationException: DynamoDB rejected the request as invalid; Item size has exceeded the maximum allowed size"),
+    ("ResourceNotFoundException", "", "ResourceNotFoundException: the table does not exist on this target"),
+    ("ThrottlingException", "Rate exceeded", "ThrottlingException; Rate exceeded"),  # no hint: code and message
+    ("Weird", "", "Weird"),
+])
+def test_explain(code: str, message: str, expected: str) -> None:
+    assert explain(code, message) == expected
+
+
+def test_explain_tells_how_to_fix_an_expired_token() -> None:
+    assert "refresh" in explain("ExpiredTokenException")
+    assert "refresh" in explain("ExpiredToken", "x")
+
+
+@pytest.mark.parametrize("code", sorted(FATAL_HINTS))
+def test_every_hint_is_a_line_that_names_its_code(code: str) -> None:
+    line = explain(code, "DynamoDB says why")
+    assert line.startswith(f"{code}: ") and line.endswith("; DynamoDB says why") and "\n" not in line

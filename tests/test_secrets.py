@@ -17,9 +17,10 @@ import pytest
 import yaml
 
 from core import logs
-from core.benchmark import Plan, run
+from core.benchmark import run
 from core.cli import main
 from core.emulator import REPO_ROOT, Emulator
+from core.model import Plan
 from core.sigv4 import Credentials
 from core.targets import make_target
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.approaches import APPROACHES, TABLES
 from core.errors import TargetError
 from core.tables import (
-    TABLES,
     count_items,
     create_table,
     delete_lab_tables,
@@ -23,9 +23,10 @@ def target(request: pytest.FixtureRequest) -> Target:
     return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 
 
-def test_table_names_follow_the_study() -> None:
-    assert (TABLES["sequential"], TABLES["threaded"], TABLES["async"]) == ("SyncBooks", "ThreadedBooks", "AsyncBooks")
-    assert len(set(TABLES.values())) == len(TABLES)
+def test_table_names_follow_the_study_and_every_approach_has_its_own() -> None:
+    tables = [APPROACHES[name].table for name in ("sequential", "threaded", "async")]
+    assert tables == ["SyncBooks", "ThreadedBooks", "AsyncBooks"]
+    assert len(TABLES) == len(APPROACHES)
 
 
 def test_full_lifecycle(target: Target) -> None:
@@ -53,6 +54,7 @@ def test_wrong_key_schema_is_never_touched(target: Target) -> None:
     client.create_table(TableName="ThreadedBooks", BillingMode="PAY_PER_REQUEST",
                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}],
                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    client.get_waiter("table_exists").wait(TableName="ThreadedBooks", WaiterConfig={"Delay": 0.05})
     try:
         client.put_item(TableName="ThreadedBooks", Item={"id": {"N": "1"}})
         with pytest.raises(TargetError, match="exists with another key schema"):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.endpoints import is_local_url, validate_endpoint_url, validate_region
 from core.errors import ConfigError, EmulatorError
 from core.sigv4 import Credentials
-from core.targets import Target, is_local_url, make_target, validate_endpoint_url, validate_region
+from core.targets import Target, make_target
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-2", "ap-southeast-1", "us-gov-west-1", "il-central-1"])

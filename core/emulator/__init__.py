@@ -16,54 +16,15 @@ import shutil
 import subprocess
 import threading
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from core.errors import ConfigError, EmulatorError
+from core.model import Conditions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_JS = Path(__file__).with_name("server.js")
-SETUP_HINT = "run `make setup` in the repository (pip install -r requirements.txt, then npm ci)"
-
-
-@dataclass(frozen=True)
-class Conditions:
-    """Network conditions injected inside the embedded server (see server.js): latency and fault probabilities."""
-
-    latency_ms: float = 0.0
-    jitter_ms: float = 0.0
-    throttle: float = 0.0
-    error: float = 0.0
-    reset: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in ("latency_ms", "jitter_ms"):
-            value = getattr(self, name)
-            if not 0 <= value <= 60_000:
-                raise ConfigError(f"{name} must be between 0 and 60000 ms, got {value}")
-        for name in ("throttle", "error", "reset"):
-            value = getattr(self, name)
-            if not 0 <= value <= 1:
-                raise ConfigError(f"fault {name} is a probability between 0 and 1, got {value}")
-        if self.throttle + self.error + self.reset > 1:
-            raise ConfigError("fault probabilities throttle + error + reset must add up to at most 1")
-
-    @property
-    def faulty(self) -> bool:
-        return bool(self.throttle or self.error or self.reset)
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-
-# Presets: mean one-way request time added by the server, with jitter around it.
-NETWORK_PRESETS: dict[str, Conditions] = {
-    "none": Conditions(),
-    "same-region": Conditions(latency_ms=4.0, jitter_ms=2.0),
-    "nearby-region": Conditions(latency_ms=22.0, jitter_ms=6.0),
-    "study-2022": Conditions(latency_ms=75.0, jitter_ms=10.0),
-}
+SETUP_HINT = "run `./lab.sh setup` in the repository (pip install -r requirements.txt, then npm ci)"
 
 
 def node_executable() -> str:
@@ -107,7 +68,8 @@ class Emulator:
     def endpoint_url(self) -> str:
         if self.port is None:
             raise EmulatorError("the embedded emulator is not running: start it first")
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address, e.g. ::1
+        return f"http://{host}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> Emulator:
         with self._lock:
@@ -188,10 +150,10 @@ class Emulator:
         finally:
             connection.close()
 
-    def wait(self) -> None:
-        """Block until the server process ends."""
-        if self._process is not None:
-            self._process.wait()
+    def wait(self) -> int | None:
+        """Block until the server process ends; its exit code (None when it was not running)."""
+        process = self._process
+        return process.wait() if process is not None else None
 
     def stop(self) -> None:
         """Stop the server (idempotent)."""

@@ -1,15 +1,16 @@
-"""The approaches the lab compares, by their fixed names, and one entry point to run any of them.
+"""One entry point to run any approach of the registry (``core.approaches``) with its driver and transport.
 
 Contract: ``write(approach, books, target, options)`` consumes the book stream lazily, writes it to the
 approach's table (which must exist) and returns a frozen ``RunReport``; DynamoDB and network errors end up in
 the report (items failed or unknown), never as exceptions. ``write_async`` is the same for the event-loop
-approaches, cancellable without leaving a task behind.
+approaches, cancellable without leaving a task behind. Every approach retries through the lab's one retry loop
+(``engine.exchange``) and policy: botocore's own retries are off (one attempt per call), so the boto3 and
+aiobotocore approaches back off, give up and stop exactly like the hand-written ones.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import Coroutine, Iterable
@@ -18,51 +19,18 @@ from typing import Any
 
 import aiohttp
 
+from core.approaches import APPROACHES, STUDY_APPROACHES, Approach, approach, parallelism
 from core.books import Book
-from core.errors import ConfigError
+from core.model import RetryMode, default_threads, validate_knobs
+from core.ratecontrol import AdaptiveRate
 from core.report import RunReport
-from core.retry import RetryPolicy
-from core.tables import TABLES
+from core.retry import CircuitBreaker, RetryPolicy
 from core.targets import Target
 from core.writers.engine import ProgressCallback, Tally, run_async, run_sequential, run_threaded, works
+from core.writers.peers import TRANSPORTS as PEER_TRANSPORTS
 from core.writers.transports import AiohttpSender, BotocoreMeter, CredentialCache, aiobotocore_sender, boto3_sender
 
-STUDY_APPROACHES = ("sequential", "threaded", "async")
-
-
-@dataclass(frozen=True)
-class Approach:
-    name: str
-    driver: str  # "sequential" | "threaded" | "async"
-    client: str  # "boto3" | "aiohttp" | "aiobotocore"
-    batch: bool
-    table: str
-    description: str
-
-
-APPROACHES: dict[str, Approach] = {a.name: a for a in (
-    Approach("sequential", "sequential", "boto3", False, TABLES["sequential"],
-             "boto3 put_item in a loop (the study's baseline)"),
-    Approach("threaded", "threaded", "boto3", False, TABLES["threaded"],
-             "boto3 put_item via loop.run_in_executor on a thread pool"),
-    Approach("async", "async", "aiohttp", False, TABLES["async"],
-             "aiohttp + hand-written SigV4 against the JSON API"),
-    Approach("sequential-batch", "sequential", "boto3", True, TABLES["sequential-batch"],
-             "boto3 batch_write_item (25 per request) in a loop"),
-    Approach("threaded-batch", "threaded", "boto3", True, TABLES["threaded-batch"],
-             "boto3 batch_write_item via loop.run_in_executor"),
-    Approach("async-batch", "async", "aiohttp", True, TABLES["async-batch"],
-             "aiohttp + hand-written SigV4, BatchWriteItem"),
-    Approach("aiobotocore", "async", "aiobotocore", False, TABLES["aiobotocore"],
-             "aiobotocore put_item, bounded concurrency"),
-    Approach("aiobotocore-batch", "async", "aiobotocore", True, TABLES["aiobotocore-batch"],
-             "aiobotocore batch_write_item, bounded concurrency"),
-)}
-
-
-def default_threads() -> int:
-    """ThreadPoolExecutor's default worker count, which the study ran with."""
-    return min(32, (os.cpu_count() or 1) + 4)
+__all__ = ["APPROACHES", "STUDY_APPROACHES", "Approach", "WriterOptions", "default_threads", "write", "write_async"]
 
 
 @dataclass(frozen=True)
@@ -71,22 +39,18 @@ class WriterOptions:
     concurrency: int = 100  # aiohttp's default connection limit, which the study ran with
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     request_timeout: float = 10.0
-    cancel: threading.Event | None = field(default=None, compare=False)
+    cancel: threading.Event | None = field(default=None, compare=False)  # the run's stop signal
+    retry_mode: RetryMode = "standard"  # adaptive: botocore's for botocore clients, the lab's AdaptiveRate otherwise
 
     def __post_init__(self) -> None:
-        if not 1 <= self.threads <= 512:
-            raise ConfigError(f"threads must be between 1 and 512, got {self.threads}")
-        if not 1 <= self.concurrency <= 4096:
-            raise ConfigError(f"concurrency must be between 1 and 4096, got {self.concurrency}")
-        if not 0.1 <= self.request_timeout <= 300:
-            raise ConfigError(f"request timeout must be between 0.1 and 300 s, got {self.request_timeout}")
+        validate_knobs(self.threads, self.concurrency, self.request_timeout)
 
 
-def approach(name: str) -> Approach:
-    try:
-        return APPROACHES[name]
-    except KeyError:
-        raise ConfigError(f"unknown approach {name!r}: choose from {', '.join(APPROACHES)}") from None
+def _tally(chosen: Approach, table: str, options: WriterOptions, progress: ProgressCallback | None) -> Tally:
+    """The run's tally, around the caller's stop signal, with a circuit breaker sized to the approach."""
+    breaker = CircuitBreaker(parallel=parallelism(chosen, options.threads, options.concurrency))
+    rate = AdaptiveRate() if options.retry_mode == "adaptive" and not chosen.botocore else None
+    return Tally(chosen.name, table, progress, options.cancel or threading.Event(), breaker, rate)
 
 
 def write(name: str, books: Iterable[Book], target: Target, options: WriterOptions | None = None,
@@ -109,24 +73,30 @@ def run_loop(coroutine: Coroutine[Any, Any, RunReport]) -> RunReport:
 
 async def write_async(name: str, books: Iterable[Book], target: Target, options: WriterOptions | None = None,
                       progress: ProgressCallback | None = None, table: str | None = None) -> RunReport:
-    """Write ``books`` with an event-loop approach (threaded, async, aiobotocore, and their batch variants)."""
+    """Write ``books`` with an event-loop approach (threaded, async, aiobotocore, aws-sdk, aiodynamo, and their batch
+    variants)."""
     chosen, options = approach(name), options or WriterOptions()
     table = table or chosen.table
-    tally = Tally(chosen.name, table, progress, options.cancel)
+    tally = _tally(chosen, table, options, progress)
     units = works(books, chosen.batch, tally)
-    policy, attempts = options.policy, options.policy.max_attempts
+    policy = options.policy
     if chosen.client == "boto3":
-        client = target.client(pool=options.threads, max_attempts=attempts, timeout=options.request_timeout)
+        client = target.client(pool=options.threads, timeout=options.request_timeout, mode=options.retry_mode)
         BotocoreMeter(tally).attach(client)
         with _Stopwatch(tally) as measure:
-            await run_threaded(units, boto3_sender(client, table, attempts), policy, tally, options.threads)
+            await run_threaded(units, boto3_sender(client, table), policy, tally, options.threads)
         return measure.report
     if chosen.client == "aiobotocore":
         async with _aiobotocore_client(target, options) as client:
             BotocoreMeter(tally).attach(client)
             with _Stopwatch(tally) as measure:
-                await run_async(units, aiobotocore_sender(client, table, attempts), policy, tally,
-                                options.concurrency)
+                await run_async(units, aiobotocore_sender(client, table), policy, tally, options.concurrency)
+        return measure.report
+    if chosen.client in PEER_TRANSPORTS:  # aws-sdk, aiodynamo: ConfigError with the reason when unavailable
+        async with PEER_TRANSPORTS[chosen.client](target, table, tally, concurrency=options.concurrency,
+                                                  timeout=options.request_timeout) as peer:
+            with _Stopwatch(tally) as measure:
+                await run_async(units, peer, policy, tally, options.concurrency)
         return measure.report
     url = target.resolved_endpoint()
     credentials = CredentialCache(target.credentials_provider())
@@ -140,13 +110,11 @@ async def write_async(name: str, books: Iterable[Book], target: Target, options:
 
 def _write_sequential(chosen: Approach, books: Iterable[Book], target: Target, options: WriterOptions,
                       progress: ProgressCallback | None, table: str) -> RunReport:
-    tally = Tally(chosen.name, table, progress, options.cancel)
-    attempts = options.policy.max_attempts
-    client = target.client(pool=1, max_attempts=attempts, timeout=options.request_timeout)
+    tally = _tally(chosen, table, options, progress)
+    client = target.client(pool=1, timeout=options.request_timeout, mode=options.retry_mode)
     BotocoreMeter(tally).attach(client)
     with _Stopwatch(tally) as measure:
-        run_sequential(works(books, chosen.batch, tally),
-                       boto3_sender(client, table, attempts), options.policy, tally)
+        run_sequential(works(books, chosen.batch, tally), boto3_sender(client, table), options.policy, tally)
     return measure.report
 
 
@@ -171,8 +139,8 @@ def _aiobotocore_client(target: Target, options: WriterOptions) -> Any:
     (which refreshes temporary credentials as botocore does)."""
     from aiobotocore.session import AioSession
 
-    config = target.client_config(pool=options.concurrency, max_attempts=options.policy.max_attempts,
-                                  timeout=options.request_timeout)
+    config = target.client_config(pool=options.concurrency, timeout=options.request_timeout,
+                                  mode=options.retry_mode)
     if target.uses_default_chain:
         return AioSession(profile=target.profile).create_client(
             "dynamodb", region_name=target.region, endpoint_url=target.endpoint_url, config=config)

@@ -1,44 +1,54 @@
-"""The writers' logic, written once: units of work, the pure retry step, the tally, and three thin drivers.
+"""The writers' logic, written once: units of work, the pure retry step, the retry loop, the tally, thin drivers.
 
-Contract: ``settle`` is pure (a work unit and one answer in, a ``Step`` out). A driver pulls work lazily from the
-book stream (memory stays flat), sends it through a transport (``send(work) -> Outcome``), settles, sleeps and
-resends as the policy says, and records everything in a thread-safe ``Tally`` that becomes the ``RunReport``.
-Every item ends ok, failed or unknown; none is dropped.
+Contract: ``settle`` is pure (a work unit and one answer in, a ``Step`` out). ``exchange`` is the whole retry loop of
+one work unit as a generator (httpx-style): it yields ``Send(work)`` and receives the ``Outcome``, yields
+``Sleep(seconds)`` and receives nothing, and records every settlement in the ``Tally``; it does no I/O. The drivers
+(``drive`` blocking, ``adrive`` awaiting) only carry out what it yields, with the ``sleep`` they are given (by
+default an interruptible wait on the run's stop signal). The run drivers pull work lazily from the book stream
+(memory stays flat) with 1, N threads or N coroutines. Every item pulled from the stream ends ok, failed or unknown;
+none is dropped, so the settled items are always the stream's first ``report.items`` books.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from core.books import Book
 from core.protocol import batches, oversized
+from core.ratecontrol import AdaptiveRate
 from core.report import RunReport
-from core.retry import Kind, RetryPolicy, classify, explain
+from core.retry import CircuitBreaker, Kind, RetryPolicy, classify, explain
 
 ProgressCallback = Callable[[int], None]  # items settled so far; called from any thread
 MAX_LATENCY_SAMPLES = 20_000
 MAX_LISTED_ISBNS = 100_000
 PROGRESS_INTERVAL = 0.05
+ASYNC_POLL = 0.05  # how often an async backoff sleep looks at the stop signal
+STOPPED = "the run was stopped before these items were settled"
 
 
 class RunCancelled(Exception):
-    """Raised inside a client's own retry loop to end it once the run is cancelled."""
+    """Raised inside a client's own call to end it once the run is stopped."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Work:
-    """One request's worth of books (one for PutItem, up to 25 for BatchWriteItem) and its attempts so far."""
+    """One request's worth of books (one for PutItem, up to 25 for BatchWriteItem) and its attempts so far.
 
-    books: list[Book]
+    ``in_doubt``: the last attempt got no clear answer (timeout, reset, 5xx), so its books may be written."""
+
+    books: tuple[Book, ...]
     batch: bool
     attempts: int = 0
+    in_doubt: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,7 @@ class Outcome:
     code: str | None = None
     message: str = ""
     unprocessed: frozenset[str] = frozenset()
-    attempts: int = 1  # HTTP attempts behind this answer (boto3 retries inside the call)
+    attempts: int = 1  # HTTP attempts behind this answer
 
 
 @dataclass(frozen=True)
@@ -63,38 +73,45 @@ class Step:
     reason: str = ""
 
 
-def settle(work: Work, outcome: Outcome, policy: RetryPolicy) -> Step:
-    """Pure: account one outcome of ``work`` and decide whether and when to resend (what)."""
+def settle(work: Work, outcome: Outcome, policy: RetryPolicy, proven: bool = True) -> Step:
+    """Pure: account one outcome of ``work`` and decide whether and when to resend (what). ``proven``: the run has
+    had a success (else the policy probes with short delays)."""
     attempts = work.attempts + outcome.attempts
     if outcome.code is None:
         done = tuple(b for b in work.books if b.isbn not in outcome.unprocessed)
-        rest = [b for b in work.books if b.isbn in outcome.unprocessed]
+        rest = tuple(b for b in work.books if b.isbn in outcome.unprocessed)
         if not rest:
             return Step(done=done)
         if attempts < policy.max_attempts:
-            return Step(done=done, retry=Work(rest, work.batch, attempts), delay=policy.delay(attempts))
-        return Step(done=done, failed=tuple(rest),
-                    reason=f"UnprocessedItems: still throttled after {attempts} attempts")
+            return Step(done=done, retry=Work(rest, work.batch, attempts), delay=policy.delay(attempts, proven))
+        return Step(done=done, failed=rest, reason=f"UnprocessedItems: still throttled after {attempts} attempts")
+    kind = classify(outcome.code)
+    doubt = kind in (Kind.UNKNOWN, Kind.TRANSIENT)
     if policy.should_retry(outcome.code, attempts):
-        return Step(retry=Work(work.books, work.batch, attempts), delay=policy.delay(attempts))
+        return Step(retry=Work(work.books, work.batch, attempts, doubt), delay=policy.delay(attempts, proven))
     reason = explain(outcome.code, outcome.message)
-    if classify(outcome.code) in (Kind.UNKNOWN, Kind.TRANSIENT):
-        return Step(unknown=tuple(work.books), reason=f"{reason} (after {attempts} attempts)")
-    suffix = f" (after {attempts} attempts)" if classify(outcome.code) is Kind.THROTTLE else ""
-    return Step(failed=tuple(work.books), reason=reason + suffix)
+    if doubt:
+        return Step(unknown=work.books, reason=f"{reason} (after {attempts} attempts)")
+    suffix = f" (after {attempts} attempts)" if kind in (Kind.THROTTLE, Kind.REFUSED) else ""
+    return Step(failed=work.books, reason=reason + suffix)
 
 
 @dataclass
 class Tally:
-    """Thread-safe counters of one run; ``report`` freezes them into a ``RunReport``."""
+    """Thread-safe counters of one run; ``report`` freezes them into a ``RunReport``.
+
+    ``stop`` is the run's stop signal: set by the caller (cancel, a dead server) or by the circuit breaker, which
+    sees every attempt (``request``). After a stop no more work is pulled; what is pending is settled at once."""
 
     approach: str
     table: str
     progress: ProgressCallback | None = None
-    cancel: threading.Event | None = None  # set: stop pulling work and stop retrying (in-flight ends unknown)
+    stop: threading.Event = field(default_factory=threading.Event)
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    rate: AdaptiveRate | None = None  # adaptive retry mode: client-side rate control fed by every answer
     clock: Callable[[], float] = time.perf_counter
     started: float = 0.0
-    works: int = 0
+    units: int = 0
     requests: int = 0
     throttled: int = 0
     errors: Counter[str] = field(default_factory=Counter)
@@ -112,12 +129,25 @@ class Tally:
     _last_progress: float = 0.0
 
     @property
-    def cancelled(self) -> bool:
-        return self.cancel is not None and self.cancel.is_set()
+    def stopping(self) -> bool:
+        return self.stop.is_set()
+
+    @property
+    def halted(self) -> str | None:
+        """Why the circuit breaker stopped the run, or None."""
+        return self.breaker.reason
 
     def abandon(self, work: Work) -> None:
-        """A cancelled run stops retrying: what was still pending is reported unknown, never dropped."""
-        self.record(Step(unknown=tuple(work.books), reason="the run was stopped before these items were settled"))
+        """A stopped run does not resend: pending books end unknown (they may be written) or, when the breaker
+        stopped the run and their last answer was a refusal, failed. Never dropped."""
+        if self.halted and not work.in_doubt:
+            self.record(Step(failed=work.books, reason=self.halted))
+        else:
+            self.record(Step(unknown=work.books, reason=STOPPED if not self.halted else self.halted))
+
+    def not_sent(self, books: tuple[Book, ...]) -> None:
+        """Books taken from the stream but never sent (the run stopped first): not written, so failed."""
+        self.record(Step(failed=books, reason=f"not sent: {self.halted or 'the run was stopped'}"))
 
     def start(self) -> None:
         self.started = self.clock()
@@ -138,10 +168,14 @@ class Tally:
                 slot = self._sampler.randrange(self.latency_count)
                 if slot < MAX_LATENCY_SAMPLES:
                     self.latencies_ms[slot] = seconds * 1000
+        if self.rate is not None:
+            self.rate.record(partially_throttled or (code is not None and classify(code) is Kind.THROTTLE))
+        if self.breaker.attempt(code):
+            self.stop.set()
 
-    def begin(self, work: Work) -> None:
+    def begin(self) -> None:
         with self._lock:
-            self.works += 1
+            self.units += 1
 
     def record(self, step: Step) -> None:
         with self._lock:
@@ -170,91 +204,148 @@ class Tally:
             self.progress(settled)
         return RunReport(
             approach=self.approach, table=self.table, items=settled, seconds=seconds,
-            requests=self.requests, retries=max(0, self.requests - self.works), throttled=self.throttled,
+            requests=self.requests, retries=max(0, self.requests - self.units), throttled=self.throttled,
             errors=dict(self.errors), items_ok=self.ok, items_failed=self.failed, items_unknown=self.unknown,
             latencies_ms=tuple(self.latencies_ms), client_cpu_seconds=cpu_seconds, timeline=tuple(self.timeline),
             failures=tuple(self.failures), failed_isbns=tuple(self.failed_isbns),
-            unknown_isbns=tuple(self.unknown_isbns),
+            unknown_isbns=tuple(self.unknown_isbns), halted=self.halted,
         )
+
+    def sleep(self, seconds: float) -> None:
+        """A backoff wait that ends early when the run stops."""
+        self.stop.wait(seconds)
+
+    async def async_sleep(self, seconds: float) -> None:
+        """The event-loop backoff wait, ending within ``ASYNC_POLL`` of the run stopping."""
+        deadline = time.monotonic() + seconds
+        while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, ASYNC_POLL))
 
 
 def works(books: Iterable[Book], batch: bool, tally: Tally) -> Iterator[Work]:
-    """Lazily cut the book stream into work units (until the run is cancelled); oversized items fail here."""
+    """Lazily cut the book stream into work units until the run stops; oversized items fail here. Once the circuit
+    breaker has stopped the run, the rest of the stream is reported failed (not sent) without sending anything."""
 
     def sendable() -> Iterator[Book]:
-        for book in books:
-            if tally.cancelled:
+        iterator = iter(books)
+        while not (tally.stopping and not tally.halted):  # a cancelled run reads no further
+            book = next(iterator, None)
+            if book is None:
                 return
-            if oversized(book):
+            if tally.halted:  # the breaker gave up: the rest of the stream is reported, never sent
+                tally.not_sent((book,))
+            elif oversized(book):
                 tally.record(Step(failed=(book,), reason=explain("ItemTooLarge", f"isbn {book.isbn}")))
-                continue
-            yield book
+            else:
+                yield book
 
     groups: Iterable[list[Book]] = batches(sendable()) if batch else ([book] for book in sendable())
     for group in groups:
-        work = Work(group, batch)
-        tally.begin(work)
-        yield work
+        if tally.stopping:  # e.g. the books a batcher had gathered when the run stopped
+            tally.not_sent(tuple(group))
+            continue
+        tally.begin()
+        yield Work(tuple(group), batch)
 
 
-Send = Callable[[Work], Outcome]
-AsyncSend = Callable[[Work], Awaitable[Outcome]]
+@dataclass(frozen=True)
+class Send:
+    """Send this work unit once and pass back its ``Outcome``."""
+
+    work: Work
 
 
-def process(work: Work, send: Send, policy: RetryPolicy, tally: Tally) -> None:
-    """Sync driver of one work unit: send, settle, sleep, resend until it is settled."""
-    current: Work | None = work
-    while current is not None:
-        step = settle(current, send(current), policy)
+@dataclass(frozen=True)
+class Sleep:
+    """Wait this long (or until the run stops), then pass back None."""
+
+    seconds: float
+
+
+Command = Send | Sleep
+Exchange = Generator[Command, object, None]  # receives the Outcome of a Send; anything after a Sleep
+
+
+def exchange(work: Work, policy: RetryPolicy, tally: Tally) -> Exchange:
+    """The retry loop of one work unit, once for every driver: (wait for the rate control,) send, settle, record,
+    stop check, back off."""
+    current = work
+    while True:
+        wait = tally.rate.reserve() if tally.rate is not None else 0.0
+        if wait > 0:
+            yield Sleep(wait)
+            if tally.stopping:
+                if current.attempts:
+                    tally.abandon(current)
+                else:
+                    tally.not_sent(current.books)
+                return
+        outcome = yield Send(current)
+        assert isinstance(outcome, Outcome), "a Send is answered with its Outcome"
+        step = settle(current, outcome, policy, tally.breaker.proven)
         tally.record(step)
+        if step.retry is None:
+            return
         current = step.retry
-        if current is not None and tally.cancelled:
+        if not tally.stopping:
+            yield Sleep(step.delay)
+        if tally.stopping:
             tally.abandon(current)
             return
-        if current is not None:
-            policy.sleep(step.delay)
 
 
-async def aprocess(work: Work, send: AsyncSend, policy: RetryPolicy, tally: Tally) -> None:
-    """Async driver of one work unit: the same loop as ``process``, awaiting instead of blocking."""
-    current: Work | None = work
-    while current is not None:
-        step = settle(current, await send(current), policy)
-        tally.record(step)
-        current = step.retry
-        if current is not None and tally.cancelled:
-            tally.abandon(current)
-            return
-        if current is not None:
-            await policy.async_sleep(step.delay)
+Transport = Callable[[Work], Outcome]
+AsyncTransport = Callable[[Work], Awaitable[Outcome]]
 
 
-def run_sequential(units: Iterator[Work], send: Send, policy: RetryPolicy, tally: Tally) -> None:
+def drive(work: Work, send: Transport, policy: RetryPolicy, tally: Tally,
+          sleep: Callable[[float], object] | None = None) -> None:
+    """Blocking driver of one work unit: carries out what ``exchange`` yields."""
+    wait, loop = tally.sleep if sleep is None else sleep, exchange(work, policy, tally)
+    reply: object = None  # sending None first starts the generator
+    with contextlib.suppress(StopIteration):
+        while command := loop.send(reply):
+            reply = send(command.work) if isinstance(command, Send) else wait(command.seconds)
+
+
+async def adrive(work: Work, send: AsyncTransport, policy: RetryPolicy, tally: Tally,
+                 sleep: Callable[[float], Awaitable[object]] | None = None) -> None:
+    """Event-loop driver of one work unit: the same loop as ``drive``, awaiting instead of blocking."""
+    wait, loop = tally.async_sleep if sleep is None else sleep, exchange(work, policy, tally)
+    reply: object = None
+    with contextlib.suppress(StopIteration):
+        while command := loop.send(reply):
+            reply = await send(command.work) if isinstance(command, Send) else await wait(command.seconds)
+
+
+def run_sequential(units: Iterator[Work], send: Transport, policy: RetryPolicy, tally: Tally,
+                   sleep: Callable[[float], object] | None = None) -> None:
     for work in units:
-        process(work, send, policy, tally)
+        drive(work, send, policy, tally, sleep)
 
 
-async def run_threaded(units: Iterator[Work], send: Send, policy: RetryPolicy, tally: Tally, workers: int) -> None:
+async def run_threaded(units: Iterator[Work], send: Transport, policy: RetryPolicy, tally: Tally, workers: int,
+                       sleep: Callable[[float], object] | None = None) -> None:
     """The study's threaded approach: blocking sends through ``loop.run_in_executor``, ``workers`` in flight."""
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lab-writer") as pool:
 
         async def worker() -> None:
             for work in units:  # one shared lazy iterator, advanced only on the event loop's thread
-                await loop.run_in_executor(pool, process, work, send, policy, tally)
+                await loop.run_in_executor(pool, drive, work, send, policy, tally, sleep)
 
         async with asyncio.TaskGroup() as group:
             for _ in range(workers):
                 group.create_task(worker())
 
 
-async def run_async(units: Iterator[Work], send: AsyncSend, policy: RetryPolicy, tally: Tally,
-                    concurrency: int) -> None:
+async def run_async(units: Iterator[Work], send: AsyncTransport, policy: RetryPolicy, tally: Tally,
+                    concurrency: int, sleep: Callable[[float], Awaitable[object]] | None = None) -> None:
     """Genuine async: ``concurrency`` coroutines share the lazy work stream; cancelling cancels them all."""
 
     async def worker() -> None:
         for work in units:
-            await aprocess(work, send, policy, tally)
+            await adrive(work, send, policy, tally, sleep)
 
     async with asyncio.TaskGroup() as group:
         for _ in range(concurrency):

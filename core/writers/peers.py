@@ -8,56 +8,42 @@ short code (``core.retry``'s vocabulary) and records its one HTTP attempt in the
 are switched off (one attempt per call), so the lab's ``RetryPolicy`` retries them exactly as it retries the
 hand-signed aiohttp writer. Credentials are the target's current keys, handed over through a resolver object of
 ours (never through ``os.environ``), and checked once before the first request (``TargetError``).
-``available(client)`` says, without importing anything heavy, whether a peer can run on this interpreter.
+``available(client)`` says, without importing the client, whether it can run here (the registry's reason).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import platform
 import re
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import aiohttp
 
+from core.approaches import APPROACHES
 from core.errors import ConfigError
 from core.protocol import error_code, unprocessed_isbns
 from core.sigv4 import Credentials
 from core.targets import Target
-from core.writers.engine import Outcome, Tally, Work
-from core.writers.transports import CredentialCache
+from core.writers.engine import AsyncTransport, Outcome, Tally, Work
+from core.writers.transports import CredentialCache, transport_code
 
-AsyncSend = Callable[[Work], Awaitable[Outcome]]
 PEERS = ("aws-sdk", "aiodynamo")
-_MODULES = {"aws-sdk": ("aws_sdk_dynamodb", "aws-sdk-dynamodb"), "aiodynamo": ("aiodynamo", "aiodynamo")}
-AWS_SDK_MIN_PYTHON = (3, 12)
 
 
-def available(client: str, version: tuple[int, int] | None = None) -> str | None:
-    """None when the peer ``client`` ("aws-sdk" or "aiodynamo") can run here, else the one-line reason why not."""
-    if client not in _MODULES:
+def available(client: str) -> str | None:
+    """None when the peer ``client`` ("aws-sdk" or "aiodynamo") can run here, else the one-line reason why not
+    (the registry's: its Python version, its package)."""
+    if client not in PEERS:
         raise ConfigError(f"unknown peer client {client!r}: choose from {', '.join(PEERS)}")
-    version = version or (sys.version_info.major, sys.version_info.minor)
-    if client == "aws-sdk" and version < AWS_SDK_MIN_PYTHON:
-        return f"needs Python 3.12+ (this is {platform.python_version()}): run the lab with PYTHON=python3.12 or newer"
-    module, package = _MODULES[client]
-    if importlib.util.find_spec(module) is None:
-        return f"the {package} package is not installed: run ./lab.sh setup"
-    return None
+    return next(a.unavailable for a in APPROACHES.values() if a.client == client)
 
 
 def _require(client: str) -> None:
     reason = available(client)
     if reason is not None:
-        raise ConfigError(f"the {client} approaches are unavailable: {reason}")
-
-
-def _transport_code(error: BaseException) -> str:
-    return "Timeout" if isinstance(error, TimeoutError) else "ConnectionError"
+        raise ConfigError(reason)
 
 
 def _session(concurrency: int, timeout: float, **options: Any) -> aiohttp.ClientSession:
@@ -106,7 +92,7 @@ def _sdk_error(error: Exception) -> tuple[str, str]:
         status = _SDK_STATUS.search(error.message)
         code = found.group(1) if found else f"HTTP{status.group(1) if status else '000'}"
         return code, f"HTTP {status.group(1)}" if status else error.message
-    return _transport_code(error), f"{type(error).__name__}: {error}"
+    return transport_code(error), f"{type(error).__name__}: {error}"
 
 
 class _CodeKeepingTransport:
@@ -180,7 +166,7 @@ class _AwsSdkSender:
 
 @asynccontextmanager
 async def aws_sdk_transport(target: Target, table: str, tally: Tally, *, concurrency: int,
-                            timeout: float) -> AsyncIterator[AsyncSend]:
+                            timeout: float) -> AsyncIterator[AsyncTransport]:
     """``AsyncDynamoDBClient`` on an aiohttp session of ours (``concurrency`` connections, ``timeout`` s per
     request), one attempt per call; client and session are closed on exit (the SDK alone leaks its session)."""
     _require("aws-sdk")
@@ -226,7 +212,7 @@ def _aiodynamo_error(error: Exception, codes: dict[type[BaseException], str]) ->
     if code is not None:
         data = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
         return code, str(data.get("message") or data.get("Message") or "")
-    return _transport_code(error), f"{type(error).__name__}: {error}"
+    return transport_code(error), f"{type(error).__name__}: {error}"
 
 
 def _lab_key(credentials: Callable[[], Credentials]) -> Any:
@@ -325,7 +311,7 @@ def _aiodynamo_http(session: aiohttp.ClientSession, endpoint: Any) -> Any:
 
 @asynccontextmanager
 async def aiodynamo_transport(target: Target, table: str, tally: Tally, *, concurrency: int,
-                              timeout: float) -> AsyncIterator[AsyncSend]:
+                              timeout: float) -> AsyncIterator[AsyncTransport]:
     """aiodynamo's ``Client`` over its aiohttp adapter (see ``_aiodynamo_http``), on a session of ours
     (``concurrency`` connections, ``timeout`` s per request), one attempt per call; the session is closed on exit."""
     _require("aiodynamo")
@@ -341,5 +327,5 @@ async def aiodynamo_transport(target: Target, table: str, tally: Tally, *, concu
         yield _AiodynamoSender(client, table, tally)
 
 
-TransportFactory = Callable[..., AbstractAsyncContextManager[AsyncSend]]
+TransportFactory = Callable[..., AbstractAsyncContextManager[AsyncTransport]]
 TRANSPORTS: dict[str, TransportFactory] = {"aws-sdk": aws_sdk_transport, "aiodynamo": aiodynamo_transport}

@@ -1,8 +1,10 @@
 """Transports: how a work unit reaches DynamoDB and comes back as an ``Outcome``.
 
 Contract: a transport sends one request for one ``Work`` (PutItem or BatchWriteItem) and never raises for a
-DynamoDB or network error: it answers an ``Outcome`` with a short code. Each HTTP attempt is recorded in the tally
-(boto3 and aiobotocore through botocore's events, since they retry inside the call).
+DynamoDB or network error, nor for the run being stopped: it answers an ``Outcome`` with a short code. Each HTTP
+attempt is recorded in the tally (boto3 and aiobotocore through botocore's events). A connection that could not be
+made is ``ConnectionRefused`` (nothing was sent), any other transport failure ``ConnectionError`` or ``Timeout``
+(the request may have been written).
 """
 
 from __future__ import annotations
@@ -20,12 +22,21 @@ from botocore.exceptions import (
     ClientError,
     ConnectionError,
     ConnectTimeoutError,
+    EndpointConnectionError,
     HTTPClientError,
     ReadTimeoutError,
 )
 
 from core import sigv4
-from core.protocol import CONTENT_TYPE, batch_write_body, error_code, put_item_body, target_header, unprocessed_isbns
+from core.protocol import (
+    CONTENT_TYPE,
+    batch_write_body,
+    client_error,
+    error_code,
+    put_item_body,
+    target_header,
+    unprocessed_isbns,
+)
 from core.sigv4 import Credentials
 from core.writers.engine import Outcome, RunCancelled, Tally, Work
 
@@ -45,8 +56,8 @@ class BotocoreMeter:
         client.meta.events.register(f"response-received.{ANY_BOTOCORE_CALL}", self._answered)
 
     def _check_cancelled(self, **_: Any) -> None:
-        """Stops botocore's own retry loop once the run is cancelled (an unretryable error, raised to the call)."""
-        if self.tally.cancelled:
+        """Stops a call about to be sent once the run is stopped (raised to the call, answered ``Cancelled``)."""
+        if self.tally.stopping:
             raise RunCancelled("the run was stopped")
 
     def _started(self, request: Any, **_: Any) -> None:
@@ -58,16 +69,19 @@ class BotocoreMeter:
         code: str | None = None
         partial = False
         if exception is not None:
-            code = _transport_code(exception)
+            code = transport_code(exception)
         elif parsed_response is not None:
             code = parsed_response.get("Error", {}).get("Code") or None
             partial = bool(parsed_response.get("UnprocessedItems"))
         self.tally.request(seconds, code, partially_throttled=partial)
 
 
-def _transport_code(error: BaseException) -> str:
+def transport_code(error: BaseException) -> str:
+    """The lab's code for a request that got no answer: Timeout, ConnectionRefused (nothing sent), ConnectionError."""
     if isinstance(error, (ReadTimeoutError, ConnectTimeoutError, asyncio.TimeoutError)):
         return "Timeout"
+    if isinstance(error, (EndpointConnectionError, aiohttp.ClientConnectorError, ConnectionRefusedError)):
+        return "ConnectionRefused"
     return "ConnectionError"
 
 
@@ -83,45 +97,46 @@ def _boto_outcome(answer: dict[str, Any], table: str) -> Outcome:
     return Outcome(unprocessed=frozenset(unprocessed_isbns(answer, table)), attempts=retries + 1)
 
 
-def _boto_error(error: Exception, max_attempts: int) -> Outcome:
+def _boto_error(error: Exception) -> Outcome:
     if isinstance(error, ClientError):
-        info = error.response.get("Error", {})
         retries = int(error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
-        code, message = str(info.get("Code", "Unknown")), str(info.get("Message", ""))
-        if code.isdigit():  # an answer botocore could not parse (e.g. XML to a JSON API): read the code ourselves
-            code, message = error_code(int(code), message.encode())
+        code, message = client_error(error.response)
         return Outcome(code=code, message=message, attempts=retries + 1)
-    # botocore retried connection errors and timeouts itself, up to the budget, before raising
-    return Outcome(code=_transport_code(error), message=str(error), attempts=max_attempts)
+    return Outcome(code=transport_code(error), message=type(error).__name__)
 
 
 _BOTO_ERRORS = (ClientError, ConnectionError, HTTPClientError, BotoCoreError)
 
 
-def boto3_sender(client: Any, table: str, max_attempts: int) -> Callable[[Work], Outcome]:
-    """Blocking send through a (thread-safe) boto3 client with botocore's standard retries."""
+CANCELLED = Outcome(code="Cancelled", message="the run was stopped")
+
+
+def boto3_sender(client: Any, table: str) -> Callable[[Work], Outcome]:
+    """Blocking send through a (thread-safe) boto3 client, one attempt per call."""
 
     def send(work: Work) -> Outcome:
         method, params = _boto_request(work, table)
         try:
             return _boto_outcome(getattr(client, method)(**params), table)
         except _BOTO_ERRORS as error:
-            return _boto_error(error, max_attempts)
+            return _boto_error(error)
         except RunCancelled:
-            return Outcome(code="Cancelled", message="the run was stopped")
+            return CANCELLED
 
     return send
 
 
-def aiobotocore_sender(client: Any, table: str, max_attempts: int) -> Callable[[Work], Any]:
-    """Async send through an aiobotocore client (same botocore retries, awaited)."""
+def aiobotocore_sender(client: Any, table: str) -> Callable[[Work], Any]:
+    """Async send through an aiobotocore client, one attempt per call."""
 
     async def send(work: Work) -> Outcome:
         method, params = _boto_request(work, table)
         try:
             return _boto_outcome(await getattr(client, method)(**params), table)
         except (TimeoutError, *_BOTO_ERRORS, aiohttp.ClientError) as error:
-            return _boto_error(error, max_attempts)
+            return _boto_error(error)
+        except RunCancelled:
+            return CANCELLED
 
     return send
 
@@ -172,7 +187,7 @@ class AiohttpSender:
                 raw = await response.read()
                 status, crc = response.status, response.headers.get("x-amz-crc32")
         except (TimeoutError, aiohttp.ClientError) as error:
-            code = _transport_code(error)
+            code = transport_code(error)
             self.tally.request(time.perf_counter() - started, code)
             return Outcome(code=code, message=type(error).__name__)
         seconds = time.perf_counter() - started

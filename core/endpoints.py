@@ -1,0 +1,89 @@
+"""Endpoints as the user types them: target kinds, regions, URLs, and the one decision "is this on this machine?".
+
+Contract: pure (``localstack_endpoint`` reads the environment through localstack-client, nothing else); errors are
+``ConfigError`` with one line saying what to type instead. A URL carrying credentials (``http://KEY:SECRET@host``)
+is refused, so a secret can never travel from a URL into a message, a log, an export or the history.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal, get_args
+from urllib.parse import urlsplit
+
+from core.errors import ConfigError
+
+Kind = Literal["embedded", "localstack", "aws", "custom"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+DEFAULT_REGION = "us-east-1"
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+def validate_kind(kind: str) -> Kind:
+    for known in KINDS:
+        if kind == known:
+            return known
+    raise ConfigError(f"unknown target {kind!r}: choose one of {', '.join(KINDS)}")
+
+
+def validate_region(region: str) -> str:
+    if not isinstance(region, str) or not _REGION.match(region):
+        raise ConfigError(f"invalid region {region!r}: expected a name like us-east-1 or eu-west-2")
+    return region
+
+
+def validate_endpoint_url(url: str) -> str:
+    """The URL without a trailing slash; ``ConfigError`` for anything but http(s)://host[:port][/path]."""
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ConfigError("the endpoint URL must not carry credentials (user:password@): remove them and use "
+                          "AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the page's key form instead")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError(f"invalid endpoint URL {url!r}: the port must be a number from 1 to 65535") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"invalid endpoint URL {url!r}: expected http(s)://host[:port], e.g. http://localhost:4566")
+    return url.rstrip("/")
+
+
+def is_local_url(url: str | None) -> bool:
+    """True for loopback endpoints (localhost, 127.0.0.0/8, ::1): safe to write to without asking."""
+    if not url:
+        return False
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def localstack_endpoint() -> str:
+    """LocalStack's DynamoDB endpoint as localstack-client resolves it (AWS_ENDPOINT_URL, LOCALSTACK_HOST)."""
+    from localstack_client.config import get_service_endpoint
+
+    return validate_endpoint_url(get_service_endpoint("dynamodb") or "http://localhost:4566")
+
+
+def endpoint_for(kind: Kind, endpoint_url: str | None) -> str | None:
+    """The URL a target of ``kind`` talks to before it runs: the one given, LocalStack's resolved one, or None
+    (the embedded server's is known once it runs; AWS's is botocore's regional endpoint)."""
+    if endpoint_url is not None:
+        return endpoint_url
+    return localstack_endpoint() if kind == "localstack" else None
+
+
+def off_machine(kind: Kind, endpoint_url: str | None, region: str) -> str | None:
+    """Where a run of this target writes when that is off this machine (to show and to confirm), else None.
+
+    The one place this is decided: the page's confirmation and the CLI's ``--yes`` both call it.
+    """
+    if kind == "embedded":
+        return None
+    url = endpoint_for(kind, endpoint_url)
+    if is_local_url(url):
+        return None
+    return url or f"AWS {region}"

@@ -1,0 +1,88 @@
+"""Leases on the lab's tables, so two runs on one endpoint never reset or verify each other's tables.
+
+Contract: ``hold(client, tables)`` is a context manager. On entry it takes a lease on every table for this run, in
+a small lease table (``LabLeases``, keyed by the table's name) with conditional writes that every DynamoDB engine
+honours: a lease is taken when the table has none, its holder's lease expired, or it is already this run's. If
+another live run holds one, nothing is written and ``TargetError`` names it and says what to do. While the block
+runs a daemon thread renews the leases; on exit they are released. A run that dies leaves leases that expire after
+``TTL`` seconds, so nothing is locked for good.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from core.errors import TargetError
+from core.monitor import every
+from core.tables import LEASE_TABLE, create_table
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+TTL = 60.0  # seconds a lease lives without renewal
+RENEW_EVERY = 15.0
+
+
+def _acquire(client: DynamoDBClient, table: str, run: str, now: float) -> None:
+    try:
+        client.put_item(
+            TableName=LEASE_TABLE,
+            Item={"isbn": {"S": table}, "run": {"S": run}, "until": {"N": f"{now + TTL:.3f}"},
+                  "since": {"N": f"{now:.3f}"}},
+            ConditionExpression="attribute_not_exists(isbn) OR #until < :now OR #run = :run",
+            ExpressionAttributeNames={"#until": "until", "#run": "run"},
+            ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}, ":run": {"S": run}},
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        raise TargetError(_held_by_other(client, table, now)) from None
+
+
+def _held_by_other(client: DynamoDBClient, table: str, now: float) -> str:
+    item: Any = client.get_item(TableName=LEASE_TABLE, Key={"isbn": {"S": table}}, ConsistentRead=True).get("Item")
+    since = time.strftime("%H:%M:%S", time.localtime(float(item["since"]["N"]))) if item else "?"
+    left = max(0.0, float(item["until"]["N"]) - now) if item else 0.0
+    return (f"another run (started {since}) is using table {table} on this endpoint: wait for it to finish, or "
+            f"cancel it (its lease expires {left:.0f} s after it stops), or use another target")
+
+
+def _release(client: DynamoDBClient, table: str, run: str) -> None:
+    with contextlib.suppress(ClientError, BotoCoreError):
+        client.delete_item(TableName=LEASE_TABLE, Key={"isbn": {"S": table}},
+                           ConditionExpression="#run = :run", ExpressionAttributeNames={"#run": "run"},
+                           ExpressionAttributeValues={":run": {"S": run}})
+
+
+@contextmanager
+def hold(client: DynamoDBClient, tables: Iterable[str], clock: Callable[[], float] = time.time) -> Iterator[str]:
+    """Hold a lease on every table while the block runs; yields this run's id."""
+    run, names = uuid.uuid4().hex, sorted(set(tables))
+    create_table(client, LEASE_TABLE)
+    taken: list[str] = []
+    try:
+        for name in names:
+            _acquire(client, name, run, clock())
+            taken.append(name)
+    except BaseException:
+        for name in taken:
+            _release(client, name, run)
+        raise
+    def renew() -> None:
+        for name in names:
+            with contextlib.suppress(ClientError, BotoCoreError, TargetError):
+                _acquire(client, name, run, clock())
+
+    try:
+        with every(RENEW_EVERY, renew, "lab-lease"):
+            yield run
+    finally:
+        for name in names:
+            _release(client, name, run)

@@ -1,0 +1,300 @@
+"""The lab's vocabulary: what to run (``Plan``, ``Conditions``) and what came of it (``RunResult``, ``Report``,
+``ProgressEvent``), plus the few decisions the page and the CLI must make the same way.
+
+Contract: frozen dataclasses and pure functions, no I/O and no heavy imports (no boto3, aiohttp, psutil): the
+runner, charts, export, history, the page and the CLI all import this module. Building a ``Plan`` or
+``Conditions`` validates every field (``ConfigError``, one line, nothing written).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, get_args
+
+from core.approaches import APPROACHES, STUDY_APPROACHES, parallelism
+from core.books import ISBN_BODIES
+from core.endpoints import (
+    DEFAULT_REGION,
+    KINDS,
+    Kind,
+    off_machine,
+    validate_endpoint_url,
+    validate_kind,
+    validate_region,
+)
+from core.errors import ConfigError
+from core.report import RunReport, Verification
+
+MAX_ITEMS = 10_000_000
+MAX_THREADS = 512
+MAX_CONCURRENCY = 4096
+SERVER_BOUND_CPU = 90.0  # % of one core: dynalite runs on a single Node thread
+WRU_PRICE_USD = 0.625 / 1_000_000  # on-demand write request unit, us-east-1, since November 2024
+PRICE_NOTE = f"{WRU_PRICE_USD * 1e6:.3f} USD per million WRU, us-east-1, since Nov 2024"
+PHASES = ("reset", "warmup", "write", "verify", "done")
+RetryMode = Literal["standard", "adaptive"]
+RETRY_MODES: tuple[RetryMode, ...] = get_args(RetryMode)
+
+
+def default_threads() -> int:
+    """ThreadPoolExecutor's default worker count, which the study ran with."""
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+def validate_knobs(threads: int, concurrency: int, request_timeout: float) -> None:
+    """The writers' knobs, checked once for the plan and the writers alike."""
+    if not 1 <= threads <= MAX_THREADS:
+        raise ConfigError(f"threads must be between 1 and {MAX_THREADS}, got {threads}")
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise ConfigError(f"concurrency must be between 1 and {MAX_CONCURRENCY}, got {concurrency}")
+    if not 0.1 <= request_timeout <= 300:
+        raise ConfigError(f"request timeout must be between 0.1 and 300 s, got {request_timeout}")
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """Network conditions and faults injected by the embedded server (see server.js): latency, jitter and the
+    probability of each fault per write request."""
+
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    throttle: float = 0.0
+    error: float = 0.0
+    reset: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("latency_ms", "jitter_ms"):
+            value = getattr(self, name)
+            if not 0 <= value <= 60_000:
+                raise ConfigError(f"{name} must be between 0 and 60000 ms, got {value}")
+        for name in FAULTS:
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ConfigError(f"fault {name} is a probability between 0 and 1, got {value}")
+        if sum(getattr(self, name) for name in FAULTS) > 1:
+            raise ConfigError(f"fault probabilities {' + '.join(FAULTS)} must add up to at most 1")
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @property
+    def faults(self) -> dict[str, float]:
+        """The faults that are on, by name."""
+        return {name: getattr(self, name) for name in FAULTS if getattr(self, name)}
+
+
+# The fault names, in one place: the CLI's --faults, the page's sliders and the server's conditions use them.
+FAULTS: tuple[str, ...] = tuple(f.name for f in fields(Conditions) if not f.name.endswith("_ms"))
+FAULT_LABELS: dict[str, str] = {"throttle": "Throttling", "error": "500 errors", "reset": "Connection resets"}
+
+# Presets: mean one-way request time added by the server, with jitter around it.
+NETWORK_PRESETS: dict[str, Conditions] = {
+    "none": Conditions(),
+    "same-region": Conditions(latency_ms=4.0, jitter_ms=2.0),
+    "nearby-region": Conditions(latency_ms=22.0, jitter_ms=6.0),
+    "study-2022": Conditions(latency_ms=75.0, jitter_ms=10.0),
+}
+
+
+def parse_faults(text: str) -> dict[str, float]:
+    """``throttle=0.3,error=0.05,reset=0.02`` -> {"throttle": 0.3, ...}; each fault named once."""
+    faults: dict[str, float] = {}
+    usage = ",".join(f"{name}=P" for name in FAULTS)
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        if name not in FAULTS or not value.strip():
+            raise ConfigError(f"bad --faults entry {part!r}: use {usage} with P from 0 to 1")
+        if name in faults:
+            raise ConfigError(f"--faults names {name} twice: give each fault once")
+        try:
+            faults[name] = float(value)
+        except ValueError:
+            raise ConfigError(f"bad --faults value {value!r} for {name}: expected a number from 0 to 1") from None
+    return faults
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to run; every field is checked when the plan is built."""
+
+    target: Kind = "embedded"
+    endpoint_url: str | None = None
+    region: str = DEFAULT_REGION
+    profile: str | None = None
+    approaches: tuple[str, ...] = STUDY_APPROACHES
+    items: int = 1_000
+    seed: int = 0
+    repeats: int = 1
+    warmup: int = 0
+    threads: int = field(default_factory=default_threads)
+    concurrency: int = 100
+    conditions: Conditions = field(default_factory=Conditions)
+    max_attempts: int = 10
+    request_timeout: float = 10.0
+    retry_mode: RetryMode = "standard"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "target", validate_kind(self.target))
+        if self.retry_mode not in RETRY_MODES:
+            raise ConfigError(f"unknown retry mode {self.retry_mode!r}: choose one of {', '.join(RETRY_MODES)}")
+        validate_region(self.region)
+        if self.endpoint_url is not None:
+            if self.target == "embedded":
+                raise ConfigError("--endpoint-url is for the localstack, aws and custom targets, not embedded")
+            object.__setattr__(self, "endpoint_url", validate_endpoint_url(self.endpoint_url))
+        elif self.target == "custom":
+            raise ConfigError("the custom target needs --endpoint-url, e.g. http://127.0.0.1:5000 for a moto server")
+        if not self.approaches:
+            raise ConfigError(f"no approach chosen: pick one or more of {', '.join(APPROACHES)}")
+        for name in self.approaches:
+            if name not in APPROACHES:
+                raise ConfigError(f"unknown approach {name!r}: choose from {', '.join(APPROACHES)}")
+            reason = APPROACHES[name].unavailable
+            if reason:
+                raise ConfigError(f"{reason}, or leave {name} out")
+        repeated = sorted({a for a in self.approaches if self.approaches.count(a) > 1})
+        if repeated:
+            raise ConfigError(f"approach {repeated[0]!r} is listed twice: name each approach once")
+        if not 1 <= self.items <= MAX_ITEMS:
+            raise ConfigError(f"items must be between 1 and {MAX_ITEMS:,}, got {self.items}")
+        if not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be a whole number from 0 to 2**63-1, got {self.seed}")
+        if not 1 <= self.repeats <= 50:
+            raise ConfigError(f"repeats must be between 1 and 50, got {self.repeats}")
+        if not 0 <= self.warmup <= 100_000 or self.items + self.warmup > ISBN_BODIES:
+            raise ConfigError(f"warm-up must be between 0 and 100,000 items, got {self.warmup}")
+        if self.conditions != Conditions() and self.target != "embedded":
+            raise ConfigError("network conditions and faults are injected by the embedded emulator: "
+                              "use --target embedded, or drop --network/--latency-ms/--faults")
+        validate_knobs(self.threads, self.concurrency, self.request_timeout)
+        if not 1 <= self.max_attempts <= 100:
+            raise ConfigError(f"max attempts must be between 1 and 100, got {self.max_attempts}")
+
+    @property
+    def off_machine(self) -> str | None:
+        """Where this plan writes when that is off this machine (it then needs the user's confirmation)."""
+        return off_machine(self.target, self.endpoint_url, self.region)
+
+    @property
+    def writes(self) -> int:
+        """Items written over the whole plan: every approach, every repeat, and the warm-ups."""
+        return (self.items * self.repeats + self.warmup) * len(self.approaches)
+
+    @property
+    def cost_usd(self) -> float:
+        """On-demand write cost of the plan on AWS: one WRU per put of up to 1 KB (every seeded book is under
+        1 KB)."""
+        return self.writes * WRU_PRICE_USD
+
+    def parallelism(self, name: str) -> int:
+        return parallelism(APPROACHES[name], self.threads, self.concurrency)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["approaches"] = list(self.approaches)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        values = dict(data)
+        values["approaches"] = tuple(values["approaches"])
+        values["conditions"] = Conditions(**values["conditions"])
+        return cls(**values)
+
+
+def speedup(seconds: Mapping[str, float], approach: str, baseline: str = "sequential") -> float | None:
+    """Seconds of ``baseline`` ÷ seconds of ``approach`` (None without both, or for the baseline on its own):
+    the one definition of "speed-up" the table, the charts and the page use."""
+    base, value = seconds.get(baseline), seconds.get(approach)
+    if base is None or not value or len(seconds) < 2:
+        return None
+    return base / value
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One measured run of one approach: the writer's report, the read-back check and the server's load."""
+
+    repeat: int
+    report: RunReport
+    verification: Verification
+    server_cpu_percent: float | None = None  # mean over the run, % of one core; None off the embedded target
+
+    @property
+    def approach(self) -> str:
+        return self.report.approach
+
+    @property
+    def server_bound(self) -> bool:
+        return self.server_cpu_percent is not None and self.server_cpu_percent >= SERVER_BOUND_CPU
+
+    @property
+    def clean(self) -> bool:
+        """Every item written and verified: nothing lost, failed or unknown."""
+        return self.verification.ok and self.report.complete
+
+
+@dataclass(frozen=True)
+class Summary:
+    approach: str
+    runs: int
+    seconds_min: float
+    seconds_median: float
+    seconds_max: float
+    items_per_second_median: float
+
+
+@dataclass(frozen=True)
+class Report:
+    plan: Plan
+    environment: Mapping[str, Any]
+    runs: tuple[RunResult, ...]
+    created: float = field(default_factory=time.time)
+    cancelled: bool = False
+    error: str | None = None  # why the plan stopped early (e.g. the emulator died), one line
+
+    @property
+    def clean(self) -> bool:
+        return bool(self.runs) and all(run.clean for run in self.runs) and not self.cancelled and not self.error
+
+    def summaries(self) -> list[Summary]:
+        out = []
+        for name in self.plan.approaches:
+            runs = [r for r in self.runs if r.approach == name]
+            if not runs:
+                continue
+            seconds = [r.report.seconds for r in runs]
+            out.append(Summary(name, len(runs), min(seconds), statistics.median(seconds), max(seconds),
+                               statistics.median(r.report.items_per_second for r in runs)))
+        return out
+
+    def not_run(self) -> tuple[str, ...]:
+        """Approaches of the plan that made no run (the plan was cancelled or stopped before them)."""
+        made = {r.approach for r in self.runs}
+        return tuple(name for name in self.plan.approaches if name not in made)
+
+    def speedup(self, approach: str, baseline: str = "sequential") -> float | None:
+        return speedup({s.approach: s.seconds_median for s in self.summaries()}, approach, baseline)
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    approach: str
+    repeat: int
+    phase: str  # one of PHASES
+    done: int
+    total: int
+    elapsed: float
+
+    @property
+    def items_per_second(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+
+__all__ = ["FAULTS", "KINDS", "MAX_ITEMS", "NETWORK_PRESETS", "SERVER_BOUND_CPU", "WRU_PRICE_USD", "Conditions",
+           "Plan", "ProgressEvent", "Report", "RunResult", "Summary", "default_threads", "parse_faults", "speedup"]
