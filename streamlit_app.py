@@ -1,8 +1,10 @@
 """The lab's page: pick a target, set the conditions and the plan, run the comparison, read it in Plotly.
 
-Reads top to bottom like the page: sidebar (target, conditions), plan, run, results, history. Only ``core`` is
-imported. The benchmark runs in a background thread (``core.ui.BackgroundRun``) that never touches Streamlit; this
-script thread polls its progress and renders it. Every failure is one readable line, never a traceback.
+Reads top to bottom like the page: sidebar (target, conditions), plan, run, results, the concurrency sweep,
+history. Only ``core`` is imported. The benchmark runs in a background thread (``core.ui.BackgroundRun``) that never
+touches Streamlit, held in the process's one registry (``core.ui.RUNS``): any session, a reloaded tab included,
+finds the running job there, polls its progress from its own script thread, can cancel it and gets its result.
+Every failure is one readable line, never a traceback.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import streamlit as st
 
 from core import charts, export, logs, ui
 from core.approaches import APPROACHES, STUDY_APPROACHES
+from core.benchmark import Server, start_server
+from core.capacity import Capacity, parse_capacity
 from core.emulator import Emulator
-from core.endpoints import localstack_endpoint
+from core.endpoints import DEFAULT_REGION, MANAGED, localstack_endpoint, off_machine
+from core.environment import environment
 from core.errors import ConfigError, LabError
-from core.estimate import estimate
+from core.estimate import Estimate, forecast, short, span
 from core.history import History
 from core.model import (
     FAULT_LABELS,
@@ -28,23 +33,28 @@ from core.model import (
     MAX_CONCURRENCY,
     MAX_ITEMS,
     MAX_THREADS,
+    MAX_WORKERS,
     NETWORK_PRESETS,
     PRICE_NOTE,
+    RETRY_MODES,
     Conditions,
     Plan,
     Report,
     default_threads,
 )
 from core.sigv4 import Credentials
+from core.sweep import DEFAULT_LEVELS, SweepResult, parse_sweep, plan_sweep
 from core.targets import Target, aws_profiles, check_reachable, describe_caller, make_target
 
 st.set_page_config(page_title="DynamoDB write-concurrency lab", layout="wide")
 logs.install()
-for _key, _value in {"job": None, "report": None, "run_error": None, "run_notice": None, "aws_keys": None,
-                     "caller": None}.items():
+for _key, _value in {"report": None, "sweep": None, "run_error": None, "run_notice": None, "run_timing": None,
+                     "aws_keys": None, "caller": None, "confirm_round": 0, "seen_job": None,
+                     "started_job": None}.items():
     st.session_state.setdefault(_key, _value)
 
-TARGETS = {"embedded": "Embedded (dynalite)", "localstack": "LocalStack", "aws": "AWS", "custom": "Custom URL"}
+TARGETS = {"embedded": "Embedded (dynalite)", "dynamodb-local": "DynamoDB Local (AWS's)", "localstack": "LocalStack",
+           "aws": "AWS", "custom": "Custom URL"}
 DEFAULT_CHAIN = "(default credential chain)"
 
 
@@ -60,7 +70,14 @@ def guard(where: Any = st) -> Iterator[None]:
 
 
 def running() -> bool:
-    return st.session_state.job is not None
+    """A benchmark or sweep is running in this process (started from this session or any other)."""
+    return ui.RUNS.running is not None
+
+
+@st.cache_resource
+def machine() -> dict[str, Any]:
+    """This machine's description, as reports store it (the estimate calibrates on runs of the same machine)."""
+    return environment()
 
 
 @st.cache_resource
@@ -69,12 +86,22 @@ def shared_emulator() -> Emulator:
     return Emulator().start()
 
 
-def embedded_emulator() -> Emulator:
-    emulator = shared_emulator()
-    if not emulator.running:  # it died (or was killed): start a new one, the page stays usable
-        shared_emulator.clear()
-        emulator = shared_emulator()
-    return emulator
+@st.cache_resource
+def shared_dynamodb_local() -> Server:
+    """AWS's DynamoDB Local (Java), started on first use, shared by every session; it stops with the app."""
+    server = start_server(Plan(target="dynamodb-local"))
+    assert server is not None
+    return server
+
+
+def managed_server(kind: str) -> Server:
+    """The server the lab runs for a managed target, restarted if it died (the page stays usable)."""
+    start = shared_emulator if kind == "embedded" else shared_dynamodb_local
+    server: Server = start()
+    if not server.running:
+        start.clear()
+        server = start()
+    return server
 
 
 def open_history() -> History:
@@ -83,19 +110,21 @@ def open_history() -> History:
 
 # --- sidebar -----------------------------------------------------------------------------------------------------
 
-def sidebar_target() -> tuple[dict[str, Any], Emulator | None]:
-    """Where to write; returns the plan's target fields and, when embedded, the shared emulator."""
+def sidebar_target() -> tuple[dict[str, Any], Server | None]:
+    """Where to write; returns the plan's target fields and, for a managed target, its shared server."""
     bar = st.sidebar
     bar.header("Target")
     kind = bar.radio("Write to", list(TARGETS), format_func=TARGETS.__getitem__, key="target_kind",
                      disabled=running())
     fields: dict[str, Any] = {"target": kind}
-    if kind == "embedded":
+    if kind in MANAGED:
         with guard(bar):
-            emulator = embedded_emulator()
-            bar.success(f"Running at {emulator.endpoint_url}")
-            bar.caption("dynalite in memory, started with the app and shared by its sessions")
-            return fields, emulator
+            server = managed_server(kind)
+            bar.success(f"Running at {server.endpoint_url}")
+            bar.caption("dynalite in memory, started with the app and shared by its sessions" if kind == "embedded"
+                        else "Amazon's DynamoDB Local (Java, in memory), started by the lab on 127.0.0.1 only, "
+                             "shared by the app's sessions; installed by npm under Amazon's DynamoDB Local licence")
+            return fields, server
         return fields, None
     if kind == "localstack":
         fields["endpoint_url"] = bar.text_input("LocalStack URL", localstack_endpoint(), key="localstack_url",
@@ -187,14 +216,16 @@ def aws_identity(target: Target) -> None:
     bar = st.sidebar
     asked_for = (target.profile, target.region)
     if bar.button("Check credentials", help="Asks STS who you are (GetCallerIdentity, free)"):
+        target.credentials()  # none at all is said as such ("no AWS credentials found"), before asking AWS
         st.session_state.caller = {"for": asked_for, **describe_caller(target)}
     caller = st.session_state.caller
     if caller and caller["for"] == asked_for:
         bar.success(f"Account {caller['account']}\n\n{caller['arn']}")
 
 
-def conditions() -> Conditions | None:
-    """Network conditions and faults, injected by the embedded server (None when they do not add up)."""
+def conditions() -> tuple[Conditions, Capacity] | None:
+    """Network conditions, faults and the table's capacity model, injected by the lab's server or proxy on this
+    machine (None when they do not add up)."""
     bar = st.sidebar
     bar.header("Conditions")
 
@@ -211,16 +242,29 @@ def conditions() -> Conditions | None:
     latency, jitter = base.latency_ms, base.jitter_ms
     if preset == "custom":
         left, right = bar.columns(2)
-        latency = left.number_input("Latency (ms)", 0.0, 60_000.0, 25.0, 5.0, key="latency_ms", disabled=running())
-        jitter = right.number_input("Jitter (ms)", 0.0, 60_000.0, 5.0, 1.0, key="jitter_ms", disabled=running())
+        typed = (left.text_input("Latency (ms)", "25", key="latency_ms", disabled=running()),
+                 right.text_input("Jitter (ms)", "5", key="jitter_ms", disabled=running()))
+        try:
+            latency = ui.parse_number(typed[0], "Latency (ms)", 0, 60_000)
+            jitter = ui.parse_number(typed[1], "Jitter (ms)", 0, 60_000)
+        except ConfigError as problem:
+            bar.error(str(problem))
+            return None
     faulty = any(st.session_state.get(name, 0.0) for name in FAULTS)
     hints = {"throttle": "400 ProvisionedThroughputExceededException; batches hold items back",
              "reset": "Closed without an answer, half the time after the write happened"}
     with bar.expander("Faults (probability per write)", expanded=faulty):
         faults = {name: st.slider(FAULT_LABELS[name], 0.0, 1.0, 0.0, 0.01, key=name, disabled=running(),
                                   help=hints.get(name)) for name in FAULTS}
+    mode = bar.selectbox("Table capacity", ["off", "on-demand", "provisioned"], key="capacity_mode",
+                         disabled=running(), help="Throttle as DynamoDB does: write units per started KB, partitions "
+                                                  "of 1,000 WRU/s, a new on-demand table's 4,000 WRU/s, or a "
+                                                  "provisioned table's WCU with 300 s of burst (see the README)")
+    wcu = bar.text_input("Provisioned WCU", "1000", key="capacity_wcu", disabled=running()) \
+        if mode == "provisioned" else ""
     try:
-        return Conditions(latency, jitter, **faults)
+        capacity = parse_capacity(f"provisioned={wcu.strip()}" if mode == "provisioned" else mode)
+        return Conditions(latency, jitter, **faults), capacity
     except ConfigError as problem:
         bar.error(str(problem))
         return None
@@ -236,7 +280,7 @@ def header() -> None:
                "every item read back and verified.")
 
 
-def plan_form(fields: dict[str, Any], network: Conditions | None) -> Plan | None:
+def plan_form(fields: dict[str, Any], network: tuple[Conditions, Capacity] | None) -> Plan | None:
     """The plan's inputs; returns the validated plan, or None after showing what to fix."""
     st.subheader("Plan")
     with st.container(border=True):
@@ -249,54 +293,104 @@ def plan_form(fields: dict[str, Any], network: Conditions | None) -> Plan | None
         if approaches:
             st.caption(" · ".join(f"**{name}**: {APPROACHES[name].description}" for name in approaches))
         cols = st.columns(5)
-        items = cols[0].number_input("Books", 1, MAX_ITEMS, 1_000, 100, key="items", disabled=running(),
-                                     help="Seeded fake books, under 1 KB each, written by every approach")
-        threads = cols[1].number_input("Threads", 1, MAX_THREADS, default_threads(), key="threads",
-                                       disabled=running(),
-                                       help="Workers of the threaded approaches; default min(32, cpu + 4)")
-        concurrency = cols[2].number_input("Async concurrency", 1, MAX_CONCURRENCY, 100, key="concurrency",
-                                           disabled=running(),
-                                           help="Requests in flight at once for the async approaches")
-        repeats = cols[3].number_input("Repeats", 1, 50, 1, key="repeats", disabled=running(),
-                                       help="Each approach runs this many times; charts show the median")
-        seed = cols[4].number_input("Seed", 0, 2**31 - 1, 0, key="seed", disabled=running(),
-                                    help="Same seed, same books")
-    if network is None:
-        return None
+        typed = {
+            "items": cols[0].text_input("Books", "1000", key="items", disabled=running(),
+                                        help=f"Seeded fake books, under 1 KB each, written by every approach "
+                                             f"(1 to {MAX_ITEMS:,})"),
+            "threads": cols[1].text_input("Threads", str(default_threads()), key="threads", disabled=running(),
+                                          help=f"Workers of the threaded approaches, 1 to {MAX_THREADS}; default "
+                                               "min(32, cpu + 4)"),
+            "concurrency": cols[2].text_input("Async concurrency", "100", key="concurrency", disabled=running(),
+                                              help=f"Requests in flight at once for the async approaches, 1 to "
+                                                   f"{MAX_CONCURRENCY:,}"),
+            "repeats": cols[3].text_input("Repeats", "1", key="repeats", disabled=running(),
+                                          help="Each approach runs this many times (1 to 50); charts show the median"),
+            "seed": cols[4].text_input("Seed", "0", key="seed", disabled=running(), help="Same seed, same books")}
+        retry_mode = st.radio("Retry mode", RETRY_MODES, horizontal=True, key="retry_mode", disabled=running(),
+                              help="adaptive: client-side rate control fed by throttles (botocore's for the boto3 "
+                                   "and aiobotocore approaches, the lab's for the others)")
+        with st.expander("Scale out (Dask)"):
+            typed["workers"] = st.text_input("Workers", "1", key="workers", disabled=running(),
+                                             help="Shards written by this many Dask worker processes (1: this one)")
+            scheduler = st.text_input("Scheduler", "", key="scheduler", disabled=running(),
+                                      placeholder="tcp://HOST:8786 (empty: a local cluster of the workers above)")
+    limits = {"items": ("Books", 1, MAX_ITEMS), "threads": ("Threads", 1, MAX_THREADS),
+              "concurrency": ("Async concurrency", 1, MAX_CONCURRENCY), "repeats": ("Repeats", 1, 50),
+              "seed": ("Seed", 0, 2**31 - 1), "workers": ("Workers", 1, MAX_WORKERS)}
+    numbers: dict[str, int] = {}
+    problems = []
+    for name, (label, low, high) in limits.items():
+        try:
+            numbers[name] = ui.parse_whole(typed[name], label, low, high)
+        except ConfigError as bad:
+            problems.append(str(bad))
     if not approaches:
-        st.error("No approach chosen: pick one or more approaches above.")
+        problems.append("No approach chosen: pick one or more approaches above.")
+    for line in problems:  # said on the page, every one; Run stays disabled until they are fixed
+        st.error(line)
+    if problems or network is None:
         return None
     try:
-        return Plan(approaches=tuple(approaches), items=int(items), repeats=int(repeats), threads=int(threads),
-                    concurrency=int(concurrency), seed=int(seed), conditions=network, **fields)
+        return Plan(approaches=tuple(approaches), conditions=network[0], capacity=network[1], items=numbers["items"],
+                    threads=numbers["threads"], concurrency=numbers["concurrency"], repeats=numbers["repeats"],
+                    seed=numbers["seed"], retry_mode=retry_mode, workers=numbers["workers"],
+                    scheduler=scheduler.strip() or None, **fields)
     except ConfigError as problem:
         st.error(str(problem))
         return None
 
 
-def duration(seconds: float) -> str:
-    if seconds < 1:
-        return "under a second"
-    return f"about {seconds:,.0f} s" if seconds < 120 else f"about {seconds / 60:,.0f} min"
+def target_key(fields: dict[str, Any]) -> tuple[Any, ...]:
+    """What identifies the chosen target: an error of one target is not shown once another is chosen."""
+    return fields["target"], fields.get("endpoint_url")
 
 
-def run_section(plan: Plan | None, emulator: Emulator | None) -> None:
-    """Before a run: the estimate, the cost and a confirmation off this machine, the Run button. During: progress."""
-    if st.session_state.job is not None:
-        watch(st.session_state.job)
+def plan_estimate(plan: Plan) -> Estimate:
+    """The plan's estimate, calibrated from the history of this machine and target (uncalibrated without one)."""
+    try:
+        reports = open_history().reports()
+    except LabError:
+        reports = []
+    return forecast(plan, reports, machine())
+
+
+def run_section(plan: Plan | None, emulator: Server | None, fields: dict[str, Any]) -> None:
+    """Before a run: the estimate, the cost and a confirmation off this machine, the Run button. During: progress,
+    in whichever session looks (a reload reattaches)."""
+    job = ui.RUNS.current
+    if job is not None and job.running:
+        watch(job)
         return
-    if st.session_state.run_error:
-        st.error(st.session_state.run_error)
+    if job is not None and job.id == st.session_state.started_job and st.session_state.seen_job != job.id:
+        land(job, job.snapshot())  # it ended before this session's next look (e.g. a target that refused at once)
+    error = st.session_state.run_error
+    if error and error["for"] == target_key(fields):
+        st.error(error["text"])
     confirmed = plan is not None and confirmation(plan)
     left, right = st.columns([1, 6], vertical_alignment="center")
     clicked = left.button("Run", type="primary", disabled=not confirmed, key="run", width="stretch")
+    guess = None
     if plan is not None:
-        right.caption(f"Estimated duration: {duration(estimate(plan))} ({ui.describe_plan(plan)})")
+        guess = plan_estimate(plan)
+        right.caption(f"Estimated duration: **{span(guess)}** · {ui.describe_plan(plan)}  \n{guess.basis}")
+        if guess.warning:
+            st.warning(f"Before you run: {guess.warning}.")
     if clicked and plan is not None:
-        job = ui.BackgroundRun(plan, emulator, typed_keys(plan.target), record=open_history().append)
-        st.session_state.update(job=job, run_error=None, run_notice=None)
-        st.session_state.pop("confirm", None)  # every run off this machine asks again
-        st.rerun()
+        job = ui.plan_job(plan, emulator, typed_keys(plan.target), record=open_history().append, estimate=guess)
+        start(job, fields)
+
+
+def start(job: ui.BackgroundRun, fields: dict[str, Any]) -> None:
+    """Start a job in the process's registry; every run off this machine asks for its confirmation again."""
+    st.session_state.confirm_round += 1  # a new, unticked confirmation box next time
+    try:
+        ui.RUNS.start(job)
+        st.session_state.started_job = job.id
+    except LabError as problem:
+        st.session_state.run_error = {"for": target_key(fields), "text": str(problem)}
+    else:
+        st.session_state.update(run_error=None, run_notice=None)
+    st.rerun()
 
 
 def confirmation(plan: Plan) -> bool:
@@ -311,30 +405,46 @@ def confirmation(plan: Plan) -> bool:
     else:
         st.warning(f"{where} is not on this machine: the run writes there.")
     return st.checkbox("I understand: this run writes to AWS and may cost money" if plan.target == "aws"
-                       else "Write to this endpoint", key="confirm")
+                       else "Write to this endpoint", key=f"confirm-{st.session_state.confirm_round}")
 
 
 def watch(job: ui.BackgroundRun) -> None:
-    """Poll the background run from this script thread until it ends; the worker never calls Streamlit."""
+    """Poll the background job from this script thread until it ends (any session may watch, and cancel); the
+    worker never calls Streamlit. When it ends, its result lands in every session that was watching."""
     with st.container(border=True):
         head = st.empty()
-        bars = {name: st.progress(0.0, text=ui.progress_text(None, name, job.plan.repeats))
-                for name in job.plan.approaches}
+        bars = {name: st.progress(0.0, text=ui.progress_text(None, name, job.repeats)) for name in job.lanes}
         if st.button("Cancel", key="cancel", disabled=job.cancel_event.is_set()):
             job.cancel()
+        if job.estimate is not None:
+            st.caption(f"Estimated {span(job.estimate)}")
     while True:
         snap = job.snapshot()
         for name, bar in bars.items():
             event = snap.events.get(name)
-            bar.progress(ui.progress_fraction(event, job.plan.repeats),
-                         text=ui.progress_text(event, name, job.plan.repeats))
-        state = "cancelling, the current request batch finishes first…" if job.cancel_event.is_set() else "running"
-        head.markdown(f"**{state.capitalize()}** · {snap.elapsed:,.0f} s · {ui.describe_plan(job.plan)}")
+            bar.progress(ui.progress_fraction(event, job.repeats), text=ui.progress_text(event, name, job.repeats))
+        state = "cancelling, the requests in flight finish first…" if job.cancel_event.is_set() else "running"
+        head.markdown(f"**{job.what.capitalize()} {state}** · {snap.elapsed:,.0f} s · {job.title}")
         if not snap.running:
             break
         job.wait(0.2)
-    st.session_state.update(job=None, report=snap.report, run_error=snap.error, run_notice=snap.notice)
+    land(job, snap)
     st.rerun()
+
+
+def land(job: ui.BackgroundRun, snap: ui.Snapshot) -> None:
+    """A finished job's result, into this session (once)."""
+    if st.session_state.seen_job == job.id:
+        return
+    st.session_state.seen_job = job.id
+    where = (job.plan.target, job.plan.endpoint_url)
+    error = {"for": where, "text": snap.error} if snap.error else None
+    if snap.sweep is not None or job.what == "sweep":
+        st.session_state.update(sweep=snap.sweep or st.session_state.sweep, run_error=error)
+        return
+    timing = (job.estimate, snap.elapsed) if job.estimate is not None and snap.report is not None else None
+    st.session_state.update(report=snap.report or st.session_state.report, run_error=error,
+                            run_notice=snap.notice, run_timing=timing)
 
 
 def results() -> None:
@@ -346,9 +456,14 @@ def results() -> None:
     if report.error:
         st.error(report.error)
     if report.cancelled:
-        st.warning("Cancelled: the results below cover the runs that were made.")
+        st.warning(ui.cancel_summary(report))
     if st.session_state.run_notice:
         st.warning(st.session_state.run_notice)
+    timing = st.session_state.run_timing
+    if timing is not None:
+        guess, actual = timing
+        st.caption(f"Estimated {span(guess)}; the run took **{short(actual)}** (estimate ÷ actual = "
+                   f"{guess.ratio(actual):.2f}; the estimate was {guess.basis})")
     top = ui.headline(report)
     if top is None:
         return
@@ -356,34 +471,51 @@ def results() -> None:
     cols[0].metric("Fastest approach", top.fastest, f"{top.fastest_seconds:,.2f} s", delta_color="off",
                    delta_arrow="off")
     cols[1].metric("Speed-up vs sequential", f"{top.speedup:,.1f}×" if top.speedup else "–",
-                   help="Of the fastest approach: median seconds of sequential ÷ its median seconds")
+                   help="Of the fastest approach: median seconds of sequential ÷ its median seconds (needs "
+                        "sequential and one other approach)")
     cols[2].metric("Items verified", f"{top.verified:,}/{top.expected:,}",
                    "none lost" if not top.problems else f"{top.problems:,} not written", delta_arrow="off",
-                   delta_color="normal" if not top.problems else "inverse")
+                   delta_color="normal" if not top.problems else "inverse",
+                   help="Books found in the tables with the attributes written, of those the runs were given")
     cols[3].metric("Server-bound runs", f"{top.server_bound}/{len(report.runs)}",
                    help="Runs that saturated the embedded server's CPU: their figure is the emulator's limit")
     data = export.to_dict(report, detail=True)
     switches = st.columns([1, 2, 3])
     log = switches[0].toggle("Log scale", key="log_scale")
-    reference = switches[1].toggle("The 2022 study's bars", value=True, key="reference",
-                                   help="Published figures: real AWS, 10,000 books, one unrepeated run")
-    figures = {"seconds": charts.seconds_bar(data, log=log, reference=reference),
-               "throughput": charts.throughput_bar(data, log=log),
+    reference = switches[1].toggle("The 2022 study's figures", value=True, key="reference",
+                                   help="Published figures: real AWS, 10,000 books, one unrepeated run; drawn as "
+                                        "speed-ups and items/s beside ours, never as seconds on our axis")
+    figures = {"seconds": charts.seconds_bar(data, log=log),
+               "speedup": charts.speedup_bar(data, log=log, reference=reference),
+               "throughput": charts.throughput_bar(data, log=log, reference=reference),
                "latency": charts.latency_box(data, log=log), "timeline": charts.timeline(data)}
-    for row in (("seconds", "throughput"), ("latency", "timeline")):
-        for column, name in zip(st.columns(2), row, strict=True):
+    for row in (("seconds", "speedup"), ("throughput", "latency"), ("timeline",)):
+        for column, name in zip(st.columns(2), row, strict=False):
             column.plotly_chart(figures[name], config=charts.PNG_CONFIG, key=f"{name}_chart")
+    if reference:
+        with st.expander("This lab and the 2022 study, as numbers"):
+            st.table(ui.study_rows(report), hide_index=True, border="horizontal")
+            st.caption("The study wrote 10,000 books to real AWS from one machine in 2022; compare the speed-ups "
+                       "(a ratio within each experiment), not the seconds.")
     verification(report)
     downloads(report, list(figures.values()))
 
 
 def verification(report: Report) -> None:
     st.markdown("#### Verification")
+    problems = any(r.verification.lost or r.verification.unexpected or r.verification.mismatched
+                   or r.report.items_failed or r.report.items_unknown for r in report.runs)
+    unchecked = any(not r.verification.checked for r in report.runs)
     if report.clean:
-        st.success(f"Verified: every run wrote all {report.plan.items:,} books, none lost.")
-    else:
+        st.success(f"Verified: every run wrote all {ui.plural(report.plan.items, 'book')}, none lost.")
+    elif problems:
         st.error("Not every book was written and verified: the red cells say what is missing.")
+    elif unchecked:
+        st.error("A table could not be read back, so its run is not verified (the reason is above).")
+    elif report.cancelled:
+        st.info("Every book the cancelled runs wrote was verified; the runs stopped before writing the rest.")
     st.table(ui.verification_rows(report), hide_index=True, border="horizontal")
+    st.caption(ui.VERIFICATION_COLUMNS)
     if any(r.server_bound for r in report.runs):
         st.info("Runs marked server-bound saturated the embedded server's CPU: their figure is the emulator's "
                 "limit, not the client's.")
@@ -406,6 +538,53 @@ def downloads(report: Report, figures: list[Any]) -> None:
     cols[3].caption("Each chart downloads as PNG from the camera icon in its toolbar; the HTML works offline.")
 
 
+def sweep_section(plan: Plan | None, emulator: Server | None, fields: dict[str, Any]) -> None:
+    """Items/s against concurrency for threaded and async under the chosen conditions, beside C ÷ L."""
+    st.subheader("Concurrency sweep: why async wins")
+    st.caption("Little's law: throughput = requests in flight ÷ latency, until the server or the client runs out. "
+               "The sweep runs threaded (threads = C) and async (C requests in flight) at each concurrency C under "
+               "the chosen target and network, and draws the ideal C ÷ L, the highest throughput measured and where "
+               "each approach stops scaling.")
+    left, right, button = st.columns([3, 2, 1], vertical_alignment="bottom")
+    levels_text = left.text_input("Concurrency levels", ", ".join(map(str, DEFAULT_LEVELS)), key="sweep_levels",
+                                  disabled=running(), help="Whole numbers, e.g. 1, 4, 16, 64, 256")
+    most_text = right.text_input("Books per level, at most", "2000", key="sweep_items", disabled=running(),
+                                 help="Each level writes 20 rounds of C books (at least 50), capped here")
+    sweep_plan = None
+    try:
+        levels = parse_sweep(levels_text)
+        most = ui.parse_whole(most_text, "Books per level", 1, MAX_ITEMS)
+        if plan is not None:
+            sweep_plan = plan_sweep(plan, levels, most_items=most)
+    except ConfigError as problem:
+        st.error(str(problem))
+    local = plan is not None and plan.off_machine is None
+    if plan is not None and not local:
+        st.caption("The sweep writes many small runs: it runs on targets on this machine only.")
+    if sweep_plan is not None and local:
+        guess = sum(forecast(step, (), machine()).seconds for step in sweep_plan.steps)
+        st.caption(f"{len(sweep_plan.steps)} levels × {len(sweep_plan.approaches)} approaches, "
+                   f"{duration_words(guess)} uncalibrated")
+    clicked = button.button("Run sweep", key="run_sweep", disabled=sweep_plan is None or not local or running(),
+                            width="stretch")
+    if clicked and sweep_plan is not None:
+        start(ui.sweep_job(sweep_plan, emulator, typed_keys(sweep_plan.base.target)), fields)
+    result: SweepResult | None = st.session_state.sweep
+    if result is None:
+        return
+    if result.cancelled:
+        st.warning("The sweep was cancelled: the chart shows the levels measured before.")
+    if result.error:
+        st.error(result.error)
+    if result.points:
+        st.plotly_chart(charts.sweep_chart(result), config=charts.PNG_CONFIG, key="sweep_chart")
+        st.markdown("\n".join(f"- {line}" for line in result.summary().splitlines()))
+
+
+def duration_words(seconds: float) -> str:
+    return f"about {short(seconds)}" if seconds >= 1 else "under a second"
+
+
 def history() -> None:
     st.subheader("History")
     store = open_history()
@@ -413,28 +592,39 @@ def history() -> None:
     if not entries:
         st.caption(f"No runs yet: every run is kept in {store.path}.")
         return
-    st.caption(f"{len(entries)} run{'s' if len(entries) > 1 else ''} kept in {store.path}; the latest:")
+    st.caption(f"{ui.plural(len(entries), 'run')} kept in {store.path}; the latest:")
     st.table(ui.history_rows(entries[:5]), hide_index=True, border="horizontal")
     labels = {entry.id: ui.history_label(entry) for entry in entries}
-    chosen = st.multiselect("Pick two runs to compare them side by side", list(labels), format_func=labels.__getitem__,
-                            max_selections=2, key="compare", placeholder="Two runs from the history")
-    if len(chosen) < 2:
+    st.markdown("**Compare two runs**")
+    left, right = st.columns(2)
+    first_id = left.selectbox("First run", list(labels), format_func=labels.__getitem__, key="compare_first",
+                              index=None, placeholder="A run from the history")
+    second_id = right.selectbox("Second run", [i for i in labels if i != first_id], format_func=labels.__getitem__,
+                                key="compare_second", index=None, placeholder="Another run")
+    if first_id is None or second_id is None:
         return
+    chosen = (first_id, second_id)
     first, second = (store.load(entry_id) for entry_id in chosen)
     names = (f"#{chosen[0]}", f"#{chosen[1]}")
     st.plotly_chart(charts.comparison(first, second, names), config=charts.PNG_CONFIG, key="comparison_chart")
-    for column, data, name in zip(st.columns(2), (first, second), names, strict=True):
-        with column:
-            st.markdown(f"**Run {name}** · {charts.report_label(data)}")
-            st.table(ui.summary_rows(data), hide_index=True, border="horizontal")
+    for data, name, entry_id in zip((first, second), names, chosen, strict=True):
+        st.markdown(f"**Run {name}** · {labels[entry_id].split(' · ', 1)[1]}")
+        st.table(ui.summary_rows(data), hide_index=True, border="horizontal")
 
 
 header()
+target_fields: dict[str, Any] = {"target": "embedded"}
+emulator: Server | None = None
+plan: Plan | None = None
 with guard():
     target_fields, emulator = sidebar_target()
-    network = conditions() if target_fields["target"] == "embedded" else Conditions()
+    local = off_machine(target_fields["target"], target_fields.get("endpoint_url"), target_fields.get("region",
+                        DEFAULT_REGION)) is None
+    network = conditions() if local else (Conditions(), Capacity())
     plan = plan_form(target_fields, network)
-    run_section(plan, emulator)
+    run_section(plan, emulator, target_fields)
     results()
+with guard():
+    sweep_section(plan, emulator, target_fields)
 with guard():
     history()

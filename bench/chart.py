@@ -1,4 +1,4 @@
-"""Render a report's seconds chart (log scale, the 2022 study beside it) to a PNG with Debian's chromium.
+"""Render a report's speed-up chart (ours beside the 2022 study's, one axis) to a PNG with Debian's chromium.
 
     python -m bench.chart REPORT.json docs/performance.png
 
@@ -25,9 +25,9 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    figure = charts.seconds_bar(json.loads(args.report.read_text()), log=True, reference=True)
-    figure.update_layout(width=1000, height=520, title="Seconds for 10,000 books at ~80 ms per request "
-                                                       "(log scale; lower is better)")
+    figure = charts.speedup_bar(json.loads(args.report.read_text()), reference=True)
+    figure.update_layout(width=1000, height=520, title="Speed-up over sequential, 10,000 books at ~80 ms per request "
+                                                       "(higher is better)")
     with tempfile.TemporaryDirectory() as folder:
         page_file = Path(folder) / "chart.html"
         page_file.write_text(figure.to_html(include_plotlyjs=True, full_html=True))

@@ -46,7 +46,7 @@ class Measured:
 @contextmanager
 def lab(conditions: Conditions | None = None) -> Iterator[tuple[Emulator, Target]]:
     with Emulator(conditions=conditions) as emulator:
-        yield emulator, make_target("embedded", embedded_url=emulator.endpoint_url)
+        yield emulator, make_target("embedded", server_url=emulator.endpoint_url)
 
 
 def measure(emulator: Emulator, target: Target, approach: str, books: Sequence[Book],

@@ -1,7 +1,7 @@
 """The approaches the lab compares: one registry, the only list of them.
 
 Contract: pure facts, no I/O and no heavy imports. Each ``Approach`` owns its name, table, driver, client, batch
-flag, the client's estimated cost per request and, for the study's three, the 2022 study's published seconds.
+flag, the estimate's priors (ms per request) and, for the study's three, the 2022 study's published seconds.
 Every other module (plan validation, writers, tables, estimate, charts, page, CLI) reads this registry, so adding an
 approach touches this file and its transport only. ``Driver`` and ``Client`` are ``Literal`` types: mypy checks
 every table keyed by them.
@@ -32,7 +32,8 @@ class Approach:
     batch: bool
     table: str
     description: str
-    client_ms: float  # client CPU per request on this kind of machine (the estimate's prior), ms
+    floor_ms: float  # the estimate's priors, measured on a 2-core machine against the embedded dynalite with no added
+    round_trip_ms: float  # latency: wall time per request at the default parallelism, and one request alone (ms)
     study_2022_seconds: float | None = None  # the 2022 study's figure on real AWS for 10,000 books, if it ran it
     requires_python: tuple[int, int] = (3, 11)
     package: str | None = None  # the PyPI package its client comes from, when not one every approach needs
@@ -61,32 +62,34 @@ class Approach:
 
 _ALL = (
     Approach("sequential", "sequential", "boto3", False, "SyncBooks",
-             "boto3 put_item in a loop (the study's baseline)", 0.9, 832.65),
+             "boto3 put_item in a loop (the study's baseline)", 3.5, 3.5, 832.65),
     Approach("threaded", "threaded", "boto3", False, "ThreadedBooks",
-             "boto3 put_item via loop.run_in_executor on a thread pool", 0.9, 71.23),
+             "boto3 put_item via loop.run_in_executor on a thread pool", 2.3, 3.5, 71.23),
     Approach("async", "async", "aiohttp", False, "AsyncBooks",
-             "aiohttp + hand-written SigV4 against the JSON API", 0.25, 11.06),
+             "aiohttp + hand-written SigV4 against the JSON API", 1.1, 1.5, 11.06),
     Approach("sequential-batch", "sequential", "boto3", True, "SyncBatchBooks",
-             "boto3 batch_write_item (25 per request) in a loop", 2.7),
+             "boto3 batch_write_item (25 per request) in a loop", 5.0, 5.0),
     Approach("threaded-batch", "threaded", "boto3", True, "ThreadedBatchBooks",
-             "boto3 batch_write_item via loop.run_in_executor", 2.7),
+             "boto3 batch_write_item via loop.run_in_executor", 5.2, 5.0),
     Approach("async-batch", "async", "aiohttp", True, "AsyncBatchBooks",
-             "aiohttp + hand-written SigV4, BatchWriteItem", 0.75),
+             "aiohttp + hand-written SigV4, BatchWriteItem", 3.0, 3.5),
     Approach("aiobotocore", "async", "aiobotocore", False, "AiobotocoreBooks",
-             "aiobotocore put_item, bounded concurrency", 0.7),
+             "aiobotocore put_item, bounded concurrency", 0.9, 2.5),
     Approach("aiobotocore-batch", "async", "aiobotocore", True, "AiobotocoreBatchBooks",
-             "aiobotocore batch_write_item, bounded concurrency", 2.1),
-    # client_ms of the peers: bench/floor.py's CPU ratios (same run) applied to aiobotocore's and async's priors
+             "aiobotocore batch_write_item, bounded concurrency", 4.4, 5.0),
+    # the peers' priors: measured in one run beside async (async-batch for the batch ones), on CPython 3.13, and scaled
+    # by async's (async-batch's) priors: floor 2.2x (1.15x), round trip 2.5x (1.65x) what that run measured
     Approach("aws-sdk", "async", "aws-sdk", False, "AwsSdkBooks",
-             "the official async AWS SDK (aws-sdk-dynamodb) PutItem, its retries off", 1.1,
+             "the official async AWS SDK (aws-sdk-dynamodb) PutItem, its retries off", 2.7, 3.3,
              requires_python=(3, 12), package="aws-sdk-dynamodb"),
     Approach("aws-sdk-batch", "async", "aws-sdk", True, "AwsSdkBatchBooks",
-             "the official async AWS SDK BatchWriteItem, its retries off", 1.5,
+             "the official async AWS SDK BatchWriteItem, its retries off", 3.1, 8.4,
              requires_python=(3, 12), package="aws-sdk-dynamodb"),
     Approach("aiodynamo", "async", "aiodynamo", False, "AiodynamoBooks",
-             "aiodynamo (its own signer, over aiohttp) PutItem, its retries off", 0.46, package="aiodynamo"),
+             "aiodynamo (its own signer, over aiohttp) PutItem, its retries off", 0.83, 1.75,
+             package="aiodynamo"),
     Approach("aiodynamo-batch", "async", "aiodynamo", True, "AiodynamoBatchBooks",
-             "aiodynamo BatchWriteItem, its retries off", 1.55, package="aiodynamo"),
+             "aiodynamo BatchWriteItem, its retries off", 1.9, 3.7, package="aiodynamo"),
 )
 APPROACHES: dict[str, Approach] = {a.name: a for a in _ALL}
 STUDY_APPROACHES: tuple[str, ...] = tuple(a.name for a in _ALL if a.study_2022_seconds is not None)

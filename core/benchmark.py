@@ -10,25 +10,30 @@ written yet) raises ``LabError``.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core import lease, logs
 from core.approaches import APPROACHES
-from core.books import generate_books
+from core.books import Book, generate_books
+from core.capacity import Capacity
 from core.emulator import Emulator
+from core.emulator.upstream import needs_proxy
+from core.engines import LocalEngine
 from core.environment import environment
-from core.errors import LabError
+from core.errors import LabError, TargetError
 from core.model import Conditions, Plan, ProgressEvent, Report, RunResult
 from core.monitor import cpu_sampler, watch
-from core.report import Verification
+from core.report import RunReport, Verification
 from core.retry import RetryPolicy
+from core.scaleout import dask_client, run_sharded
 from core.sigv4 import Credentials
 from core.tables import check_schema, reset_table
 from core.targets import Target, check_reachable, make_target
@@ -47,37 +52,93 @@ class PhaseFailed(Exception):
         self.result = result
 
 
-def resolve_target(plan: Plan, emulator: Emulator | None, credentials: Credentials | None = None) -> Target:
+Server = Emulator | LocalEngine  # a server the lab started and watches: its CPU is sampled, its death stops the run
+
+
+def start_server(plan: Plan) -> Server | None:
+    """The server a managed target needs (the embedded emulator, DynamoDB Local), started; None for the others."""
+    if plan.target == "embedded":
+        return Emulator().start()  # the plan's faults are set once the leases are taken, not before
+    if plan.target == "dynamodb-local":
+        from core.engines.dynamodb_local import DynamoDBLocal
+
+        return DynamoDBLocal().start()
+    return None
+
+
+def resolve_target(plan: Plan, server: Server | None, credentials: Credentials | None = None) -> Target:
     return make_target(plan.target, endpoint_url=plan.endpoint_url, region=plan.region, profile=plan.profile,
-                       credentials=credentials, embedded_url=emulator.endpoint_url if emulator else None)
+                       credentials=credentials, server_url=server.endpoint_url if server else None)
 
 
-def run(plan: Plan, *, emulator: Emulator | None = None, credentials: Credentials | None = None,
+def run(plan: Plan, *, emulator: Server | None = None, credentials: Credentials | None = None,
         progress: Callable[[ProgressEvent], None] | None = None, cancel: threading.Event | None = None) -> Report:
-    """Run the plan. On the embedded target, ``emulator`` is used (or one is started and stopped here)."""
-    own = None
-    if plan.target == "embedded" and emulator is None:
-        emulator = own = Emulator(conditions=plan.conditions).start()
+    """Run the plan. ``emulator``: the running server of a managed target (embedded, dynamodb-local); without one,
+    one is started here and stopped at the end. Conditions and capacity go to the embedded server itself, or to a
+    conditions proxy the lab puts in front of any other local engine (only when they inject anything)."""
+    own = proxy = None
+    if emulator is None:
+        emulator = own = start_server(plan)
     try:
         target = resolve_target(plan, emulator, credentials)
         check_reachable(target)
+        controls = emulator if isinstance(emulator, Emulator) else None
+        if controls is None and needs_proxy(plan.conditions, plan.capacity):
+            assert target.endpoint_url is not None, "conditions are only allowed on local targets"
+            proxy = controls = Emulator(upstream=target.endpoint_url).start()
+            target = replace(target, endpoint_url=proxy.endpoint_url)
+        servers = [server for server in (emulator, proxy) if server is not None]
         client = target.client(max_attempts=ADMIN_ATTEMPTS, timeout=ADMIN_TIMEOUT)
         tables = [APPROACHES[name].table for name in plan.approaches]
-        for table in tables:
-            check_schema(client, table)  # before anything is written anywhere
-        with lease.hold(client, tables):  # another run on this endpoint: refused here, nothing written
-            if emulator is not None:
-                emulator.set_conditions(plan.conditions)
-            return _run_plan(plan, target, client, emulator, progress, cancel)
+        with contextlib.ExitStack() as stack:
+            try:
+                for table in tables:
+                    check_schema(client, table)  # before anything is written anywhere
+                stack.enter_context(lease.hold(client, tables))  # another run here: refused, nothing written
+            except (BotoCoreError, ClientError) as error:
+                raise TargetError(f"the target failed before anything was written ({_one_line(error)}): "
+                                  "run the plan again") from None
+            if controls is not None:
+                controls.set_conditions(plan.conditions)
+                controls.set_capacity(plan.capacity)
+            dask = stack.enter_context(dask_client(plan.workers, plan.scheduler)) if plan.scaled_out else None
+            return _run_plan(plan, _Run(target, client, servers, emulator, dask), progress, cancel)
     finally:
-        if own is not None:
-            own.stop()
-        elif emulator is not None and emulator.running and plan.conditions != Conditions():
+        for server in (proxy, own):
+            if server is not None:
+                server.stop()
+        if own is None and isinstance(emulator, Emulator) and emulator.running \
+                and (plan.conditions != Conditions() or plan.capacity.on):
             emulator.set_conditions(Conditions())
+            emulator.set_capacity(Capacity())
 
 
-def _run_plan(plan: Plan, target: Target, client: Any, emulator: Emulator | None,
-              progress: Callable[[ProgressEvent], None] | None, cancel: threading.Event | None) -> Report:
+@dataclass(frozen=True)
+class _Run:
+    """What every approach of one plan shares: the target, its admin client, the servers the lab watches."""
+
+    target: Target
+    client: Any
+    servers: list[Server]
+    engine: Server | None  # the engine whose CPU is sampled (not the proxy in front of it)
+    dask: Any  # a distributed.Client when the plan is scaled out
+
+    def alive(self) -> bool:
+        return all(server.running for server in self.servers)
+
+    def died(self) -> str | None:
+        dead = [server for server in self.servers if not server.running]
+        return f"{_name(dead[0])} stopped" if dead else None
+
+
+def _name(server: Server) -> str:
+    if isinstance(server, Emulator):
+        return server.name
+    return server.name
+
+
+def _run_plan(plan: Plan, ctx: _Run, progress: Callable[[ProgressEvent], None] | None,
+              cancel: threading.Event | None) -> Report:
     options = WriterOptions(threads=plan.threads, concurrency=plan.concurrency, cancel=cancel,
                             policy=RetryPolicy(max_attempts=plan.max_attempts), request_timeout=plan.request_timeout,
                             retry_mode=plan.retry_mode)
@@ -87,7 +148,7 @@ def _run_plan(plan: Plan, target: Target, client: Any, emulator: Emulator | None
             if cancel is not None and cancel.is_set():
                 return Report(plan, environment(), tuple(runs), cancelled=True)
             try:
-                runs.append(_run_one(plan, name, repeat, target, client, options, emulator, progress))
+                runs.append(_run_one(plan, name, repeat, ctx, options, progress))
             except PhaseFailed as failed:
                 if failed.result is not None:
                     runs.append(failed.result)
@@ -96,54 +157,83 @@ def _run_plan(plan: Plan, target: Target, client: Any, emulator: Emulator | None
     return Report(plan, environment(), tuple(runs), cancelled=cancel is not None and cancel.is_set())
 
 
-def _phase(name: str, what: str, emulator: Emulator | None, action: Callable[[], Any],
+def _phase(name: str, what: str, ctx: _Run, action: Callable[[], Any],
            result: Callable[[], RunResult | None] = lambda: None) -> Any:
     """Run one phase; a target error ends the plan with one line naming the phase (and the run so far)."""
     try:
         return action()
     except (BotoCoreError, ClientError, LabError, OSError) as error:
-        if emulator is not None and not emulator.running:
-            cause = "the embedded emulator stopped"
-        else:
-            cause = logs.redact(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        cause = ctx.died() or _one_line(error)
         raise PhaseFailed(f"{what} of {name} failed: {cause}; the plan stopped there, run it again", result()) \
             from None
 
 
-def _run_one(plan: Plan, name: str, repeat: int, target: Target, client: Any, options: WriterOptions,
-             emulator: Emulator | None, progress: Callable[[ProgressEvent], None] | None) -> RunResult:
+def _write(plan: Plan, name: str, books: tuple[int, int], ctx: _Run, options: WriterOptions, stop: threading.Event,
+           progress: Callable[[int], None] | None = None, board: dict[int, int] | None = None,
+           ) -> tuple[RunReport, Callable[[], Iterator[Book]]]:
+    """Write ``books`` (count, start) with one approach, in this process or across the plan's Dask workers (whose
+    shards' counts go to ``board``); the report and how to regenerate the books it settled (for verification)."""
+    count, start = books
+    if ctx.dask is None:
+        report = write(name, generate_books(count, plan.seed, start=start), ctx.target, replace(options, cancel=stop),
+                       progress=progress)
+        return report, lambda: generate_books(report.items, plan.seed, start=start)
+    sharded = run_sharded(name, count, plan.seed, plan.workers, ctx.target, options, client=ctx.dask, start=start,
+                          cancel=stop, progress=_shard_progress(progress, count, {} if board is None else board))
+    return sharded.report, sharded.books
+
+
+def _shard_progress(progress: Callable[[int], None] | None, total: int,
+                    done: dict[int, int]) -> Callable[[int, int, int], None] | None:
+    """The shards' progress kept per worker in ``done`` and summed into the plan's one count."""
+    if progress is None:
+        return None
+    lock = threading.Lock()
+
+    def update(index: int, settled: int, _: int) -> None:
+        with lock:
+            done[index] = settled
+            count = sum(done.values())
+        progress(min(count, total))
+
+    return update
+
+
+def _run_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptions,
+             progress: Callable[[ProgressEvent], None] | None) -> RunResult:
     table = APPROACHES[name].table
+
+    board: dict[int, int] = {}  # a scaled-out write: each worker's shard
 
     def tell(phase: str, done: int, total: int, started: float) -> None:
         if progress is not None:
-            progress(ProgressEvent(name, repeat, phase, done, total, time.perf_counter() - started))
+            workers = tuple(board[i] for i in sorted(board))
+            progress(ProgressEvent(name, repeat, phase, done, total, time.perf_counter() - started, workers))
 
     started = time.perf_counter()
     tell("reset", 0, plan.items, started)
-    stop = threading.Event()
-    alive = (lambda: emulator.running) if emulator is not None else (lambda: True)
     if plan.warmup and repeat == 0:
-        _phase(name, "the reset before the warm-up", emulator, lambda: reset_table(client, table))
+        _phase(name, "the reset before the warm-up", ctx, lambda: reset_table(ctx.client, table))
         tell("warmup", 0, plan.warmup, started)
-        with watch(options.cancel, alive, stop):
-            warm = write(name, generate_books(plan.warmup, plan.seed, start=plan.items), target,
-                         replace(options, cancel=stop))
+        stop = threading.Event()
+        with watch(options.cancel, ctx.alive, stop):
+            warm, _ = _write(plan, name, (plan.warmup, plan.items), ctx, options, stop)
         if stop.is_set() and not (options.cancel is not None and options.cancel.is_set()):
-            raise PhaseFailed(f"the warm-up of {name} failed: {_stopped_why(emulator, warm.halted)}", None)
-    _phase(name, "the table reset", emulator, lambda: reset_table(client, table))
+            raise PhaseFailed(f"the warm-up of {name} failed: {ctx.died() or warm.halted or 'it was stopped'}", None)
+    _phase(name, "the table reset", ctx, lambda: reset_table(ctx.client, table))
     started = time.perf_counter()
     stop = threading.Event()
-    with cpu_sampler(emulator.pid if emulator else None) as samples, watch(options.cancel, alive, stop):
-        report = write(name, generate_books(plan.items, plan.seed), target, replace(options, cancel=stop),
-                       progress=lambda done: tell("write", done, plan.items, started))
-    cpu = statistics.mean(samples) if samples else (0.0 if emulator else None)
-    if emulator is not None and not emulator.running:
-        raise PhaseFailed(f"the embedded emulator stopped during the {name} run ({report.items_ok:,} of "
-                          f"{plan.items:,} items acknowledged): the run is marked failed; run the plan again",
+    engine_pid = ctx.engine.pid if ctx.engine is not None else None
+    with cpu_sampler(engine_pid) as samples, watch(options.cancel, ctx.alive, stop):
+        report, settled = _write(plan, name, (plan.items, 0), ctx, options, stop,
+                                 progress=lambda done: tell("write", done, plan.items, started), board=board)
+    cpu = statistics.mean(samples) if samples else (0.0 if engine_pid else None)
+    if (died := ctx.died()) is not None:
+        raise PhaseFailed(f"{died} during the {name} run ({report.items_ok:,} of {plan.items:,} items "
+                          "acknowledged): the run is marked failed; run the plan again",
                           RunResult(repeat, report, Verification.not_checked(report.items), None))
     tell("verify", report.items, plan.items, started)
-    check = _phase(name, "the verification", emulator,
-                   lambda: verify(client, table, generate_books(report.items, plan.seed), report),
+    check = _phase(name, "the verification", ctx, lambda: verify(ctx.client, table, settled(), report),
                    lambda: RunResult(repeat, report, Verification.not_checked(report.items), cpu))
     tell("done", report.items, plan.items, started)
     result = RunResult(repeat, report, check, cpu)
@@ -152,7 +242,5 @@ def _run_one(plan: Plan, name: str, repeat: int, target: Target, client: Any, op
     return result
 
 
-def _stopped_why(emulator: Emulator | None, halted: str | None) -> str:
-    if emulator is not None and not emulator.running:
-        return "the embedded emulator stopped"
-    return halted or "the run was stopped"
+def _one_line(error: BaseException) -> str:
+    return logs.redact(str(error).splitlines()[0] if str(error) else type(error).__name__)

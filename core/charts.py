@@ -3,7 +3,9 @@
 Contract: every function takes a report as the dict of ``core.export.to_dict`` (fresh or from the history) or as
 a ``Report`` (turned into ``to_dict(report, detail=True)``), so one code path draws both. The latency and
 timeline figures need the detail fields (``latency_samples_ms``, ``timeline``), which stored reports lack; the
-history comparison uses only what is stored (seconds, items/s, latency percentiles). No I/O.
+history comparison uses only what is stored (seconds, items/s, latency percentiles). The 2022 study's figures are
+only ever drawn on the same axis as ours as ratios or rates (speed-up, items/s), hatched grey and named as its
+own. ``sweep_chart`` draws a ``core.sweep.SweepResult``. No I/O.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from plotly.subplots import make_subplots
 from core.approaches import STUDY_2022_ITEMS, STUDY_2022_SECONDS
 from core.export import to_dict
 from core.model import Report, speedup
+from core.sweep import SweepResult
 
 OURS = "#2563eb"
 OTHER = "#059669"  # the second report of a comparison
 REFERENCE = "#9ca3af"
-REFERENCE_NAME = f"2022 study (AWS, {STUDY_2022_ITEMS:,} books)"
+STUDY_NAME = f"the 2022 study's own figures (AWS, {STUDY_2022_ITEMS:,} books)"
+FONT = {"size": 14}
 PALETTE = ("#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
 PNG_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "lab-chart"}}
 
@@ -69,17 +73,17 @@ def _labels(data: Mapping[str, Any]) -> list[str]:
 def _layout(fig: go.Figure, title: str, subtitle: str, axis: str, log: bool) -> go.Figure:
     fig.update_layout(title={"text": title, "subtitle": {"text": subtitle}}, barmode="group",
                       template="plotly_white", height=440, legend={"orientation": "h", "y": -0.18},
-                      margin={"t": 80, "b": 40, "l": 60, "r": 40}, uniformtext={"minsize": 10, "mode": "show"})
+                      margin={"t": 90, "b": 40, "l": 70, "r": 40}, uniformtext={"minsize": 12, "mode": "show"},
+                      font=FONT)
     fig.update_traces(cliponaxis=False, selector={"type": "bar"})
     fig.update_yaxes(type="log" if log else "linear")
     fig.update_layout(yaxis_title=axis)
     return fig
 
 
-def seconds_bar(report: ReportLike, log: bool = False, reference: bool = True) -> go.Figure:
-    """Seconds per approach (median of repeats, whiskers min..max) labelled with the speed-up vs sequential; with
-    ``reference``, the 2022 study's published bars beside, hatched grey, on a right-hand axis of their own unless
-    our run wrote the study's 10,000 books too."""
+def seconds_bar(report: ReportLike, log: bool = False) -> go.Figure:
+    """Seconds per approach (median of repeats, whiskers min..max) labelled with the speed-up vs sequential. The
+    2022 study's seconds are not drawn here (other books, other machine, real AWS): see ``speedup_bar``."""
     data = as_data(report)
     runs = _by_approach(data)
     seconds = medians(data, "seconds")
@@ -87,36 +91,58 @@ def seconds_bar(report: ReportLike, log: bool = False, reference: bool = True) -
     plan = data["plan"]
     fig = go.Figure(go.Bar(
         name=f"this lab ({plan['items']:,} books, {plan['target']})", x=names, y=[seconds[n] for n in names],
-        marker_color=OURS, text=_labels(data), textposition="outside", offsetgroup="lab",
+        marker_color=OURS, text=_labels(data), textposition="outside", offsetgroup="lab", showlegend=False,
         error_y={"type": "data", "visible": True, "color": "#1e3a8a", "thickness": 1,
                  "array": [max(r["seconds"] for r in runs[n]) - seconds[n] for n in names],
                  "arrayminus": [seconds[n] - min(r["seconds"] for r in runs[n]) for n in names]},
         hovertemplate="%{x}: %{y:,.3f} s (median)<extra>this lab</extra>"))
-    subtitle = "median of repeats; labels: speed-up vs sequential"
-    if reference:
-        same_axis = plan["items"] == STUDY_2022_ITEMS
-        fig.add_trace(go.Bar(
-            name=REFERENCE_NAME, x=list(STUDY_2022_SECONDS), y=list(STUDY_2022_SECONDS.values()),
-            marker={"color": REFERENCE, "pattern": {"shape": "/", "fgcolor": "#4b5563"}}, offsetgroup="study",
-            text=[f"{s:,.2f} s" for s in STUDY_2022_SECONDS.values()], textposition="outside",
-            yaxis="y" if same_axis else "y2", hovertemplate="%{x}: %{y:,.2f} s<extra>2022 study</extra>"))
-        if not same_axis:
-            subtitle += "; the 2022 study on the right-hand axis"
-            fig.update_layout(yaxis2={"title": {"text": "2022 study, seconds", "font": {"color": "#6b7280"}},
-                                      "overlaying": "y", "side": "right", "showgrid": False, "tickmode": "auto",
-                                      "rangemode": "tozero", "tickfont": {"color": "#6b7280"}})
-    fig = _layout(fig, "Seconds to write every book (lower is better)", subtitle, "seconds", log)
+    fig = _layout(fig, "Seconds to write every book (lower is better)",
+                  "median of repeats, whiskers min–max; labels: speed-up vs sequential", "seconds", log)
     fig.update_layout(yaxis={"rangemode": "tozero"})
     return fig
 
 
-def throughput_bar(report: ReportLike, log: bool = False) -> go.Figure:
-    """Items per second per approach (median of repeats), labelled with the speed-up vs sequential."""
+def _study_bar(values: list[float], text: list[str], hover: str) -> go.Bar:
+    return go.Bar(name=STUDY_NAME, x=list(STUDY_2022_SECONDS), y=values, text=text, textposition="outside",
+                  marker={"color": REFERENCE, "pattern": {"shape": "/", "fgcolor": "#4b5563"}}, offsetgroup="study",
+                  hovertemplate=f"%{{x}}: {hover}<extra>the 2022 study's own figure</extra>")
+
+
+def study_speedups() -> dict[str, float]:
+    """The study's speed-ups over its sequential run: 1x, 11.7x, 75.3x."""
+    base = STUDY_2022_SECONDS["sequential"]
+    return {name: base / seconds for name, seconds in STUDY_2022_SECONDS.items()}
+
+
+def speedup_bar(report: ReportLike, log: bool = False, reference: bool = True) -> go.Figure:
+    """Speed-up over sequential per approach, ours beside the 2022 study's on one axis: like compared with like
+    (a ratio within each experiment), whatever the books, machine or target."""
+    data = as_data(report)
+    ours = {name: gain for name, gain in speedups(data).items() if gain is not None}
+    fig = go.Figure(go.Bar(name=f"this lab ({data['plan']['items']:,} books, {data['plan']['target']})",
+                           x=list(ours), y=list(ours.values()), marker_color=OURS, offsetgroup="lab",
+                           text=[f"{g:,.1f}×" for g in ours.values()], textposition="outside",
+                           hovertemplate="%{x}: %{y:,.1f}× sequential<extra>this lab</extra>"))
+    if reference:
+        theirs = study_speedups()
+        fig.add_trace(_study_bar(list(theirs.values()), [f"{g:,.1f}×" for g in theirs.values()], "%{y:,.1f}×"))
+    subtitle = ("seconds of sequential ÷ seconds of each approach, within each experiment" if ours
+                else "no sequential run in this plan: add sequential to compare speed-ups")
+    return _layout(fig, "Speed-up over sequential (higher is better)", subtitle, "× sequential", log)
+
+
+def throughput_bar(report: ReportLike, log: bool = False, reference: bool = False) -> go.Figure:
+    """Items per second per approach (median of repeats), labelled with the speed-up vs sequential; with
+    ``reference``, the 2022 study's items/s (its 10,000 books ÷ its seconds, real AWS) beside, hatched grey."""
     data = as_data(report)
     rates = medians(data, "items_per_second")
-    fig = go.Figure(go.Bar(name="items/s", x=list(rates), y=list(rates.values()), marker_color=OURS,
-                           text=_labels(data), textposition="outside", showlegend=False,
-                           hovertemplate="%{x}: %{y:,.0f} items/s<extra></extra>"))
+    fig = go.Figure(go.Bar(name=f"this lab ({data['plan']['items']:,} books, {data['plan']['target']})",
+                           x=list(rates), y=list(rates.values()), marker_color=OURS, offsetgroup="lab",
+                           text=_labels(data), textposition="outside", showlegend=reference,
+                           hovertemplate="%{x}: %{y:,.0f} items/s<extra>this lab</extra>"))
+    if reference:
+        theirs = [STUDY_2022_ITEMS / seconds for seconds in STUDY_2022_SECONDS.values()]
+        fig.add_trace(_study_bar(theirs, [f"{v:,.0f}/s" for v in theirs], "%{y:,.0f} items/s"))
     return _layout(fig, "Items written per second (higher is better)",
                    "median of repeats; labels: speed-up vs sequential", "items/s", log)
 
@@ -170,8 +196,8 @@ def comparison(report_a: ReportLike, report_b: ReportLike, labels: tuple[str, st
                              error_y={"type": "data", "symmetric": False, "visible": True,
                                       "array": [p95[n] - p50[n] for n in p50], "arrayminus": [0.0] * len(p50)}),
                       row=1, col=3)
-    fig.update_layout(title={"text": "Two runs compared"}, barmode="group", template="plotly_white", height=440,
-                      legend={"orientation": "h", "y": -0.18}, margin={"t": 80, "b": 40, "l": 60, "r": 40})
+    fig.update_layout(title={"text": "Two runs compared"}, barmode="group", template="plotly_white", height=460,
+                      font=FONT, legend={"orientation": "h", "y": -0.18}, margin={"t": 80, "b": 40, "l": 60, "r": 40})
     fig.update_traces(cliponaxis=False, selector={"type": "bar"})
     fig.update_yaxes(type="log" if log else "linear")
     return fig
@@ -183,3 +209,48 @@ def standalone_html(figures: list[go.Figure], title: str) -> str:
              for index, figure in enumerate(figures)]
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
             f"<body style='font-family:sans-serif'><h1>{html.escape(title)}</h1>{''.join(parts)}</body></html>")
+
+
+def sweep_chart(result: SweepResult) -> go.Figure:
+    """Items/s against concurrency (log-log) per approach, with Little's law's ideal C ÷ L (L measured at the lowest
+    concurrency), the highest throughput measured (the server's capacity when its CPU saturated) and each
+    approach's knee: the last concurrency that kept up with C ÷ L."""
+    fig = go.Figure()
+    levels = list(result.plan.levels)
+    trip = result.round_trip_s
+    if trip:
+        fig.add_trace(go.Scatter(name=f"ideal C ÷ L (L = {trip * 1000:,.1f} ms)", x=levels,
+                                 y=[level / trip for level in levels], mode="lines",
+                                 line={"color": REFERENCE, "dash": "dash", "width": 2},
+                                 hovertemplate="C = %{x}: %{y:,.0f} items/s<extra>C ÷ L</extra>"))
+    for index, name in enumerate(result.plan.approaches):
+        points = result.of(name)
+        color = PALETTE[index % len(PALETTE)]
+        fig.add_trace(go.Scatter(
+            name=name, x=[p.concurrency for p in points], y=[p.items_per_second for p in points],
+            mode="lines+markers", line={"color": color, "width": 3}, marker={"size": 9},
+            customdata=[[p.server_cpu_percent or 0.0] for p in points],
+            hovertemplate="C = %{x}: %{y:,.0f} items/s, server CPU %{customdata[0]:.0f}%<extra>" + name + "</extra>"))
+        knee = result.knee(name)
+        if knee is not None:
+            fig.add_trace(go.Scatter(
+                name=f"{name} knee (C = {knee.concurrency})", x=[knee.concurrency], y=[knee.items_per_second],
+                mode="markers+text", text=[f"{name} knee"], textposition=("top left", "bottom right")[index % 2],
+                marker={"symbol": "star", "size": 18, "color": color, "line": {"color": "#111827", "width": 1}},
+                hovertemplate="stops scaling after C = %{x}<extra>" + name + "</extra>"))
+    top = result.capacity
+    if top:
+        label = "server capacity (CPU saturated)" if result.server_saturated else "highest measured"
+        fig.add_trace(go.Scatter(name=f"{label}: {top:,.0f} items/s", x=[levels[0], levels[-1]], y=[top, top],
+                                 mode="lines", line={"color": "#dc2626", "dash": "dot", "width": 2},
+                                 hovertemplate="%{y:,.0f} items/s<extra>" + label + "</extra>"))
+    conditions = result.plan.base.conditions
+    fig.update_layout(
+        title={"text": "Where concurrency stops paying: items/s against requests in flight",
+               "subtitle": {"text": f"{result.plan.base.target}, {conditions.latency_ms:g} ms + up to "
+                                    f"{conditions.jitter_ms:g} ms added; threads = concurrency = C; log-log"}},
+        template="plotly_white", height=480, font=FONT, legend={"orientation": "h", "y": -0.2},
+        margin={"t": 90, "b": 40, "l": 70, "r": 40})
+    fig.update_xaxes(type="log", title="concurrency C (threads or requests in flight)", tickvals=levels)
+    fig.update_yaxes(type="log", title="items/s")
+    return fig

@@ -1,4 +1,5 @@
-"""The command line: ``python -m core run`` (the benchmark) and ``python -m core emulator``.
+"""The command line: ``python -m core run`` (the benchmark), ``python -m core emulator`` and ``python -m core
+localstack`` (LocalStack's DynamoDB without Docker).
 
 Contract: ``main(argv)`` returns the exit code: 0 when every run verified with nothing lost or failed, 1 when
 anything was lost or failed (or a target failed), 2 for bad input, printed as one line on stderr; no traceback.
@@ -17,11 +18,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from core import logs
 from core.approaches import APPROACHES, STUDY_2022_ITEMS, STUDY_2022_SECONDS, STUDY_APPROACHES
 from core.benchmark import run
+from core.capacity import parse_capacity
 from core.emulator import Emulator
 from core.endpoints import KINDS
 from core.errors import ConfigError, LabError
@@ -39,8 +41,10 @@ from core.model import (
     parse_faults,
     speedup,
 )
+from core.sweep import parse_sweep, plan_sweep, run_sweep
 
 STDOUT = "-"
+T = TypeVar("T")
 
 
 def conditions_from(args: argparse.Namespace) -> Conditions:
@@ -57,7 +61,8 @@ def plan_from(args: argparse.Namespace) -> Plan:
     return Plan(target=args.target, endpoint_url=args.endpoint_url, region=args.region, profile=args.profile,
                 approaches=approaches, items=args.items, seed=args.seed, repeats=args.repeat, warmup=args.warmup,
                 threads=args.threads, concurrency=args.concurrency, conditions=conditions_from(args),
-                max_attempts=args.max_attempts, request_timeout=args.request_timeout, retry_mode=args.retry_mode)
+                max_attempts=args.max_attempts, request_timeout=args.request_timeout, retry_mode=args.retry_mode,
+                capacity=parse_capacity(args.capacity), workers=args.workers, scheduler=args.scheduler)
 
 
 class ProgressBar:
@@ -79,9 +84,11 @@ class ProgressBar:
         with self.lock:
             self.last = now
             filled = int(30 * event.done / max(event.total, 1))
+            workers = " (" + " ".join(f"{rate:,.0f}" for rate in event.worker_rates) + " per worker)" \
+                if event.per_worker else ""
             self.stream.write(f"\r{event.approach:<18} #{event.repeat + 1} {event.phase:<6} "
                               f"[{'█' * filled}{'·' * (30 - filled)}] {event.done:>8,}/{event.total:,} "
-                              f"{event.items_per_second:>8,.0f} items/s")
+                              f"{event.items_per_second:>8,.0f} items/s{workers}")
             if event.phase == "done":
                 self.stream.write("\n")
             self.stream.flush()
@@ -166,7 +173,7 @@ def _export(path: str, text: str) -> str | None:
     return None
 
 
-def run_interruptibly(work: Callable[[threading.Event], Report]) -> Report:
+def run_interruptibly(work: Callable[[threading.Event], T]) -> T:
     """Run ``work(cancel)`` in a worker thread; the first Ctrl-C sets ``cancel`` (the run stops within seconds and
     returns what it did), the second exits the process at once."""
     cancel = threading.Event()
@@ -200,7 +207,8 @@ def run_interruptibly(work: Callable[[threading.Event], Report]) -> Report:
             signal.signal(signal.SIGINT, previous)
     if "error" in box:
         raise box["error"]
-    return box["report"]  # type: ignore[no-any-return]
+    result: T = box["report"]
+    return result
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -214,9 +222,17 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{where} is not a local endpoint: add --yes to write there{cost}")
     print(f"Plan: {plan.items:,} books x {len(plan.approaches)} approaches x {plan.repeats} on {plan.target}; "
           f"estimated {estimate(plan):,.0f} s", file=sys.stderr)
+    sweep = plan_sweep(plan, parse_sweep(args.sweep)) if args.sweep else None
     if args.dry_run:
         print(f"dry run: nothing was sent; it would write to {where or 'this machine'}", file=sys.stderr)
         return 0
+    if sweep is not None:
+        result = run_interruptibly(lambda cancel: run_sweep(sweep, progress=ProgressBar(sys.stderr), cancel=cancel))
+        print(result.table())
+        print(result.summary())
+        if result.error:
+            print(f"error: {logs.redact(result.error)}", file=sys.stderr)
+        return 130 if result.cancelled else 1 if result.error else 0
     history = None if args.history.lower() == "off" else History(args.history or None)  # checked before running
     report = run_interruptibly(lambda cancel: run(plan, progress=ProgressBar(sys.stderr), cancel=cancel))
     out = sys.stderr if STDOUT in (args.json, args.csv) else sys.stdout
@@ -246,13 +262,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    emulator = Emulator(port=args.port, host=args.host, conditions=conditions_from(args))
+    emulator = Emulator(port=args.port, host=args.host, conditions=conditions_from(args), upstream=args.upstream,
+                        capacity=parse_capacity(args.capacity))
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host} makes the emulator reachable from other machines "
               "(it checks no credentials)", file=sys.stderr)
     emulator.start()
-    print(f"Embedded DynamoDB (dynalite) at {emulator.endpoint_url}  pid {emulator.pid}  (Ctrl-C stops it)",
-          flush=True)
+    what = f"Conditions proxy in front of {emulator.upstream}" if emulator.upstream else "Embedded DynamoDB (dynalite)"
+    print(f"{what} at {emulator.endpoint_url}  pid {emulator.pid}  (Ctrl-C stops it)", flush=True)
     print(f"  aws dynamodb list-tables --endpoint-url {emulator.endpoint_url} --region us-east-1", flush=True)
     class Stop(Exception):
         """SIGTERM: leave the wait and stop the server outside the signal handler."""
@@ -269,17 +286,20 @@ def _emulator(args: argparse.Namespace) -> int:
     finally:
         emulator.stop()
     if not stopped:
-        print(f"error: the emulator stopped unexpectedly (exit code {code}); start it again", file=sys.stderr)
+        reason = emulator.exit_reason(code if code is not None else 0)
+        print(f"error: {emulator.name} stopped unexpectedly ({logs.redact(reason)}); start it again", file=sys.stderr)
         return 1
     return 0
 
 
 def _add_conditions(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network", choices=list(NETWORK_PRESETS), default="none",
-                        help="latency preset injected by the embedded server")
+                        help="latency preset injected by the lab's server or proxy (local targets)")
     parser.add_argument("--latency-ms", type=float, help="fixed latency per request (overrides the preset)")
     parser.add_argument("--jitter-ms", type=float, help="extra uniform random latency per request")
     parser.add_argument("--faults", help="fault probabilities, e.g. throttle=0.3,error=0.05,reset=0.02")
+    parser.add_argument("--capacity", default="off",
+                        help="table capacity model: off, on-demand, on-demand:warm=N,max=N or provisioned=WCU")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -311,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="adaptive: client-side rate control fed by throttles (botocore's for the boto3 and "
                             "aiobotocore approaches, the lab's for the others)")
     _add_conditions(bench)
+    bench.add_argument("--sweep", help="items/s against concurrency instead of one run, for the threaded and async "
+                                       "approaches: e.g. concurrency=1,4,16,64,256 (the ideal line C / L beside)")
+    bench.add_argument("--workers", type=int, default=1,
+                       help="split the books into N shards written by N Dask worker processes (default 1: this one)")
+    bench.add_argument("--scheduler", help="an existing Dask cluster's scheduler, e.g. tcp://10.0.0.5:8786 "
+                                           "(instead of a local cluster of --workers processes)")
     bench.add_argument("--json", help="write the report as JSON to this file ('-': standard output)")
     bench.add_argument("--csv", help="write one CSV row per run to this file ('-': standard output)")
     bench.add_argument("--history", default="", help="SQLite history file (default: user data dir; 'off')")
@@ -323,12 +349,23 @@ def build_parser() -> argparse.ArgumentParser:
     emulator = commands.add_parser("emulator", help="run the embedded DynamoDB (dynalite) in the foreground")
     emulator.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
     emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+
+    emulator.add_argument("--upstream", help="front this DynamoDB engine on this machine instead of hosting dynalite, "
+                                             "e.g. http://127.0.0.1:8001 (DynamoDB Local, LocalStack, moto)")
     _add_conditions(emulator)
     emulator.set_defaults(handler=_emulator)
+    localstack = commands.add_parser("localstack", add_help=False,
+                                     help="run LocalStack's DynamoDB on this machine without Docker (127.0.0.1)")
+    localstack.set_defaults(handler=None)  # main() hands its arguments to core.engines.localstack.main
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["localstack"]:  # its own parser (and --help)
+        from core.engines.localstack import main as run_localstack
+
+        return run_localstack(argv[1:])
     try:
         args = build_parser().parse_args(argv)
         return int(args.handler(args))

@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 from core.errors import ConfigError
 
-Kind = Literal["embedded", "localstack", "aws", "custom"]
+Kind = Literal["embedded", "dynamodb-local", "localstack", "aws", "custom"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
+MANAGED: tuple[Kind, ...] = ("embedded", "dynamodb-local")  # started (on a free loopback port) and stopped by the lab
 DEFAULT_REGION = "us-east-1"
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
@@ -46,6 +47,19 @@ def validate_endpoint_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"invalid endpoint URL {url!r}: expected http(s)://host[:port], e.g. http://localhost:4566")
     return url.rstrip("/")
+
+
+def validate_scheduler_address(address: str) -> str:
+    """A Dask scheduler address, normalised to scheme://host:port (tcp:// assumed when no scheme is given)."""
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None or "@" in parts.netloc:
+        raise ConfigError(f"invalid scheduler address {address!r}: expected tcp://HOST:PORT or tls://HOST:PORT, "
+                          "e.g. tcp://127.0.0.1:8786")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def is_local_url(url: str | None) -> bool:
@@ -81,7 +95,7 @@ def off_machine(kind: Kind, endpoint_url: str | None, region: str) -> str | None
 
     The one place this is decided: the page's confirmation and the CLI's ``--yes`` both call it.
     """
-    if kind == "embedded":
+    if kind in MANAGED:
         return None
     url = endpoint_for(kind, endpoint_url)
     if is_local_url(url):

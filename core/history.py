@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,9 @@ class Entry:
     items: int
     approaches: tuple[str, ...]
     clean: bool
+    conditions: Mapping[str, float] = field(default_factory=dict)  # the plan's latency, jitter and faults
+    seconds: float = 0.0  # the runs' write seconds, summed
+    cancelled: bool = False
 
 
 class History:
@@ -79,11 +83,23 @@ class History:
     def entries(self, limit: int = 200) -> list[Entry]:
         try:
             with self._connect() as db:
-                rows = db.execute("SELECT id, created, target, items, approaches, clean FROM reports "
-                                  "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+                rows = db.execute(
+                    "SELECT id, created, target, items, approaches, clean, json_extract(report, '$.plan.conditions'), "
+                    "(SELECT total(json_extract(value, '$.seconds')) FROM json_each(report, '$.runs')), "
+                    "json_extract(report, '$.cancelled') FROM reports ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         except sqlite3.DatabaseError as error:
             raise ConfigError(f"history file {self.path} cannot be read ({error}): {self._fix}") from None
-        return [Entry(r[0], r[1], r[2], r[3], tuple(r[4].split(",")), bool(r[5])) for r in rows]
+        return [Entry(r[0], r[1], r[2], r[3], tuple(r[4].split(",")), bool(r[5]), json.loads(r[6] or "{}"),
+                      float(r[7] or 0.0), bool(r[8])) for r in rows]
+
+    def reports(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The stored JSON exports of the latest ``limit`` reports, newest first (the estimate calibrates on them)."""
+        try:
+            with self._connect() as db:
+                rows = db.execute("SELECT report FROM reports ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        except sqlite3.DatabaseError as error:
+            raise ConfigError(f"history file {self.path} cannot be read ({error}): {self._fix}") from None
+        return [json.loads(row[0]) for row in rows]
 
     def load(self, entry_id: int) -> dict[str, Any]:
         """The stored JSON export of one report."""

@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args
 
 from core.approaches import APPROACHES, STUDY_APPROACHES, parallelism
 from core.books import ISBN_BODIES
+from core.capacity import Capacity
 from core.endpoints import (
     DEFAULT_REGION,
     KINDS,
@@ -25,6 +26,7 @@ from core.endpoints import (
     validate_endpoint_url,
     validate_kind,
     validate_region,
+    validate_scheduler_address,
 )
 from core.errors import ConfigError
 from core.report import RunReport, Verification
@@ -32,6 +34,7 @@ from core.report import RunReport, Verification
 MAX_ITEMS = 10_000_000
 MAX_THREADS = 512
 MAX_CONCURRENCY = 4096
+MAX_WORKERS = 256
 SERVER_BOUND_CPU = 90.0  # % of one core: dynalite runs on a single Node thread
 WRU_PRICE_USD = 0.625 / 1_000_000  # on-demand write request unit, us-east-1, since November 2024
 PRICE_NOTE = f"{WRU_PRICE_USD * 1e6:.3f} USD per million WRU, us-east-1, since Nov 2024"
@@ -137,6 +140,9 @@ class Plan:
     max_attempts: int = 10
     request_timeout: float = 10.0
     retry_mode: RetryMode = "standard"
+    capacity: Capacity = field(default_factory=Capacity)
+    workers: int = 1  # > 1: shards on Dask worker processes (a LocalCluster, or the cluster at ``scheduler``)
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "target", validate_kind(self.target))
@@ -168,10 +174,15 @@ class Plan:
             raise ConfigError(f"repeats must be between 1 and 50, got {self.repeats}")
         if not 0 <= self.warmup <= 100_000 or self.items + self.warmup > ISBN_BODIES:
             raise ConfigError(f"warm-up must be between 0 and 100,000 items, got {self.warmup}")
-        if self.conditions != Conditions() and self.target != "embedded":
-            raise ConfigError("network conditions and faults are injected by the embedded emulator: "
-                              "use --target embedded, or drop --network/--latency-ms/--faults")
+        if (self.conditions != Conditions() or self.capacity.on) and self.off_machine is not None:
+            raise ConfigError("network conditions, faults and the capacity model are injected by the lab's proxy on "
+                              "this machine, in front of a local engine only: drop --network/--latency-ms/--faults/"
+                              "--capacity for a remote target")
         validate_knobs(self.threads, self.concurrency, self.request_timeout)
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise ConfigError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
+        if self.scheduler is not None:
+            object.__setattr__(self, "scheduler", validate_scheduler_address(self.scheduler))
         if not 1 <= self.max_attempts <= 100:
             raise ConfigError(f"max attempts must be between 1 and 100, got {self.max_attempts}")
 
@@ -179,6 +190,11 @@ class Plan:
     def off_machine(self) -> str | None:
         """Where this plan writes when that is off this machine (it then needs the user's confirmation)."""
         return off_machine(self.target, self.endpoint_url, self.region)
+
+    @property
+    def scaled_out(self) -> bool:
+        """The writes go to Dask workers (several local processes, or an existing cluster)."""
+        return self.workers > 1 or self.scheduler is not None
 
     @property
     def writes(self) -> int:
@@ -204,6 +220,7 @@ class Plan:
         values = dict(data)
         values["approaches"] = tuple(values["approaches"])
         values["conditions"] = Conditions(**values["conditions"])
+        values["capacity"] = Capacity(**values.get("capacity") or {})
         return cls(**values)
 
 
@@ -290,10 +307,16 @@ class ProgressEvent:
     done: int
     total: int
     elapsed: float
+    per_worker: tuple[int, ...] = ()  # a scaled-out write: items settled by each Dask worker's shard
 
     @property
     def items_per_second(self) -> float:
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def worker_rates(self) -> tuple[float, ...]:
+        """Items/s of each worker's shard so far."""
+        return tuple(done / self.elapsed if self.elapsed > 0 else 0.0 for done in self.per_worker)
 
 
 __all__ = ["FAULTS", "KINDS", "MAX_ITEMS", "NETWORK_PRESETS", "SERVER_BOUND_CPU", "WRU_PRICE_USD", "Conditions",

@@ -9,6 +9,8 @@ nothing here sends a request.
 from __future__ import annotations
 
 import os
+import socket
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ProfileNotFound
 from core import logs
 from core.endpoints import (
     DEFAULT_REGION,
+    MANAGED,
     Kind,
     is_local_url,
     localstack_endpoint,
@@ -66,7 +69,11 @@ class Target:
         """The keys a loopback target gets when none were typed or named: the environment's, else a dummy pair.
         boto3's full chain is never asked for a loopback target (it would reach the instance-metadata service off
         this machine)."""
-        if self.static_credentials is not None or self.profile is not None or not self.is_local:
+        if self.static_credentials is not None or self.profile is not None:
+            return None
+        if self.kind in (*MANAGED, "localstack"):  # engines that accept any key: never a user's real one
+            return LOCAL_CREDENTIALS
+        if not self.is_local:
             return None
         key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
         if key and secret:
@@ -136,15 +143,16 @@ class Target:
 
 def make_target(kind: Kind, *, endpoint_url: str | None = None, region: str | None = None,
                 profile: str | None = None, credentials: Credentials | None = None,
-                embedded_url: str | None = None) -> Target:
-    """Build a target from user input; ``embedded_url`` is the running emulator's URL for the embedded kind."""
+                server_url: str | None = None) -> Target:
+    """Build a target from user input; ``server_url`` is the URL of the server the lab started for the kinds it
+    manages (the embedded emulator, DynamoDB Local)."""
     region = region or DEFAULT_REGION
-    if kind == "embedded":
+    if kind in MANAGED:
         if endpoint_url is not None:
-            raise ConfigError("--endpoint-url is for the custom and localstack targets, not embedded")
-        if embedded_url is None:
-            raise EmulatorError("the embedded emulator is not running: start it before building its target")
-        return Target("embedded", region, embedded_url)
+            raise ConfigError(f"--endpoint-url is for the custom and localstack targets, not {kind}")
+        if server_url is None:
+            raise EmulatorError(f"the {kind} server is not running: start it before building its target")
+        return Target(kind, region, server_url)
     if kind == "localstack":
         return Target("localstack", region, endpoint_url or localstack_endpoint())
     if kind == "aws":
@@ -171,6 +179,9 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
 
     where = target.endpoint_url or f"AWS {target.region}"
     hint = "run `docker compose up -d`" if target.kind == "localstack" else "start it or fix the endpoint URL"
+    if target.endpoint_url is not None and not _connectable(target.endpoint_url, timeout):
+        # before credentials are looked for: an endpoint that is not there is the problem to name
+        raise TargetError(f"{target.kind} target is not reachable at {where}: {hint}")
     try:
         target.client(max_attempts=1, timeout=timeout).list_tables(Limit=1)
     except NoCredentialsError:
@@ -182,6 +193,17 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
         raise TargetError(f"{where} refused the request: {explain(*client_error(error.response))}") from None
     except BotoCoreError as error:
         raise TargetError(f"{target.kind} target at {where} did not answer: {error}") from None
+
+
+def _connectable(url: str, timeout: float) -> bool:
+    """A TCP connection to the URL's host and port can be opened (nothing is sent)."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def describe_caller(target: Target) -> dict[str, Any]:

@@ -1,14 +1,16 @@
 """What the page needs besides widgets: a benchmark running in a background thread, and the page's words.
 
-Contract: no Streamlit here. ``BackgroundRun`` runs ``benchmark.run`` in a worker thread; the worker only stores
-the latest progress event per approach under a lock, and the page's script thread reads ``snapshot()`` and
-renders. Errors become one readable line (``error``); nothing raised in the worker escapes. The other functions
+Contract: no Streamlit here. ``BackgroundRun`` runs ``benchmark.run`` (or a sweep) in a worker thread; the worker
+only stores the latest progress event per lane under a lock, and the page's script thread reads ``snapshot()`` and
+renders. ``RUNS`` holds the process's one job: any session (a reload, another tab) reattaches to it, watches and
+cancels it. Errors become one readable line (``error``); nothing raised in the worker escapes. The other functions
 turn reports, plans and history entries into the short texts and table rows the page shows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -16,93 +18,154 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import logs
-from core.benchmark import run
-from core.emulator import Emulator
-from core.errors import LabError
+from core.approaches import STUDY_2022_ITEMS, STUDY_2022_SECONDS
+from core.benchmark import Server, run
+from core.errors import ConfigError, LabError
+from core.estimate import Estimate
 from core.history import Entry
-from core.model import NETWORK_PRESETS, Conditions, Plan, ProgressEvent, Report, RunResult
+from core.model import FAULT_LABELS, NETWORK_PRESETS, Conditions, Plan, ProgressEvent, Report, RunResult
 from core.sigv4 import Credentials
+from core.sweep import SweepPlan, SweepResult, run_sweep
 
-_ONE_RUN = threading.Lock()  # one benchmark at a time in this process, whichever session started it
+Work = Callable[[Callable[[ProgressEvent], None], threading.Event], "Report | SweepResult"]
+_IDS = itertools.count(1)
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    events: dict[str, ProgressEvent]  # the latest per approach
+    events: dict[str, ProgressEvent]  # the latest per lane (approach, or 'async @ 64' in a sweep)
     running: bool
     report: Report | None
+    sweep: SweepResult | None
     error: str | None  # the run could not be made (one line)
     notice: str | None  # the run was made but could not be recorded in the history (one line)
-    elapsed: float
+    elapsed: float  # seconds since it started (until it ended, once it has)
 
 
 class BackgroundRun:
-    """``benchmark.run`` in a daemon thread; ``record`` (e.g. ``History.append``) gets the report there too, so a
-    run is kept even when nobody watches the page any more."""
+    """``work`` (``benchmark.run`` or ``sweep.run_sweep``) in a daemon thread, started by ``Runs.start``;
+    ``record`` (e.g. ``History.append``) gets a plan's report there too, so a run is kept even when nobody watches
+    the page any more. ``lanes``: one progress bar each; ``estimate``: what the page predicted, to compare."""
 
-    def __init__(self, plan: Plan, emulator: Emulator | None, credentials: Credentials | None = None,
-                 record: Callable[[Report], object] | None = None) -> None:
-        self.plan = plan
+    def __init__(self, plan: Plan, work: Work, *, lanes: tuple[str, ...], repeats: int = 1,
+                 record: Callable[[Report], object] | None = None, estimate: Estimate | None = None,
+                 what: str = "run", title: str | None = None) -> None:
+        self.id = next(_IDS)
+        self.plan, self.lanes, self.repeats, self.estimate, self.what = plan, lanes, repeats, estimate, what
+        self.title = title or describe_plan(plan)  # one line: what is running
         self.cancel_event = threading.Event()
         self._lock = threading.Lock()
         self._events: dict[str, ProgressEvent] = {}
-        self._report: Report | None = None
+        self._result: Report | SweepResult | None = None
         self._error: str | None = None
         self._notice: str | None = None
         self._started = time.monotonic()
-        self._thread = threading.Thread(target=self._work, args=(emulator, credentials, record), daemon=True,
-                                        name="lab-benchmark")
+        self._ended: float | None = None
+        self._thread = threading.Thread(target=self._work, args=(work, record), daemon=True, name="lab-benchmark")
+
+    def start(self) -> BackgroundRun:
+        self._started = time.monotonic()
         self._thread.start()
+        return self
 
     def _progress(self, event: ProgressEvent) -> None:
         with self._lock:
             self._events[event.approach] = event
 
-    def _work(self, emulator: Emulator | None, credentials: Credentials | None,
-              record: Callable[[Report], object] | None) -> None:
-        if not _ONE_RUN.acquire(blocking=False):  # the approaches' tables are shared: two runs would collide
-            with self._lock:
-                self._error = "another run is in progress (in another tab?): wait for it to finish, or cancel it there"
-            return
+    def _work(self, work: Work, record: Callable[[Report], object] | None) -> None:
         try:
-            self._run(emulator, credentials, record)
-        finally:
-            _ONE_RUN.release()
-
-    def _run(self, emulator: Emulator | None, credentials: Credentials | None,
-             record: Callable[[Report], object] | None) -> None:
-        try:
-            report = run(self.plan, emulator=emulator, credentials=credentials, progress=self._progress,
-                         cancel=self.cancel_event)
+            result = work(self._progress, self.cancel_event)
         except LabError as error:
-            with self._lock:
-                self._error = str(error)
+            self._end(error=str(error))
             return
         except Exception as error:
-            with self._lock:
-                self._error = logs.redact(f"the run failed: {type(error).__name__}: {error}")
+            self._end(error=logs.redact(f"the run failed: {type(error).__name__}: {error}"))
             return
         notice = None
-        if record is not None:
+        if record is not None and isinstance(result, Report):
             try:
-                record(report)
+                record(result)
             except Exception as error:
                 notice = logs.redact(f"the run was not added to the history: {error}")
+        self._end(result=result, notice=notice)
+
+    def _end(self, result: Report | SweepResult | None = None, error: str | None = None,
+             notice: str | None = None) -> None:
         with self._lock:
-            self._report, self._notice = report, notice
+            self._result, self._error, self._notice = result, error, notice
+            self._ended = time.monotonic()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def cancel(self) -> None:
         self.cancel_event.set()
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds; True when the run has finished."""
-        self._thread.join(timeout)
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
         return not self._thread.is_alive()
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            return Snapshot(dict(self._events), self._thread.is_alive(), self._report, self._error, self._notice,
-                            time.monotonic() - self._started)
+            result = self._result
+            ended = self._ended if self._ended is not None else time.monotonic()
+            return Snapshot(dict(self._events), self._thread.is_alive(),
+                            result if isinstance(result, Report) else None,
+                            result if isinstance(result, SweepResult) else None,
+                            self._error, self._notice, ended - self._started)
+
+
+class Runs:
+    """The process's one benchmark at a time (the approaches' tables are shared), visible to every session of the
+    page: a reloaded or second tab finds the running job here, shows its progress and can cancel it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current: BackgroundRun | None = None
+
+    @property
+    def current(self) -> BackgroundRun | None:
+        """The running job, or the last one (finished)."""
+        with self._lock:
+            return self._current
+
+    @property
+    def running(self) -> BackgroundRun | None:
+        job = self.current
+        return job if job is not None and job.running else None
+
+    def start(self, job: BackgroundRun) -> BackgroundRun:
+        """Start ``job`` unless another is running (``ConfigError`` naming it: reattach to it instead)."""
+        with self._lock:
+            if self._current is not None and self._current.running:
+                raise ConfigError(f"another {self._current.what} is in progress ({self._current.title}): "
+                                  "wait for it or cancel it")
+            self._current = job
+            return job.start()
+
+
+RUNS = Runs()  # one per process: every session of the page (and every tab) sees the same
+
+
+def plan_job(plan: Plan, emulator: Server | None, credentials: Credentials | None = None,
+             record: Callable[[Report], object] | None = None, estimate: Estimate | None = None) -> BackgroundRun:
+    """A background job running ``plan`` (not started: ``RUNS.start`` it)."""
+    def work(progress: Callable[[ProgressEvent], None], cancel: threading.Event) -> Report:
+        return run(plan, emulator=emulator, credentials=credentials, progress=progress, cancel=cancel)
+    return BackgroundRun(plan, work, lanes=plan.approaches, repeats=plan.repeats, record=record, estimate=estimate)
+
+
+def sweep_job(sweep: SweepPlan, emulator: Server | None, credentials: Credentials | None = None) -> BackgroundRun:
+    """A background job running a concurrency sweep (not started: ``RUNS.start`` it)."""
+    def work(progress: Callable[[ProgressEvent], None], cancel: threading.Event) -> SweepResult:
+        return run_sweep(sweep, emulator=emulator, credentials=credentials, progress=progress, cancel=cancel)
+    title = (f"concurrency {', '.join(map(str, sweep.levels))} × {', '.join(sweep.approaches)} on "
+             f"{plan_where(sweep.base)}, "
+             f"up to {plural(max(step.items for step in sweep.steps), 'book')} per level")
+    return BackgroundRun(sweep.base, work, lanes=sweep.lanes, what="sweep", title=title)
 
 
 # --- words ------------------------------------------------------------------------------------------------------
@@ -116,12 +179,41 @@ def network_label(conditions: Conditions) -> str:
     return text + (f", faults: {', '.join(faults)}" if faults else "")
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 book', '2 books', '1,000 books'."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+def plan_where(plan: Plan) -> str:
+    """The target and, on the embedded one, its conditions: 'embedded (no added latency)'."""
+    return f"{plan.target} ({network_label(plan.conditions)})" if plan.target == "embedded" else (
+        f"{plan.target} ({plan.endpoint_url or plan.region})")
+
+
 def describe_plan(plan: Plan) -> str:
     """One line: books, approaches, target and conditions, repeats, seed."""
-    where = f"{plan.target} ({network_label(plan.conditions)})" if plan.target == "embedded" else (
-        f"{plan.target} ({plan.endpoint_url or plan.region})")
-    repeats = f"{plan.repeats} repeat{'s' if plan.repeats > 1 else ''}"
-    return f"{plan.items:,} books × {len(plan.approaches)} approaches on {where}, {repeats}, seed {plan.seed}"
+    return (f"{plural(plan.items, 'book')} × {plural(len(plan.approaches), 'approach', 'approaches')} on "
+            f"{plan_where(plan)}, "
+            f"{plural(plan.repeats, 'repeat')}, seed {plan.seed}")
+
+
+def parse_whole(text: str, label: str, low: int, high: int) -> int:
+    """A whole number typed into the page, checked against its range: ``ConfigError`` says what to type."""
+    cleaned = text.strip().replace(",", "").replace("_", "")
+    if not cleaned.isdigit() or not low <= int(cleaned) <= high:
+        raise ConfigError(f"{label} must be a whole number from {low:,} to {high:,}, got {text.strip()!r}")
+    return int(cleaned)
+
+
+def parse_number(text: str, label: str, low: float, high: float) -> float:
+    """A decimal number typed into the page, checked against its range."""
+    try:
+        value = float(text.strip().replace(",", ""))
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # nan fails too
+        raise ConfigError(f"{label} must be a number from {low:,g} to {high:,g}, got {text.strip()!r}")
+    return value
 
 
 def progress_text(event: ProgressEvent | None, approach: str, repeats: int) -> str:
@@ -197,16 +289,31 @@ def verification_rows(report: Report) -> list[dict[str, str]]:
              "verdict": verdict(r)} for r in report.runs]
 
 
+def conditions_label(conditions: Mapping[str, float]) -> str:
+    """'no added latency' or '22 ms + 6 ms, throttle 20%' from a stored plan's conditions."""
+    latency, jitter = conditions.get("latency_ms", 0.0), conditions.get("jitter_ms", 0.0)
+    parts = [f"{latency:g} ms + {jitter:g} ms" if latency or jitter else "no added latency"]
+    parts += [f"{name} {conditions[name]:.0%}" for name in FAULT_LABELS if conditions.get(name)]
+    return ", ".join(parts)
+
+
+def _entry_state(entry: Entry) -> str:
+    return "cancelled" if entry.cancelled else "verified" if entry.clean else "incomplete"
+
+
 def history_label(entry: Entry) -> str:
-    return (f"#{entry.id} · {dt.datetime.fromtimestamp(entry.created):%Y-%m-%d %H:%M} · {entry.target} · "
-            f"{entry.items:,} books · {', '.join(entry.approaches)} · {'verified' if entry.clean else 'incomplete'}")
+    return (f"#{entry.id} · {dt.datetime.fromtimestamp(entry.created):%Y-%m-%d %H:%M} · {entry.target}, "
+            f"{conditions_label(entry.conditions)} · {plural(entry.items, 'book')} · {', '.join(entry.approaches)} · "
+            f"{entry.seconds:,.1f} s writing · {_entry_state(entry)}")
 
 
 def history_rows(entries: list[Entry]) -> list[dict[str, str]]:
+    badge = {"verified": ":green-background[verified]", "incomplete": ":red-background[incomplete]",
+             "cancelled": ":orange-background[cancelled]"}
     return [{"run": f"#{e.id}", "when": f"{dt.datetime.fromtimestamp(e.created):%Y-%m-%d %H:%M:%S}",
-             "target": e.target, "books": f"{e.items:,}", "approaches": ", ".join(e.approaches),
-             "verified": ":green-background[verified]" if e.clean else ":red-background[incomplete]"}
-            for e in entries]
+             "target": e.target, "conditions": conditions_label(e.conditions), "books": f"{e.items:,}",
+             "approaches": ", ".join(e.approaches), "seconds writing": f"{e.seconds:,.1f}",
+             "verified": badge[_entry_state(e)]} for e in entries]
 
 
 def summary_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -216,6 +323,44 @@ def summary_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
         check = run_data["verification"]
         rows.append({"approach": run_data["approach"], "repeat": str(run_data["repeat"] + 1),
                      "seconds": f"{run_data['seconds']:,.2f}", "items/s": f"{run_data['items_per_second']:,.0f}",
-                     "p50 / p95 ms": f"{run_data['latency_ms']['p50']:,.1f} / {run_data['latency_ms']['p95']:,.1f}",
+                     "p50 ms": f"{run_data['latency_ms']['p50']:,.1f}",
+                     "p95 ms": f"{run_data['latency_ms']['p95']:,.1f}",
                      "retries": f"{run_data['retries']:,}", "written": f"{check['found']:,}/{check['expected']:,}"})
+    return rows
+
+
+VERIFICATION_COLUMNS = (
+    "**written**: books found in the table with exactly the attributes written, of those the run was given · "
+    "**lost**: acknowledged by the server, yet absent · **unexpected**: present, but never given to this run · "
+    "**mismatched**: present with other attributes · **recovered**: reported failed or unknown by the writer, "
+    "yet present (a write whose answer was lost) · **failed**: refused for good · **unknown**: no answer after "
+    "the last attempt · **retries**, **throttled**: extra attempts, and how many were throttled")
+
+
+def cancel_summary(report: Report) -> str:
+    """What a cancelled (or stopped) plan did: each run's books written, and the approaches that never ran."""
+    done = [f"{r.approach}{f' (repeat {r.repeat + 1})' if report.plan.repeats > 1 else ''} wrote "
+            f"{r.verification.found:,} of {report.plan.items:,} books" for r in report.runs]
+    missing = report.not_run()
+    parts = ["; ".join(done) if done else "no approach wrote anything"]
+    if missing:
+        parts.append(f"{', '.join(missing)} did not run")
+    return "Cancelled: " + "; ".join(parts) + ". Figures below cover only what was written before the cancel."
+
+
+def study_rows(report: Report) -> list[dict[str, str]]:
+    """Our seconds, items/s and speed-up beside the 2022 study's published ones, per approach of the study."""
+    summaries = {s.approach: s for s in report.summaries()}
+    rows = []
+    base = STUDY_2022_SECONDS["sequential"]
+    for name, seconds in STUDY_2022_SECONDS.items():
+        ours = summaries.get(name)
+        gain = report.speedup(name) if ours else None
+        rows.append({"approach": name,
+                     "this lab: seconds": f"{ours.seconds_median:,.2f}" if ours else "–",
+                     "this lab: items/s": f"{ours.items_per_second_median:,.0f}" if ours else "–",
+                     "this lab: speed-up": f"{gain:,.1f}×" if gain else "–",
+                     "2022 study: seconds": f"{seconds:,.2f}",
+                     "2022 study: items/s": f"{STUDY_2022_ITEMS / seconds:,.0f}",
+                     "2022 study: speed-up": f"{base / seconds:,.1f}×"})
     return rows

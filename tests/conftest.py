@@ -22,7 +22,7 @@ def emulator() -> Iterator[Emulator]:
 
 @pytest.fixture(scope="session")
 def embedded_target(emulator: Emulator) -> Target:
-    return make_target("embedded", embedded_url=emulator.endpoint_url)
+    return make_target("embedded", server_url=emulator.endpoint_url)
 
 
 @pytest.fixture(scope="session")

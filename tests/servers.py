@@ -43,3 +43,45 @@ def moto_server(*, iam_auth: bool = False, no_auth_actions: int = 0) -> Iterator
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@contextmanager
+def dask_cluster(workers: int = 2, *, cwd: str | None = None) -> Iterator[str]:
+    """A Dask scheduler and ``workers`` workers (one thread each), each started as its own process on 127.0.0.1
+    with the ``dask`` CLI the way a real cluster runs; yields the scheduler's address (read from its file)."""
+    import json
+    import tempfile
+
+    root = cwd or os.getcwd()
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    processes: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="lab-dask-") as folder:
+        scheduler_file = os.path.join(folder, "scheduler.json")
+        try:
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+                 "--no-dashboard", "--scheduler-file", scheduler_file],
+                cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            deadline = time.monotonic() + 60
+            while not os.path.exists(scheduler_file) or not os.path.getsize(scheduler_file):
+                if time.monotonic() > deadline or processes[0].poll() is not None:
+                    raise RuntimeError("the Dask scheduler did not start")
+                time.sleep(0.1)
+            time.sleep(0.1)  # the file is written in one go, but give its writer a moment to close it
+            with open(scheduler_file) as handle:
+                address = str(json.load(handle)["address"])
+            for index in range(workers):
+                processes.append(subprocess.Popen(
+                    [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                     "--nworkers", "1", "--host", "127.0.0.1", "--no-dashboard", "--name", f"lab-worker-{index}"],
+                    cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            yield address
+        finally:
+            for process in reversed(processes):
+                process.terminate()
+            for process in reversed(processes):
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

@@ -1,21 +1,24 @@
 """streamlit_app.py through Streamlit's AppTest (the script runs in-process, its benchmark in a background thread):
-targets, validation, a real small run, history; and core.ui's background run, cancelled."""
+targets, validation, a real small run, the estimate against it, a sweep, history; and core.ui's background run:
+alone in the process, reattached from another session, cancelled."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core import ui
 from core.emulator import Emulator
+from core.errors import ConfigError
 from core.history import History
-from core.model import Plan, Report
-from core.ui import BackgroundRun
-from tests.test_charts import REPORT
+from core.model import Conditions, Plan, Report
+from tests.test_charts import REPORT, report, result
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
@@ -41,13 +44,26 @@ def button(app: AppTest, label: str) -> Any:
     return next(b for b in app.button if b.label == label)
 
 
+def confirm_box(app: AppTest) -> Any:
+    return next(c for c in app.checkbox if c.key and c.key.startswith("confirm-"))
+
+
+@pytest.fixture(autouse=True)
+def no_job_left_behind() -> Any:
+    """The registry is process-wide (as on a server): every test leaves it idle."""
+    yield
+    job = ui.RUNS.running
+    if job is not None:
+        job.cancel()
+        assert job.wait(60)
+
+
 def test_the_embedded_target_comes_up_by_itself(app: AppTest) -> None:
     assert not app.exception
     assert "Running at http://127.0.0.1:" in texts(app.sidebar.success)
     assert app.multiselect(key="approaches").value == ["sequential", "threaded", "async"]
-    assert "Estimated duration" in texts(app.caption)
+    assert "Estimated duration" in texts(app.caption) and "not calibrated yet" in texts(app.caption)
     assert not app.error and not button(app, "Run").disabled
-    assert app.number_input(key="items").min == 1  # 0 books cannot be typed in
 
 
 def test_switching_targets_needs_no_restart(app: AppTest) -> None:
@@ -72,7 +88,7 @@ def test_switching_targets_needs_no_restart(app: AppTest) -> None:
     assert "Check credentials" in [b.label for b in app.sidebar.button]
     assert "0.625 USD per million WRU, us-east-1, since Nov 2024" in texts(app.warning)
     assert button(app, "Run").disabled  # every AWS run needs the confirmation box
-    app.checkbox(key="confirm").check().run()
+    confirm_box(app).check().run()
     assert not button(app, "Run").disabled
 
     app.sidebar.radio(key="target_kind").set_value("embedded").run()
@@ -98,7 +114,7 @@ def test_validation_messages_are_one_line(app: AppTest) -> None:
 
 
 def test_a_small_run_charts_one_bar_per_approach_and_lands_in_history(app: AppTest) -> None:
-    app.number_input(key="items").set_value(40).run()
+    app.text_input(key="items").set_value("40").run()
     button(app, "Run").click().run()
     assert not app.exception, app.exception
     assert not app.error, texts(app.error)
@@ -106,19 +122,26 @@ def test_a_small_run_charts_one_bar_per_approach_and_lands_in_history(app: AppTe
     report: Report = app.session_state["report"]
     assert report.clean and [r.approach for r in report.runs] == ["sequential", "threaded", "async"]
     specs = {c.proto.id: json.loads(c.proto.spec) for c in app.get("plotly_chart")}
-    assert len(specs) == 4  # seconds, items/s, latency, timeline
+    assert len(specs) == 5  # seconds, speed-up, items/s, latency, timeline
     seconds = next(s for s in specs.values() if s["layout"]["title"]["text"].startswith("Seconds"))
-    ours, study = seconds["data"]
+    [ours] = seconds["data"]  # the study's seconds are never drawn on our axis
     assert ours["name"] == "this lab (40 books, embedded)" and ours["x"] == ["sequential", "threaded", "async"]
-    assert len(ours["y"]) == 3 and study["name"] == "2022 study (AWS, 10,000 books)"
+    speedup = next(s for s in specs.values() if s["layout"]["title"]["text"].startswith("Speed-up"))
+    ours, study = speedup["data"]
+    assert ours["y"][0] == 1.0 and study["name"] == "the 2022 study's own figures (AWS, 10,000 books)"
+    assert [round(v, 1) for v in study["y"]] == [1.0, 11.7, 75.3]
+    assert "estimate ÷ actual" in texts(app.caption)
+    assert "**mismatched**: present with other attributes" in texts(app.caption)
     latency = next(s for s in specs.values() if s["layout"]["title"]["text"].startswith("Latency"))
     assert [t["name"] for t in latency["data"]] == ["sequential", "threaded", "async"]
     assert "120/120" in texts(app.metric)
     app.toggle(key="log_scale").set_value(True).run()
     specs = [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
     assert specs[0]["layout"]["yaxis"]["type"] == "log"
-    history = app.multiselect(key="compare")
+    history = app.selectbox(key="compare_first")
     assert len(history.options) == 1 and "40 books" in history.options[0]
+    assert "no added latency" in history.options[0] and "verified" in history.options[0]
+    assert "calibrated from 3 earlier fault-free runs on this machine and embedded" in texts(app.caption)
 
 
 def test_history_lists_earlier_runs_and_compares_two(app: AppTest, history_path: Path) -> None:
@@ -127,9 +150,11 @@ def test_history_lists_earlier_runs_and_compares_two(app: AppTest, history_path:
     first, second = store.append(REPORT), store.append(REPORT)
     app.run()
     assert "2 runs kept in" in texts(app.caption)
-    compare = app.multiselect(key="compare")
+    compare = app.selectbox(key="compare_first")
     assert len(compare.options) == 2 and compare.options[0].startswith(f"#{second} ·")
-    compare.set_value([second, first]).run()
+    compare.set_value(second).run()
+    assert app.selectbox(key="compare_second").options == [app.selectbox(key="compare_first").options[1]]
+    app.selectbox(key="compare_second").set_value(first).run()
     assert not app.exception and not app.error
     figure = json.loads(app.get("plotly_chart")[0].proto.spec)
     assert {t["name"] for t in figure["data"]} == {f"#{first}", f"#{second}"}
@@ -144,11 +169,16 @@ def test_a_remote_endpoint_asks_before_every_run(app: AppTest, monkeypatch: pyte
     assert "is not on this machine" in texts(app.warning)
     assert not app.sidebar.error and not app.sidebar.success  # nothing sent there unasked
     assert button(app, "Run").disabled
-    app.checkbox(key="confirm").check().run()
+    confirm_box(app).check().run()
     button(app, "Run").click().run()
     assert not app.exception
     assert "custom target is not reachable at http://lab.invalid:8000" in texts(app.error)
-    assert not app.checkbox(key="confirm").value and button(app, "Run").disabled  # asked again
+    assert not confirm_box(app).value and button(app, "Run").disabled  # asked again, with a fresh box
+    app.sidebar.radio(key="target_kind").set_value("embedded").run()
+    assert "lab.invalid" not in texts(app.error)  # that target's error is not shown for another one
+    app.sidebar.radio(key="target_kind").set_value("custom").run()
+    app.sidebar.text_input(key="custom_url").set_value("http://lab.invalid:8000").run()
+    assert "lab.invalid" in texts(app.error)  # back on that target, its last error is there again
 
 
 def test_typed_keys_are_never_shown_again(app: AppTest) -> None:
@@ -169,18 +199,142 @@ def test_typed_keys_are_never_shown_again(app: AppTest) -> None:
     assert app.session_state["aws_keys"] is None
 
 
+def test_validation_shows_every_bad_number_and_disables_run(app: AppTest) -> None:
+    cases = {"items": ("0", "Books must be a whole number from 1 to 10,000,000, got '0'"),
+             "threads": ("0", "Threads must be a whole number from 1 to 512, got '0'"),
+             "concurrency": ("lots", "Async concurrency must be a whole number from 1 to 4,096, got 'lots'"),
+             "repeats": ("0", "Repeats must be a whole number from 1 to 50, got '0'")}
+    for key, (typed, _) in cases.items():
+        app.text_input(key=key).set_value(typed)
+    app.run()
+    assert not app.exception
+    assert [e.value for e in app.error] == [message for _, message in cases.values()]
+    assert button(app, "Run").disabled and "Estimated duration" not in texts(app.caption)
+    app.text_input(key="items").set_value("999999999").run()
+    assert "Books must be a whole number from 1 to 10,000,000, got '999999999'" in texts(app.error)
+    for key, typed in {"items": "1", "threads": "4", "repeats": "2", "concurrency": "8"}.items():
+        app.text_input(key=key).set_value(typed)
+    app.run()
+    assert not app.error and not button(app, "Run").disabled
+    assert "1 book × 3 approaches" in texts(app.caption) and "2 repeats" in texts(app.caption)
+
+
+def test_an_absurd_latency_warns_before_the_run(app: AppTest) -> None:
+    app.sidebar.selectbox(key="network").set_value("custom").run()
+    app.sidebar.text_input(key="latency_ms").set_value("60000").run()
+    assert "Before you run: this plan may take up to" in texts(app.warning)
+    app.sidebar.text_input(key="latency_ms").set_value("70000").run()
+    assert "Latency (ms) must be a number from 0 to 60,000, got '70000'" in texts(app.sidebar.error)
+    assert button(app, "Run").disabled
+
+
+def test_a_loopback_custom_url_needs_no_credentials_and_says_what_is_wrong(app: AppTest,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    app.sidebar.radio(key="target_kind").set_value("custom").run()
+    app.sidebar.text_input(key="custom_url").set_value("http://127.0.0.1:9").run()
+    assert "custom target is not reachable at http://127.0.0.1:9" in texts(app.sidebar.error)
+    assert "credentials" not in texts(app.sidebar.error)
+
+
+def test_a_remote_url_with_nothing_there_is_said_before_any_credentials(app: AppTest,
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    app.sidebar.radio(key="target_kind").set_value("custom").run()
+    app.sidebar.text_input(key="custom_url").set_value("http://lab.invalid:8000").run()
+    next(b for b in app.sidebar.button if b.label == "Check the endpoint").click().run()
+    assert texts(app.sidebar.error) == ("custom target is not reachable at http://lab.invalid:8000: start it or fix "
+                                        "the endpoint URL")
+
+
+def test_checking_absent_aws_credentials_says_there_are_none(app: AppTest, monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # nothing leaves this machine
+    app.sidebar.radio(key="target_kind").set_value("aws").run()
+    next(b for b in app.sidebar.button if b.label == "Check credentials").click().run()
+    assert not app.exception
+    assert "no AWS credentials found" in texts(app.sidebar.error)
+    assert "refused" not in texts(app.sidebar.error)
+
+
+def test_a_cancelled_report_says_what_ran_and_what_did_not() -> None:
+    cancelled = Report(Plan(items=200), {}, (result("sequential", 1.0, items=120),), cancelled=True)
+    assert ui.cancel_summary(cancelled) == (
+        "Cancelled: sequential wrote 120 of 200 books; threaded, async did not run. Figures below cover only what "
+        "was written before the cancel.")
+    assert ui.headline(cancelled) is not None and ui.headline(cancelled).speedup is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("count", "word", "expected"), [(1, "book", "1 book"), (0, "book", "0 books"),
+                                                         (1_000, "book", "1,000 books"),
+                                                         (1, "approach", "1 approach")])
+def test_plural(count: int, word: str, expected: str) -> None:
+    assert ui.plural(count, word, "approaches" if word == "approach" else None) == expected
+
+
+@pytest.mark.parametrize(("text", "value"), [("1000", 1000), (" 1,000 ", 1000), ("10_000", 10_000)])
+def test_parse_whole_accepts(text: str, value: int) -> None:
+    assert ui.parse_whole(text, "Books", 1, 10_000) == value
+
+
+@pytest.mark.parametrize("text", ["0", "10001", "-1", "1.5", "", "abc", "1e3"])
+def test_parse_whole_refuses(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"^Books must be a whole number from 1 to 10,000, got "):
+        ui.parse_whole(text, "Books", 1, 10_000)
+
+
+def test_history_labels_show_conditions_seconds_and_state(history_path: Path) -> None:
+    store = History(history_path)
+    slow = report(result("sequential", 300.0), result("async", 77.0))
+    slow = Report(Plan(items=100, conditions=Conditions(latency_ms=22, jitter_ms=6, throttle=0.2)), {}, slow.runs,
+                  created=slow.created)
+    store.append(slow)
+    [entry] = store.entries()
+    label = ui.history_label(entry)
+    assert "22 ms + 6 ms, throttle 20%" in label and "377.0 s writing" in label and "100 books" in label
+    assert ui.history_rows([entry])[0]["conditions"] == "22 ms + 6 ms, throttle 20%"
+
+
+def test_a_small_sweep_draws_the_ideal_line_the_capacity_and_the_points(app: AppTest) -> None:
+    app.text_input(key="sweep_levels").set_value("1, 8").run()
+    app.text_input(key="sweep_items").set_value("40").run()
+    assert not app.error
+    button(app, "Run sweep").click().run()
+    assert not app.exception, app.exception
+    assert not app.error, texts(app.error)
+    figure = json.loads(next(c for c in app.get("plotly_chart") if c.proto.id.endswith("sweep_chart")
+                             or "concurrency" in c.proto.spec).proto.spec)
+    names = [t["name"] for t in figure["data"]]
+    assert names[0].startswith("ideal C ÷ L (L = ") and "threaded" in names and "async" in names
+    assert any(n.startswith(("highest measured", "server capacity")) for n in names)
+    assert [t["x"] for t in figure["data"] if t["name"] == "async"] == [[1, 8]]
+    sweep = app.session_state["sweep"]
+    assert len(sweep.points) == 4 and all(p.clean for p in sweep.points)
+    assert "L = " in texts(app.markdown)
+
+
 def test_a_background_run_is_alone_cancels_cleanly_and_records_its_report(emulator: Emulator) -> None:
     recorded: list[Report] = []
     started = threading.Event()
-    job = BackgroundRun(Plan(approaches=("sequential", "async"), items=200_000), emulator, record=recorded.append)
+    job = ui.RUNS.start(ui.plan_job(Plan(approaches=("sequential", "async"), items=200_000), emulator,
+                                    record=recorded.append))
     try:
         while not job.wait(0.05):
             event = job.snapshot().events.get("sequential")
             if event is not None and event.phase == "write" and event.done > 0 and not started.is_set():
                 started.set()
-                other = BackgroundRun(Plan(items=10), emulator)  # e.g. from another tab: the tables are shared
-                assert other.wait(10)
-                assert (other.snapshot().error or "").startswith("another run is in progress")
+                with pytest.raises(ConfigError, match="another run is in progress"):  # e.g. from another tab
+                    ui.RUNS.start(ui.plan_job(Plan(items=10), emulator))
                 job.cancel()
     finally:
         job.cancel()  # whatever happened above, leave no writer behind
@@ -190,3 +344,26 @@ def test_a_background_run_is_alone_cancels_cleanly_and_records_its_report(emulat
     assert snap.report is not None and snap.report.cancelled and recorded == [snap.report]
     assert [r.approach for r in snap.report.runs] == ["sequential"]  # async never started
     assert snap.report.runs[0].report.items_ok < 200_000
+
+
+def test_another_session_reattaches_to_the_running_job_and_gets_its_result(app: AppTest,
+                                                                          emulator: Emulator) -> None:
+    """A run started elsewhere (another tab, or this tab before a reload): this session finds it, watches it and,
+    when it ends, shows its result."""
+    job = ui.RUNS.start(ui.plan_job(Plan(items=200_000), emulator))
+
+    def cancel_once_writing() -> None:
+        while not job.wait(0.05):
+            event = job.snapshot().events.get("sequential")
+            if event is not None and event.phase == "write" and event.done > 0:
+                time.sleep(1.0)
+                job.cancel()
+
+    threading.Thread(target=cancel_once_writing, daemon=True).start()
+    app.run()
+    assert not app.exception
+    assert app.session_state["report"] is job.snapshot().report
+    assert "Cancelled: sequential wrote " in texts(app.warning)
+    assert "of 200,000 books; threaded, async did not run." in texts(app.warning)
+    assert "Every book the cancelled runs wrote was verified" in texts(app.info)
+    assert not button(app, "Run").disabled

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from core.benchmark import run
+from core.capacity import Capacity
 from core.emulator import Emulator
 from core.errors import ConfigError, TargetError
 from core.estimate import estimate, estimate_seconds
@@ -29,7 +30,12 @@ from core.targets import Target
     ({"concurrency": 0}, "concurrency must be between 1 and 4096"),
     ({"warmup": -1}, "warm-up must be between"),
     ({"target": "moon"}, "unknown target 'moon'"),
-    ({"target": "localstack", "conditions": Conditions(latency_ms=5)}, "injected by the embedded emulator"),
+    ({"target": "custom", "endpoint_url": "http://dynamodb.example.com:8000", "conditions": Conditions(latency_ms=5)},
+     "in front of a local engine only"),
+    ({"target": "aws", "capacity": Capacity("provisioned", wcu=100)}, "in front of a local engine only"),
+    ({"workers": 0}, "workers must be between 1 and"),
+    ({"scheduler": "http://127.0.0.1:8786"}, "invalid scheduler address"),
+    ({"retry_mode": "eager"}, "unknown retry mode 'eager'"),
     ({"seed": -1}, "seed must be a whole number"),
 ])
 def test_bad_plans_are_one_line_config_errors(fields: dict[str, Any], message: str) -> None:

@@ -1,5 +1,6 @@
 """core.charts on real, synthetic reports (no I/O): one bar per approach, speed-up labels, the study's labelled
-reference, log axes, latency and timeline traces per approach, history comparisons from the stored dict."""
+reference on one axis (speed-ups, items/s), log axes, latency and timeline traces per approach, history comparisons
+from the stored dict, and the concurrency sweep's chart."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from core.approaches import STUDY_2022_SECONDS
 from core.export import to_dict
 from core.model import Plan, Report, RunResult
 from core.report import RunReport, Verification
+from core.sweep import SweepPoint, SweepResult, plan_sweep
 
 
 def result(approach: str, seconds: float, repeat: int = 0, items: int = 100, cpu: float | None = 20.0,
@@ -45,41 +47,47 @@ def test_medians_and_speedups() -> None:
 
 
 def test_seconds_bar_has_one_bar_per_approach_with_speedup_labels_and_whiskers() -> None:
-    figure = charts.seconds_bar(REPORT, reference=False)
-    assert len(figure.data) == 1
+    figure = charts.seconds_bar(REPORT)
+    assert len(figure.data) == 1  # the study's seconds (other books, other machine) are never on this axis
     bars = figure.data[0]
     assert bars.name == "this lab (100 books, embedded)"
     assert list(bars.x) == ["sequential", "threaded", "async"] and list(bars.y) == [10.0, 2.0, 0.5]
     assert list(bars.text) == ["1.0×", "5.0×", "20.0×<br>server-bound"]  # one async repeat saturated the server
     assert list(bars.error_y.array) == [2.0, 0.0, 0.0] and list(bars.error_y.arrayminus) == [2.0, 0.0, 0.0]
     assert "speed-up vs sequential" in figure.layout.title.subtitle.text
+    assert figure.layout.font.size >= 14 and figure.layout.uniformtext.minsize >= 12
 
 
 def test_without_a_sequential_run_the_labels_are_seconds() -> None:
-    bars = charts.seconds_bar(report(result("async", 0.25), result("async-batch", 0.125)), reference=False).data[0]
+    bars = charts.seconds_bar(report(result("async", 0.25), result("async-batch", 0.125))).data[0]
     assert list(bars.text) == ["0.25 s", "0.12 s"]
 
 
-def test_the_study_reference_is_there_only_when_asked_labelled_and_distinct() -> None:
-    assert [t.name for t in charts.seconds_bar(REPORT, reference=False).data] == ["this lab (100 books, embedded)"]
-    figure = charts.seconds_bar(REPORT, reference=True)
+def test_speedups_compare_like_with_like_on_one_axis() -> None:
+    figure = charts.speedup_bar(REPORT)
     ours, study = figure.data
-    assert study.name == "2022 study (AWS, 10,000 books)"
-    assert list(study.x) == list(STUDY_2022_SECONDS) and list(study.y) == [832.65, 71.23, 11.06]
+    assert list(ours.y) == [1.0, 5.0, 20.0]
+    assert study.name == "the 2022 study's own figures (AWS, 10,000 books)"
+    assert list(study.x) == list(STUDY_2022_SECONDS) and [round(v, 1) for v in study.y] == [1.0, 11.7, 75.3]
     assert study.marker.color != ours.marker.color and study.marker.pattern.shape == "/"
-    assert study.yaxis == "y2" and figure.layout.yaxis2.overlaying == "y"  # other work: its own axis
+    assert "yaxis2" not in figure.to_dict()["layout"]
+    assert [t.name for t in charts.speedup_bar(REPORT, reference=False).data] == [ours.name]
+    lonely = charts.speedup_bar(report(result("async", 1.0)), reference=False)
+    assert list(lonely.data[0].y) == [] and "add sequential" in lonely.layout.title.subtitle.text
 
 
-def test_the_reference_shares_our_axis_when_we_wrote_the_studys_10000_books() -> None:
-    tenk = report(result("sequential", 800.0, items=10_000), result("async", 9.0, items=10_000), items=10_000)
-    figure = charts.seconds_bar(tenk)
-    assert figure.data[1].yaxis == "y" and "yaxis2" not in figure.to_dict()["layout"]
+def test_throughput_with_the_studys_items_per_second() -> None:
+    figure = charts.throughput_bar(REPORT, reference=True)
+    ours, study = figure.data
+    assert list(ours.y) == [10.0, 50.0, 200.0]
+    assert [round(v) for v in study.y] == [12, 140, 904]  # 10,000 books ÷ 832.65, 71.23, 11.06 s
+    assert study.marker.pattern.shape == "/" and "own figures" in study.name
 
 
 @pytest.mark.parametrize(("log", "axis"), [(False, "linear"), (True, "log")])
 def test_log_toggle(log: bool, axis: str) -> None:
-    seconds = charts.seconds_bar(REPORT, log=log)
-    assert seconds.layout.yaxis.type == axis and seconds.layout.yaxis2.type == axis
+    assert charts.seconds_bar(REPORT, log=log).layout.yaxis.type == axis
+    assert charts.speedup_bar(REPORT, log=log).layout.yaxis.type == axis
     assert charts.throughput_bar(REPORT, log=log).layout.yaxis.type == axis
     assert charts.latency_box(REPORT, log=log).layout.yaxis.type == axis
     assert charts.comparison(REPORT, REPORT, log=log).layout.yaxis3.type == axis
@@ -129,3 +137,25 @@ def test_standalone_html_inlines_plotly_once() -> None:
     page = charts.standalone_html([charts.seconds_bar(REPORT), charts.timeline(REPORT)], "Lab <run>")
     assert page.count("Plotly.newPlot") == 2 and page.count("plotly.js v") == 1
     assert "<title>Lab &lt;run&gt;</title>" in page
+
+
+def point(approach: str, level: int, rate: float, cpu: float = 30.0) -> SweepPoint:
+    items = 1_000
+    return SweepPoint(approach, level, items, items / rate, rate, cpu, cpu >= 90, True)
+
+
+def test_sweep_chart_draws_little_s_law_the_capacity_and_the_knees() -> None:
+    plan = plan_sweep(Plan(items=2_000), (1, 4, 16, 64))
+    # L = 10 ms at C = 1 (100 items/s): ideal 100, 400, 1,600, 6,400 items/s
+    sweep = SweepResult(plan, (point("threaded", 1, 100), point("async", 1, 100), point("threaded", 4, 380),
+                               point("async", 4, 390), point("threaded", 16, 700), point("async", 16, 1_500),
+                               point("threaded", 64, 720), point("async", 64, 3_000, cpu=97)))
+    figure = charts.sweep_chart(sweep)
+    by_name = {t.name: t for t in figure.data}
+    assert list(by_name["ideal C ÷ L (L = 10.0 ms)"].y) == [100, 400, 1_600, 6_400]
+    assert list(by_name["async"].x) == [1, 4, 16, 64] and list(by_name["async"].y) == [100, 390, 1_500, 3_000]
+    assert list(by_name["threaded knee (C = 4)"].x) == [4]  # 700 < 0.7 x 1,600 at C = 16
+    assert list(by_name["async knee (C = 16)"].x) == [16]  # 3,000 < 0.7 x 6,400 at C = 64
+    capacity = by_name["server capacity (CPU saturated): 3,000 items/s"]
+    assert list(capacity.y) == [3_000, 3_000]
+    assert figure.layout.xaxis.type == "log" and figure.layout.yaxis.type == "log"

@@ -1,21 +1,33 @@
-"""core.emulator: a real dynalite process, health-checked, conditions injected, never orphaned."""
+"""core.emulator: a real dynalite process or conditions proxy, health-checked, conditions injected, never orphaned,
+never crashed by a request."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
 
+import boto3
 import psutil
 import pytest
+from botocore.exceptions import ClientError
 
 from core import emulator as emulator_module
-from core.emulator import Emulator
+from core.emulator import Emulator, conditioned_endpoint, needs_proxy, node_executable
+from core.emulator.upstream import check_upstream
 from core.errors import ConfigError, EmulatorError
 from core.model import NETWORK_PRESETS, Conditions
+from core.targets import Target
+from tests.servers import free_port
 
 TABLE = {"TableName": "EmuBooks", "AttributeDefinitions": [{"AttributeName": "isbn", "AttributeType": "S"}],
          "KeySchema": [{"AttributeName": "isbn", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}
@@ -177,3 +189,272 @@ def test_cli_emulator_port_in_use_is_one_line(emulator: Emulator) -> None:
                             capture_output=True, text=True, cwd=emulator_module.REPO_ROOT, timeout=30)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "is in use" in result.stderr and "Traceback" not in result.stderr
+
+
+# ---- the conditions proxy in front of another engine (issue 11 part 4) --------------------------------------
+
+def raw(port: int | None, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
+        timeout: float = 30) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def token_of(server: Emulator) -> str:
+    return server._token  # the lab's own token; tests play the lab here
+
+
+@pytest.fixture(scope="module")
+def moto_proxy(moto_url: str) -> Iterator[Emulator]:
+    with Emulator(upstream=moto_url) as proxy:
+        yield proxy
+
+
+def test_proxy_serves_another_engine_through_itself(moto_proxy: Emulator, moto_url: str) -> None:
+    assert moto_proxy.upstream == moto_url and moto_proxy.stats()["backend"] == moto_url
+    table = dict(TABLE, TableName="ProxyBooks")
+    assert moto_proxy.call("CreateTable", table)[0] == 200
+    try:
+        assert moto_proxy.call("PutItem", {"TableName": "ProxyBooks", "Item": {"isbn": {"S": "1"}}})[0] == 200
+        status, answer = moto_proxy.call("GetItem", {"TableName": "ProxyBooks", "Key": {"isbn": {"S": "1"}}})
+        assert status == 200 and answer["Item"] == {"isbn": {"S": "1"}}
+        direct = boto3.client("dynamodb", endpoint_url=moto_url, region_name="us-east-1",
+                              aws_access_key_id="health", aws_secret_access_key="x")
+        assert direct.get_item(TableName="ProxyBooks", Key={"isbn": {"S": "1"}})["Item"] == {"isbn": {"S": "1"}}
+    finally:
+        moto_proxy.call("DeleteTable", {"TableName": "ProxyBooks"})
+
+
+def test_proxy_throttles_a_batch_honestly_on_another_engine(moto_proxy: Emulator) -> None:
+    table = dict(TABLE, TableName="ProxyBatch")
+    assert moto_proxy.call("CreateTable", table)[0] == 200
+    try:
+        moto_proxy.set_conditions(Conditions(throttle=0.5))
+        puts = [{"PutRequest": {"Item": {"isbn": {"S": str(i)}}}} for i in range(25)]
+        status, answer = moto_proxy.call("BatchWriteItem", {"RequestItems": {"ProxyBatch": puts}})
+        assert status == 200  # all 25 held back at p=0.5 has odds 3e-8
+        held = [r["PutRequest"]["Item"]["isbn"]["S"] for r in answer["UnprocessedItems"]["ProxyBatch"]]
+        assert 0 < len(held) < 25
+        moto_proxy.set_conditions(Conditions())
+        items = moto_proxy.call("Scan", {"TableName": "ProxyBatch"})[1]["Items"]
+        assert {item["isbn"]["S"] for item in items} == {str(i) for i in range(25)} - set(held)
+        moto_proxy.set_conditions(Conditions(throttle=1.0))
+        status, answer = moto_proxy.call("BatchWriteItem", {"RequestItems": {"ProxyBatch": puts}})
+        assert status == 400 and answer["__type"].endswith("ProvisionedThroughputExceededException")
+        moto_proxy.set_conditions(Conditions(error=1.0))
+        status, answer = moto_proxy.call("PutItem", {"TableName": "ProxyBatch", "Item": {"isbn": {"S": "x"}}})
+        assert status == 500 and answer["__type"].endswith("InternalServerError")
+    finally:
+        moto_proxy.set_conditions(Conditions())
+        moto_proxy.call("DeleteTable", {"TableName": "ProxyBatch"})
+
+
+def test_proxy_keeps_the_signed_host_so_a_signature_checking_engine_accepts(moto_iam_target: Target) -> None:
+    assert moto_iam_target.endpoint_url is not None
+    keys = moto_iam_target.credentials()
+    with Emulator(upstream=moto_iam_target.endpoint_url, conditions=Conditions(latency_ms=1)) as proxy:
+        client = boto3.client("dynamodb", endpoint_url=proxy.endpoint_url, region_name="us-east-1",
+                              aws_access_key_id=keys.access_key, aws_secret_access_key=keys.secret_key)
+        assert "TableNames" in client.list_tables()
+        wrong = boto3.client("dynamodb", endpoint_url=proxy.endpoint_url, region_name="us-east-1",
+                             aws_access_key_id=keys.access_key, aws_secret_access_key="wrong")
+        with pytest.raises(ClientError):
+            wrong.list_tables()
+
+
+def test_conditioned_endpoint_starts_a_proxy_only_when_conditions_need_one(moto_url: str) -> None:
+    with conditioned_endpoint(moto_url, Conditions()) as url:
+        assert url == moto_url
+    with conditioned_endpoint(moto_url, Conditions(latency_ms=5)) as url:
+        assert url != moto_url and urlsplit(url).hostname == "127.0.0.1"
+        assert raw(urlsplit(url).port, "GET", "/")[0] < 500
+
+
+@pytest.mark.parametrize(("conditions", "needed"), [
+    (Conditions(), False), (Conditions(latency_ms=1), True), (Conditions(jitter_ms=1), True),
+    (Conditions(throttle=0.1), True), (Conditions(error=0.1), True), (Conditions(reset=0.1), True),
+])
+def test_needs_proxy(conditions: Conditions, needed: bool) -> None:
+    assert needs_proxy(conditions) is needed
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("http://10.0.0.1:8000", "not a loopback address"),
+    ("http://example.com:8000", "not a loopback address"),
+    ("https://127.0.0.1:8000", "plain http"),
+    ("http://key:secret@127.0.0.1:8000", "must not carry credentials"),
+    ("http://127.0.0.1:8000/dynamo", "no path"),
+    ("ftp://127.0.0.1:8000", "invalid endpoint URL"),
+    ("http://127.0.0.1:99999", "port must be a number"),
+])
+def test_upstream_must_be_a_plain_loopback_url(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as refused:
+        check_upstream(url)
+    assert "secret" not in str(refused.value)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://localhost:4566/", "http://[::1]:8000",
+                                 "http://127.3.4.5:1"])
+def test_loopback_upstreams_are_accepted(url: str) -> None:
+    assert check_upstream(url) == url.rstrip("/")
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.1:8000", "http://8.8.8.8:53", "https://127.0.0.1:1",
+                                 "http://a:b@127.0.0.1:1", "http://[fe80::1]:80"])
+def test_server_js_refuses_other_upstreams_itself(url: str) -> None:
+    result = subprocess.run([node_executable(), str(emulator_module.SERVER_JS), "--port", "0", "--upstream", url],
+                            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    announced = json.loads(result.stdout)
+    assert announced["error"] == "BAD_ARGUMENTS" and "b@" not in result.stdout
+
+
+def test_dead_upstream_gets_a_clear_error_and_a_502_later(moto_url: str) -> None:
+    port = free_port()
+    with pytest.raises(EmulatorError, match=rf"engine at http://127.0.0.1:{port} did not answer .*start it first"):
+        Emulator(upstream=f"http://127.0.0.1:{port}").start(timeout=2)
+    engine = Emulator().start()
+    proxy = Emulator(upstream=engine.endpoint_url).start()
+    try:
+        assert proxy.call("ListTables", {})[0] == 200
+        engine.stop()
+        status, answer = proxy.call("ListTables", {})
+        assert status == 502 and "could not reach its engine" in answer["message"]
+        assert proxy.running and proxy.stats()["upstream_errors"] == 1
+    finally:
+        proxy.stop()
+        engine.stop()
+
+
+# ---- a server that cannot be crashed (issue 15 point 8) --------------------------------------------------------
+
+def test_control_endpoints_answer_only_the_lab_that_started_the_server(emulator: Emulator) -> None:
+    assert token_of(emulator) not in " ".join(psutil.Process(emulator.pid).cmdline())  # not in argv (ps)
+    assert token_of(emulator) not in repr(emulator)
+    for headers in ({}, {"X-Lab-Token": "wrong"}, {"X-Lab-Token": token_of(emulator)[:-1]}):
+        for method, path, body in (("GET", "/__lab/stats", b""), ("GET", "/__lab/conditions", b""),
+                                   ("POST", "/__lab/conditions", b'{"throttle": 1}')):
+            status, _ = raw(emulator.port, method, path, body, headers)
+            assert status == 403
+    assert emulator.stats()["conditions"]["throttle"] == 0
+    status, answer = raw(emulator.port, "GET", "/__lab/conditions", headers={"X-Lab-Token": token_of(emulator)})
+    assert status == 200 and json.loads(answer)["throttle"] == 0
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b"not json", "conditions must be JSON"),
+    (b"null", "must be a JSON object"),
+    (b"[1]", "must be a JSON object"),
+    (b'{"latency": 5}', 'unknown condition "latency"'),
+    (b'{"throttle": "0.5"}', "throttle must be a number"),
+    (b'{"throttle": true}', "throttle must be a number"),
+    (b'{"latency_ms": null}', "latency_ms must be a number"),
+    (b'{"latency_ms": -1}', "latency_ms must be between 0 and 60000"),
+    (b'{"jitter_ms": 70000}', "jitter_ms must be between 0 and 60000"),
+    (b'{"error": 1.5}', "fault error is a probability"),
+    (b'{"reset": -0.1}', "fault reset is a probability"),
+    (b'{"throttle": 0.6, "reset": 0.6}', "must add up to at most 1"),
+    (b"{" * 70_000, "request body too large|Request body too large"),
+])
+def test_control_endpoint_validates_like_the_cli(emulator: Emulator, body: bytes, message: str) -> None:
+    status, answer = raw(emulator.port, "POST", "/__lab/conditions", body, {"X-Lab-Token": token_of(emulator)})
+    assert status in (400, 413) and re.search(message, json.loads(answer)["message"])
+    assert emulator.stats()["conditions"] == Conditions().as_dict()  # unchanged
+
+
+def test_conditions_the_cli_accepts_the_server_accepts(emulator: Emulator) -> None:
+    try:
+        emulator.set_conditions(Conditions(latency_ms=60_000, jitter_ms=0, throttle=0.1, error=0.2, reset=0.7))
+        assert emulator.stats()["conditions"]["reset"] == 0.7
+    finally:
+        emulator.set_conditions(Conditions())
+
+
+def test_huge_bodies_are_refused_early_without_buffering(emulator: Emulator) -> None:
+    node = psutil.Process(emulator.pid)
+    before = node.memory_info().rss
+    headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.BatchWriteItem",
+               "Content-Length": str(300 * 1024 * 1024)}
+    connection = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=30)
+    try:  # a 300 MB body announced: answered at once, after only 1 MB was sent
+        connection.putrequest("POST", "/")
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        with contextlib.suppress(OSError):
+            connection.send(b"{" + b" " * (1024 * 1024))
+        response = connection.getresponse()
+        assert response.status == 413
+        assert json.loads(response.read())["__type"].endswith("SerializationException")
+    finally:
+        connection.close()
+    chunks = (b" " * (1024 * 1024) for _ in range(64))  # 64 MB, chunked, no Content-Length
+    connection = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=30)
+    try:
+        with contextlib.suppress(OSError):
+            connection.request("POST", "/", body=chunks, headers=dict(headers, **{"Content-Length": ""}),
+                               encode_chunked=True)
+            assert connection.getresponse().status == 413
+    finally:
+        connection.close()
+    assert node.memory_info().rss - before < 48 * 1024 * 1024
+    assert emulator.call("ListTables", {})[0] == 200 and emulator.stats()["rejected"] >= 2
+
+
+def test_cli_emulator_exits_1_with_one_line_when_the_server_dies() -> None:
+    process = subprocess.Popen([sys.executable, "-m", "core", "emulator", "--port", "0"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, cwd=emulator_module.REPO_ROOT, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        pid = int(line.split(" pid ")[1].split()[0])
+        os.kill(pid, signal.SIGKILL)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 1
+        assert stderr.count("\n") == 1 and "Traceback" not in stderr
+        assert "the embedded emulator stopped unexpectedly (killed by signal 9)" in stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_wait_gives_the_exit_and_its_reason() -> None:
+    server = Emulator().start()
+    assert server.pid is not None
+    os.kill(server.pid, signal.SIGKILL)
+    assert server.wait() == -9 and server.exit_reason(-9) == "killed by signal 9"
+    server.stop()
+    server = Emulator().start()
+    assert server.pid is not None
+    os.kill(server.pid, signal.SIGTERM)  # asked to stop: not a crash
+    assert server.wait() == 0
+    server.stop()
+
+
+def test_cli_emulator_fronts_an_upstream_with_conditions(moto_url: str) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "core", "emulator", "--port", "0", "--upstream", moto_url,
+                                "--faults", "error=1"],
+                               stdout=subprocess.PIPE, cwd=emulator_module.REPO_ROOT, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert f"Conditions proxy in front of {moto_url} at http://127.0.0.1:" in line
+        port = urlsplit(line.split(" at ")[1].split()[0]).port
+        status, answer = raw(port, "POST", "/", json.dumps({"TableName": "T", "Item": {"k": {"S": "1"}}}).encode(),
+                             {"X-Amz-Target": "DynamoDB_20120810.PutItem",
+                              "Content-Type": "application/x-amz-json-1.0"})
+        assert status == 500 and json.loads(answer)["__type"].endswith("InternalServerError")
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+
+
+def test_cli_emulator_refuses_a_remote_upstream_in_one_line() -> None:
+    result = subprocess.run([sys.executable, "-m", "core", "emulator", "--upstream", "http://10.1.2.3:8000"],
+                            capture_output=True, text=True, cwd=emulator_module.REPO_ROOT, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "not a loopback address" in result.stderr

@@ -135,7 +135,7 @@ def test_a_wrong_secret_is_one_fatal_line_and_no_retry_storm(moto_iam_target: Ta
 def faulty() -> Iterator[tuple[Emulator, Target]]:
     """An emulator of its own, so injected faults never reach other tests."""
     with Emulator() as server:
-        yield server, make_target("embedded", embedded_url=server.endpoint_url)
+        yield server, make_target("embedded", server_url=server.endpoint_url)
 
 
 @pytest.mark.parametrize("approach", PEER_APPROACHES)

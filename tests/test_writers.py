@@ -98,7 +98,7 @@ def faulty() -> Iterator[Target]:
     """An emulator of its own, so injected faults never reach other tests."""
     with Emulator() as server:
         _FAULTY["server"] = server
-        yield make_target("embedded", embedded_url=server.endpoint_url)
+        yield make_target("embedded", server_url=server.endpoint_url)
 
 
 def set_faults(target: Target, conditions: Conditions) -> None:

@@ -1,9 +1,13 @@
-"""The embedded DynamoDB: dynalite, hosted by ``server.js`` under Node, in its own process on 127.0.0.1.
+"""The embedded DynamoDB and the conditions proxy: ``server.js`` under Node, in its own process on 127.0.0.1.
 
-Contract: ``Emulator.start()`` returns only once the server answers a real DynamoDB call; it never outlives this
-process (the server exits when its stdin pipe closes, which the kernel does when we die, however we die); every
-failure is an ``EmulatorError`` whose one line says what to run. Network conditions (latency, jitter, injected
-faults) are set at start or at run time with ``set_conditions``.
+Contract: ``Emulator()`` hosts dynalite in that process (the embedded engine); ``Emulator(upstream=URL)`` is the
+conditions proxy in front of any DynamoDB engine on this machine (DynamoDB Local, LocalStack, moto, a custom
+local URL). Either way ``start()`` returns only once the server answers a real DynamoDB call through it; it never
+outlives this process (the server exits when its stdin pipe closes, which the kernel does when we die, however
+we die); every failure is an ``EmulatorError`` whose one line says what to run, and ``wait()`` raises one when
+the server dies on its own. Network conditions (latency, jitter, injected faults) are set at start or at run time
+with ``set_conditions``; the control endpoints answer only this object, which holds a random token handed to the
+server through its environment (``LAB_CONTROL_TOKEN``, never argv) and sends it in the ``X-Lab-Token`` header.
 """
 
 from __future__ import annotations
@@ -12,19 +16,27 @@ import atexit
 import http.client
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import threading
 import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from core.capacity import Capacity
+from core.emulator.upstream import check_upstream, needs_proxy
 from core.errors import ConfigError, EmulatorError
 from core.model import Conditions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_JS = Path(__file__).with_name("server.js")
 SETUP_HINT = "run `./lab.sh setup` in the repository (pip install -r requirements.txt, then npm ci)"
+TOKEN_ENV = "LAB_CONTROL_TOKEN"  # the server reads the control token from this environment variable ...
+TOKEN_HEADER = "X-Lab-Token"  # ... and requires it in this header on /__lab/* requests
 
 
 def node_executable() -> str:
@@ -41,20 +53,31 @@ def node_executable() -> str:
 
 
 class Emulator:
-    """One embedded DynamoDB server process."""
+    """One server.js process: the embedded dynalite, or (with ``upstream``) the conditions proxy in front of an
+    engine on this machine."""
 
-    def __init__(self, port: int = 0, conditions: Conditions | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int = 0, conditions: Conditions | None = None, host: str = "127.0.0.1",
+                 upstream: str | None = None, capacity: Capacity | None = None) -> None:
         if not 0 <= port <= 65535:
             raise ConfigError(f"port must be between 0 and 65535, got {port}")
         self.host = host
         self.requested_port = port
         self.conditions = conditions or Conditions()
+        self.capacity = capacity or Capacity()
+        self.upstream = check_upstream(upstream) if upstream is not None else None
         self.port: int | None = None
+        self._token = secrets.token_urlsafe(32)
         self._process: subprocess.Popen[bytes] | None = None
+        self._stderr_tail: deque[str] = deque(maxlen=5)
         self._lock = threading.Lock()
 
+    @property
+    def name(self) -> str:
+        return f"the conditions proxy in front of {self.upstream}" if self.upstream else "the embedded emulator"
+
     def __repr__(self) -> str:
-        return f"Emulator(endpoint_url={self.endpoint_url if self.running else None!r}, running={self.running})"
+        return (f"Emulator(endpoint_url={self.endpoint_url if self.running else None!r}, "
+                f"upstream={self.upstream!r}, running={self.running})")
 
     @property
     def running(self) -> bool:
@@ -67,24 +90,31 @@ class Emulator:
     @property
     def endpoint_url(self) -> str:
         if self.port is None:
-            raise EmulatorError("the embedded emulator is not running: start it first")
+            raise EmulatorError(f"{self.name} is not running: start it first")
         host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address, e.g. ::1
         return f"http://{host}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> Emulator:
         with self._lock:
             if self.running:
-                raise EmulatorError(f"the embedded emulator is already running at {self.endpoint_url}")
-            if not (REPO_ROOT / "node_modules" / "dynalite").is_dir():
+                raise EmulatorError(f"{self.name} is already running at {self.endpoint_url}")
+            if self.upstream is None and not (REPO_ROOT / "node_modules" / "dynalite").is_dir():
                 raise EmulatorError(f"dynalite is not installed (no node_modules/dynalite): {SETUP_HINT}")
             node = node_executable()
             if not os.path.exists(node):
                 raise EmulatorError(f"Node.js was not found at {node}: {SETUP_HINT}")
             command = [node, str(SERVER_JS), "--host", self.host, "--port", str(self.requested_port),
-                       "--conditions", json.dumps(self.conditions.as_dict())]
+                       "--conditions", json.dumps(self.conditions.as_dict()),
+                       "--capacity", json.dumps(self.capacity.as_dict())]
+            if self.upstream:
+                command += ["--upstream", self.upstream]
+            environment = dict(os.environ, **{TOKEN_ENV: self._token})
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                       stderr=subprocess.DEVNULL, cwd=REPO_ROOT, start_new_session=True)
+                                       stderr=subprocess.PIPE, cwd=REPO_ROOT, env=environment,
+                                       start_new_session=True)
             self._process = process
+            self._stderr_tail.clear()
+            threading.Thread(target=_drain, args=(process.stderr, self._stderr_tail), daemon=True).start()
             announced = _read_announcement(process.stdout, timeout)
             if "port" not in announced:
                 self._kill()
@@ -101,20 +131,25 @@ class Emulator:
                     "or 0 for any free port")
         if code == "NO_DYNALITE":
             return f"dynalite could not be loaded ({announced.get('message')}): {SETUP_HINT}"
-        return f"the embedded emulator did not start ({announced.get('message', 'no answer')}): {SETUP_HINT}"
+        return f"{self.name} did not start ({announced.get('message', 'no answer')}): {SETUP_HINT}"
 
     def _wait_healthy(self, timeout: float) -> None:
+        """Until a DynamoDB call through the server gets an engine's answer (any answer from an upstream engine:
+        one that checks signatures refuses the health check's, which proves it is there all the same)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
                 status, _ = self.call("ListTables", {})
-                if status == 200:
+                if status == 200 or (self.upstream and status < 500):
                     return
             except OSError:
                 pass
             if time.monotonic() > deadline or not self.running:
                 self.stop()
-                raise EmulatorError(f"the embedded emulator did not answer within {timeout:.0f} s: {SETUP_HINT}")
+                if self.upstream:
+                    raise EmulatorError(f"the engine at {self.upstream} did not answer through the conditions proxy "
+                                        f"within {timeout:.0f} s: start it first, or check the URL")
+                raise EmulatorError(f"{self.name} did not answer within {timeout:.0f} s: {SETUP_HINT}")
             time.sleep(0.05)
 
     def call(self, operation: str, body: dict[str, Any], timeout: float = 10.0) -> tuple[int, dict[str, Any]]:
@@ -130,14 +165,25 @@ class Emulator:
 
     def set_conditions(self, conditions: Conditions) -> None:
         """Replace the network conditions of the running server."""
-        status, answer = self._request("POST", "/__lab/conditions", json.dumps(conditions.as_dict()).encode(), {})
+        status, answer = self._request("POST", "/__lab/conditions", json.dumps(conditions.as_dict()).encode(),
+                                       {TOKEN_HEADER: self._token})
         if status != 200:
-            raise EmulatorError(f"the emulator refused the conditions: {answer.get('message')}")
+            raise EmulatorError(f"{self.name} refused the conditions: {answer.get('message')}")
         self.conditions = conditions
 
+    def set_capacity(self, capacity: Capacity) -> None:
+        """Replace the capacity model of the running server (every table's model starts afresh)."""
+        status, answer = self._request("POST", "/__lab/capacity", json.dumps(capacity.as_dict()).encode(),
+                                       {TOKEN_HEADER: self._token})
+        if status != 200:
+            raise EmulatorError(f"{self.name} refused the capacity: {answer.get('message')}")
+        self.capacity = capacity
+
     def stats(self) -> dict[str, Any]:
-        """Request and fault counters of the running server."""
-        return self._request("GET", "/__lab/stats", b"", {})[1]
+        """Request and fault counters of the running server, and its capacity model's figures under "capacity":
+        consumed_wru, consumed_wru_per_second ([[unix second, WRU], ...], the last 600 s), throttles (count by
+        ThrottlingReason) and per table its partitions, peak and capacity in WRU/s."""
+        return self._request("GET", "/__lab/stats", b"", {TOKEN_HEADER: self._token})[1]
 
     def _request(self, method: str, path: str, body: bytes, headers: dict[str, str],
                  timeout: float = 10.0) -> tuple[int, dict[str, Any]]:
@@ -146,7 +192,11 @@ class Emulator:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
             payload = response.read()
-            return response.status, json.loads(payload) if payload else {}
+            try:
+                answer = json.loads(payload) if payload else {}
+            except ValueError:  # an engine's non-JSON answer (moto answers auth failures in XML)
+                answer = {"message": payload[:200].decode(errors="replace")}
+            return response.status, answer if isinstance(answer, dict) else {"message": str(answer)[:200]}
         finally:
             connection.close()
 
@@ -154,6 +204,17 @@ class Emulator:
         """Block until the server process ends; its exit code (None when it was not running)."""
         process = self._process
         return process.wait() if process is not None else None
+
+    def exit_reason(self, code: int) -> str:
+        """Why the server process ended with ``code``, in a few words: the exit code or signal, and the last line
+        it wrote on stderr (say, the error that crashed it)."""
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        return f"{how}: {self.last_message}" if self.last_message else how
+
+    @property
+    def last_message(self) -> str | None:
+        """The last line the server wrote on stderr (an internal error it survived, or the one it died of)."""
+        return self._stderr_tail[-1] if self._stderr_tail else None
 
     def stop(self) -> None:
         """Stop the server (idempotent)."""
@@ -179,6 +240,29 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextmanager
+def conditioned_endpoint(upstream: str, conditions: Conditions, capacity: Capacity | None = None, *,
+                         port: int = 0) -> Iterator[str]:
+    """The URL to send DynamoDB requests to so that ``conditions`` (and ``capacity``) apply in front of the engine
+    at ``upstream``: the engine itself when there is nothing to inject (no extra process), else a conditions
+    proxy started here and stopped on exit."""
+    if not needs_proxy(conditions, capacity):
+        yield check_upstream(upstream)
+        return
+    with Emulator(port=port, conditions=conditions, upstream=upstream, capacity=capacity) as proxy:
+        yield proxy.endpoint_url
+
+
+def _drain(stream: IO[bytes] | None, tail: deque[str]) -> None:
+    """Read the server's stderr to its end (so it never blocks on a full pipe), keeping the last lines."""
+    if stream is None:
+        return
+    for line in stream:
+        text = line.decode(errors="replace").strip()
+        if text:
+            tail.append(text[:300])
 
 
 def _read_announcement(stream: IO[bytes] | None, timeout: float) -> dict[str, Any]:

@@ -1,193 +1,549 @@
-// The embedded DynamoDB of the lab: dynalite hosted in-process, behind a thin layer that injects network conditions.
+// The lab's conditions proxy: a loopback DynamoDB endpoint that injects network conditions in front of an engine.
 //
-// Usage: node server.js [--host 127.0.0.1] [--port 0] [--conditions JSON]
-// Prints one JSON line on stdout once listening ({"port": N}) or on failure ({"error": CODE, "message": ...}).
-// Exits when its standard input closes, so it never outlives the Python process that started it.
+// Contract: the engine is either dynalite, hosted in this process (the embedded default: no extra process or hop),
+// or any DynamoDB endpoint on this machine given by --upstream (DynamoDB Local, LocalStack, moto, a custom local
+// URL), reached through a keep-alive agent. Latency, jitter and faults apply the same way to every engine. No
+// request can kill or wedge the server: a malformed body goes to the engine untouched (faults apply only to
+// well-formed writes), so it gets the engine's own 400 answer; bodies over 16 MiB (DynamoDB's request limit) get
+// an early 413 without being buffered; anything the engine throws becomes a 500 InternalServerError answer.
+//
+// Usage: node server.js [--host 127.0.0.1] [--port 0] [--conditions JSON] [--capacity JSON]
+//                       [--upstream http://127.0.0.1:PORT]
+// Prints one JSON line on stdout once listening ({"port": N, "pid": P, "backend": ...}) or on failure
+// ({"error": CODE, "message": ...}, then exit 2). Exits when its standard input closes, so it never outlives the
+// Python process that started it.
 //
 // Conditions (JSON, all optional): latency_ms, jitter_ms (every request waits latency + uniform(0, jitter));
-// throttle, error, reset (probabilities, applied to PutItem and BatchWriteItem only):
+// throttle, error, reset (probabilities, applied to well-formed PutItem and BatchWriteItem requests only):
 //   throttle: PutItem answers 400 ProvisionedThroughputExceededException; BatchWriteItem holds back each item
-//             with that probability, unwritten, and returns them in UnprocessedItems (400 when every item was
-//             held back, as DynamoDB does when nothing could be processed);
+//             with that probability: they are removed from the request before the engine sees it (really not
+//             written) and merged into the engine's UnprocessedItems (400 when every item was held back, as
+//             DynamoDB does when nothing could be processed);
 //   error:    500 InternalServerError, nothing written;
 //   reset:    the connection is closed without a response (before or after the write, at random).
-// GET/POST /__lab/conditions reads/replaces them at run time; GET /__lab/stats gives request counts.
+// Capacity (JSON, see core/capacity.py and capacity.js): {"mode": "off" | "on-demand" | "provisioned", "wcu",
+// "warm", "max"}; when on, every well-formed write is charged its write units against the table's model: a
+// PutItem that does not fit gets 400 ProvisionedThroughputExceededException or ThrottlingException with
+// ThrottlingReasons; a batch writes what fits and returns the rest in UnprocessedItems (400 when nothing fits).
+// A CreateTable or DeleteTable seen here starts the table's model afresh (and tells it the partition key).
+// Control endpoints: GET /__lab/stats (request counters, consumed WRU per second and throttle reasons), GET/POST
+// /__lab/conditions and /__lab/capacity (read/replace them, validated as the CLI validates them). They answer only requests carrying the header x-lab-token equal to the
+// LAB_CONTROL_TOKEN environment variable the lab sets at start (403 otherwise; disabled when it is unset).
 'use strict'
 
 const http = require('http')
-const { Readable } = require('stream')
+const crypto = require('crypto')
+const dns = require('dns')
+const net = require('net')
+const zlib = require('zlib')
+const { EventEmitter } = require('events')
+const { createCapacity, validCapacity, writeUnits } = require('./capacity.js')
 
-let dynalite, crc32
-try {
-  dynalite = require('dynalite')
-  crc32 = require('buffer-crc32')
-} catch (err) {
-  console.log(JSON.stringify({ error: 'NO_DYNALITE', message: String(err.message).split('\n')[0] }))
-  process.exit(3)
-}
+const MAX_BODY_BYTES = 16 * 1024 * 1024 // DynamoDB's (and dynalite's) limit on a request
+const MAX_LAB_BODY_BYTES = 64 * 1024
+const TOKEN_HEADER = 'x-lab-token'
+const TOKEN = process.env.LAB_CONTROL_TOKEN || ''
+delete process.env.LAB_CONTROL_TOKEN
 
 const WRITE_OPS = new Set(['PutItem', 'BatchWriteItem'])
-const FIELDS = ['latency_ms', 'jitter_ms', 'throttle', 'error', 'reset']
+const DELAYS = ['latency_ms', 'jitter_ms']
+const FAULTS = ['throttle', 'error', 'reset']
 const PREFIX = 'com.amazonaws.dynamodb.v20120810#'
 const THROTTLED = {
   __type: PREFIX + 'ProvisionedThroughputExceededException',
   message: 'The level of configured provisioned throughput for the table was exceeded (injected)',
 }
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer',
+  'transfer-encoding', 'upgrade', 'content-length'])
 
 function parseArgs (argv) {
-  const args = { host: '127.0.0.1', port: 0, conditions: '{}' }
+  const args = { host: '127.0.0.1', port: '0', conditions: '{}', capacity: '{}', upstream: '' }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '')
-    if (!(key in args)) throw new Error('unknown option ' + argv[i])
+    if (!(key in args) || argv[i + 1] === undefined) throw new Error('unknown option or missing value: ' + argv[i])
     args[key] = argv[i + 1]
   }
   return args
 }
 
+// The same rules as the Python Conditions dataclass (core/emulator/__init__.py), with the same messages.
 function validConditions (raw) {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new Error('conditions must be a JSON object like {"latency_ms": 20, "throttle": 0.1}')
+  }
   const out = { latency_ms: 0, jitter_ms: 0, throttle: 0, error: 0, reset: 0 }
   for (const [key, value] of Object.entries(raw)) {
-    if (!FIELDS.includes(key)) throw new Error('unknown condition ' + key)
-    if (typeof value !== 'number' || !(value >= 0)) throw new Error(key + ' must be a number >= 0')
-    if (key !== 'latency_ms' && key !== 'jitter_ms' && value > 1) throw new Error(key + ' is a probability (0..1)')
+    if (!(key in out)) throw new Error('unknown condition ' + JSON.stringify(key) + ': use ' + Object.keys(out).join(', '))
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(key + ' must be a number, got ' + JSON.stringify(value))
+    if (DELAYS.includes(key) && !(value >= 0 && value <= 60000)) {
+      throw new Error(key + ' must be between 0 and 60000 ms, got ' + value)
+    }
+    if (FAULTS.includes(key) && !(value >= 0 && value <= 1)) {
+      throw new Error('fault ' + key + ' is a probability between 0 and 1, got ' + value)
+    }
     out[key] = value
+  }
+  if (out.throttle + out.error + out.reset > 1) {
+    throw new Error('fault probabilities throttle + error + reset must add up to at most 1')
   }
   return out
 }
 
-const args = parseArgs(process.argv.slice(2))
-let conditions = validConditions(JSON.parse(args.conditions))
-const stats = { requests: 0, writes: 0, throttled: 0, errors: 0, resets: 0 }
-const inner = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 })
-const dynaliteHandler = inner.listeners('request')[0]
-
-function send (res, status, data) {
-  const body = JSON.stringify(data)
-  res.statusCode = status
-  res.setHeader('Content-Type', 'application/x-amz-json-1.0')
-  res.setHeader('x-amz-crc32', crc32.unsigned(body))
-  res.setHeader('Content-Length', Buffer.byteLength(body))
-  res.end(body)
+// Only an http:// endpoint on this machine: the proxy never sends anything off the machine.
+function validUpstream (text) {
+  let url
+  try { url = new URL(text) } catch { throw new Error('invalid upstream URL ' + JSON.stringify(text) + ': expected http://127.0.0.1:PORT') }
+  if (url.protocol !== 'http:') throw new Error('upstream ' + url.origin + ': only http:// upstreams are supported')
+  if (url.username || url.password) throw new Error('upstream URL must not contain credentials')
+  if ((url.pathname && url.pathname !== '/') || url.search || url.hash) throw new Error('upstream URL must have no path: http://host:port')
+  const host = url.hostname.replace(/^\[|\]$/g, '')
+  if (!isLoopbackName(host) && !isLoopbackAddress(host)) {
+    throw new Error('upstream ' + url.hostname + ' is not a loopback address: only 127.0.0.0/8, ::1 and localhost are accepted')
+  }
+  return { hostname: host, port: Number(url.port || 80), href: url.origin }
 }
 
-// Hand a (possibly rewritten) body to dynalite as if it were the original request.
-function forward (req, res, body) {
-  const fake = Readable.from(body.length ? [body] : [])
-  fake.headers = Object.assign({}, req.headers, { 'content-length': String(body.length) })
-  fake.method = req.method
-  fake.url = req.url
-  dynaliteHandler(fake, res)
+function isLoopbackName (host) {
+  return host === 'localhost' || host.endsWith('.localhost')
 }
 
-// Let dynalite answer, then rewrite its JSON answer (a 200 only) before it leaves.
-function rewriteAnswer (res, transform) {
-  const end = res.end.bind(res)
-  res.end = function (chunk) {
-    let text = chunk ? chunk.toString() : ''
-    if (res.statusCode === 200 && text) {
-      text = JSON.stringify(transform(JSON.parse(text)))
-      res.setHeader('x-amz-crc32', crc32.unsigned(text))
-      res.setHeader('Content-Length', Buffer.byteLength(text))
+function isLoopbackAddress (host) {
+  if (net.isIPv4(host)) return host.split('.')[0] === '127'
+  if (net.isIPv6(host)) return host === '::1' || /^::ffff:127\./i.test(host)
+  return false
+}
+
+// Resolve names like localhost to loopback addresses only, whatever /etc/hosts says.
+function loopbackLookup (hostname, options, callback) {
+  dns.lookup(hostname, { all: true }, function (err, addresses) {
+    if (err) return callback(err)
+    const safe = addresses.filter(function (a) { return isLoopbackAddress(a.address) })
+    if (!safe.length) return callback(Object.assign(new Error(hostname + ' does not resolve to a loopback address'), { code: 'ENOTLOOPBACK' }))
+    if (options && options.all) return callback(null, safe)
+    callback(null, safe[0].address, safe[0].family)
+  })
+}
+
+function errorBody (type, message) {
+  return message === undefined ? { __type: type } : { __type: type, message }
+}
+
+// ---- engines: each one is function (req, body, options, done(status, headers, body)) -------------------------
+
+// dynalite in this process: its request handler is called with a stand-in request whose events fire
+// synchronously, so anything it throws while validating is caught by the caller.
+function dynaliteEngine () {
+  const dynalite = require('dynalite')
+  const handler = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }).listeners('request')[0]
+  return function (req, body, options, done) {
+    const fake = new EventEmitter()
+    fake.headers = Object.assign({}, req.headers, { 'content-length': String(body.length) })
+    fake.method = req.method
+    fake.url = req.url
+    const headers = {}
+    const answer = {
+      statusCode: 200,
+      setHeader (name, value) { headers[name.toLowerCase()] = value },
+      getHeader (name) { return headers[name.toLowerCase()] },
+      removeHeader (name) { delete headers[name.toLowerCase()] },
+      end (chunk) { done(answer.statusCode, headers, chunk ? Buffer.from(chunk) : Buffer.alloc(0)) },
     }
-    return end(text)
+    try {
+      handler(fake, answer)
+      if (body.length) fake.emit('data', body)
+      fake.emit('end')
+    } catch (err) {
+      const gap = dynaliteGap(err, body)
+      if (!gap) throw err
+      const text = Buffer.from(JSON.stringify(gap))
+      done(400, { 'content-type': 'application/x-amz-json-1.0' }, text)
+    }
   }
 }
 
-// Answer a write, with the faults drawn for it.
+// DynamoDB's answer to the few malformed bodies that make dynalite throw instead of answering, or null.
+function dynaliteGap (err, body) {
+  if (err instanceof RangeError) { // its validation recurses: a deeply nested body overflows the stack
+    return errorBody('com.amazon.coral.validate#ValidationException', 'Nesting Levels have exceeded supported limits')
+  }
+  let data
+  try { data = JSON.parse(body.toString()) } catch { return null }
+  if (!isObject(data)) return errorBody('com.amazon.coral.service#SerializationException')
+  if (err instanceof TypeError) { // its validation reads into a null where a structure belongs ({"L": [null]})
+    return errorBody('com.amazon.coral.validate#ValidationException',
+      '1 validation error detected: a value is null where the request needs a structure')
+  }
+  return null
+}
+
+// Any DynamoDB endpoint on this machine, over keep-alive connections; the client's Host header is kept so that
+// an engine that checks SigV4 signatures sees what the client signed.
+function upstreamEngine (upstream) {
+  const agent = new http.Agent({ keepAlive: true, noDelay: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' })
+  return function ask (req, body, options, done, retried) {
+    const headers = {}
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (!HOP_BY_HOP.has(name) && name !== TOKEN_HEADER) headers[name] = value
+    }
+    headers['content-length'] = String(body.length)
+    if (options.transform) headers['accept-encoding'] = 'identity' // the answer will be rewritten
+    const outgoing = http.request({
+      hostname: upstream.hostname,
+      port: upstream.port,
+      method: req.method,
+      path: req.url,
+      headers,
+      agent,
+      lookup: loopbackLookup,
+    }, function (incoming) {
+      const chunks = []
+      incoming.on('data', function (chunk) { chunks.push(chunk) })
+      incoming.on('end', function () { done(incoming.statusCode, incoming.headers, Buffer.concat(chunks)) })
+      incoming.on('error', unreachable)
+      incoming.on('close', function () { if (!incoming.complete) unreachable(new Error('the answer was cut off')) })
+    })
+    outgoing.setTimeout(120000, function () { outgoing.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })) })
+    let failed = false
+    function unreachable (err) {
+      if (failed) return
+      failed = true
+      // A kept-alive socket the engine had closed: the request never reached it; send it once more.
+      if (outgoing.reusedSocket && err.code === 'ECONNRESET' && !retried) {
+        return ask(req, body, options, done, true)
+      }
+      stats.upstream_errors++
+      done(502, {}, Buffer.from(JSON.stringify(errorBody(PREFIX + 'InternalServerError',
+        'the conditions proxy could not reach its engine at ' + upstream.href + ' (' + (err.code || err.message) + ')'))))
+    }
+    outgoing.on('error', unreachable)
+    outgoing.end(body)
+  }
+}
+
+// ---- the proxy ----------------------------------------------------------------------------------------------
+
+let args, conditions, capacity, upstream, engine
+const hashKeys = new Map() // table -> its partition key's attribute name, from the CreateTable requests seen
+const stats = { requests: 0, writes: 0, throttled: 0, errors: 0, resets: 0, rejected: 0, upstream_errors: 0, internal_errors: 0 }
+try {
+  args = parseArgs(process.argv.slice(2))
+  conditions = validConditions(JSON.parse(args.conditions))
+  capacity = createCapacity(JSON.parse(args.capacity))
+  upstream = args.upstream ? validUpstream(args.upstream) : null
+} catch (err) {
+  announceFailure('BAD_ARGUMENTS', err.message)
+}
+try {
+  engine = upstream ? upstreamEngine(upstream) : dynaliteEngine()
+} catch (err) {
+  announceFailure('NO_DYNALITE', String(err.message).split('\n')[0], 3)
+}
+
+function announceFailure (code, message, exitCode) {
+  console.log(JSON.stringify({ error: code, message }))
+  process.exit(exitCode || 2)
+}
+
+function send (res, status, data, extraHeaders) {
+  const body = Buffer.from(JSON.stringify(data))
+  const headers = Object.assign({ 'content-type': 'application/x-amz-json-1.0' }, extraHeaders)
+  reply(res, status, headers, body)
+}
+
+// Write an engine's (or our own) answer; the checksum header is recomputed when the body was rewritten.
+function reply (res, status, headers, body) {
+  if (res.headersSent || res.destroyed) return
+  for (const [name, value] of Object.entries(headers)) {
+    if (!HOP_BY_HOP.has(name.toLowerCase())) res.setHeader(name, value)
+  }
+  if (!('x-amz-crc32' in headers) && body.length && status !== 413) res.setHeader('x-amz-crc32', zlib.crc32(body))
+  res.setHeader('content-length', body.length)
+  res.statusCode = status
+  res.end(body)
+}
+
+// Ask the engine; options.transform rewrites a 200 JSON answer; options.lose drops the answer (the write happens).
+function forward (req, res, body, options) {
+  options = options || {}
+  try {
+    engine(req, body, options, function (status, headers, answer) {
+      if (options.lose) return req.socket.destroy()
+      if (options.transform && status === 200) {
+        let data = null
+        try { data = JSON.parse(answer.toString()) } catch { data = null }
+        if (data && typeof data === 'object' && !Array.isArray(data)) {
+          answer = Buffer.from(JSON.stringify(options.transform(data)))
+          headers = Object.assign({}, headers)
+          for (const name of Object.keys(headers)) {
+            if (name.toLowerCase() === 'x-amz-crc32' || name.toLowerCase() === 'content-encoding') delete headers[name]
+          }
+        }
+      }
+      reply(res, status, headers, answer)
+    })
+  } catch (err) {
+    internalError(res, err)
+  }
+}
+
+function internalError (res, err) {
+  stats.internal_errors++
+  process.stderr.write('internal error: ' + String(err && err.stack ? err.stack : err).split('\n').slice(0, 2).join(' ') + '\n')
+  send(res, 500, errorBody(PREFIX + 'InternalServerError', 'Internal server error'))
+}
+
+function isObject (value) {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+// The request as JSON when it is well-formed enough for faults to apply to it, else null (the engine answers it).
+function wellFormedWrite (op, body) {
+  let data
+  try { data = JSON.parse(body.toString()) } catch { return null }
+  if (!isObject(data)) return null
+  if (op === 'PutItem') return typeof data.TableName === 'string' && isObject(data.Item) ? data : null
+  if (!isObject(data.RequestItems)) return null
+  const tables = Object.values(data.RequestItems)
+  if (!tables.length) return null
+  for (const requests of tables) {
+    if (!Array.isArray(requests) || !requests.length || !requests.every(isObject)) return null
+  }
+  return data
+}
+
+function faulty () {
+  return conditions.throttle > 0 || conditions.error > 0 || conditions.reset > 0
+}
+
+// A write, with the faults drawn for it.
 function handleWrite (req, res, op, body) {
-  const roll = Math.random()
+  const data = faulty() || capacity.config.mode !== 'off' ? wellFormedWrite(op, body) : null
+  if (data === null) return forward(req, res, body)
+  const roll = faulty() ? Math.random() : 1
   let edge = conditions.reset
   if (roll < edge) {
     stats.resets++
     if (Math.random() < 0.5) return req.socket.destroy()
-    res.end = function () { req.socket.destroy() } // the write happens, the answer is lost
-    return forward(req, res, body)
+    return forward(req, res, body, { lose: true }) // the write happens, the answer is lost
   }
   if (roll < (edge += conditions.error)) {
     stats.errors++
-    return send(res, 500, { __type: PREFIX + 'InternalServerError', message: 'Injected internal server error' })
+    return send(res, 500, errorBody(PREFIX + 'InternalServerError', 'Injected internal server error'))
   }
-  if (op === 'BatchWriteItem' && conditions.throttle > 0) return throttleBatch(req, res, body)
-  if (op === 'PutItem' && roll < edge + conditions.throttle) {
+  if (op === 'BatchWriteItem') return throttleBatch(req, res, body, data)
+  if (roll < edge + conditions.throttle) {
     stats.throttled++
     return send(res, 400, THROTTLED)
+  }
+  const verdict = capacity.config.mode === 'off' ? null : capacity.admit(data.TableName, [charge(data.TableName, data.Item, 0)])
+  if (verdict && verdict.refused.length) {
+    stats.throttled++
+    return send(res, 400, capacityThrottled(verdict.refused, data.TableName, req))
   }
   forward(req, res, body)
 }
 
-// Hold back each item of a batch with the throttle probability, unwritten, and return them in UnprocessedItems.
-function throttleBatch (req, res, body) {
-  let data
-  try { data = JSON.parse(body.toString()) } catch { return forward(req, res, body) }
-  if (!data || typeof data.RequestItems !== 'object') return forward(req, res, body)
-  const kept = {}, held = {}
+// What a write costs the table's capacity model, and where it lands: { key, wru }.
+function charge (table, item, index) {
+  let key = 'item ' + index
+  try {
+    const name = hashKeys.get(table)
+    key = JSON.stringify(name && isObject(item) ? item[name] : item) || key
+  } catch { /* too deep to serialise: its position will do */ }
+  let wru = 1
+  try { wru = writeUnits(item) } catch { /* as deep: one unit; the engine refuses such an item anyway */ }
+  return { key, wru }
+}
+
+function batchCharge (table, request, index) {
+  if (isObject(request.PutRequest)) return charge(table, request.PutRequest.Item, index)
+  const deleted = isObject(request.DeleteRequest) ? request.DeleteRequest.Key : request
+  return { key: charge(table, deleted, index).key, wru: 1 } // a delete: one unit (the lab deletes small items)
+}
+
+// DynamoDB's answer when the capacity model refuses everything: the exception and its ThrottlingReasons.
+function capacityThrottled (refused, table, req) {
+  const reasons = Array.from(new Set(refused.map(function (r) { return r.reason })))
+  const onDemandCap = reasons.some(function (r) { return /MaxOnDemand|AccountLimit/.test(r) })
+  const match = /Credential=[^/]*\/\d{8}\/([a-z0-9-]+)\//.exec(String(req.headers.authorization || ''))
+  const arn = 'arn:aws:dynamodb:' + (match ? match[1] : 'us-east-1') + ':000000000000:table/' + table
+  return {
+    __type: PREFIX + (onDemandCap ? 'ThrottlingException' : 'ProvisionedThroughputExceededException'),
+    message: onDemandCap
+      ? 'Throughput exceeds the current throughput limit for the table (capacity model)'
+      : 'The level of configured provisioned throughput for the table was exceeded (capacity model)',
+    ThrottlingReasons: reasons.map(function (reason) { return { reason, resource: arn } }),
+  }
+}
+
+// Hold back each item of a batch with the throttle probability, then the ones the capacity model refuses: they
+// are removed from the request (really not written) and merged into the engine's UnprocessedItems.
+function throttleBatch (req, res, body, data) {
+  const kept = {}, held = {}, refused = []
   let keptCount = 0, heldCount = 0
   for (const [table, requests] of Object.entries(data.RequestItems)) {
-    if (!Array.isArray(requests)) return forward(req, res, body)
-    for (const request of requests) {
-      const side = Math.random() < conditions.throttle ? held : kept
-      ;(side[table] = side[table] || []).push(request)
-      if (side === kept) keptCount++
-      else heldCount++
-    }
+    const candidates = requests.filter(function (request) {
+      if (conditions.throttle > 0 && Math.random() < conditions.throttle) {
+        ;(held[table] = held[table] || []).push(request)
+        heldCount++
+        return false
+      }
+      return true
+    })
+    const verdict = capacity.config.mode === 'off'
+      ? { accepted: candidates.map(function (_, i) { return i }), refused: [] }
+      : capacity.admit(table, candidates.map(function (request, i) { return batchCharge(table, request, i) }))
+    for (const i of verdict.accepted) (kept[table] = kept[table] || []).push(candidates[i])
+    for (const r of verdict.refused) (held[table] = held[table] || []).push(candidates[r.index])
+    keptCount += verdict.accepted.length
+    heldCount += verdict.refused.length
+    refused.push.apply(refused, verdict.refused.map(function (r) { return Object.assign({ table }, r) }))
   }
   if (heldCount === 0) return forward(req, res, body)
   stats.throttled++
-  if (keptCount === 0) return send(res, 400, THROTTLED)
+  if (keptCount === 0) {
+    return send(res, 400, refused.length ? capacityThrottled(refused, refused[0].table, req) : THROTTLED)
+  }
   data.RequestItems = kept
-  rewriteAnswer(res, function (answer) {
-    const unprocessed = answer.UnprocessedItems || {}
-    for (const [table, requests] of Object.entries(held)) unprocessed[table] = (unprocessed[table] || []).concat(requests)
-    answer.UnprocessedItems = unprocessed
-    return answer
+  let rewritten
+  try { rewritten = Buffer.from(JSON.stringify(data)) } catch { return forward(req, res, body) } // too deep: the engine refuses it
+  forward(req, res, rewritten, {
+    transform: function (answer) {
+      const unprocessed = isObject(answer.UnprocessedItems) ? answer.UnprocessedItems : {}
+      for (const [table, requests] of Object.entries(held)) {
+        unprocessed[table] = (Array.isArray(unprocessed[table]) ? unprocessed[table] : []).concat(requests)
+      }
+      answer.UnprocessedItems = unprocessed
+      return answer
+    },
   })
-  forward(req, res, Buffer.from(JSON.stringify(data)))
+}
+
+function authorized (req) {
+  const given = Buffer.from(String(req.headers[TOKEN_HEADER] || ''))
+  const expected = Buffer.from(TOKEN)
+  return TOKEN.length > 0 && given.length === expected.length && crypto.timingSafeEqual(given, expected)
 }
 
 function handleLab (req, res, body) {
-  if (req.url === '/__lab/stats') return send(res, 200, Object.assign({ conditions }, stats))
-  if (req.url !== '/__lab/conditions') return send(res, 404, { message: 'unknown lab endpoint ' + req.url })
+  if (!authorized(req)) {
+    return send(res, 403, { message: 'the lab control endpoints need the ' + TOKEN_HEADER + ' header of the lab that started this server' })
+  }
+  if (req.url === '/__lab/stats' && req.method === 'GET') {
+    return send(res, 200, Object.assign({ conditions, backend: upstream ? upstream.href : 'dynalite' }, stats,
+      { capacity: capacity.stats() }))
+  }
+  if (req.url === '/__lab/capacity') {
+    if (req.method === 'POST') {
+      try {
+        capacity = createCapacity(JSON.parse(body.toString())) // a fresh model: every table starts anew
+      } catch (err) {
+        return send(res, 400, { message: err instanceof SyntaxError ? 'capacity must be JSON: ' + err.message : err.message })
+      }
+    } else if (req.method !== 'GET') {
+      return send(res, 405, { message: 'use GET or POST on /__lab/capacity' })
+    }
+    return send(res, 200, capacity.config)
+  }
+  if (req.url !== '/__lab/conditions') return send(res, 404, { message: 'unknown lab endpoint ' + req.method + ' ' + req.url })
   if (req.method === 'POST') {
     try {
-      conditions = validConditions(JSON.parse(body.toString() || '{}'))
+      conditions = validConditions(JSON.parse(body.toString()))
     } catch (err) {
-      return send(res, 400, { message: err.message })
+      return send(res, 400, { message: err instanceof SyntaxError ? 'conditions must be JSON: ' + err.message : err.message })
     }
+  } else if (req.method !== 'GET') {
+    return send(res, 405, { message: 'use GET or POST on /__lab/conditions' })
   }
   send(res, 200, conditions)
 }
 
-const server = http.createServer(function (req, res) {
-  const chunks = []
-  req.on('data', function (chunk) { chunks.push(chunk) })
-  req.on('end', function () {
-    const body = Buffer.concat(chunks)
-    if (req.url.startsWith('/__lab/')) return handleLab(req, res, body)
-    stats.requests++
-    const op = String(req.headers['x-amz-target'] || '').split('.')[1] || ''
-    const go = function () {
-      if (WRITE_OPS.has(op)) {
+// A new (or deleted) table starts its capacity model afresh; a new one tells us its partition key.
+function noteTable (op, body) {
+  let data
+  try { data = JSON.parse(body.toString()) } catch { return }
+  if (!isObject(data) || typeof data.TableName !== 'string') return
+  capacity.forget(data.TableName)
+  hashKeys.delete(data.TableName)
+  const hash = op === 'CreateTable' && Array.isArray(data.KeySchema) &&
+    data.KeySchema.find(function (k) { return isObject(k) && k.KeyType === 'HASH' && typeof k.AttributeName === 'string' })
+  if (hash) hashKeys.set(data.TableName, hash.AttributeName)
+}
+
+function tooLarge (req, res, limit) {
+  stats.rejected++
+  res.on('finish', function () { req.socket.destroy() })
+  send(res, 413, errorBody('com.amazon.coral.service#SerializationException',
+    'Request body too large: the limit is ' + limit + ' bytes'), { connection: 'close' })
+}
+
+function handle (req, res, body) {
+  if (req.url.startsWith('/__lab/')) return handleLab(req, res, body)
+  stats.requests++
+  const op = String(req.headers['x-amz-target'] || '').split('.')[1] || ''
+  if (op === 'CreateTable' || op === 'DeleteTable') noteTable(op, body)
+  const go = function () {
+    try {
+      if (WRITE_OPS.has(op) && req.method === 'POST') {
         stats.writes++
         return handleWrite(req, res, op, body)
       }
       forward(req, res, body)
+    } catch (err) {
+      internalError(res, err)
     }
-    const delay = conditions.latency_ms + Math.random() * conditions.jitter_ms
-    if (delay > 0) setTimeout(go, delay)
-    else go()
+  }
+  const delay = conditions.latency_ms + Math.random() * conditions.jitter_ms
+  if (delay > 0) setTimeout(go, delay)
+  else go()
+}
+
+const server = http.createServer(function (req, res) {
+  req.on('error', function () {})
+  res.on('error', function () {})
+  const limit = req.url.startsWith('/__lab/') ? MAX_LAB_BODY_BYTES : MAX_BODY_BYTES
+  const declared = Number(req.headers['content-length'])
+  if (declared > limit) return tooLarge(req, res, limit)
+  const chunks = []
+  let size = 0
+  req.on('data', function (chunk) {
+    size += chunk.length
+    if (size > limit) {
+      req.removeAllListeners('data')
+      req.removeAllListeners('end')
+      req.pause()
+      chunks.length = 0
+      return tooLarge(req, res, limit)
+    }
+    chunks.push(chunk)
+  })
+  req.on('end', function () {
+    try {
+      handle(req, res, Buffer.concat(chunks, size))
+    } catch (err) {
+      internalError(res, err)
+    }
   })
 })
 server.keepAliveTimeout = 60000
 server.headersTimeout = 65000
 
 server.on('error', function (err) {
-  console.log(JSON.stringify({ error: err.code || 'ERROR', message: err.message }))
-  process.exit(2)
+  announceFailure(err.code || 'ERROR', err.message)
+})
+server.on('clientError', function (err, socket) {
+  if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy()
+  socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
 })
 server.listen(Number(args.port), args.host, function () {
-  console.log(JSON.stringify({ port: server.address().port, pid: process.pid }))
+  console.log(JSON.stringify({ port: server.address().port, pid: process.pid, backend: upstream ? upstream.href : 'dynalite' }))
 })
 
+// The last resort: an engine's asynchronous failure must not take the server (and every other request) down.
+process.on('uncaughtException', function (err) {
+  stats.internal_errors++
+  process.stderr.write('uncaught: ' + String(err && err.stack ? err.stack : err).split('\n').slice(0, 2).join(' ') + '\n')
+})
 process.stdin.on('end', function () { process.exit(0) })
 process.stdin.on('error', function () { process.exit(0) })
 process.stdin.resume()

@@ -1,0 +1,43 @@
+"""The conditions proxy's cost: the same writes to dynalite directly and through a proxy in front of it.
+
+    python -m bench.proxy_overhead [--items 3000] [--repeat 3]
+
+The engine is one server.js hosting dynalite; the proxy is a second server.js started with ``--upstream`` in front
+of it (how the lab fronts DynamoDB Local, LocalStack or moto), with no conditions set, so the figure is the hop
+alone: an extra loopback HTTP exchange, the request and answer buffered once more. Runs alternate between direct
+and proxied; the median of each is printed with the ratio. On an engine slower than dynalite (DynamoDB Local
+~1,800 items/s batched, LocalStack ~900) the same absolute cost is a smaller share.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.common import Measured, best_of, measure
+from core.books import generate_books
+from core.emulator import Emulator
+from core.targets import make_target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=3000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    books = list(generate_books(args.items, seed=3))
+    with Emulator() as engine, Emulator(upstream=engine.endpoint_url) as proxy:
+        direct = make_target("embedded", server_url=engine.endpoint_url)
+        proxied = make_target("embedded", server_url=proxy.endpoint_url)
+        print(f"{'approach':<14} {'direct/s':>9} {'proxied/s':>9} {'ratio':>6}")
+        for approach in ("sequential", "async", "async-batch"):
+            runs: dict[str, list[Measured]] = {"direct": [], "proxied": []}
+            for _ in range(args.repeat):
+                runs["direct"].append(measure(engine, direct, approach, books))
+                runs["proxied"].append(measure(engine, proxied, approach, books))
+            a, b = best_of(runs["direct"]), best_of(runs["proxied"])
+            print(f"{approach:<14} {a.items_per_second:>9,.0f} {b.items_per_second:>9,.0f} "
+                  f"{b.items_per_second / a.items_per_second:>6.2f}{b.flag()}")
+
+
+if __name__ == "__main__":
+    main()

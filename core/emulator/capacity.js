@@ -1,0 +1,203 @@
+// The capacity model of the conditions proxy: which writes a DynamoDB table would take now, and why it refuses.
+//
+// Contract: pure, with the clock injected (createCapacity(config, clock), clock() in seconds); no I/O. The rules
+// and their sources are in core/capacity.py's docstring (the Python Capacity that sends `config`):
+//   - WRU: one per started KB of each item (itemSize follows DynamoDB's published item-size rules); a delete: 1.
+//   - Partitions by a stable hash (FNV-1a) of the partition key; each a token bucket of 1,000 WRU/s holding one
+//     second of burst. Provisioned: ceil(WCU / 1000) partitions; on-demand: ceil(allowance / 1000).
+//   - provisioned: a table bucket refilled at WCU/s holding 300 s of burst (starts full).
+//   - on-demand: allowance = max(4000 or warm, 2 x previous peak WRU in one second), capped by max and by the
+//     account's 40,000 WRU/s per-table quota; a one-second table bucket enforces the caps.
+// admit(table, items) takes the items (in order) while capacity lasts and says why the others were refused:
+// a batch is partially processed, as DynamoDB does. forget(table) is a new table (CreateTable).
+'use strict'
+
+const PARTITION_WRU = 1000
+const ON_DEMAND_INITIAL = 4000
+const ACCOUNT_TABLE_QUOTA = 40000
+const BURST_SECONDS = 300
+const HISTORY_SECONDS = 600
+const MODES = ['off', 'on-demand', 'provisioned']
+
+function validCapacity (raw) {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('capacity must be a JSON object like {"mode": "provisioned", "wcu": 1000}')
+  const out = { mode: 'off' }
+  for (const [key, value] of Object.entries(raw)) {
+    if (key === 'mode') {
+      if (!MODES.includes(value)) throw new Error('capacity mode must be one of ' + MODES.join(', ') + ', got ' + JSON.stringify(value))
+    } else if (['wcu', 'warm', 'max'].includes(key)) {
+      if (!Number.isInteger(value) || value < 1 || value > ACCOUNT_TABLE_QUOTA) {
+        throw new Error('capacity ' + key + ' must be a whole number from 1 to ' + ACCOUNT_TABLE_QUOTA + ', got ' + JSON.stringify(value))
+      }
+    } else {
+      throw new Error('unknown capacity setting ' + JSON.stringify(key) + ': use mode, wcu, warm, max')
+    }
+    out[key] = value
+  }
+  if ((out.mode === 'provisioned') !== ('wcu' in out)) throw new Error('provisioned capacity needs its wcu, and only it')
+  if (out.mode !== 'on-demand' && ('warm' in out || 'max' in out)) throw new Error('warm and max apply to on-demand capacity only')
+  if ('warm' in out && 'max' in out && out.warm > out.max) throw new Error('on-demand warm throughput is above its maximum')
+  return out
+}
+
+// DynamoDB's item size: attribute names plus values (strings in UTF-8 bytes, numbers about one byte per two
+// significant digits plus one, binary in raw bytes, lists and maps 3 bytes plus 1 per element).
+function valueSize (value) {
+  if (value === null || typeof value !== 'object') return 1
+  const [type, inner] = Object.entries(value)[0] || ['NULL', true]
+  switch (type) {
+    case 'S': return Buffer.byteLength(String(inner))
+    case 'N': return Math.ceil(String(inner).replace(/^[-+]?0*|[.eE].*$/g, '').length / 2) + 1
+    case 'B': return Math.floor(String(inner).length * 3 / 4)
+    case 'SS': return Array.isArray(inner) ? inner.reduce(function (n, s) { return n + Buffer.byteLength(String(s)) }, 0) : 1
+    case 'NS': return Array.isArray(inner) ? inner.reduce(function (n, s) { return n + valueSize({ N: s }) }, 0) : 1
+    case 'BS': return Array.isArray(inner) ? inner.reduce(function (n, s) { return n + valueSize({ B: s }) }, 0) : 1
+    case 'L': return Array.isArray(inner) ? inner.reduce(function (n, v) { return n + 1 + valueSize(v) }, 3) : 3
+    case 'M': return inner && typeof inner === 'object' ? itemSize(inner) + 3 + Object.keys(inner).length : 3
+    default: return 1
+  }
+}
+
+function itemSize (item) {
+  let size = 0
+  for (const [name, value] of Object.entries(item || {})) size += Buffer.byteLength(name) + valueSize(value)
+  return size
+}
+
+function writeUnits (item) {
+  return Math.max(1, Math.ceil(itemSize(item) / 1024))
+}
+
+function fnv1a (text) {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193) >>> 0
+  }
+  return hash
+}
+
+function bucket (rate, size, now, full) {
+  return { rate, size, tokens: full ? size : 0, at: now }
+}
+
+function refill (b, now) {
+  if (now > b.at) b.tokens = Math.min(b.size, b.tokens + (now - b.at) * b.rate)
+  b.at = Math.max(b.at, now)
+}
+
+function createCapacity (raw, clock) {
+  const config = validCapacity(raw)
+  clock = clock || function () { return Date.now() / 1000 }
+  const tables = new Map()
+  const throttles = {}
+  const history = new Map() // whole second -> WRU consumed (every table)
+  let consumedTotal = 0
+
+  function table (name) {
+    let t = tables.get(name)
+    if (!t) {
+      const now = clock()
+      t = { name, peak: 0, second: Math.floor(now), secondWru: 0, partitions: [], tableBucket: null }
+      if (config.mode === 'provisioned') t.tableBucket = bucket(config.wcu, config.wcu * BURST_SECONDS, now, true)
+      tables.set(name, t)
+      resize(t, now)
+    }
+    return t
+  }
+
+  // On-demand: what the table takes now, and which limit binds it.
+  function allowance (t) {
+    const grown = Math.max(config.warm || ON_DEMAND_INITIAL, 2 * t.peak)
+    const caps = [[grown, null], [ACCOUNT_TABLE_QUOTA, 'TableWriteAccountLimitExceeded']]
+    if (config.max) caps.push([config.max, 'TableWriteMaxOnDemandThroughputExceeded'])
+    return caps.reduce(function (a, b) { return b[0] <= a[0] ? b : a }) // at a cap, the cap binds
+  }
+
+  function resize (t, now) {
+    let units = config.wcu
+    if (config.mode === 'on-demand') {
+      const [limit] = allowance(t)
+      units = Math.max(config.warm || ON_DEMAND_INITIAL, 2 * t.peak)
+      if (!t.tableBucket || t.tableBucket.rate !== limit) {
+        t.tableBucket = bucket(limit, limit, now, true)
+      }
+    }
+    const count = Math.max(1, Math.ceil(units / PARTITION_WRU))
+    if (t.partitions.length !== count) {
+      t.partitions = Array.from({ length: count }, function () { return bucket(PARTITION_WRU, PARTITION_WRU, now, true) })
+    }
+  }
+
+  // Roll the table's one-second window: the previous peak is the most WRU it took in one second.
+  function tick (t, now) {
+    const second = Math.floor(now)
+    if (second !== t.second) {
+      t.peak = Math.max(t.peak, t.secondWru)
+      t.second = second
+      t.secondWru = 0
+      if (config.mode === 'on-demand') resize(t, now)
+    }
+  }
+
+  function tableReason (t) {
+    if (config.mode === 'provisioned') return 'TableWriteProvisionedThroughputExceeded'
+    return allowance(t)[1] || 'TableWriteKeyRangeThroughputExceeded'
+  }
+
+  // items: [{ key: string, wru: number }] -> { accepted: [index], refused: [{ index, reason }] }
+  function admit (name, items) {
+    const accepted = [], refused = []
+    if (config.mode === 'off') return { accepted: items.map(function (_, i) { return i }), refused }
+    const now = clock()
+    const t = table(name)
+    tick(t, now)
+    refill(t.tableBucket, now)
+    items.forEach(function (item, index) {
+      const partition = t.partitions[fnv1a(item.key) % t.partitions.length]
+      refill(partition, now)
+      let reason = null
+      if (t.tableBucket.tokens < item.wru) reason = tableReason(t)
+      else if (partition.tokens < item.wru) reason = 'TableWriteKeyRangeThroughputExceeded'
+      if (reason) {
+        refused.push({ index, reason })
+        throttles[reason] = (throttles[reason] || 0) + 1
+        return
+      }
+      t.tableBucket.tokens -= item.wru
+      partition.tokens -= item.wru
+      t.secondWru += item.wru
+      consumedTotal += item.wru
+      const second = Math.floor(now)
+      history.set(second, (history.get(second) || 0) + item.wru)
+      accepted.push(index)
+    })
+    for (const second of history.keys()) {
+      if (second < Math.floor(now) - HISTORY_SECONDS) history.delete(second)
+      else break
+    }
+    return { accepted, refused }
+  }
+
+  function forget (name) {
+    tables.delete(name)
+  }
+
+  function stats () {
+    const out = { config, consumed_wru: consumedTotal, throttles: Object.assign({}, throttles), tables: {} }
+    out.consumed_wru_per_second = Array.from(history.entries())
+    for (const t of tables.values()) {
+      out.tables[t.name] = {
+        partitions: t.partitions.length,
+        peak_wru_per_second: Math.max(t.peak, t.secondWru),
+        capacity_wru_per_second: config.mode === 'provisioned' ? config.wcu : t.tableBucket.rate,
+      }
+      if (config.mode === 'provisioned') out.tables[t.name].burst_wru = Math.floor(t.tableBucket.tokens)
+    }
+    return out
+  }
+
+  return { config, admit, forget, stats }
+}
+
+module.exports = { createCapacity, validCapacity, writeUnits, itemSize, fnv1a, PARTITION_WRU, ON_DEMAND_INITIAL, ACCOUNT_TABLE_QUOTA, BURST_SECONDS }

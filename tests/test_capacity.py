@@ -1,0 +1,195 @@
+"""core.capacity: the --capacity text and its checks; the JS capacity model's own unit tests (node --test); and the
+model inside the proxy, end to end: throttled answers with ThrottlingReasons, honest batches, stats."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from core.capacity import Capacity, parse_capacity
+from core.emulator import REPO_ROOT, Emulator, needs_proxy, node_executable
+from core.errors import ConfigError
+from core.model import Conditions
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("off", Capacity()),
+    (" on-demand ", Capacity(mode="on-demand")),
+    ("on-demand:warm=8000", Capacity(mode="on-demand", warm=8000)),
+    ("on-demand:max=500", Capacity(mode="on-demand", max=500)),
+    ("on-demand:warm=1000, max=2000", Capacity(mode="on-demand", warm=1000, max=2000)),
+    ("provisioned=1000", Capacity(mode="provisioned", wcu=1000)),
+    ("provisioned=40000", Capacity(mode="provisioned", wcu=40000)),
+])
+def test_parse_capacity(text: str, expected: Capacity) -> None:
+    parsed = parse_capacity(text)
+    assert parsed == expected
+    assert parse_capacity(str(parsed)) == parsed  # the text form round-trips
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "bad capacity ''"),
+    ("ondemand", "bad capacity 'ondemand': use off, on-demand"),
+    ("provisioned", "bad capacity 'provisioned'"),
+    ("provisioned=", "capacity wcu must be a whole number"),
+    ("provisioned=0", "from 1 to 40000, got 0"),
+    ("provisioned=40001", "from 1 to 40000, got 40001"),
+    ("provisioned=1.5", "got '1.5'"),
+    ("provisioned=abc", "got 'abc'"),
+    ("on-demand:", "bad on-demand option ''"),
+    ("on-demand:warm", "bad on-demand option 'warm'"),
+    ("on-demand:burst=5", "bad on-demand option 'burst=5'"),
+    ("on-demand:warm=5,warm=6", "given twice"),
+    ("on-demand:warm=3000,max=2000", "above its maximum 2000"),
+])
+def test_bad_capacity_is_one_clear_line(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as refused:
+        parse_capacity(text)
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"mode": "fast"}, "unknown capacity mode"),
+    ({"mode": "provisioned"}, "needs its WCU"),
+    ({"mode": "on-demand", "wcu": 5}, "needs its WCU, and only it"),
+    ({"mode": "off", "max": 5}, "on-demand capacity only"),
+    ({"mode": "provisioned", "wcu": True}, "whole number"),
+    ({"mode": "provisioned", "wcu": 2.0}, "whole number"),
+])
+def test_capacity_checks_its_fields(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Capacity(**fields)  # type: ignore[arg-type]
+
+
+def test_as_dict_is_what_the_proxy_takes() -> None:
+    assert Capacity().as_dict() == {"mode": "off"}
+    assert Capacity(mode="provisioned", wcu=5).as_dict() == {"mode": "provisioned", "wcu": 5}
+    assert Capacity(mode="on-demand", max=9).as_dict() == {"mode": "on-demand", "max": 9}
+    assert not Capacity().on and Capacity(mode="on-demand").on
+
+
+def test_the_js_capacity_model_passes_its_unit_tests() -> None:
+    result = subprocess.run([node_executable(), "--test", "tests/js/*.test.js"], cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "# fail 0" in result.stdout or "ℹ fail 0" in result.stdout
+
+
+# ---- the model inside the proxy, end to end ---------------------------------------------------------------------
+
+TABLE = {"TableName": "CapBooks", "AttributeDefinitions": [{"AttributeName": "isbn", "AttributeType": "S"}],
+         "KeySchema": [{"AttributeName": "isbn", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}
+ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/CapBooks"
+
+
+@pytest.fixture
+def capped() -> Iterator[Emulator]:
+    with Emulator(capacity=Capacity(mode="provisioned", wcu=1)) as server:
+        assert server.call("CreateTable", TABLE)[0] == 200
+        yield server
+
+
+def put(server: Emulator, isbn: str) -> tuple[int, dict[str, Any]]:
+    return server.call("PutItem", {"TableName": "CapBooks", "Item": {"isbn": {"S": isbn}}})
+
+
+def test_provisioned_table_takes_its_burst_then_throttles_with_reasons(capped: Emulator) -> None:
+    written: set[str] = set()
+    for batch in range(20):  # 500 items of 1 WRU against 300 WRU of burst (+1 WRU/s)
+        puts = [{"PutRequest": {"Item": {"isbn": {"S": f"{batch}-{i}"}}}} for i in range(25)]
+        status, answer = capped.call("BatchWriteItem", {"RequestItems": {"CapBooks": puts}})
+        if status == 400:
+            assert answer["__type"].endswith("#ProvisionedThroughputExceededException")
+            assert answer["ThrottlingReasons"] == [{"reason": "TableWriteProvisionedThroughputExceeded",
+                                                    "resource": ARN}]
+            continue
+        held = {r["PutRequest"]["Item"]["isbn"]["S"] for r in answer["UnprocessedItems"].get("CapBooks", [])}
+        written |= {p["PutRequest"]["Item"]["isbn"]["S"] for p in puts} - held
+    assert 300 <= len(written) < 340
+    scanned = capped.call("Scan", {"TableName": "CapBooks"})[1]["Items"]
+    assert {item["isbn"]["S"] for item in scanned} == written  # held back means not written
+    status, answer = put(capped, "single")
+    assert status == 400 and answer["ThrottlingReasons"][0]["reason"] == "TableWriteProvisionedThroughputExceeded"
+    model = capped.stats()["capacity"]
+    assert model["consumed_wru"] == len(written)
+    assert model["throttles"]["TableWriteProvisionedThroughputExceeded"] >= 500 - len(written)
+    assert sum(wru for _, wru in model["consumed_wru_per_second"]) == len(written)
+    assert model["tables"]["CapBooks"]["capacity_wru_per_second"] == 1
+
+
+def test_a_new_table_starts_afresh(capped: Emulator) -> None:
+    for i in range(400):
+        if put(capped, str(i))[0] == 400:
+            break
+    else:
+        pytest.fail("300 WRU of burst never ran out")
+    assert capped.call("DeleteTable", {"TableName": "CapBooks"})[0] == 200
+    assert capped.call("CreateTable", TABLE)[0] == 200
+    assert put(capped, "fresh")[0] == 200
+
+
+def test_on_demand_maximum_gives_a_throttling_exception() -> None:
+    with Emulator(capacity=parse_capacity("on-demand:max=10")) as server:
+        assert server.call("CreateTable", TABLE)[0] == 200
+        answers = [put(server, str(i)) for i in range(30)]
+        refused = [answer for status, answer in answers if status == 400]
+        assert 0 < len(refused) <= 20
+        assert refused[0]["__type"].endswith("#ThrottlingException")
+        assert refused[0]["ThrottlingReasons"] == [{"reason": "TableWriteMaxOnDemandThroughputExceeded",
+                                                    "resource": ARN}]
+        server.set_capacity(Capacity())  # off: everything goes through
+        assert all(put(server, f"off-{i}")[0] == 200 for i in range(30))
+
+
+def test_capacity_control_is_validated_and_guarded(emulator: Emulator) -> None:
+    token = {"X-Lab-Token": emulator._token}
+    for body, message in ((b"nope", "capacity must be JSON"), (b'{"mode": "fast"}', "mode must be one of"),
+                          (b'{"mode": "provisioned"}', "needs its wcu"), (b"[]", "JSON object")):
+        status, answer = post(emulator, "/__lab/capacity", body, token)
+        assert status == 400 and message in answer["message"]
+    assert post(emulator, "/__lab/capacity", b'{"mode": "on-demand"}', {})[0] == 403
+    assert emulator.stats()["capacity"]["config"] == {"mode": "off"}
+
+
+def post(server: Emulator, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(("conditions", "capacity", "needed"), [
+    (Conditions(), None, False), (Conditions(), Capacity(), False),
+    (Conditions(), Capacity(mode="on-demand"), True), (Conditions(latency_ms=1), Capacity(), True),
+])
+def test_needs_proxy_with_capacity(conditions: Conditions, capacity: Capacity | None, needed: bool) -> None:
+    assert needs_proxy(conditions, capacity) is needed
+
+
+def test_cli_emulator_takes_a_capacity_and_refuses_a_bad_one_in_one_line() -> None:
+    result = subprocess.run([sys.executable, "-m", "core", "emulator", "--capacity", "provisioned=0"],
+                            capture_output=True, text=True, cwd=REPO_ROOT, timeout=30)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "from 1 to 40000, got 0" in result.stderr
+    process = subprocess.Popen([sys.executable, "-m", "core", "emulator", "--port", "0", "--capacity",
+                                "on-demand:max=5"], stdout=subprocess.PIPE, cwd=REPO_ROOT, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split(" at ")[1].split()[0]
+        server = Emulator()  # speaks to the CLI's server: only the DynamoDB API, no control token
+        server.port = int(url.rsplit(":", 1)[1])
+        assert server.call("CreateTable", TABLE)[0] == 200
+        statuses = [put(server, str(i))[0] for i in range(12)]
+        assert 200 in statuses and 400 in statuses
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
