@@ -33,7 +33,6 @@ from core.model import Conditions, Plan, ProgressEvent, Report, RunResult
 from core.monitor import cpu_sampler, watch
 from core.report import RunReport, Verification
 from core.retry import RetryPolicy
-from core.scaleout import dask_client, run_sharded
 from core.sigv4 import Credentials
 from core.tables import check_schema, reset_table
 from core.targets import Target, check_reachable, make_target
@@ -42,6 +41,7 @@ from core.writers import WriterOptions, write
 
 ADMIN_ATTEMPTS = 3  # reset and verification calls: botocore's standard retries, a dead server fails in seconds
 ADMIN_TIMEOUT = 10.0
+LEASE_ATTEMPTS, LEASE_TIMEOUT = 2, 3.0  # small conditional writes: a hung target must not hold the exit for long
 
 
 class PhaseFailed(Exception):
@@ -94,14 +94,15 @@ def run(plan: Plan, *, emulator: Server | None = None, credentials: Credentials 
             try:
                 for table in tables:
                     check_schema(client, table)  # before anything is written anywhere
-                stack.enter_context(lease.hold(client, tables))  # another run here: refused, nothing written
+                leases = target.client(max_attempts=LEASE_ATTEMPTS, timeout=LEASE_TIMEOUT)
+                stack.enter_context(lease.hold(leases, tables))  # another run here: refused, nothing written
             except (BotoCoreError, ClientError) as error:
                 raise TargetError(f"the target failed before anything was written ({_one_line(error)}): "
                                   "run the plan again") from None
             if controls is not None:
                 controls.set_conditions(plan.conditions)
                 controls.set_capacity(plan.capacity)
-            dask = stack.enter_context(dask_client(plan.workers, plan.scheduler)) if plan.scaled_out else None
+            dask = stack.enter_context(_dask(plan, target)) if plan.scaled_out else None
             return _run_plan(plan, _Run(target, client, servers, emulator, dask), progress, cancel)
     finally:
         for server in (proxy, own):
@@ -128,13 +129,15 @@ class _Run:
 
     def died(self) -> str | None:
         dead = [server for server in self.servers if not server.running]
-        return f"{_name(dead[0])} stopped" if dead else None
+        return f"{dead[0].name} stopped" if dead else None
 
 
-def _name(server: Server) -> str:
-    if isinstance(server, Emulator):
-        return server.name
-    return server.name
+def _dask(plan: Plan, target: Target) -> contextlib.AbstractContextManager[Any]:
+    """The plan's Dask client (imported here: a plan that is not scaled out never loads Dask)."""
+    from core.scaleout import check_scheduler_address, dask_client
+
+    scheduler = check_scheduler_address(plan.scheduler, target) if plan.scheduler else None
+    return dask_client(plan.workers, scheduler)
 
 
 def _run_plan(plan: Plan, ctx: _Run, progress: Callable[[ProgressEvent], None] | None,
@@ -178,6 +181,8 @@ def _write(plan: Plan, name: str, books: tuple[int, int], ctx: _Run, options: Wr
         report = write(name, generate_books(count, plan.seed, start=start), ctx.target, replace(options, cancel=stop),
                        progress=progress)
         return report, lambda: generate_books(report.items, plan.seed, start=start)
+    from core.scaleout import run_sharded
+
     sharded = run_sharded(name, count, plan.seed, plan.workers, ctx.target, options, client=ctx.dask, start=start,
                           cancel=stop, progress=_shard_progress(progress, count, {} if board is None else board))
     return sharded.report, sharded.books
@@ -232,6 +237,9 @@ def _run_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptio
         raise PhaseFailed(f"{died} during the {name} run ({report.items_ok:,} of {plan.items:,} items "
                           "acknowledged): the run is marked failed; run the plan again",
                           RunResult(repeat, report, Verification.not_checked(report.items), None))
+    if report.halted and not _answers(ctx.target):  # dead or hung: verifying would only wait out its timeouts
+        raise PhaseFailed(f"the {name} run gave up: {report.halted}; the target no longer answers, so the table "
+                          "was not verified", RunResult(repeat, report, Verification.not_checked(report.items), cpu))
     tell("verify", report.items, plan.items, started)
     check = _phase(name, "the verification", ctx, lambda: verify(ctx.client, table, settled(), report),
                    lambda: RunResult(repeat, report, Verification.not_checked(report.items), cpu))
@@ -240,6 +248,14 @@ def _run_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptio
     if report.halted:
         raise PhaseFailed(f"the {name} run gave up: {report.halted}", result)
     return result
+
+
+def _answers(target: Target) -> bool:
+    try:
+        check_reachable(target, timeout=LEASE_TIMEOUT)
+    except LabError:
+        return False
+    return True
 
 
 def _one_line(error: BaseException) -> str:

@@ -267,10 +267,6 @@ def _emulator(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host} makes the emulator reachable from other machines "
               "(it checks no credentials)", file=sys.stderr)
-    emulator.start()
-    what = f"Conditions proxy in front of {emulator.upstream}" if emulator.upstream else "Embedded DynamoDB (dynalite)"
-    print(f"{what} at {emulator.endpoint_url}  pid {emulator.pid}  (Ctrl-C stops it)", flush=True)
-    print(f"  aws dynamodb list-tables --endpoint-url {emulator.endpoint_url} --region us-east-1", flush=True)
     class Stop(Exception):
         """SIGTERM: leave the wait and stop the server outside the signal handler."""
 
@@ -278,8 +274,13 @@ def _emulator(args: argparse.Namespace) -> int:
         raise Stop
 
     stopped = False
+    signal.signal(signal.SIGTERM, terminate)  # before the URL is printed: a SIGTERM right after it stops cleanly
     try:
-        signal.signal(signal.SIGTERM, terminate)
+        emulator.start()
+        what = f"Conditions proxy in front of {emulator.upstream}" if emulator.upstream \
+            else "Embedded DynamoDB (dynalite)"
+        print(f"{what} at {emulator.endpoint_url}  pid {emulator.pid}  (Ctrl-C stops it)", flush=True)
+        print(f"  aws dynamodb list-tables --endpoint-url {emulator.endpoint_url} --region us-east-1", flush=True)
         code = emulator.wait()
     except (KeyboardInterrupt, Stop):
         stopped, code = True, 0

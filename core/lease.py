@@ -30,15 +30,18 @@ TTL = 60.0  # seconds a lease lives without renewal
 RENEW_EVERY = 15.0
 
 
-def _acquire(client: DynamoDBClient, table: str, run: str, now: float) -> None:
+def _acquire(client: DynamoDBClient, table: str, run: str, now: float, since: float) -> None:
+    """Take or renew the lease with UpdateItem (an upsert): the emulator's injected write faults hit PutItem and
+    BatchWriteItem only, so a run under ``--faults throttle=1.0`` still takes and keeps its lease."""
     try:
-        client.put_item(
+        client.update_item(
             TableName=LEASE_TABLE,
-            Item={"isbn": {"S": table}, "run": {"S": run}, "until": {"N": f"{now + TTL:.3f}"},
-                  "since": {"N": f"{now:.3f}"}},
+            Key={"isbn": {"S": table}},
+            UpdateExpression="SET #run = :run, #until = :until, #since = :since",
             ConditionExpression="attribute_not_exists(isbn) OR #until < :now OR #run = :run",
-            ExpressionAttributeNames={"#until": "until", "#run": "run"},
-            ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}, ":run": {"S": run}},
+            ExpressionAttributeNames={"#until": "until", "#run": "run", "#since": "since"},
+            ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}, ":run": {"S": run},
+                                       ":until": {"N": f"{now + TTL:.3f}"}, ":since": {"N": f"{since:.3f}"}},
         )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
@@ -54,35 +57,47 @@ def _held_by_other(client: DynamoDBClient, table: str, now: float) -> str:
             f"cancel it (its lease expires {left:.0f} s after it stops), or use another target")
 
 
-def _release(client: DynamoDBClient, table: str, run: str) -> None:
-    with contextlib.suppress(ClientError, BotoCoreError):
+def _release(client: DynamoDBClient, table: str, run: str) -> bool:
+    """Give the lease back; False when the target did not answer (the lease then expires by itself)."""
+    try:
         client.delete_item(TableName=LEASE_TABLE, Key={"isbn": {"S": table}},
                            ConditionExpression="#run = :run", ExpressionAttributeNames={"#run": "run"},
                            ExpressionAttributeValues={":run": {"S": run}})
+    except ClientError:
+        return True
+    except BotoCoreError:
+        return False
+    return True
+
+
+def _release_all(client: DynamoDBClient, tables: Iterable[str], run: str) -> None:
+    """Release every lease, stopping at the first the target does not answer (a dead or hung target would make
+    each further attempt wait out its timeouts; the rest expire after ``TTL``)."""
+    for name in tables:
+        if not _release(client, name, run):
+            return
 
 
 @contextmanager
 def hold(client: DynamoDBClient, tables: Iterable[str], clock: Callable[[], float] = time.time) -> Iterator[str]:
     """Hold a lease on every table while the block runs; yields this run's id."""
-    run, names = uuid.uuid4().hex, sorted(set(tables))
+    run, names, since = uuid.uuid4().hex, sorted(set(tables)), clock()
     create_table(client, LEASE_TABLE)
     taken: list[str] = []
     try:
         for name in names:
-            _acquire(client, name, run, clock())
+            _acquire(client, name, run, clock(), since)
             taken.append(name)
     except BaseException:
-        for name in taken:
-            _release(client, name, run)
+        _release_all(client, taken, run)
         raise
     def renew() -> None:
         for name in names:
             with contextlib.suppress(ClientError, BotoCoreError, TargetError):
-                _acquire(client, name, run, clock())
+                _acquire(client, name, run, clock(), since)
 
     try:
         with every(RENEW_EVERY, renew, "lab-lease"):
             yield run
     finally:
-        for name in names:
-            _release(client, name, run)
+        _release_all(client, names, run)

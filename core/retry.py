@@ -35,8 +35,8 @@ TRANSIENT_CODES = frozenset({
     "HTTP500", "HTTP502", "HTTP503", "HTTP504", "TransactionInProgressException",
 })
 UNKNOWN_OUTCOME_CODES = frozenset({"ConnectionError", "Timeout", "RequestTimeout", "RequestTimeoutException",
-                                   "CRC32Mismatch", "Cancelled"})
-# No connection could be made: nothing was sent, so nothing was written (retried: a server may be restarting).
+                                   "CRC32Mismatch"})
+# Nothing was sent, so nothing was written: no connection could be made (retried: a server may be restarting).
 REFUSED_CODES = frozenset({"ConnectionRefused"})
 # What each fatal code means to a person (anything not in a table above is fatal too).
 FATAL_HINTS: dict[str, str] = {
@@ -119,7 +119,13 @@ class CircuitBreaker:
     - the run has not had one successful attempt and ``first_failures`` attempts have failed (a table that throttles
       everything, a dead endpoint, wrong credentials): with the probing delays of ``RetryPolicy`` a sequential run
       sees 8 failures within about 20 s, a concurrent one at once; or
-    - ``window`` attempts in a row have failed after earlier successes (the target went away mid-run).
+    - ``window`` attempts in a row have failed after earlier successes (the target went away mid-run); or
+    - ``refusals`` connections in a row were refused: nothing listens at the endpoint (any more: the lab checked
+      it answered before the run); a server that answers, even with a throttle, is alive, and waiting out
+      ``window`` backoffs for a dead one would keep a sequential run sleeping for minutes; or
+    - the target has not answered at all (every attempt timed out, was cut or refused) for ``silence`` seconds,
+      over at least 3 attempts in a row: a hung server, which a sequential run would otherwise wait out one
+      request timeout and one backoff at a time until ``window`` (minutes).
 
     At a 30 % fault rate the chance of a false opening is 0.3**8 = 7e-5 per run for the first rule and 0.3**window
     per attempt for the second (window >= 24: below 3e-13). Compared with botocore's retry quota (a bucket of 500
@@ -129,13 +135,18 @@ class CircuitBreaker:
     open: the run ends, with the reason kept in ``reason``.
     """
 
-    def __init__(self, parallel: int = 1, first_failures: int = 8, window: int = 24,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, parallel: int = 1, first_failures: int = 8, window: int = 24, refusals: int = 5,
+                 silence: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.first_failures = max(first_failures, min(parallel, 64))
         self.window = max(window, min(2 * parallel, 256))
+        self.refusals = refusals
+        self.silence = silence
         self.clock = clock
         self.successes = 0
         self.failures_in_a_row = 0
+        self.refused_in_a_row = 0
+        self.unanswered_in_a_row = 0
+        self.last_answer = clock()  # the target answered (anything) at this time; the run's start before that
         self.last_code: str | None = None
         self.reason: str | None = None
         self._lock = threading.Lock()
@@ -152,15 +163,29 @@ class CircuitBreaker:
     def attempt(self, code: str | None) -> bool:
         """Record one attempt's result (``code`` None: it succeeded); True when this attempt opened the breaker."""
         with self._lock:
+            kind = None if code is None else classify(code)
+            if kind not in (Kind.UNKNOWN, Kind.REFUSED):  # an answer, even a throttle: the target is alive
+                self.last_answer = self.clock()
+                self.unanswered_in_a_row = 0
+            else:
+                self.unanswered_in_a_row += 1
             if code is None:
                 self.successes += 1
-                self.failures_in_a_row = 0
+                self.failures_in_a_row = self.refused_in_a_row = 0
                 return False
             self.failures_in_a_row += 1
+            self.refused_in_a_row = self.refused_in_a_row + 1 if kind is Kind.REFUSED else 0
             self.last_code = code
             if self.reason is not None:
                 return False
-            if not self.successes and self.failures_in_a_row >= self.first_failures:
+            silent = self.clock() - self.last_answer
+            if self.refused_in_a_row >= self.refusals:
+                self.reason = (f"{self.refused_in_a_row} connections in a row were refused ({explain(code)}): "
+                               f"the endpoint went away, gave up")
+            elif self.unanswered_in_a_row >= 3 and silent >= self.silence:
+                self.reason = (f"the target has not answered for {silent:.0f} s ({self.unanswered_in_a_row} "
+                               f"attempts in a row, {explain(code)}): it stopped responding, gave up")
+            elif not self.successes and self.failures_in_a_row >= self.first_failures:
                 self.reason = (f"the target refused all of the first {self.failures_in_a_row} attempts "
                                f"({explain(code)}): gave up instead of retrying for minutes")
             elif self.successes and self.failures_in_a_row >= self.window:

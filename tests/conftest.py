@@ -1,8 +1,9 @@
-"""Shared fixtures: one embedded emulator and one moto server per test session, real and local."""
+"""Shared fixtures: one embedded emulator and one moto server per test session, real and local; a socket guard."""
 
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 
 import boto3
@@ -49,3 +50,28 @@ def moto_iam_target() -> Iterator[Target]:
         key = iam.create_access_key(UserName="lab")["AccessKey"]
         yield make_target("custom", endpoint_url=url,
                           credentials=Credentials(key["AccessKeyId"], key["SecretAccessKey"]))
+
+
+@pytest.fixture
+def no_remote_sockets(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+    """A socket-level guard: records (and refuses) every connection to a non-loopback address."""
+    attempts: list[object] = []
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if not (str(host).startswith("127.") or host in ("::1", "localhost")) and self.family != socket.AF_UNIX:
+            attempts.append(address)
+            raise ConnectionRefusedError(f"test guard: no connection to {address}")
+        real_connect(self, address)  # type: ignore[arg-type]
+
+    def guarded_getaddrinfo(host: object, *args: object, **kwargs: object) -> list[object]:
+        if host not in ("127.0.0.1", "localhost", "::1", None):
+            attempts.append(host)
+            raise socket.gaierror(f"test guard: no lookup of {host}")
+        return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    real_getaddrinfo = socket.getaddrinfo
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+    yield attempts

@@ -72,7 +72,7 @@ def test_switching_targets_needs_no_restart(app: AppTest) -> None:
     assert app.sidebar.text_input(key="localstack_url").value == "http://127.0.0.1:9"
     assert "not reachable at http://127.0.0.1:9: run `docker compose up -d`" in texts(app.sidebar.error)
     assert "docker compose up -d" in texts(app.sidebar.code)
-    assert "Conditions" not in texts(app.sidebar.header)  # injected by the embedded server only
+    assert "Conditions" in texts(app.sidebar.header)  # a loopback LocalStack gets them through the lab's proxy
 
     app.sidebar.radio(key="target_kind").set_value("custom").run()
     app.sidebar.text_input(key="custom_url").set_value("localhost:8000").run()
@@ -82,6 +82,7 @@ def test_switching_targets_needs_no_restart(app: AppTest) -> None:
 
     app.sidebar.radio(key="target_kind").set_value("aws").run()
     assert not app.exception
+    assert "Conditions" not in texts(app.sidebar.header)  # never injected in front of a remote target
     assert app.sidebar.selectbox(key="profile").value == "(default credential chain)"
     assert [i.label for i in app.sidebar.text_input if i.proto.type == i.proto.PASSWORD] == [
         "Access key ID", "Secret access key", "Session token (optional)"]

@@ -99,7 +99,8 @@ NONE: tuple[int, ...] = ()
     (Outcome(code="InternalServerError"), 3, NONE, NONE, ALL, NONE, "InternalServerError (after 4 attempts)"),
     (Outcome(code="HTTP500"), 3, NONE, NONE, ALL, NONE, "HTTP500 (after 4 attempts)"),
     (Outcome(code="HTTP503"), 0, NONE, NONE, NONE, ALL, ""),
-    (Outcome(code="Cancelled"), 0, NONE, NONE, NONE, ALL, ""),
+    (Outcome(code="ConnectionRefused"), 0, NONE, NONE, NONE, ALL, ""),  # nothing was sent: retried...
+    (Outcome(code="ConnectionRefused"), 3, NONE, ALL, NONE, NONE, "(after 4 attempts)"),  # ... and failed, not unknown
     # fatal: failed at once, whatever the budget left
     (Outcome(code="ValidationException", message="bad item"), 0, NONE, ALL, NONE, NONE,
      "ValidationException: DynamoDB rejected the request as invalid; bad item"),

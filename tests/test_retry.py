@@ -41,7 +41,7 @@ CODES: list[tuple[str, Kind]] = [
     ("Timeout", Kind.UNKNOWN),
     ("RequestTimeout", Kind.UNKNOWN),
     ("CRC32Mismatch", Kind.UNKNOWN),
-    ("Cancelled", Kind.UNKNOWN),
+    ("ConnectionRefused", Kind.REFUSED),  # nothing was sent
     # retrying cannot help
     ("ValidationException", Kind.FATAL),
     ("AccessDeniedException", Kind.FATAL),
@@ -130,7 +130,11 @@ THROTTLE = "ProvisionedThroughputExceededException"
     (1, [None] + [THROTTLE] * 23, None),  # after a success, 24 in a row are needed
     (1, [None] + [THROTTLE] * 24, 25),
     (1, [THROTTLE] * 7 + [None] + [THROTTLE] * 23, None),  # a success resets the count
-    (1, ["ConnectionRefused"] * 8, 8),
+    (1, ["ConnectionRefused"] * 5, 5),  # nothing listens: 5 refusals in a row, with or without earlier successes
+    (1, [None] + ["ConnectionRefused"] * 5, 6),  # the endpoint went away mid-run: 5 refusals, not 24 backoffs
+    (1, [None] + ["ConnectionRefused"] * 4, None),
+    (1, [None] + ["ConnectionRefused"] * 4 + [THROTTLE] + ["ConnectionRefused"] * 4, None),  # an answer: alive
+    (100, [None] + ["Timeout"] * 3 + ["ConnectionRefused"] * 5, 9),  # in-flight requests cut, then refusals
     (100, [THROTTLE] * 63, None),  # a concurrent run needs its first wave to fail: min(parallel, 64)
     (100, [THROTTLE] * 64, 64),
     (100, [None] + [THROTTLE] * 200, 201),  # ... and then 2 x parallel in a row
@@ -143,6 +147,38 @@ def test_the_circuit_breaker_opens_only_on_a_target_that_refuses_everything(
     assert breaker.open is (opens_at is not None)
     if opens_at:
         assert "gave up" in (breaker.reason or "") and answers[-1] in (breaker.reason or "")
+
+
+@pytest.mark.parametrize(("answers", "opens_at"), [
+    ([(0, None), (10, "Timeout"), (21, "Timeout"), (32, "Timeout")], 4),  # hung after a success: 3 unanswered, 30 s
+    ([(0, None), (10, "Timeout"), (31, "Timeout")], None),  # 31 s of silence, but only 2 attempts
+    ([(0, None), (10, "Timeout"), (20, "Timeout"), (25, "Timeout")], None),  # 3 attempts, but only 25 s
+    ([(0, None), (10, "Timeout"), (20, THROTTLE), (35, "Timeout"), (45, "Timeout")], None),  # a throttle answers
+    ([(5, "Timeout"), (15, "ConnectionError"), (31, "Timeout")], 3),  # never answered since the run began
+    ([(0, None), (20, "Timeout"), (40, None), (60, "Timeout"), (65, "Timeout")], None),  # answers in between
+])
+def test_the_circuit_breaker_opens_on_a_target_that_stopped_answering(
+        answers: list[tuple[float, str | None]], opens_at: int | None) -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(clock=lambda: now[0])
+    opened = []
+    for i, (at, code) in enumerate(answers):
+        now[0] = at
+        if breaker.attempt(code):
+            opened.append(i + 1)
+    assert opened == ([opens_at] if opens_at else [])
+    if opens_at:
+        assert "stopped responding" in (breaker.reason or "")
+
+
+def test_a_refused_connection_is_retried_with_probing_delays_even_in_a_proven_run() -> None:
+    from core.books import generate_books
+    from core.writers.engine import Outcome, Work, settle
+
+    policy = RetryPolicy(random=lambda: 1.0)
+    work = Work(tuple(generate_books(1)), batch=False, attempts=6)
+    assert settle(work, Outcome(code="ConnectionRefused"), policy, proven=True).delay == policy.probe_cap
+    assert settle(work, Outcome(code=THROTTLE), policy, proven=True).delay == policy.cap
 
 
 def test_the_circuit_breaker_stays_open_and_a_30_percent_fault_rate_never_opens_it() -> None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -76,31 +74,6 @@ def test_reprs_never_show_secrets(emulator: Emulator) -> None:
                  credentials=creds)
     for text in (repr(creds), str(creds), repr(target), str(target), repr(report), repr(report.runs[0])):
         assert CANARY_SECRET not in text and CANARY_TOKEN not in text
-
-
-@pytest.fixture
-def no_remote_sockets(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
-    """A socket-level guard: records (and refuses) every connection to a non-loopback address."""
-    attempts: list[object] = []
-    real_connect = socket.socket.connect
-
-    def guarded(self: socket.socket, address: object) -> None:
-        host = address[0] if isinstance(address, tuple) else str(address)
-        if not (str(host).startswith("127.") or host in ("::1", "localhost")) and self.family != socket.AF_UNIX:
-            attempts.append(address)
-            raise ConnectionRefusedError(f"test guard: no connection to {address}")
-        real_connect(self, address)  # type: ignore[arg-type]
-
-    def guarded_getaddrinfo(host: object, *args: object, **kwargs: object) -> list[object]:
-        if host not in ("127.0.0.1", "localhost", "::1", None):
-            attempts.append(host)
-            raise socket.gaierror(f"test guard: no lookup of {host}")
-        return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
-
-    real_getaddrinfo = socket.getaddrinfo
-    monkeypatch.setattr(socket.socket, "connect", guarded)
-    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
-    yield attempts
 
 
 @pytest.mark.parametrize("args", [

@@ -35,10 +35,6 @@ ASYNC_POLL = 0.05  # how often an async backoff sleep looks at the stop signal
 STOPPED = "the run was stopped before these items were settled"
 
 
-class RunCancelled(Exception):
-    """Raised inside a client's own call to end it once the run is stopped."""
-
-
 @dataclass(frozen=True)
 class Work:
     """One request's worth of books (one for PutItem, up to 25 for BatchWriteItem) and its attempts so far.
@@ -88,6 +84,8 @@ def settle(work: Work, outcome: Outcome, policy: RetryPolicy, proven: bool = Tru
     kind = classify(outcome.code)
     doubt = kind in (Kind.UNKNOWN, Kind.TRANSIENT)
     if policy.should_retry(outcome.code, attempts):
+        # A refused connection says nothing about load (nothing listens): probe again soon, never back off 20 s.
+        proven = proven and kind is not Kind.REFUSED
         return Step(retry=Work(work.books, work.batch, attempts, doubt), delay=policy.delay(attempts, proven))
     reason = explain(outcome.code, outcome.message)
     if doubt:

@@ -38,7 +38,7 @@ from core.protocol import (
     unprocessed_isbns,
 )
 from core.sigv4 import Credentials
-from core.writers.engine import Outcome, RunCancelled, Tally, Work
+from core.writers.engine import Outcome, Tally, Work
 
 ANY_BOTOCORE_CALL = "dynamodb"
 _SUCCESS = Outcome()  # frozen: one instance serves every plain success
@@ -52,13 +52,7 @@ class BotocoreMeter:
 
     def attach(self, client: Any) -> None:
         client.meta.events.register(f"request-created.{ANY_BOTOCORE_CALL}", self._started)
-        client.meta.events.register(f"before-send.{ANY_BOTOCORE_CALL}", self._check_cancelled)
         client.meta.events.register(f"response-received.{ANY_BOTOCORE_CALL}", self._answered)
-
-    def _check_cancelled(self, **_: Any) -> None:
-        """Stops a call about to be sent once the run is stopped (raised to the call, answered ``Cancelled``)."""
-        if self.tally.stopping:
-            raise RunCancelled("the run was stopped")
 
     def _started(self, request: Any, **_: Any) -> None:
         request.context["lab_started"] = time.perf_counter()
@@ -108,7 +102,6 @@ def _boto_error(error: Exception) -> Outcome:
 _BOTO_ERRORS = (ClientError, ConnectionError, HTTPClientError, BotoCoreError)
 
 
-CANCELLED = Outcome(code="Cancelled", message="the run was stopped")
 
 
 def boto3_sender(client: Any, table: str) -> Callable[[Work], Outcome]:
@@ -120,8 +113,6 @@ def boto3_sender(client: Any, table: str) -> Callable[[Work], Outcome]:
             return _boto_outcome(getattr(client, method)(**params), table)
         except _BOTO_ERRORS as error:
             return _boto_error(error)
-        except RunCancelled:
-            return CANCELLED
 
     return send
 
@@ -135,8 +126,6 @@ def aiobotocore_sender(client: Any, table: str) -> Callable[[Work], Any]:
             return _boto_outcome(await getattr(client, method)(**params), table)
         except (TimeoutError, *_BOTO_ERRORS, aiohttp.ClientError) as error:
             return _boto_error(error)
-        except RunCancelled:
-            return CANCELLED
 
     return send
 
