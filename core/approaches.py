@@ -9,6 +9,7 @@ every table keyed by them.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from dataclasses import dataclass
 from typing import Literal, get_args
@@ -16,7 +17,7 @@ from typing import Literal, get_args
 from core.errors import ConfigError
 
 Driver = Literal["sequential", "threaded", "async"]
-Client = Literal["boto3", "aiohttp", "aiobotocore"]
+Client = Literal["boto3", "aiohttp", "aiobotocore", "aws-sdk", "aiodynamo"]
 DRIVERS: tuple[Driver, ...] = get_args(Driver)
 CLIENTS: tuple[Client, ...] = get_args(Client)
 
@@ -35,6 +36,12 @@ class Approach:
     round_trip_ms: float  # latency: wall time per request at the default parallelism, and one request alone (ms)
     study_2022_seconds: float | None = None  # the 2022 study's figure on real AWS for 10,000 books, if it ran it
     requires_python: tuple[int, int] = (3, 11)
+    package: str | None = None  # the PyPI package its client comes from, when not one every approach needs
+
+    @property
+    def module(self) -> str | None:
+        """The top-level module ``package`` installs (its name with ``-`` as ``_``)."""
+        return self.package.replace("-", "_") if self.package else None
 
     @property
     def botocore(self) -> bool:
@@ -46,7 +53,10 @@ class Approach:
         """Why this approach cannot run on this interpreter (one line), or None when it can."""
         if sys.version_info[:2] < self.requires_python:
             need = ".".join(map(str, self.requires_python))
-            return f"{self.name} needs Python {need}+ (this is {sys.version.split()[0]})"
+            return (f"{self.name} needs Python {need}+ (this is {sys.version.split()[0]}): run the lab with Python "
+                    f"{need}+ (./lab.sh picks the newest it finds)")
+        if self.module and importlib.util.find_spec(self.module) is None:
+            return f"{self.name} needs the {self.package} package, which is not installed: run ./lab.sh setup"
         return None
 
 
@@ -67,6 +77,19 @@ _ALL = (
              "aiobotocore put_item, bounded concurrency", 0.9, 2.5),
     Approach("aiobotocore-batch", "async", "aiobotocore", True, "AiobotocoreBatchBooks",
              "aiobotocore batch_write_item, bounded concurrency", 4.4, 5.0),
+    # the peers' priors: measured in one run beside async (async-batch for the batch ones), on CPython 3.13, and scaled
+    # by async's (async-batch's) priors: floor 2.2x (1.15x), round trip 2.5x (1.65x) what that run measured
+    Approach("aws-sdk", "async", "aws-sdk", False, "AwsSdkBooks",
+             "the official async AWS SDK (aws-sdk-dynamodb) PutItem, its retries off", 2.7, 3.3,
+             requires_python=(3, 12), package="aws-sdk-dynamodb"),
+    Approach("aws-sdk-batch", "async", "aws-sdk", True, "AwsSdkBatchBooks",
+             "the official async AWS SDK BatchWriteItem, its retries off", 3.1, 8.4,
+             requires_python=(3, 12), package="aws-sdk-dynamodb"),
+    Approach("aiodynamo", "async", "aiodynamo", False, "AiodynamoBooks",
+             "aiodynamo (its own signer, over aiohttp) PutItem, its retries off", 0.83, 1.75,
+             package="aiodynamo"),
+    Approach("aiodynamo-batch", "async", "aiodynamo", True, "AiodynamoBatchBooks",
+             "aiodynamo BatchWriteItem, its retries off", 1.9, 3.7, package="aiodynamo"),
 )
 APPROACHES: dict[str, Approach] = {a.name: a for a in _ALL}
 STUDY_APPROACHES: tuple[str, ...] = tuple(a.name for a in _ALL if a.study_2022_seconds is not None)

@@ -321,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--profile", help="AWS profile for the aws and custom targets")
     bench.add_argument("--items", type=int, default=1_000)
     bench.add_argument("--approaches", default=",".join(STUDY_APPROACHES),
-                       help=f"comma-separated, from: {', '.join(APPROACHES)}")
+                       help=f"comma-separated, from: {', '.join(APPROACHES)}" + "".join(
+                           f"; unavailable here: {a.unavailable}" for a in APPROACHES.values() if a.unavailable))
     bench.add_argument("--repeat", type=int, default=1)
     bench.add_argument("--warmup", type=int, default=0, help="items written (and discarded) before measuring")
     bench.add_argument("--seed", type=int, default=0)

@@ -162,7 +162,7 @@ class Plan:
                 raise ConfigError(f"unknown approach {name!r}: choose from {', '.join(APPROACHES)}")
             reason = APPROACHES[name].unavailable
             if reason:
-                raise ConfigError(f"{reason}: run the lab with a newer Python, or leave {name} out")
+                raise ConfigError(f"{reason}, or leave {name} out")
         repeated = sorted({a for a in self.approaches if self.approaches.count(a) > 1})
         if repeated:
             raise ConfigError(f"approach {repeated[0]!r} is listed twice: name each approach once")

@@ -1,10 +1,12 @@
 """AWS Signature Version 4, written by hand (the point of the 2022 study).
 
 Contract: pure functions, no I/O, no clock (``now`` is passed in). Each step of the spec is a public function
-named after it; only ``sign`` assembles the headers of a request. Rules for every non-S3 service (DynamoDB
-included): the URL is taken as it is sent, its path is normalised (dot segments, empty segments) and URI-encoded
-once more (``/a%20b`` signs as ``/a%2520b``, as botocore and AWS do); query names and values are decoded, then
-RFC 3986-encoded and sorted. A ``now`` in another time zone is converted to UTC; a naive one is a ``SigningError``.
+named after it; only ``sign`` assembles the headers of a request (and ``Signer``, for many requests to one URL
+with one header set, what does not depend on the body prepared once per second). Rules for every non-S3 service
+(DynamoDB included): the URL is taken as it is sent, its path is normalised (dot segments, empty segments) and
+URI-encoded once more (``/a%20b`` signs as ``/a%2520b``, as botocore and AWS do); query names and values are
+decoded, then RFC 3986-encoded and sorted. A ``now`` in another time zone is converted to UTC; a naive one is a
+``SigningError``.
 """
 
 from __future__ import annotations
@@ -103,9 +105,14 @@ def canonical_request(method: str, url: str, headers: Headers, body: bytes) -> s
 
 
 def _canonical_request(method: str, path: str, query: str, canonical: Mapping[str, str], body: bytes) -> str:
-    lines = "".join([f"{name}:{value}\n" for name, value in canonical.items()])
     payload_hash = canonical.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
-    return f"{method.upper()}\n{path}\n{query}\n{lines}\n{signed_headers(canonical)}\n{payload_hash}"
+    return _canonical_prefix(method, path, query, canonical) + payload_hash
+
+
+def _canonical_prefix(method: str, path: str, query: str, canonical: Mapping[str, str]) -> str:
+    """The canonical request up to (not including) its payload hash."""
+    lines = "".join([f"{name}:{value}\n" for name, value in canonical.items()])
+    return f"{method.upper()}\n{path}\n{query}\n{lines}\n{signed_headers(canonical)}\n"
 
 
 @functools.lru_cache(maxsize=256)
@@ -162,19 +169,24 @@ def _amz_date(epoch_second: int) -> str:
     return f"{t.year:04d}{t.month:02d}{t.day:02d}T{t.hour:02d}{t.minute:02d}{t.second:02d}Z"
 
 
-def sign(method: str, url: str, headers: Headers, body: bytes, *, credentials: Credentials, region: str,
-         service: str, now: dt.datetime) -> dict[str, str]:
-    """The headers to send: the given ones (a name given more than once: once, its values joined with commas),
-    plus ``Host`` from the URL when absent, ``X-Amz-Date`` from ``now`` (replacing any given),
-    ``X-Amz-Security-Token`` when the credentials carry a token and it is absent, and ``Authorization`` (replacing
-    any given). Every header returned but ``Authorization`` is signed; no ``X-Amz-Content-Sha256`` is added."""
+@dataclass(frozen=True)
+class _Prepared:
+    """Everything of a signature but the body: what ``sign`` and ``Signer`` share."""
+
+    canonical_prefix: str  # the canonical request up to its payload hash
+    payload_hash: str | None  # fixed by an X-Amz-Content-Sha256 header, else None (the body's hash)
+    sts_prefix: str  # the string to sign up to the canonical request's hash
+    key: bytes
+    sent: dict[str, str]  # the headers to send, Authorization aside
+    authorization_prefix: str  # the Authorization header up to the signature
+
+
+def _prepare(method: str, url: str, headers: Headers, credentials: Credentials, region: str, service: str,
+             amz_date: str) -> _Prepared:
     if not credentials.access_key or not credentials.secret_key:
         raise SigningError("cannot sign: the access key and the secret key must not be empty")
     if not region or not service:
         raise SigningError("cannot sign: region and service must not be empty")
-    if not isinstance(now, dt.datetime) or now.utcoffset() is None:
-        raise SigningError("cannot sign: `now` must be an aware datetime (e.g. datetime.now(timezone.utc))")
-    amz_date = _amz_date((now - _EPOCH) // _SECOND)  # any time zone: the difference is in UTC
     host, path, query = _split(url)
     pairs = _pairs(headers)
     values = _canonical_values(pairs)
@@ -189,12 +201,72 @@ def sign(method: str, url: str, headers: Headers, body: bytes, *, credentials: C
     values.update(_canonical_values(added))
     canonical = dict(sorted(values.items()))
     scope = credential_scope(amz_date[:8], region, service)
-    sts = string_to_sign(amz_date, scope, _canonical_request(method, path, query, canonical, body))
-    sig = signature(signing_key(credentials.secret_key, amz_date[:8], region, service), sts)
-    sent = dict(pairs) if len(pairs) == len(canonical) else _joined(pairs, canonical)
-    sent["Authorization"] = (f"{ALGORITHM} Credential={credentials.access_key}/{scope}, "
-                             f"SignedHeaders={signed_headers(canonical)}, Signature={sig}")
+    return _Prepared(
+        canonical_prefix=_canonical_prefix(method, path, query, canonical),
+        payload_hash=canonical.get("x-amz-content-sha256") or None,
+        sts_prefix=f"{ALGORITHM}\n{amz_date}\n{scope}\n",
+        key=signing_key(credentials.secret_key, amz_date[:8], region, service),
+        sent=dict(pairs) if len(pairs) == len(canonical) else _joined(pairs, canonical),
+        authorization_prefix=(f"{ALGORITHM} Credential={credentials.access_key}/{scope}, "
+                              f"SignedHeaders={signed_headers(canonical)}, Signature="),
+    )
+
+
+def sign(method: str, url: str, headers: Headers, body: bytes, *, credentials: Credentials, region: str,
+         service: str, now: dt.datetime) -> dict[str, str]:
+    """The headers to send: the given ones (a name given more than once: once, its values joined with commas),
+    plus ``Host`` from the URL when absent, ``X-Amz-Date`` from ``now`` (replacing any given),
+    ``X-Amz-Security-Token`` when the credentials carry a token and it is absent, and ``Authorization`` (replacing
+    any given). Every header returned but ``Authorization`` is signed; no ``X-Amz-Content-Sha256`` is added."""
+    if not isinstance(now, dt.datetime) or now.utcoffset() is None:
+        raise SigningError("cannot sign: `now` must be an aware datetime (e.g. datetime.now(timezone.utc))")
+    amz_date = _amz_date((now - _EPOCH) // _SECOND)  # any time zone: the difference is in UTC
+    prepared = _prepare(method, url, headers, credentials, region, service, amz_date)
+    creq = prepared.canonical_prefix + (prepared.payload_hash or hashlib.sha256(body).hexdigest())
+    sts = prepared.sts_prefix + hashlib.sha256(creq.encode()).hexdigest()
+    sent = dict(prepared.sent)
+    sent["Authorization"] = prepared.authorization_prefix + signature(prepared.key, sts)
     return sent
+
+
+class Signer:
+    """``sign`` for many requests that differ only in body, time and key set (a writer's PutItems, say).
+
+    Method, URL and headers are fixed at construction. What does not depend on the body (the canonical request up
+    to the payload hash, already fed to a SHA-256; the string to sign's prefix, already fed to the keyed HMAC; the
+    headers) is prepared once per second and key set, so a request costs a SHA-256 of the body, one of 64 bytes and
+    an HMAC over 64 bytes (2.8 us against sign's 14-26 us here). The headers equal ``sign``'s for the same input;
+    ``now`` is Unix time in seconds (e.g. ``time.time()``).
+    """
+
+    def __init__(self, method: str, url: str, headers: Headers, *, region: str, service: str) -> None:
+        if not region or not service:
+            raise SigningError("cannot sign: region and service must not be empty")
+        self._method, self._url, self._headers = method, url, _pairs(headers)
+        self._region, self._service = region, service
+        _split(self._url)  # a bad URL fails here, not on the first request
+        self._second: int | None = None
+        self._credentials: Credentials | None = None
+        self._prepared: _Prepared | None = None
+        self._canonical = hashlib.sha256()
+        self._mac = hmac.new(b"", digestmod=hashlib.sha256)
+
+    def sign(self, body: bytes, *, credentials: Credentials, now: float) -> dict[str, str]:
+        second = int(now // 1)
+        prepared = self._prepared
+        if prepared is None or second != self._second or credentials is not self._credentials:
+            prepared = _prepare(self._method, self._url, self._headers, credentials, self._region, self._service,
+                                _amz_date(second))
+            self._canonical = hashlib.sha256(prepared.canonical_prefix.encode())
+            self._mac = hmac.new(prepared.key, prepared.sts_prefix.encode(), hashlib.sha256)
+            self._prepared, self._second, self._credentials = prepared, second, credentials
+        creq = self._canonical.copy()
+        creq.update((prepared.payload_hash or hashlib.sha256(body).hexdigest()).encode())
+        mac = self._mac.copy()
+        mac.update(creq.hexdigest().encode())
+        sent = dict(prepared.sent)
+        sent["Authorization"] = prepared.authorization_prefix + mac.hexdigest()
+        return sent
 
 
 def _joined(pairs: Iterable[tuple[str, str]], canonical: Mapping[str, str]) -> dict[str, str]:

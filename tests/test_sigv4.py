@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from core.sigv4 import (
     Credentials,
     Headers,
+    Signer,
     SigningError,
     canonical_headers,
     canonical_query_string,
@@ -364,3 +365,39 @@ def test_helpers_on_their_own() -> None:
     assert canonical_headers({"B": "1", "a": " 2 "}) == {"a": "2", "b": "1"}
     assert signed_headers({"a": "2", "b": "1"}) == "a;b"
     assert credential_scope("20150830", "us-east-1", "dynamodb") == "20150830/us-east-1/dynamodb/aws4_request"
+
+
+# --- Signer: sign's headers, what does not depend on the body prepared once per second and key set ------------------
+
+@settings(max_examples=150, deadline=None)
+@given(
+    bodies=st.lists(st.binary(max_size=300), min_size=1, max_size=5),
+    endpoint=st.sampled_from(["http://127.0.0.1:8000", "https://dynamodb.us-east-1.amazonaws.com:443",
+                              "http://h/a/../b?y=2&x=1"]),
+    extra=st.lists(st.tuples(HEADER_NAMES | st.sampled_from(["X-Amz-Date", "Authorization",
+                                                            "X-Amz-Content-Sha256"]), HEADER_VALUES), max_size=4),
+    token=st.none() | KEY_TEXT,
+    seconds=st.lists(st.integers(0, 4_102_444_799), min_size=1, max_size=3),
+    fraction=st.floats(0, 0.999),
+)
+def test_signer_equals_sign(bodies: list[bytes], endpoint: str, extra: list[tuple[str, str]], token: str | None,
+                            seconds: list[int], fraction: float) -> None:
+    headers = [("Content-Type", "application/x-amz-json-1.0"), ("X-Amz-Target", "DynamoDB_20120810.PutItem"), *extra]
+    signer = Signer("POST", endpoint, headers, region="eu-west-2", service="dynamodb")
+    key_sets = [Credentials("AKIDEXAMPLE", "s3cr3t/Key+", token), Credentials("AKIDOTHER", "other", None)]
+    for index, body in enumerate(bodies):  # one signer across bodies, seconds and key sets, as a writer uses it
+        creds, second = key_sets[index % 2], seconds[index % len(seconds)]
+        expected = sign("POST", endpoint, headers, body, credentials=creds, region="eu-west-2", service="dynamodb",
+                        now=dt.datetime.fromtimestamp(second, dt.UTC))
+        assert signer.sign(body, credentials=creds, now=second + fraction) == expected
+
+
+@pytest.mark.parametrize(("credentials", "region", "url", "message"), [
+    (Credentials("", "s"), "us-east-1", "https://h/", "access key and the secret key must not be empty"),
+    (Credentials("a", ""), "us-east-1", "https://h/", "access key and the secret key must not be empty"),
+    (KEYS, "", "https://h/", "region and service must not be empty"),
+    (KEYS, "us-east-1", "ftp://h/", "not an absolute http"),
+])
+def test_signer_bad_input_is_a_signing_error(credentials: Credentials, region: str, url: str, message: str) -> None:
+    with pytest.raises(SigningError, match=message):
+        Signer("POST", url, {}, region=region, service="dynamodb").sign(b"", credentials=credentials, now=0.0)

@@ -27,6 +27,7 @@ from core.report import RunReport
 from core.retry import CircuitBreaker, RetryPolicy
 from core.targets import Target
 from core.writers.engine import ProgressCallback, Tally, run_async, run_sequential, run_threaded, works
+from core.writers.peers import TRANSPORTS as PEER_TRANSPORTS
 from core.writers.transports import AiohttpSender, BotocoreMeter, CredentialCache, aiobotocore_sender, boto3_sender
 
 __all__ = ["APPROACHES", "STUDY_APPROACHES", "Approach", "WriterOptions", "default_threads", "write", "write_async"]
@@ -72,7 +73,8 @@ def run_loop(coroutine: Coroutine[Any, Any, RunReport]) -> RunReport:
 
 async def write_async(name: str, books: Iterable[Book], target: Target, options: WriterOptions | None = None,
                       progress: ProgressCallback | None = None, table: str | None = None) -> RunReport:
-    """Write ``books`` with an event-loop approach (threaded, async, aiobotocore, and their batch variants)."""
+    """Write ``books`` with an event-loop approach (threaded, async, aiobotocore, aws-sdk, aiodynamo, and their batch
+    variants)."""
     chosen, options = approach(name), options or WriterOptions()
     table = table or chosen.table
     tally = _tally(chosen, table, options, progress)
@@ -89,6 +91,12 @@ async def write_async(name: str, books: Iterable[Book], target: Target, options:
             BotocoreMeter(tally).attach(client)
             with _Stopwatch(tally) as measure:
                 await run_async(units, aiobotocore_sender(client, table), policy, tally, options.concurrency)
+        return measure.report
+    if chosen.client in PEER_TRANSPORTS:  # aws-sdk, aiodynamo: ConfigError with the reason when unavailable
+        async with PEER_TRANSPORTS[chosen.client](target, table, tally, concurrency=options.concurrency,
+                                                  timeout=options.request_timeout) as peer:
+            with _Stopwatch(tally) as measure:
+                await run_async(units, peer, policy, tally, options.concurrency)
         return measure.report
     url = target.resolved_endpoint()
     credentials = CredentialCache(target.credentials_provider())

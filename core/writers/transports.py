@@ -10,14 +10,13 @@ made is ``ConnectionRefused`` (nothing was sent), any other transport failure ``
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
 import time
 import zlib
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import orjson
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -42,6 +41,7 @@ from core.sigv4 import Credentials
 from core.writers.engine import Outcome, Tally, Work
 
 ANY_BOTOCORE_CALL = "dynamodb"
+_SUCCESS = Outcome()  # frozen: one instance serves every plain success
 
 
 class BotocoreMeter:
@@ -63,14 +63,15 @@ class BotocoreMeter:
         code: str | None = None
         partial = False
         if exception is not None:
-            code = _transport_code(exception)
+            code = transport_code(exception)
         elif parsed_response is not None:
             code = parsed_response.get("Error", {}).get("Code") or None
             partial = bool(parsed_response.get("UnprocessedItems"))
         self.tally.request(seconds, code, partially_throttled=partial)
 
 
-def _transport_code(error: BaseException) -> str:
+def transport_code(error: BaseException) -> str:
+    """The lab's code for a request that got no answer: Timeout, ConnectionRefused (nothing sent), ConnectionError."""
     if isinstance(error, (ReadTimeoutError, ConnectTimeoutError, asyncio.TimeoutError)):
         return "Timeout"
     if isinstance(error, (EndpointConnectionError, aiohttp.ClientConnectorError, ConnectionRefusedError)):
@@ -95,7 +96,7 @@ def _boto_error(error: Exception) -> Outcome:
         retries = int(error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
         code, message = client_error(error.response)
         return Outcome(code=code, message=message, attempts=retries + 1)
-    return Outcome(code=_transport_code(error), message=type(error).__name__)
+    return Outcome(code=transport_code(error), message=type(error).__name__)
 
 
 _BOTO_ERRORS = (ClientError, ConnectionError, HTTPClientError, BotoCoreError)
@@ -152,12 +153,14 @@ class AiohttpSender:
     """
 
     def __init__(self, session: aiohttp.ClientSession, url: str, table: str, region: str,
-                 credentials: Callable[[], Credentials], tally: Tally, timeout: float) -> None:
+                 credentials: Callable[[], Credentials], tally: Tally, timeout: float,
+                 clock: Callable[[], float] = time.time) -> None:
         self.session, self.url, self.table, self.region = session, url, table, region
-        self.credentials, self.tally = credentials, tally
+        self.credentials, self.tally, self.clock = credentials, tally, clock
         self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self._headers = {
-            op: [("Content-Type", CONTENT_TYPE), ("X-Amz-Target", target_header(op)), ("Accept-Encoding", "identity")]
+        self._signers = {  # the fixed part of each operation's signature is prepared once per second
+            op: sigv4.Signer("POST", url, [("Content-Type", CONTENT_TYPE), ("X-Amz-Target", target_header(op)),
+                                           ("Accept-Encoding", "identity")], region=region, service="dynamodb")
             for op in ("PutItem", "BatchWriteItem")
         }
 
@@ -166,15 +169,14 @@ class AiohttpSender:
             operation, body = "BatchWriteItem", batch_write_body(self.table, work.books)
         else:
             operation, body = "PutItem", put_item_body(self.table, work.books[0])
-        headers = sigv4.sign("POST", self.url, self._headers[operation], body, credentials=self.credentials(),
-                       region=self.region, service="dynamodb", now=dt.datetime.now(dt.UTC))
+        headers = self._signers[operation].sign(body, credentials=self.credentials(), now=self.clock())
         started = time.perf_counter()
         try:
             async with self.session.post(self.url, data=body, headers=headers, timeout=self.timeout) as response:
                 raw = await response.read()
                 status, crc = response.status, response.headers.get("x-amz-crc32")
         except (TimeoutError, aiohttp.ClientError) as error:
-            code = _transport_code(error)
+            code = transport_code(error)
             self.tally.request(time.perf_counter() - started, code)
             return Outcome(code=code, message=type(error).__name__)
         seconds = time.perf_counter() - started
@@ -185,6 +187,9 @@ class AiohttpSender:
             code, message = error_code(status, raw)
             self.tally.request(seconds, code)
             return Outcome(code=code, message=message)
-        unprocessed = unprocessed_isbns(json.loads(raw), self.table) if work.batch else set()
+        if not work.batch:
+            self.tally.request(seconds, None)
+            return _SUCCESS
+        unprocessed = unprocessed_isbns(orjson.loads(raw), self.table)
         self.tally.request(seconds, None, partially_throttled=bool(unprocessed))
-        return Outcome(unprocessed=frozenset(unprocessed))
+        return Outcome(unprocessed=frozenset(unprocessed)) if unprocessed else _SUCCESS
