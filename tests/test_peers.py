@@ -194,8 +194,8 @@ def test_timeouts_end_unknown_with_the_transport_code(faulty: tuple[Emulator, Ta
 
 @pytest.mark.parametrize("approach", PEER_APPROACHES)
 def test_a_cancelled_run_leaves_nothing_unaccounted(faulty: tuple[Emulator, Target], approach: str) -> None:
-    """The stop signal mid-run, with throttling: what was written is ok, what still needed a retry is unknown,
-    nothing is dropped and nothing new is sent."""
+    """The stop signal mid-run, with throttling: what was written is ok, what still needed a retry is unknown (or
+    failed when it was never sent), nothing is dropped, and the table holds exactly what the report says."""
     skip_unless_available(approach)
     server, target = faulty
     table = fresh(target, approach)
@@ -217,8 +217,6 @@ def test_a_cancelled_run_leaves_nothing_unaccounted(faulty: tuple[Emulator, Targ
         server.set_conditions(Conditions())
     assert report.halted is None
     assert 500 <= report.items < 600 and report.items == report.items_ok + report.items_unknown + report.items_failed
-    assert report.items_unknown > 0
-    time.sleep(0.2)  # the server finishes what it was given
     check = verify(target.client(), table, books[: report.items], report)
     assert check.lost == 0 and check.unexpected == 0 and check.found == report.items_ok + check.recovered
 
