@@ -424,7 +424,9 @@ def watch(job: ui.BackgroundRun) -> None:
             event = snap.events.get(name)
             bar.progress(ui.progress_fraction(event, job.repeats), text=ui.progress_text(event, name, job.repeats))
         state = "cancelling, the requests in flight finish first…" if job.cancel_event.is_set() else "running"
-        head.markdown(f"**{job.what.capitalize()} {state}** · {snap.elapsed:,.0f} s · {job.title}")
+        dashboard = next((e.dashboard for e in snap.events.values() if e.dashboard), None)
+        head.markdown(f"**{job.what.capitalize()} {state}** · {snap.elapsed:,.0f} s · {job.title}"
+                      + (f" · [Dask dashboard]({dashboard})" if dashboard else ""))
         if not snap.running:
             break
         job.wait(0.2)

@@ -124,6 +124,15 @@ class _Run:
     engine: Server | None  # the engine whose CPU is sampled (not the proxy in front of it)
     dask: Any  # a distributed.Client when the plan is scaled out
 
+    @property
+    def dashboard(self) -> str | None:
+        """The Dask dashboard's address: only when bokeh is installed (an optional dependency)."""
+        if self.dask is None:
+            return None
+        from core.scaleout import dashboard_available
+
+        return str(self.dask.dashboard_link) if dashboard_available() else None
+
     def alive(self) -> bool:
         return all(server.running for server in self.servers)
 
@@ -213,7 +222,8 @@ def _run_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptio
     def tell(phase: str, done: int, total: int, started: float) -> None:
         if progress is not None:
             workers = tuple(board[i] for i in sorted(board))
-            progress(ProgressEvent(name, repeat, phase, done, total, time.perf_counter() - started, workers))
+            progress(ProgressEvent(name, repeat, phase, done, total, time.perf_counter() - started, workers,
+                                   ctx.dashboard))
 
     started = time.perf_counter()
     tell("reset", 0, plan.items, started)

@@ -74,8 +74,12 @@ class ProgressBar:
         self.stream, self.lock, self.last = stream, threading.Lock(), 0.0
         self.interactive = stream.isatty() if interactive is None else interactive
         self._phases: set[tuple[str, int, str]] = set()
+        self._dashboard: str | None = None
 
     def __call__(self, event: ProgressEvent) -> None:
+        if event.dashboard and event.dashboard != self._dashboard:
+            self._dashboard = event.dashboard
+            self.stream.write(f"Dask dashboard: {event.dashboard}\n")
         if not self.interactive:
             self._line(event)
             return

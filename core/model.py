@@ -308,6 +308,7 @@ class ProgressEvent:
     total: int
     elapsed: float
     per_worker: tuple[int, ...] = ()  # a scaled-out write: items settled by each Dask worker's shard
+    dashboard: str | None = None  # a scaled-out plan's Dask dashboard (when bokeh is installed)
 
     @property
     def items_per_second(self) -> float:

@@ -222,8 +222,10 @@ def progress_text(event: ProgressEvent | None, approach: str, repeats: int) -> s
     repeat = f" (repeat {event.repeat + 1}/{repeats})" if repeats > 1 else ""
     phase = {"reset": "resetting its table", "warmup": "warming up", "write": "writing",
              "verify": "verifying", "done": "done"}.get(event.phase, event.phase)
+    workers = (" · per worker: " + ", ".join(f"{rate:,.0f}" for rate in event.worker_rates) + " items/s") \
+        if event.per_worker else ""
     return (f"{approach}{repeat}: {phase} · {event.done:,}/{event.total:,} items · "
-            f"{event.items_per_second:,.0f} items/s")
+            f"{event.items_per_second:,.0f} items/s{workers}")
 
 
 def progress_fraction(event: ProgressEvent | None, repeats: int = 1) -> float:

@@ -7,6 +7,9 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +18,7 @@ from typing import Any
 import pytest
 from distributed.diagnostics.plugin import SchedulerPlugin
 
-from core.emulator import Emulator
+from core.emulator import REPO_ROOT, Emulator
 from core.errors import ConfigError, TargetError
 from core.model import Conditions
 from core.scaleout import ShardedRun, check_scheduler_address, dask_client, run_sharded
@@ -260,3 +263,24 @@ def test_scheduler_addresses(address: str, kind: str, keys: bool, error: str | N
     else:
         with pytest.raises(ConfigError, match=error):
             check_scheduler_address(address, target)
+
+
+def test_the_cli_scales_out_and_reports_every_item() -> None:
+    """`python -m core run --workers 2`: the plan's writes go to two Dask worker processes; one verified row each."""
+    result = subprocess.run([sys.executable, "-m", "core", "run", "--workers", "2", "--items", "120", "--approaches",
+                             "sequential,async-batch", "--history", "off"], capture_output=True, text=True,
+                            cwd=REPO_ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("OK found 120/120 lost 0") == 2
+
+
+def test_the_cli_with_an_unreachable_scheduler_is_one_line_and_writes_nothing() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = subprocess.run([sys.executable, "-m", "core", "run", "--scheduler", f"tcp://127.0.0.1:{port}",
+                             "--items", "20", "--history", "off"], capture_output=True, text=True, cwd=REPO_ROOT,
+                            timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and f"127.0.0.1:{port}" in last
