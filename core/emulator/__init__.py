@@ -165,19 +165,20 @@ class Emulator:
 
     def set_conditions(self, conditions: Conditions) -> None:
         """Replace the network conditions of the running server."""
-        status, answer = self._request("POST", "/__lab/conditions", json.dumps(conditions.as_dict()).encode(),
-                                       {TOKEN_HEADER: self._token})
-        if status != 200:
-            raise EmulatorError(f"{self.name} refused the conditions: {answer.get('message')}")
+        self._control("conditions", conditions.as_dict())
         self.conditions = conditions
 
     def set_capacity(self, capacity: Capacity) -> None:
         """Replace the capacity model of the running server (every table's model starts afresh)."""
-        status, answer = self._request("POST", "/__lab/capacity", json.dumps(capacity.as_dict()).encode(),
+        self._control("capacity", capacity.as_dict())
+        self.capacity = capacity
+
+    def _control(self, what: str, settings: dict[str, Any]) -> None:
+        """POST to a control endpoint (with the lab's token); ``EmulatorError`` with the server's reason."""
+        status, answer = self._request("POST", f"/__lab/{what}", json.dumps(settings).encode(),
                                        {TOKEN_HEADER: self._token})
         if status != 200:
-            raise EmulatorError(f"{self.name} refused the capacity: {answer.get('message')}")
-        self.capacity = capacity
+            raise EmulatorError(f"{self.name} refused the {what}: {answer.get('message')}")
 
     def stats(self) -> dict[str, Any]:
         """Request and fault counters of the running server, and its capacity model's figures under "capacity":
