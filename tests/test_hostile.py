@@ -40,7 +40,7 @@ from core.targets import Target, make_target
 from core.writers import WriterOptions, write
 from core.writers.engine import Outcome, Tally, Work, drive
 
-ALL = tuple(APPROACHES)
+ALL = tuple(name for name, a in APPROACHES.items() if a.unavailable is None)  # aws-sdk: Python 3.12+
 HANG = 90.0  # seconds: only a hang takes this long, however loaded the machine
 THREADS, CONCURRENCY = 4, 8
 
