@@ -51,8 +51,8 @@ def batches(books: Iterable[Book], max_items: int = MAX_BATCH_ITEMS,
             max_bytes: int = MAX_REQUEST_BYTES) -> Iterator[list[Book]]:
     """Group books into BatchWriteItem-sized lists, lazily: ≤ max_items, ≤ max_bytes of items, no repeated key.
 
-    A repeated key closes the current batch (DynamoDB rejects duplicates in one request); order is kept, so the
-    later write still wins, as it would with PutItem.
+    A repeated key closes the current batch (DynamoDB rejects duplicates in one request); order is kept, so with a
+    sequential writer the later write wins, as it would with PutItem (concurrent writers race, as they would).
     """
     batch: list[Book] = []
     keys: set[str] = set()

@@ -31,7 +31,7 @@ THROTTLING_CODES = frozenset({
     "TooManyRequestsException", "RequestThrottled", "RequestThrottledException", "SlowDown",
 })
 TRANSIENT_CODES = frozenset({
-    "InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException",
+    "InternalServerError", "InternalFailure", "InternalError", "ServiceUnavailable", "ServiceUnavailableException",
     "HTTP500", "HTTP502", "HTTP503", "HTTP504", "TransactionInProgressException",
 })
 UNKNOWN_OUTCOME_CODES = frozenset({"ConnectionError", "Timeout", "RequestTimeout", "RequestTimeoutException",

@@ -30,6 +30,7 @@ CODES: list[tuple[str, Kind]] = [
     # 5xx: the write may or may not have happened
     ("InternalServerError", Kind.TRANSIENT),
     ("InternalFailure", Kind.TRANSIENT),
+    ("InternalError", Kind.TRANSIENT),  # LocalStack's 500
     ("ServiceUnavailable", Kind.TRANSIENT),
     ("HTTP500", Kind.TRANSIENT),
     ("HTTP502", Kind.TRANSIENT),
