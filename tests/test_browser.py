@@ -1,8 +1,11 @@
 """The page in a real browser: Debian's chromium, driven by playwright, against `streamlit run` on a free port:
-a run and its charts, cancel, a reload that reattaches to the running job, a bad number, the concurrency sweep."""
+a run and its charts, cancel, a reload that reattaches to the running job, a bad number, the concurrency sweep,
+and small comparisons on the real engines: DynamoDB Local (started by the app) and host-mode LocalStack (started by
+the test session, its URL typed into the page)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -13,9 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
-from tests.servers import free_port
+from core.engines.localstack import LocalStack
+from tests.servers import assert_all_gone, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -30,7 +35,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240),
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run streamlit_app.py` on a free port, with a fresh history; stopped (with its emulator) after."""
+    """`streamlit run streamlit_app.py` on a free port, with a fresh history; stopped after, and with it every engine
+    it started (dynalite, DynamoDB Local): none is left behind."""
     port = free_port()
     history = tmp_path_factory.mktemp("browser") / "history.sqlite3"
     env = dict(os.environ, LAB_HISTORY_PATH=str(history))
@@ -50,12 +56,16 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.2)
         yield url
     finally:
+        engines = []
+        with contextlib.suppress(psutil.NoSuchProcess):  # it may have died at start
+            engines = psutil.Process(process.pid).children(recursive=True)
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        assert_all_gone(engines)
 
 
 @pytest.fixture
@@ -79,11 +89,54 @@ def type_into(page: Any, label: str, text: str) -> None:
     box.press("Enter")
 
 
-def set_books(page: Any, count: int) -> None:
+def set_books(page: Any, count: int, approaches: int = 3) -> None:
     from playwright.sync_api import expect
 
     type_into(page, "Books", str(count))
-    expect(page.get_by_text(f"{count:,} books × 3 approaches")).to_be_visible(timeout=10_000)
+    expect(page.get_by_text(f"{count:,} books × {approaches} approaches")).to_be_visible(timeout=10_000)
+
+
+def choose_approaches(page: Any, names: list[str]) -> None:
+    """Make ``names`` the chosen approaches: remove the other tags by their buttons, type and pick the missing."""
+    from playwright.sync_api import expect
+
+    tags = page.locator("[data-testid='stMultiSelect'] [data-tag]")
+    for chosen in tags.evaluate_all("tags => tags.map(t => t.getAttribute('aria-label'))"):
+        if chosen not in names:
+            page.get_by_role("button", name=f"Remove {chosen}", exact=True).click()
+            expect(page.get_by_role("button", name=f"Remove {chosen}", exact=True)).to_have_count(0, timeout=10_000)
+    picker = page.get_by_role("combobox", name="Approaches", exact=True)
+    for name in names:
+        if not page.get_by_role("button", name=f"Remove {name}", exact=True).count():
+            picker.fill(name)
+            page.get_by_role("option", name=name, exact=True).click()
+    picker.press("Escape")
+    expect(tags).to_have_count(len(names), timeout=10_000)
+    assert tags.evaluate_all("tags => tags.map(t => t.getAttribute('aria-label'))") == names
+
+
+def compare_and_verify(page: Any, books: int, approaches: list[str], target: str) -> None:
+    """Run the plan on the page and check it end to end: every book verified, one bar per approach."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Run", exact=True).click()
+    verified = page.locator("[data-testid='stAlertContentSuccess']",
+                            has_text=f"Verified: every run wrote all {books} books, none lost.")
+    expect(verified).to_be_visible(timeout=180_000)
+    table = page.locator("[data-testid='stTable']", has_text="mismatched")  # the verification table
+    for approach in approaches:
+        expect(table.locator("tr", has_text=approach).get_by_text(f"{books}/{books}")).to_be_visible()
+    expect(table.get_by_text("verified")).to_have_count(len(approaches))
+    total = books * len(approaches)
+    expect(page.get_by_text(f"{total}/{total}", exact=True)).to_be_visible()  # the metric
+    chart = page.locator(".stPlotlyChart .js-plotly-plot").first
+    expect(chart).to_be_visible(timeout=30_000)
+    bars = chart.locator(".bars .point path")  # one bar per approach, drawn (its error bar is not a point)
+    expect(bars).to_have_count(len(approaches), timeout=30_000)
+    assert all(bar.bounding_box()["height"] > 0 for bar in bars.all())
+    [ours] = chart.evaluate("plot => plot.data.map(t => ({name: t.name, x: Array.from(t.x), y: Array.from(t.y)}))")
+    assert ours["name"] == f"this lab ({books} books, {target})"
+    assert ours["x"] == approaches and all(y > 0 for y in ours["y"])
 
 
 def test_cancel_stops_a_long_run_cleanly(page: Any) -> None:
@@ -192,3 +245,30 @@ def test_a_failed_remote_run_leaves_the_confirmation_unticked(page: Any) -> None
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_disabled()
     page.get_by_text("Embedded (dynalite)", exact=True).click()
     expect(page.get_by_text("custom target is not reachable")).to_have_count(0)  # that target's error stays there
+
+
+def test_a_small_comparison_on_dynamodb_local_started_by_the_app(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    if shutil.which("java") is None or shutil.which("javac") is None:
+        pytest.skip("Java 17 (JRE + JDK) is not installed: run ./lab.sh setup dev")
+    page.get_by_text("DynamoDB Local (AWS's)", exact=True).click()
+    sidebar = page.locator("[data-testid='stSidebar']")
+    expect(sidebar.get_by_text("Amazon's DynamoDB Local (Java, in memory)")).to_be_visible(timeout=120_000)
+    expect(sidebar.get_by_text("Running at http://127.0.0.1:")).to_be_visible()
+    set_books(page, 30)  # the study's three approaches are preselected
+    expect(page.get_by_text("30 books × 3 approaches on dynamodb-local")).to_be_visible()
+    compare_and_verify(page, 30, ["sequential", "threaded", "async"], "dynamodb-local")
+
+
+def test_a_small_comparison_on_a_host_mode_localstack(page: Any, localstack: LocalStack) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_text("LocalStack", exact=True).click()
+    type_into(page, "LocalStack URL", localstack.endpoint_url)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    expect(sidebar.get_by_text(f"Reachable at {localstack.endpoint_url}")).to_be_visible(timeout=30_000)
+    choose_approaches(page, ["sequential", "async-batch"])
+    set_books(page, 30, approaches=2)
+    expect(page.get_by_text(f"30 books × 2 approaches on localstack ({localstack.endpoint_url})")).to_be_visible()
+    compare_and_verify(page, 30, ["sequential", "async-batch"], "localstack")
