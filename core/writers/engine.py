@@ -72,6 +72,8 @@ class Step:
 def settle(work: Work, outcome: Outcome, policy: RetryPolicy, proven: bool = True) -> Step:
     """Pure: account one outcome of ``work`` and decide whether and when to resend (what). ``proven``: the run has
     had a success (else the policy probes with short delays)."""
+    if outcome.code is None and not outcome.unprocessed:  # the common case, first: everything written
+        return Step(done=work.books)
     attempts = work.attempts + outcome.attempts
     if outcome.code is None:
         done = tuple(b for b in work.books if b.isbn not in outcome.unprocessed)
