@@ -22,7 +22,7 @@ from core.approaches import APPROACHES, STUDY_APPROACHES
 from core.benchmark import Server, start_server
 from core.capacity import Capacity, parse_capacity
 from core.emulator import Emulator
-from core.endpoints import DEFAULT_REGION, MANAGED, localstack_endpoint, off_machine
+from core.endpoints import DEFAULT_REGION, LOCALSTACK_START, MANAGED, localstack_endpoint, off_machine
 from core.environment import environment
 from core.errors import ConfigError, LabError
 from core.estimate import Estimate, forecast, short, span
@@ -203,7 +203,7 @@ def health_badge(target: Target) -> None:
     except LabError as error:
         st.error(str(error))
         if target.kind == "localstack":
-            st.code("docker compose up -d", language="bash")
+            st.code("\n".join(LOCALSTACK_START), language="bash")
         return
     st.success(f"Reachable at {target.endpoint_url}")
     st.caption(f"checked {dt.datetime.now():%H:%M:%S}" + (", again every 5 s" if target.is_local else ""))

@@ -18,6 +18,7 @@ Kind = Literal["embedded", "dynamodb-local", "localstack", "aws", "custom"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 MANAGED: tuple[Kind, ...] = ("embedded", "dynamodb-local")  # started (on a free loopback port) and stopped by the lab
 DEFAULT_REGION = "us-east-1"
+LOCALSTACK_START = ("docker compose up -d", "./lab.sh localstack")  # with Docker; without it (host mode)
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
 
@@ -67,7 +68,7 @@ def is_local_url(url: str | None) -> bool:
     if not url:
         return False
     host = urlsplit(url).hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":  # not *.localhost: without a resolver that pins it, such a name may go to DNS
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -55,7 +55,7 @@ from core.errors import ConfigError, TargetError
 from core.report import RunReport
 from core.shards import Shard, ShardResult, merge_reports, plan_shards, settled_books, unsettled_report
 from core.sigv4 import Credentials
-from core.targets import LOCAL_CREDENTIALS, Target
+from core.targets import Target
 from core.writers import WriterOptions
 
 ShardProgress = Callable[[int, int, int], None]  # (shard/worker index, items settled, items in the shard)
@@ -86,7 +86,7 @@ def credentials_of(target: Target) -> Credentials | None:
     """The keys a run ships to its workers: typed keys, the dummy pair for local kinds, None for the chain."""
     if target.uses_default_chain:
         return None
-    return target.static_credentials or LOCAL_CREDENTIALS
+    return target.static_credentials or target.local_credentials  # the keys the rest of the run uses
 
 
 # --- on the workers --------------------------------------------------------------------------------------------
@@ -306,17 +306,12 @@ def _run_on(client: Any, shards: tuple[Shard, ...], spec: TargetSpec, keys: Cred
     topic = f"lab-progress-{run_id}"
     table = approach(shards[0].approach).table
     plugin_name = None
-    if keys is not None:
-        plugin = CredentialsPlugin(run_id, keys)
-        plugin_name = plugin.name
-        client.register_plugin(plugin)
 
     def on_event(event: Any) -> None:
         message = event[1]
         if progress is not None:
             progress(int(message["shard"]), int(message["done"]), int(message["total"]))
 
-    client.subscribe_topic(topic, on_event)
     done = threading.Event()
 
     def watch_cancel() -> None:
@@ -327,13 +322,21 @@ def _run_on(client: Any, shards: tuple[Shard, ...], spec: TargetSpec, keys: Cred
                 return
 
     watcher = threading.Thread(target=watch_cancel, daemon=True, name="lab-dask-cancel")
-    watcher.start()
     results: list[ShardResult] = []
-    try:
+    try:  # from the plugin's registration on, the finally below unregisters it whatever happens
+        if keys is not None:
+            plugin = CredentialsPlugin(run_id, keys)
+            plugin_name = plugin.name
+            client.register_plugin(plugin)
+        client.subscribe_topic(topic, on_event)
+        watcher.start()
         # One graph, shard i placed on worker i (round robin): left to itself the scheduler may queue two shards
         # on one single-threaded worker and move one later by work stealing, starting it a second or more late.
         # The placement is loose: if that worker dies, the shard runs wherever the scheduler can.
         workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+        if not workers:
+            raise TargetError(f"the Dask scheduler at {client.scheduler.address} has no workers left: start some "
+                              "(`dask worker ADDRESS`)")
         futures = {client.submit(write_shard, shard, spec, options, run_id, topic, key=f"lab-shard-{run_id}-{i}",
                                  workers=[workers[i % len(workers)]], allow_other_workers=True, pure=False,
                                  retries=0): shard
@@ -349,7 +352,8 @@ def _run_on(client: Any, shards: tuple[Shard, ...], spec: TargetSpec, keys: Cred
             future.release()
     finally:
         done.set()
-        watcher.join()
+        if watcher.ident is not None:  # started
+            watcher.join()
         with contextlib.suppress(Exception):
             client.unsubscribe_topic(topic)
         with contextlib.suppress(Exception):

@@ -23,9 +23,6 @@ from core.sigv4 import Credentials
 if TYPE_CHECKING:
     from core.benchmark import Server
 
-if TYPE_CHECKING:
-    pass
-
 DEFAULT_LEVELS = (1, 4, 16, 64, 256)
 SWEEP_APPROACHES = ("threaded", "async")
 KNEE_FRACTION = 0.7  # a point below 70 % of C ÷ L has stopped scaling

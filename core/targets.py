@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ProfileNotFound
 from core import logs
 from core.endpoints import (
     DEFAULT_REGION,
+    LOCALSTACK_START,
     MANAGED,
     Kind,
     is_local_url,
@@ -178,7 +179,8 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
     from core.retry import explain
 
     where = target.endpoint_url or f"AWS {target.region}"
-    hint = "run `docker compose up -d`" if target.kind == "localstack" else "start it or fix the endpoint URL"
+    hint = (f"run `{LOCALSTACK_START[0]}` (or `{LOCALSTACK_START[1]}` without Docker)" if target.kind == "localstack"
+            else "start it or fix the endpoint URL")
     if target.endpoint_url is not None and not _connectable(target.endpoint_url, timeout):
         # before credentials are looked for: an endpoint that is not there is the problem to name
         raise TargetError(f"{target.kind} target is not reachable at {where}: {hint}")

@@ -13,7 +13,7 @@ import pytest
 
 from core.emulator import Emulator
 from core.engines.dynamodb_local import DynamoDBLocal
-from core.engines.localstack import LocalStack
+from core.engines.localstack import LocalStack, venv_python
 from core.sigv4 import Credentials
 from core.targets import LOCAL_CREDENTIALS, Target, make_target
 from tests.servers import assert_all_gone, engine_processes, moto_server
@@ -73,6 +73,8 @@ def localstack() -> Iterator[LocalStack]:
     """Host-mode LocalStack, started once per session on 127.0.0.1 (its venv is installed by ./lab.sh)."""
     if shutil.which("java") is None or shutil.which("javac") is None:
         pytest.skip("Java 17 (JRE + JDK) is not installed: run ./lab.sh setup dev")
+    if not venv_python().exists():
+        pytest.skip("LocalStack's virtualenv is missing (it needs a Python 3.13): run ./lab.sh setup dev")
     engine = LocalStack()
     engine.start(timeout=180)
     processes = engine_processes(engine)

@@ -39,7 +39,7 @@ def test_invalid_endpoint_urls(url: str) -> None:
 
 @pytest.mark.parametrize(("url", "local"), [
     ("http://localhost:4566", True), ("http://127.0.0.1:1", True), ("http://127.5.0.1", True),
-    ("http://[::1]:8000", True), ("http://api.localhost", True), ("https://dynamodb.us-east-1.amazonaws.com", False),
+    ("http://[::1]:8000", True), ("http://api.localhost", False), ("https://dynamodb.us-east-1.amazonaws.com", False),
     ("http://10.0.0.5:8000", False), ("http://192.168.1.2", False), (None, False),
 ])
 def test_is_local_url(url: str | None, local: bool) -> None:

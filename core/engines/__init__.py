@@ -223,7 +223,7 @@ class LocalEngine:
                 status, _ = dynamodb_call((LOOPBACK, port), "ListTables", {}, timeout=5.0)
                 if status == 200 and self._ready():
                     return
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 pass
             if time.monotonic() > deadline:
                 raise EmulatorError(f"{self.name} did not answer on {self.endpoint_url} within {timeout:.0f} s"
@@ -252,6 +252,7 @@ class LocalEngine:
             self.port = None
             if guard is None:
                 return
+            atexit.unregister(self.stop)
             engine_pid = _child_pid(guard.pid)
             if guard.stdin:
                 guard.stdin.close()  # the guard stops the engine's group
