@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -92,8 +93,17 @@ ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/CapBooks"
 @pytest.fixture
 def capped() -> Iterator[Emulator]:
     with Emulator(capacity=Capacity(mode="provisioned", wcu=1)) as server:
-        assert server.call("CreateTable", TABLE)[0] == 200
+        create(server)
         yield server
+
+
+def create(server: Emulator) -> None:
+    """CreateTable, then wait until the table is ACTIVE (dynalite creates tables asynchronously)."""
+    assert server.call("CreateTable", TABLE)[0] == 200
+    deadline = time.monotonic() + 30
+    while server.call("DescribeTable", {"TableName": "CapBooks"})[1].get("Table", {}).get("TableStatus") != "ACTIVE":
+        assert time.monotonic() < deadline, "the table did not become ACTIVE"
+        time.sleep(0.02)
 
 
 def put(server: Emulator, isbn: str) -> tuple[int, dict[str, Any]]:
@@ -137,7 +147,7 @@ def test_a_new_table_starts_afresh(capped: Emulator) -> None:
 
 def test_on_demand_maximum_gives_a_throttling_exception() -> None:
     with Emulator(capacity=parse_capacity("on-demand:max=10")) as server:
-        assert server.call("CreateTable", TABLE)[0] == 200
+        create(server)
         answers = [put(server, str(i)) for i in range(30)]
         refused = [answer for status, answer in answers if status == 400]
         assert 0 < len(refused) <= 20
@@ -187,7 +197,7 @@ def test_cli_emulator_takes_a_capacity_and_refuses_a_bad_one_in_one_line() -> No
         url = process.stdout.readline().split(" at ")[1].split()[0]
         server = Emulator()  # speaks to the CLI's server: only the DynamoDB API, no control token
         server.port = int(url.rsplit(":", 1)[1])
-        assert server.call("CreateTable", TABLE)[0] == 200
+        create(server)
         statuses = [put(server, str(i))[0] for i in range(12)]
         assert 200 in statuses and 400 in statuses
     finally:
