@@ -175,6 +175,9 @@ def test_a_remote_endpoint_asks_before_every_run(app: AppTest, monkeypatch: pyte
     assert not app.exception
     assert "custom target is not reachable at http://lab.invalid:8000" in texts(app.error)
     assert not confirm_box(app).value and button(app, "Run").disabled  # asked again, with a fresh box
+    job = ui.RUNS.current  # the failed run's thread may still be ending: widgets are disabled while it runs
+    assert job is not None and job.wait(60)
+    app.run()
     app.sidebar.radio(key="target_kind").set_value("embedded").run()
     assert "lab.invalid" not in texts(app.error)  # that target's error is not shown for another one
     app.sidebar.radio(key="target_kind").set_value("custom").run()

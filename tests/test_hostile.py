@@ -313,8 +313,9 @@ def test_cancelling_any_approach_under_throttling_returns_the_partial_report(
     assert isinstance(report, RunReport) and cancel.is_set()
     assert seconds < 30
     accounted(report, report.items)
-    assert 0 < report.items < 2_000 and report.items_ok < 2_000
+    assert 0 < report.items <= 2_000 and report.items_ok < 2_000
     if report.halted is None:  # stopped by the cancel, not by the breaker: nothing pending was sent again
+        assert report.items < 2_000  # (a breaker that opened first reports every book, the unsent ones failed)
         assert all(reason.startswith(("the run was stopped", "not sent", "ProvisionedThroughput"))
                    for reason in report.failures), report.failures
 
