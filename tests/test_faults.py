@@ -35,7 +35,7 @@ def test_every_approach_survives_throttling_errors_and_resets(server: Emulator) 
     plan = Plan(items=60, approaches=ALL, threads=6, concurrency=20, max_attempts=16,
                 conditions=Conditions(throttle=0.3, error=0.05, reset=0.02))
     report = run(plan, emulator=server)
-    assert [r.approach for r in report.runs] == list(ALL)
+    assert [r.approach for r in report.runs] == list(ALL), report.error
     for result in report.runs:
         check = result.verification
         assert result.report.retries > 0, result.approach
