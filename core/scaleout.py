@@ -285,11 +285,10 @@ def run_sharded(approach_name: str, items: int, seed: int, workers: int, target:
     spec = TargetSpec.of(target)
     keys = credentials_of(target)
     options = replace(options or WriterOptions(), cancel=None)
-    with contextlib.ExitStack() as stack:
-        if client is None:
-            client = stack.enter_context(dask_client(workers, scheduler, connect_timeout=connect_timeout))
+    if client is not None:
         return _run_on(client, shards, spec, keys, options, progress, cancel, rng)
-    raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow exceptions here
+    with dask_client(workers, scheduler, connect_timeout=connect_timeout) as own:
+        return _run_on(own, shards, spec, keys, options, progress, cancel, rng)
 
 
 def _run_on(client: Any, shards: tuple[Shard, ...], spec: TargetSpec, keys: Credentials | None,

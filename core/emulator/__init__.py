@@ -31,6 +31,7 @@ from core.capacity import Capacity
 from core.emulator.upstream import check_upstream, needs_proxy
 from core.errors import ConfigError, EmulatorError
 from core.model import Conditions
+from core.protocol import unsigned_headers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_JS = Path(__file__).with_name("server.js")
@@ -154,14 +155,7 @@ class Emulator:
 
     def call(self, operation: str, body: dict[str, Any], timeout: float = 10.0) -> tuple[int, dict[str, Any]]:
         """One unsigned-but-well-formed DynamoDB call (dynalite accepts any signature); for health checks."""
-        headers = {
-            "Content-Type": "application/x-amz-json-1.0",
-            "X-Amz-Target": f"DynamoDB_20120810.{operation}",
-            "X-Amz-Date": "20260101T000000Z",
-            "Authorization": "AWS4-HMAC-SHA256 Credential=health/20260101/us-east-1/dynamodb/aws4_request, "
-                             "SignedHeaders=host;x-amz-date, Signature=0",
-        }
-        return self._request("POST", "/", json.dumps(body).encode(), headers, timeout)
+        return self._request("POST", "/", json.dumps(body).encode(), unsigned_headers(operation, "health"), timeout)
 
     def set_conditions(self, conditions: Conditions) -> None:
         """Replace the network conditions of the running server."""

@@ -29,6 +29,7 @@ from typing import IO, Any
 import psutil
 
 from core.errors import ConfigError, EmulatorError
+from core.protocol import unsigned_headers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GUARD = Path(__file__).with_name("guard.py")
@@ -46,14 +47,8 @@ def free_port(host: str = LOOPBACK) -> int:
 def dynamodb_call(endpoint: tuple[str, int], operation: str, body: dict[str, Any],
                   timeout: float = 5.0) -> tuple[int, dict[str, Any]]:
     """One well-formed DynamoDB JSON call with a throwaway signature (local engines do not check signatures)."""
-    headers = {
-        "Content-Type": "application/x-amz-json-1.0",
-        "X-Amz-Target": f"DynamoDB_20120810.{operation}",
-        "X-Amz-Date": "20260101T000000Z",
-        "Authorization": f"AWS4-HMAC-SHA256 Credential={HEALTH_ACCESS_KEY}/20260101/us-east-1/dynamodb/aws4_request, "
-                         "SignedHeaders=host;x-amz-date, Signature=0",
-    }
-    return http_json(endpoint, "POST", "/", json.dumps(body).encode(), headers, timeout)
+    return http_json(endpoint, "POST", "/", json.dumps(body).encode(), unsigned_headers(operation, HEALTH_ACCESS_KEY),
+                     timeout)
 
 
 def http_json(endpoint: tuple[str, int], method: str, path: str, body: bytes = b"",

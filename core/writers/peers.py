@@ -29,8 +29,6 @@ from core.targets import Target
 from core.writers.engine import AsyncTransport, Outcome, Tally, Work
 from core.writers.transports import CredentialCache, transport_code
 
-PEERS = ("aws-sdk", "aiodynamo")
-
 
 def available(client: str) -> str | None:
     """None when the peer ``client`` ("aws-sdk" or "aiodynamo") can run here, else the one-line reason why not
@@ -329,3 +327,4 @@ async def aiodynamo_transport(target: Target, table: str, tally: Tally, *, concu
 
 TransportFactory = Callable[..., AbstractAsyncContextManager[AsyncTransport]]
 TRANSPORTS: dict[str, TransportFactory] = {"aws-sdk": aws_sdk_transport, "aiodynamo": aiodynamo_transport}
+PEERS: tuple[str, ...] = tuple(TRANSPORTS)  # the clients of core.approaches this module transports
