@@ -38,6 +38,16 @@ MAX_WORKERS = 256
 SERVER_BOUND_CPU = 90.0  # % of one core: dynalite runs on a single Node thread
 WRU_PRICE_USD = 0.625 / 1_000_000  # on-demand write request unit, us-east-1, since November 2024
 PRICE_NOTE = f"{WRU_PRICE_USD * 1e6:.3f} USD per million WRU, us-east-1, since Nov 2024"
+# DynamoDB import from S3: billed per GB of *uncompressed* source data processed (us-east-1, the price published on
+# aws.amazon.com/dynamodb/pricing since the feature launched in August 2022; not re-read live from this offline
+# machine, 2026-11). S3 Standard in us-east-1: PUT 0.005 USD per 1,000 requests, GET 0.0004 per 1,000, storage
+# 0.023 USD per GB-month (aws.amazon.com/s3/pricing).
+IMPORT_PRICE_USD_PER_GB = 0.15
+S3_PUT_PRICE_USD = 0.005 / 1_000
+S3_GET_PRICE_USD = 0.0004 / 1_000
+S3_STORAGE_USD_PER_GB_MONTH = 0.023
+IMPORT_PRICE_NOTE = (f"{IMPORT_PRICE_USD_PER_GB:.2f} USD per GB of uncompressed source, us-east-1, since Aug 2022; "
+                     f"S3 PUT {S3_PUT_PRICE_USD * 1000:.3f} USD per 1,000")
 PHASES = ("reset", "warmup", "write", "verify", "done")
 RetryMode = Literal["standard", "adaptive"]
 RETRY_MODES: tuple[RetryMode, ...] = get_args(RetryMode)
@@ -320,5 +330,6 @@ class ProgressEvent:
         return tuple(done / self.elapsed if self.elapsed > 0 else 0.0 for done in self.per_worker)
 
 
-__all__ = ["FAULTS", "KINDS", "MAX_ITEMS", "NETWORK_PRESETS", "SERVER_BOUND_CPU", "WRU_PRICE_USD", "Conditions",
-           "Plan", "ProgressEvent", "Report", "RunResult", "Summary", "default_threads", "parse_faults", "speedup"]
+__all__ = ["FAULTS", "IMPORT_PRICE_USD_PER_GB", "KINDS", "MAX_ITEMS", "NETWORK_PRESETS", "SERVER_BOUND_CPU",
+           "WRU_PRICE_USD", "Conditions", "Plan", "ProgressEvent", "Report", "RunResult", "Summary", "default_threads",
+           "parse_faults", "speedup"]
