@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from core.capacity import Capacity
+from core.emulator.tls import ThrowawayCA
 from core.emulator.upstream import check_upstream, needs_proxy
 from core.errors import ConfigError, EmulatorError
 from core.model import Conditions
-from core.emulator.tls import ThrowawayCA
 from core.protocol import CONTENT_TYPE, target_header, unsigned_headers
 from core.sigv4 import Credentials, sign
 

@@ -32,7 +32,7 @@
 // The AWS dress rehearsal: with --tls-cert/--tls-key it serves HTTPS (the lab makes a throwaway CA for it); with
 // the LAB_CREDENTIALS environment variable ({"AKID": "SECRET", ...}, read once and removed from the environment,
 // never logged) every DynamoDB request's SigV4 signature is checked as DynamoDB checks it (see auth.js); refusals
-// are counted in stats.auth_refused by error type.
+// are counted in stats.auth_refused by error type, TLS connections in stats.tls_server_names by the SNI name sent.
 'use strict'
 
 const fs = require('fs')
@@ -233,7 +233,7 @@ function upstreamEngine (upstream) {
 
 let args, conditions, capacity, upstream, engine, tls, auth
 const hashKeys = new Map() // table -> its partition key's attribute name, from the CreateTable requests seen
-const stats = { requests: 0, writes: 0, throttled: 0, errors: 0, resets: 0, rejected: 0, upstream_errors: 0, internal_errors: 0, auth_refused: {} }
+const stats = { requests: 0, writes: 0, throttled: 0, errors: 0, resets: 0, rejected: 0, upstream_errors: 0, internal_errors: 0, auth_refused: {}, tls_server_names: {} }
 try {
   args = parseArgs(process.argv.slice(2))
   conditions = validConditions(JSON.parse(args.conditions))
@@ -548,6 +548,12 @@ function listener (req, res) {
   })
 }
 const server = tls ? https.createServer(tls, listener) : http.createServer(listener)
+if (tls) { // the host names clients asked for (SNI), counted: a client that verifies host names sends one
+  server.on('secureConnection', function (socket) {
+    const name = socket.servername || '(none)'
+    stats.tls_server_names[name] = (stats.tls_server_names[name] || 0) + 1
+  })
+}
 server.keepAliveTimeout = 60000
 server.headersTimeout = 65000
 
