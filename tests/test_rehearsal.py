@@ -290,3 +290,14 @@ def test_a_rehearsal_proxy_stops_with_its_ca_deleted(emulator: Emulator) -> None
         assert authority.is_dir() and (authority.stat().st_mode & 0o777) == 0o700
     assert not authority.exists() and running.ca_bundle is None
 
+
+
+def test_the_js_signature_check_passes_its_unit_tests() -> None:
+    import subprocess
+
+    from core.emulator import REPO_ROOT, node_executable
+
+    result = subprocess.run([node_executable(), "--test", "tests/js/auth.test.js"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "ℹ fail 0" in result.stdout or "# fail 0" in result.stdout

@@ -35,7 +35,7 @@ function parseAmzDate (text) {
   const m = AMZ_DATE.exec(String(text || ''))
   if (!m) return null
   const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6])
-  return Number.isNaN(ms) ? null : ms
+  return Number.isNaN(ms) || formatAmzDate(ms) !== m[0] ? null : ms // month 13 or 25 o'clock: not a date
 }
 
 function formatAmzDate (ms) {
