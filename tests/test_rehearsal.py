@@ -301,3 +301,37 @@ def test_the_js_signature_check_passes_its_unit_tests() -> None:
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "ℹ fail 0" in result.stdout or "# fail 0" in result.stdout
+
+
+def test_the_page_offers_the_preset_and_runs_a_rehearsal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from core import ui
+    from core.emulator import REPO_ROOT
+
+    monkeypatch.setenv("LAB_HISTORY_PATH", str(tmp_path / "history.sqlite3"))
+    monkeypatch.setenv("LOCALSTACK_HOST", "127.0.0.1:9")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    app = AppTest.from_file(str(REPO_ROOT / "streamlit_app.py"), default_timeout=120).run()
+    try:
+        assert list(app.selectbox(key="preset").options) == list(ui.PRESET_CHOICES)
+        app.selectbox(key="preset").set_value("aws-like").run()
+        app.text_input(key="items").set_value("20").run()
+        next(b for b in app.button if b.label == "Run").click().run()
+        assert not app.exception and not app.error, (app.exception, [e.value for e in app.error])
+        report = app.session_state["report"]
+        assert report.plan.rehearsal and report.plan.capacity == Capacity("on-demand") and report.clean
+        assert report.plan.conditions.latency_ms == NETWORK_PRESETS["nearby-region"].latency_ms
+    finally:
+        job = ui.RUNS.running
+        if job is not None:
+            job.cancel()
+            assert job.wait(60)
+
+
+def test_the_page_words_say_it_is_a_rehearsal() -> None:
+    from core import ui
+
+    plan = ui.with_preset(Plan(items=10), "aws-like")
+    assert "AWS dress rehearsal" in ui.plan_where(plan) and ui.with_preset(plan, ui.NO_PRESET) is plan
+    assert "aws-like" in ui.preset_help()
