@@ -335,3 +335,27 @@ def test_the_page_words_say_it_is_a_rehearsal() -> None:
     plan = ui.with_preset(Plan(items=10), "aws-like")
     assert "AWS dress rehearsal" in ui.plan_where(plan) and ui.with_preset(plan, ui.NO_PRESET) is plan
     assert "aws-like" in ui.preset_help()
+
+
+def test_tls_failures_are_told_apart_from_other_transport_failures() -> None:
+    import ssl
+
+    from botocore.exceptions import SSLError
+
+    from core.writers.transports import tls_failure, transport_code
+
+    verify = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    verify.verify_message = "certificate has expired"
+    wrapped = SSLError(endpoint_url="https://127.0.0.1:1", error=verify)
+    handshake = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    handshake.reason = "WRONG_VERSION_NUMBER"
+    cases: list[tuple[BaseException, tuple[str, str] | None]] = [
+        (verify, ("CertificateError", "certificate has expired")),
+        (wrapped, ("CertificateError", "certificate has expired")),
+        (handshake, ("TLSError", "WRONG_VERSION_NUMBER")),
+        (ConnectionResetError(), None),
+        (TimeoutError(), None),
+    ]
+    for error, expected in cases:
+        assert tls_failure(error) == expected, error
+    assert transport_code(wrapped) == "CertificateError" and transport_code(TimeoutError()) == "Timeout"

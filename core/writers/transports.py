@@ -87,7 +87,8 @@ def tls_failure(error: BaseException) -> tuple[str, str] | None:
                                            or "certificate verify failed")
         if isinstance(current, ssl.SSLError) and found is None:
             found = current
-        nested = getattr(current, "kwargs", {}).get("error") if hasattr(current, "kwargs") else None
+        details = getattr(current, "kwargs", None)  # botocore keeps the cause of its errors in kwargs["error"]
+        nested = details.get("error") if isinstance(details, dict) else None
         current = nested if isinstance(nested, BaseException) else (current.__cause__ or current.__context__)
     if found is not None:
         return "TLSError", str(getattr(found, "reason", None) or found)
