@@ -359,3 +359,9 @@ def test_tls_failures_are_told_apart_from_other_transport_failures() -> None:
     for error, expected in cases:
         assert tls_failure(error) == expected, error
     assert transport_code(wrapped) == "CertificateError" and transport_code(TimeoutError()) == "Timeout"
+
+
+def test_a_rehearsal_plan_survives_export_and_history() -> None:
+    plan = PRESETS["aws-like"].apply(Plan(items=10))
+    assert Plan.from_dict(json.loads(json.dumps(plan.as_dict()))) == plan
+    assert Plan.from_dict({k: v for k, v in plan.as_dict().items() if k != "rehearsal"}).rehearsal is False  # older
