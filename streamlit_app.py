@@ -280,7 +280,14 @@ def header() -> None:
                "every item read back and verified.")
 
 
-def plan_form(fields: dict[str, Any], network: tuple[Conditions, Capacity] | None) -> Plan | None:
+def preset_choice() -> str:
+    """The run's preset (the AWS dress rehearsal), on a target on this machine."""
+    return str(st.sidebar.selectbox("Preset", ui.PRESET_CHOICES, key="preset", disabled=running(),
+                                    help=ui.preset_help()))
+
+
+def plan_form(fields: dict[str, Any], network: tuple[Conditions, Capacity] | None,
+              preset: str = ui.NO_PRESET) -> Plan | None:
     """The plan's inputs; returns the validated plan, or None after showing what to fix."""
     st.subheader("Plan")
     with st.container(border=True):
@@ -331,10 +338,11 @@ def plan_form(fields: dict[str, Any], network: tuple[Conditions, Capacity] | Non
     if problems or network is None:
         return None
     try:
-        return Plan(approaches=tuple(approaches), conditions=network[0], capacity=network[1], items=numbers["items"],
-                    threads=numbers["threads"], concurrency=numbers["concurrency"], repeats=numbers["repeats"],
-                    seed=numbers["seed"], retry_mode=retry_mode, workers=numbers["workers"],
-                    scheduler=scheduler.strip() or None, **fields)
+        return ui.with_preset(Plan(
+            approaches=tuple(approaches), conditions=network[0], capacity=network[1], items=numbers["items"],
+            threads=numbers["threads"], concurrency=numbers["concurrency"], repeats=numbers["repeats"],
+            seed=numbers["seed"], retry_mode=retry_mode, workers=numbers["workers"],
+            scheduler=scheduler.strip() or None, **fields), preset)
     except ConfigError as problem:
         st.error(str(problem))
         return None
@@ -622,8 +630,9 @@ with guard():
     target_fields, emulator = sidebar_target()
     local = off_machine(target_fields["target"], target_fields.get("endpoint_url"), target_fields.get("region",
                         DEFAULT_REGION)) is None
+    preset = preset_choice() if local else ui.NO_PRESET
     network = conditions() if local else (Conditions(), Capacity())
-    plan = plan_form(target_fields, network)
+    plan = plan_form(target_fields, network, preset)
     run_section(plan, emulator, target_fields)
     results()
 with guard():

@@ -75,7 +75,9 @@ def run(plan: Plan, *, emulator: Server | None = None, credentials: Credentials 
         progress: Callable[[ProgressEvent], None] | None = None, cancel: threading.Event | None = None) -> Report:
     """Run the plan. ``emulator``: the running server of a managed target (embedded, dynamodb-local); without one,
     one is started here and stopped at the end. Conditions and capacity go to the embedded server itself, or to a
-    conditions proxy the lab puts in front of any other local engine (only when they inject anything)."""
+    conditions proxy the lab puts in front of any other local engine (only when they inject anything). A dress
+    rehearsal (``plan.rehearsal``) always goes through such a proxy, in front of any local engine, embedded too: it
+    serves HTTPS from a throwaway CA the target then trusts, and checks every signature with the target's keys."""
     own = proxy = None
     if emulator is None:
         emulator = own = start_server(plan)
@@ -83,7 +85,12 @@ def run(plan: Plan, *, emulator: Server | None = None, credentials: Credentials 
         target = resolve_target(plan, emulator, credentials)
         check_reachable(target)
         controls = emulator if isinstance(emulator, Emulator) else None
-        if controls is None and needs_proxy(plan.conditions, plan.capacity):
+        if plan.rehearsal:
+            assert target.endpoint_url is not None, "the dress rehearsal is only allowed on local targets"
+            proxy = controls = Emulator(upstream=target.endpoint_url, tls=True,
+                                        credentials=[target.credentials()]).start()
+            target = replace(target, endpoint_url=proxy.endpoint_url, ca_bundle=proxy.ca_bundle)
+        elif controls is None and needs_proxy(plan.conditions, plan.capacity):
             assert target.endpoint_url is not None, "conditions are only allowed on local targets"
             proxy = controls = Emulator(upstream=target.endpoint_url).start()
             target = replace(target, endpoint_url=proxy.endpoint_url)

@@ -33,6 +33,7 @@ from core.export import to_csv, to_json
 from core.history import History
 from core.model import (
     NETWORK_PRESETS,
+    PRESETS,
     RETRY_MODES,
     Conditions,
     Plan,
@@ -59,11 +60,12 @@ def conditions_from(args: argparse.Namespace) -> Conditions:
 
 def plan_from(args: argparse.Namespace) -> Plan:
     approaches = tuple(a.strip() for a in args.approaches.split(",") if a.strip())
-    return Plan(target=args.target, endpoint_url=args.endpoint_url, region=args.region, profile=args.profile,
+    plan = Plan(target=args.target, endpoint_url=args.endpoint_url, region=args.region, profile=args.profile,
                 approaches=approaches, items=args.items, seed=args.seed, repeats=args.repeat, warmup=args.warmup,
                 threads=args.threads, concurrency=args.concurrency, conditions=conditions_from(args),
                 max_attempts=args.max_attempts, request_timeout=args.request_timeout, retry_mode=args.retry_mode,
                 capacity=parse_capacity(args.capacity), workers=args.workers, scheduler=args.scheduler)
+    return PRESETS[args.preset].apply(plan) if getattr(args, "preset", None) else plan
 
 
 class ProgressBar:
@@ -338,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="adaptive: client-side rate control fed by throttles (botocore's for the boto3 and "
                             "aiobotocore approaches, the lab's for the others)")
     _add_conditions(bench)
+    bench.add_argument("--preset", choices=list(PRESETS), help="; ".join(
+        f"{name}: {preset.description} (an explicit --network/--latency-ms or --capacity wins)"
+        for name, preset in PRESETS.items()))
     bench.add_argument("--sweep", help="items/s against concurrency instead of one run, for the threaded and async "
                                        "approaches: e.g. concurrency=1,4,16,64,256 (the ideal line C / L beside)")
     bench.add_argument("--workers", type=int, default=1,

@@ -12,7 +12,7 @@ import os
 import statistics
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 
 from core.approaches import APPROACHES, STUDY_APPROACHES, parallelism
@@ -113,6 +113,33 @@ NETWORK_PRESETS: dict[str, Conditions] = {
 }
 
 
+@dataclass(frozen=True)
+class Preset:
+    """A named way to run: the conditions, capacity and checks it brings to a plan."""
+
+    description: str
+    network: str  # a NETWORK_PRESETS name
+    capacity: Capacity
+    rehearsal: bool
+
+    def apply(self, plan: Plan) -> Plan:
+        """``plan`` with this preset: its checks, and its latency and capacity where the plan kept the defaults
+        (a latency or capacity chosen explicitly wins; faults are kept)."""
+        latency = NETWORK_PRESETS[self.network]
+        conditions = plan.conditions if plan.conditions.latency_ms or plan.conditions.jitter_ms else replace(
+            plan.conditions, latency_ms=latency.latency_ms, jitter_ms=latency.jitter_ms)
+        return replace(plan, conditions=conditions, capacity=plan.capacity if plan.capacity.on else self.capacity,
+                       rehearsal=plan.rehearsal or self.rehearsal)
+
+
+# Presets of a whole run (the CLI's --preset, the page's Preset): aws-like rehearses an AWS run before paying for one.
+PRESETS: dict[str, Preset] = {
+    "aws-like": Preset("the AWS dress rehearsal: HTTPS with a throwaway CA, every request's SigV4 signature checked "
+                       "by the proxy (aws4), a new on-demand table's capacity, nearby-region latency",
+                       "nearby-region", Capacity("on-demand"), rehearsal=True),
+}
+
+
 def parse_faults(text: str) -> dict[str, float]:
     """``throttle=0.3,error=0.05,reset=0.02`` -> {"throttle": 0.3, ...}; each fault named once."""
     faults: dict[str, float] = {}
@@ -153,6 +180,7 @@ class Plan:
     capacity: Capacity = field(default_factory=Capacity)
     workers: int = 1  # > 1: shards on Dask worker processes (a LocalCluster, or the cluster at ``scheduler``)
     scheduler: str | None = None
+    rehearsal: bool = False  # the AWS dress rehearsal: HTTPS (throwaway CA) and SigV4 checks in the lab's proxy
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "target", validate_kind(self.target))
@@ -184,6 +212,9 @@ class Plan:
             raise ConfigError(f"repeats must be between 1 and 50, got {self.repeats}")
         if not 0 <= self.warmup <= 100_000 or self.items + self.warmup > ISBN_BODIES:
             raise ConfigError(f"warm-up must be between 0 and 100,000 items, got {self.warmup}")
+        if self.rehearsal and self.off_machine is not None:
+            raise ConfigError("the AWS dress rehearsal (--preset aws-like) runs against a local engine through the "
+                              "lab's proxy: pick the embedded, dynamodb-local or localstack target")
         if (self.conditions != Conditions() or self.capacity.on) and self.off_machine is not None:
             raise ConfigError("network conditions, faults and the capacity model are injected by the lab's proxy on "
                               "this machine, in front of a local engine only: drop --network/--latency-ms/--faults/"
@@ -330,6 +361,6 @@ class ProgressEvent:
         return tuple(done / self.elapsed if self.elapsed > 0 else 0.0 for done in self.per_worker)
 
 
-__all__ = ["FAULTS", "IMPORT_PRICE_USD_PER_GB", "KINDS", "MAX_ITEMS", "NETWORK_PRESETS", "SERVER_BOUND_CPU",
-           "WRU_PRICE_USD", "Conditions", "Plan", "ProgressEvent", "Report", "RunResult", "Summary", "default_threads",
-           "parse_faults", "speedup"]
+__all__ = ["FAULTS", "IMPORT_PRICE_USD_PER_GB", "KINDS", "MAX_ITEMS", "NETWORK_PRESETS", "PRESETS", "SERVER_BOUND_CPU",
+           "WRU_PRICE_USD", "Conditions", "Plan", "Preset", "ProgressEvent", "Report", "RunResult", "Summary",
+           "default_threads", "parse_faults", "speedup"]

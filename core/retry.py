@@ -9,9 +9,11 @@ in seconds with every item reported failed or unknown, never after hours of back
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -44,7 +46,8 @@ FATAL_HINTS: dict[str, str] = {
     "ExpiredToken": "the session token has expired: refresh your credentials (e.g. `aws sso login`)",
     "UnrecognizedClientException": "the access key is not recognised: check your credentials",
     "InvalidClientTokenId": "the access key is not recognised: check your credentials",
-    "InvalidSignatureException": "the request signature was rejected: check the secret key and the clock",
+    "InvalidSignatureException": "the request signature was rejected: check the key pair (the secret key must be "
+                                 "the access key id's)",
     "SignatureDoesNotMatch": "the request signature was rejected: check the secret key and the clock",
     "IncompleteSignatureException": "the request signature is incomplete",
     "MissingAuthenticationTokenException": "the request carried no credentials",
@@ -52,7 +55,15 @@ FATAL_HINTS: dict[str, str] = {
     "ResourceNotFoundException": "the table does not exist on this target",
     "ValidationException": "DynamoDB rejected the request as invalid",
     "ItemTooLarge": "the item is over DynamoDB's 400 KB limit and was not sent",
+    "CertificateError": "the endpoint's HTTPS certificate is not from a certificate authority trusted here: set "
+                        "AWS_CA_BUNDLE (or your profile's ca_bundle) to the endpoint's CA certificate file",
+    "TLSError": "the TLS handshake with the endpoint failed: check the endpoint URL's scheme (https or http)",
 }
+# AWS's answer to a request dated more than 5 minutes from its clock (an InvalidSignatureException):
+# "Signature expired: D is now earlier than D' (NOW - 5 min.)" or "Signature not yet current: D is still later
+# than D' (NOW + 5 min.)".
+_SKEW = re.compile(r"Signature (?:expired|not yet current): (\d{8}T\d{6}Z) is (?:now earlier|still later) than "
+                   r"\d{8}T\d{6}Z \((\d{8}T\d{6}Z) [-+]")
 HINTS: dict[str, str] = {**FATAL_HINTS, "ConnectionRefused": "the endpoint refused the connection: is it running?"}
 
 
@@ -71,8 +82,31 @@ def classify(code: str) -> Kind:
     return Kind.FATAL
 
 
+def clock_skew(message: str) -> float | None:
+    """Seconds this machine's clock is ahead of the server's (negative: behind), read from AWS's "Signature
+    expired" / "Signature not yet current" message; None for any other message."""
+    found = _SKEW.search(message)
+    if found is None:
+        return None
+    sent, server = (dt.datetime.strptime(text, "%Y%m%dT%H%M%SZ") for text in found.groups())
+    return (sent - server).total_seconds()
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(abs(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return " ".join(f"{value} {unit}" for value, unit in ((hours, "h"), (minutes, "min"), (rest, "s")) if value) \
+        or "0 s"
+
+
 def explain(code: str, message: str = "") -> str:
     """One line for a person: what the code means, and DynamoDB's own message when there is one."""
+    skew = clock_skew(message) if code == "InvalidSignatureException" else None
+    if skew is not None:
+        side = "ahead of" if skew > 0 else "behind"
+        hint = (f"this machine's clock is {_duration(skew)} {side} the server's (more than the 5 min AWS allows): "
+                "fix the clock (enable NTP time sync) and run again")
+        return f"{code}: {hint}; {message}"
     hint = HINTS.get(code, "")
     return "; ".join(part for part in (f"{code}: {hint}" if hint else code, message) if part)
 

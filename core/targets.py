@@ -3,13 +3,17 @@
 Contract: a ``Target`` is a frozen description (kind, endpoint URL, region, optional profile or typed keys); it
 gives a boto3 client factory, the endpoint botocore resolves for it, and a credentials provider returning frozen
 ``Credentials`` (refreshed by botocore when temporary). Building a target validates its input (``ConfigError``);
-nothing here sends a request.
+nothing here sends a request. Which certificate authorities an HTTPS endpoint is verified against is decided here
+once (``trusted_ca``, ``ssl_context``) and every client of every approach uses it: the target's own ``ca_bundle``
+(the dress rehearsal's throwaway CA), else what the user set for the AWS SDKs (``AWS_CA_BUNDLE``, the profile's
+``ca_bundle``), else botocore's default bundle. Certificates are always verified.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import ssl
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,10 +56,13 @@ class Target:
     endpoint_url: str | None = None  # None: botocore resolves the AWS endpoint for the region
     profile: str | None = None
     static_credentials: Credentials | None = field(default=None, repr=False)
+    ca_bundle: str | None = None  # a CA certificate file to trust for this target alone (the dress rehearsal's)
 
     def __post_init__(self) -> None:
         validate_kind(self.kind)
         validate_region(self.region)
+        if self.ca_bundle is not None and not os.path.isfile(self.ca_bundle):
+            raise ConfigError(f"the CA bundle {self.ca_bundle} does not exist: give the path of a PEM file")
         if self.endpoint_url is not None:
             object.__setattr__(self, "endpoint_url", validate_endpoint_url(self.endpoint_url))
         elif self.kind != "aws":
@@ -102,6 +109,32 @@ class Target:
             raise ConfigError(f"AWS profile {named!r} is not in your AWS config (~/.aws/config): pick another, "
                               "or unset AWS_PROFILE") from None
 
+    @cached_property
+    def trusted_ca(self) -> str:
+        """The CA certificate file every client verifies this target's HTTPS certificate against: the target's own
+        ``ca_bundle``, else ``AWS_CA_BUNDLE`` or the profile's ``ca_bundle`` (as botocore resolves them), else
+        botocore's default bundle. A configured file that does not exist is a ``ConfigError`` naming the setting."""
+        if self.ca_bundle is not None:
+            return self.ca_bundle
+        configured = self._session._session.get_config_variable("ca_bundle")
+        if configured:
+            if not os.path.isfile(configured):
+                raise ConfigError(f"the CA bundle {configured} (AWS_CA_BUNDLE or your profile's ca_bundle) does not "
+                                  "exist: fix the path, or unset it to trust the usual certificate authorities")
+            return str(configured)
+        from botocore.httpsession import get_cert_path
+
+        return str(get_cert_path(True))
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """An SSL context for the aiohttp clients: verifies the certificate and host name against ``trusted_ca``
+        (aiohttp sends the host name as SNI)."""
+        try:
+            return ssl.create_default_context(cafile=self.trusted_ca)
+        except ssl.SSLError as error:
+            raise ConfigError(f"the CA bundle {self.trusted_ca} is not a PEM certificate file ({error.reason}): "
+                              "fix AWS_CA_BUNDLE or your profile's ca_bundle") from None
+
     def credentials(self) -> Credentials:
         """Current frozen credentials (botocore refreshes temporary ones before they expire)."""
         try:
@@ -134,7 +167,7 @@ class Target:
                mode: RetryMode = "standard") -> DynamoDBClient:
         """A thread-safe boto3 DynamoDB client for this target."""
         return self._session.client(
-            "dynamodb", endpoint_url=self.endpoint_url,
+            "dynamodb", endpoint_url=self.endpoint_url, verify=self.trusted_ca,
             config=self.client_config(pool=pool, max_attempts=max_attempts, timeout=timeout, mode=mode))
 
     def resolved_endpoint(self) -> str:
@@ -194,6 +227,11 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
     except ClientError as error:
         raise TargetError(f"{where} refused the request: {explain(*client_error(error.response))}") from None
     except BotoCoreError as error:
+        from core.writers.transports import tls_failure
+
+        tls = tls_failure(error)
+        if tls is not None:  # nothing was sent: the certificate (or the handshake) is the problem to name
+            raise TargetError(f"{where} was not trusted: {explain(*tls)}") from None
         raise TargetError(f"{target.kind} target at {where} did not answer: {error}") from None
 
 
@@ -213,7 +251,8 @@ def describe_caller(target: Target) -> dict[str, Any]:
     from botocore.exceptions import ClientError
 
     try:
-        answer = target._session.client("sts", region_name=target.region).get_caller_identity()
+        answer = target._session.client("sts", region_name=target.region,
+                                         verify=target.trusted_ca).get_caller_identity()
     except (BotoCoreError, ClientError) as error:
         raise TargetError(f"AWS refused the credentials: {error}") from None
     return {"account": answer["Account"], "arn": answer["Arn"]}

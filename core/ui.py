@@ -23,7 +23,7 @@ from core.benchmark import Server, run
 from core.errors import ConfigError, LabError
 from core.estimate import Estimate
 from core.history import Entry
-from core.model import FAULT_LABELS, NETWORK_PRESETS, Conditions, Plan, ProgressEvent, Report, RunResult
+from core.model import FAULT_LABELS, NETWORK_PRESETS, PRESETS, Conditions, Plan, ProgressEvent, Report, RunResult
 from core.sigv4 import Credentials
 from core.sweep import SweepPlan, SweepResult, run_sweep
 
@@ -179,15 +179,33 @@ def network_label(conditions: Conditions) -> str:
     return text + (f", faults: {', '.join(faults)}" if faults else "")
 
 
+NO_PRESET = "none"
+PRESET_CHOICES: tuple[str, ...] = (NO_PRESET, *PRESETS)
+
+
+def preset_help() -> str:
+    """The page's help text for its Preset choice: each preset and what it brings."""
+    return "\n".join(f"- **{name}**: {preset.description}" for name, preset in PRESETS.items()) + (
+        "\n\nA latency or table capacity chosen below wins over the preset's.")
+
+
+def with_preset(plan: Plan, name: str) -> Plan:
+    """``plan`` with the preset called ``name`` (``none``: unchanged); ``ConfigError`` when it does not fit the
+    plan (the dress rehearsal needs a target on this machine)."""
+    return plan if name == NO_PRESET else PRESETS[name].apply(plan)
+
+
 def plural(count: int, word: str, many: str | None = None) -> str:
     """'1 book', '2 books', '1,000 books'."""
     return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 def plan_where(plan: Plan) -> str:
-    """The target and, on the embedded one, its conditions: 'embedded (no added latency)'."""
-    return f"{plan.target} ({network_label(plan.conditions)})" if plan.target == "embedded" else (
+    """The target and, on the embedded one, its conditions: 'embedded (no added latency)'; a dress rehearsal says
+    so."""
+    where = f"{plan.target} ({network_label(plan.conditions)})" if plan.target == "embedded" else (
         f"{plan.target} ({plan.endpoint_url or plan.region})")
+    return where + (" as an AWS dress rehearsal (HTTPS, signatures checked)" if plan.rehearsal else "")
 
 
 def describe_plan(plan: Plan) -> str:

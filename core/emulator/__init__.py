@@ -8,36 +8,45 @@ we die); every failure is an ``EmulatorError`` whose one line says what to run, 
 the server dies on its own. Network conditions (latency, jitter, injected faults) are set at start or at run time
 with ``set_conditions``; the control endpoints answer only this object, which holds a random token handed to the
 server through its environment (``LAB_CONTROL_TOKEN``, never argv) and sends it in the ``X-Lab-Token`` header.
+The AWS dress rehearsal: ``tls=True`` serves HTTPS with a certificate from a throwaway CA made at ``start()`` (its
+certificate is ``ca_bundle``, what clients must trust; the CA's directory is removed at ``stop()``), and
+``credentials`` makes the server check every DynamoDB request's SigV4 signature against those key pairs (handed
+over in the ``LAB_CREDENTIALS`` environment variable, never argv, never logged); its own health checks are signed.
 """
 
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import http.client
 import json
 import os
 import secrets
 import shutil
+import ssl
 import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from core.capacity import Capacity
+from core.emulator.tls import ThrowawayCA
 from core.emulator.upstream import check_upstream, needs_proxy
 from core.errors import ConfigError, EmulatorError
 from core.model import Conditions
-from core.protocol import unsigned_headers
+from core.protocol import CONTENT_TYPE, target_header, unsigned_headers
+from core.sigv4 import Credentials, sign
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_JS = Path(__file__).with_name("server.js")
 SETUP_HINT = "run `./lab.sh setup` in the repository (pip install -r requirements.txt, then npm ci)"
 TOKEN_ENV = "LAB_CONTROL_TOKEN"  # the server reads the control token from this environment variable ...
 TOKEN_HEADER = "X-Lab-Token"  # ... and requires it in this header on /__lab/* requests
+CREDENTIALS_ENV = "LAB_CREDENTIALS"  # the key pairs whose signatures the server accepts: {"AKID": "SECRET"}
 
 
 def node_executable() -> str:
@@ -58,7 +67,8 @@ class Emulator:
     engine on this machine."""
 
     def __init__(self, port: int = 0, conditions: Conditions | None = None, host: str = "127.0.0.1",
-                 upstream: str | None = None, capacity: Capacity | None = None) -> None:
+                 upstream: str | None = None, capacity: Capacity | None = None, *, tls: bool = False,
+                 credentials: Sequence[Credentials] = ()) -> None:
         if not 0 <= port <= 65535:
             raise ConfigError(f"port must be between 0 and 65535, got {port}")
         self.host = host
@@ -66,7 +76,12 @@ class Emulator:
         self.conditions = conditions or Conditions()
         self.capacity = capacity or Capacity()
         self.upstream = check_upstream(upstream) if upstream is not None else None
+        self.tls = tls
+        self.credentials = tuple(credentials)  # Credentials' repr masks the secrets
+        if len({c.access_key for c in self.credentials}) != len(self.credentials):
+            raise ConfigError("each access key id may be given once to the signature checks")
         self.port: int | None = None
+        self._authority: ThrowawayCA | None = None
         self._token = secrets.token_urlsafe(32)
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr_tail: deque[str] = deque(maxlen=5)
@@ -78,7 +93,8 @@ class Emulator:
 
     def __repr__(self) -> str:
         return (f"Emulator(endpoint_url={self.endpoint_url if self.running else None!r}, "
-                f"upstream={self.upstream!r}, running={self.running})")
+                f"upstream={self.upstream!r}, tls={self.tls}, checks_signatures={bool(self.credentials)}, "
+                f"running={self.running})")
 
     @property
     def running(self) -> bool:
@@ -93,7 +109,12 @@ class Emulator:
         if self.port is None:
             raise EmulatorError(f"{self.name} is not running: start it first")
         host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address, e.g. ::1
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """The throwaway CA's certificate file a client must trust (``AWS_CA_BUNDLE``), while it runs with TLS."""
+        return str(self._authority.ca_bundle) if self._authority is not None else None
 
     def start(self, timeout: float = 20.0) -> Emulator:
         with self._lock:
@@ -109,7 +130,12 @@ class Emulator:
                        "--capacity", json.dumps(self.capacity.as_dict())]
             if self.upstream:
                 command += ["--upstream", self.upstream]
+            if self.tls:
+                self._authority = ThrowawayCA.create()
+                command += ["--tls-cert", str(self._authority.cert), "--tls-key", str(self._authority.key)]
             environment = dict(os.environ, **{TOKEN_ENV: self._token})
+            if self.credentials:
+                environment[CREDENTIALS_ENV] = json.dumps({c.access_key: c.secret_key for c in self.credentials})
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, cwd=REPO_ROOT, env=environment,
                                        start_new_session=True)
@@ -154,8 +180,16 @@ class Emulator:
             time.sleep(0.05)
 
     def call(self, operation: str, body: dict[str, Any], timeout: float = 10.0) -> tuple[int, dict[str, Any]]:
-        """One unsigned-but-well-formed DynamoDB call (dynalite accepts any signature); for health checks."""
-        return self._request("POST", "/", json.dumps(body).encode(), unsigned_headers(operation, "health"), timeout)
+        """One well-formed DynamoDB call, for health checks: signed with the first key pair when the server checks
+        signatures, else with a throwaway signature (dynalite and the local engines accept any)."""
+        payload = json.dumps(body).encode()
+        if not self.credentials:
+            return self._request("POST", "/", payload, unsigned_headers(operation, "health"), timeout)
+        headers = sign("POST", self.endpoint_url + "/", {"Content-Type": CONTENT_TYPE,
+                                                        "X-Amz-Target": target_header(operation)},
+                       payload, credentials=self.credentials[0], region="us-east-1", service="dynamodb",
+                       now=dt.datetime.now(dt.UTC))
+        return self._request("POST", "/", payload, headers, timeout)
 
     def set_conditions(self, conditions: Conditions) -> None:
         """Replace the network conditions of the running server."""
@@ -182,7 +216,12 @@ class Emulator:
 
     def _request(self, method: str, path: str, body: bytes, headers: dict[str, str],
                  timeout: float = 10.0) -> tuple[int, dict[str, Any]]:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        connection: http.client.HTTPConnection
+        if self._authority is not None:
+            context = ssl.create_default_context(cafile=str(self._authority.ca_bundle))
+            connection = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=context)
+        else:
+            connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
@@ -219,6 +258,9 @@ class Emulator:
 
     def _kill(self) -> None:
         process, self._process = self._process, None
+        authority, self._authority = self._authority, None
+        if authority is not None:
+            authority.remove()
         if process is None:
             return
         for stream in (process.stdin, process.stdout):
@@ -248,6 +290,17 @@ def conditioned_endpoint(upstream: str, conditions: Conditions, capacity: Capaci
         return
     with Emulator(port=port, conditions=conditions, upstream=upstream, capacity=capacity) as proxy:
         yield proxy.endpoint_url
+
+
+@contextmanager
+def rehearsal_endpoint(upstream: str, credentials: Sequence[Credentials], conditions: Conditions | None = None,
+                       capacity: Capacity | None = None, *, port: int = 0) -> Iterator[Emulator]:
+    """The AWS dress rehearsal in front of the engine at ``upstream``: a conditions proxy that serves HTTPS (its
+    ``endpoint_url``, trusted through its ``ca_bundle``) and checks every request's signature against
+    ``credentials``, with ``conditions`` and ``capacity``; started here and stopped (its CA deleted) on exit."""
+    with Emulator(port=port, conditions=conditions, upstream=upstream, capacity=capacity, tls=True,
+                  credentials=credentials) as proxy:
+        yield proxy
 
 
 def _drain(stream: IO[bytes] | None, tail: deque[str]) -> None:

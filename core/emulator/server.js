@@ -8,7 +8,7 @@
 // an early 413 without being buffered; anything the engine throws becomes a 500 InternalServerError answer.
 //
 // Usage: node server.js [--host 127.0.0.1] [--port 0] [--conditions JSON] [--capacity JSON]
-//                       [--upstream http://127.0.0.1:PORT]
+//                       [--upstream http://127.0.0.1:PORT] [--tls-cert PEM_FILE --tls-key PEM_FILE]
 // Prints one JSON line on stdout once listening ({"port": N, "pid": P, "backend": ...}) or on failure
 // ({"error": CODE, "message": ...}, then exit 2). Exits when its standard input closes, so it never outlives the
 // Python process that started it.
@@ -29,21 +29,30 @@
 // Control endpoints: GET /__lab/stats (request counters, consumed WRU per second and throttle reasons), GET/POST
 // /__lab/conditions and /__lab/capacity (read/replace them, validated as the CLI validates them). They answer only requests carrying the header x-lab-token equal to the
 // LAB_CONTROL_TOKEN environment variable the lab sets at start (403 otherwise; disabled when it is unset).
+// The AWS dress rehearsal: with --tls-cert/--tls-key it serves HTTPS (the lab makes a throwaway CA for it); with
+// the LAB_CREDENTIALS environment variable ({"AKID": "SECRET", ...}, read once and removed from the environment,
+// never logged) every DynamoDB request's SigV4 signature is checked as DynamoDB checks it (see auth.js); refusals
+// are counted in stats.auth_refused by error type, TLS connections in stats.tls_server_names by the SNI name sent.
 'use strict'
 
+const fs = require('fs')
 const http = require('http')
+const https = require('https')
 const crypto = require('crypto')
 const dns = require('dns')
 const net = require('net')
 const zlib = require('zlib')
 const { EventEmitter } = require('events')
 const { createCapacity, validCapacity, writeUnits } = require('./capacity.js')
+const { createAuth } = require('./auth.js')
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024 // DynamoDB's (and dynalite's) limit on a request
 const MAX_LAB_BODY_BYTES = 64 * 1024
 const TOKEN_HEADER = 'x-lab-token'
 const TOKEN = process.env.LAB_CONTROL_TOKEN || ''
 delete process.env.LAB_CONTROL_TOKEN
+const CREDENTIALS = process.env.LAB_CREDENTIALS || ''
+delete process.env.LAB_CREDENTIALS
 
 const WRITE_OPS = new Set(['PutItem', 'BatchWriteItem'])
 const DELAYS = ['latency_ms', 'jitter_ms']
@@ -57,7 +66,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
   'transfer-encoding', 'upgrade', 'content-length'])
 
 function parseArgs (argv) {
-  const args = { host: '127.0.0.1', port: '0', conditions: '{}', capacity: '{}', upstream: '' }
+  const args = { host: '127.0.0.1', port: '0', conditions: '{}', capacity: '{}', upstream: '', 'tls-cert': '', 'tls-key': '' }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '')
     if (!(key in args) || argv[i + 1] === undefined) throw new Error('unknown option or missing value: ' + argv[i])
@@ -222,16 +231,23 @@ function upstreamEngine (upstream) {
 
 // ---- the proxy ----------------------------------------------------------------------------------------------
 
-let args, conditions, capacity, upstream, engine
+let args, conditions, capacity, upstream, engine, tls, auth
 const hashKeys = new Map() // table -> its partition key's attribute name, from the CreateTable requests seen
-const stats = { requests: 0, writes: 0, throttled: 0, errors: 0, resets: 0, rejected: 0, upstream_errors: 0, internal_errors: 0 }
+const stats = { requests: 0, writes: 0, throttled: 0, errors: 0, resets: 0, rejected: 0, upstream_errors: 0, internal_errors: 0, auth_refused: {}, tls_server_names: {} }
 try {
   args = parseArgs(process.argv.slice(2))
   conditions = validConditions(JSON.parse(args.conditions))
   capacity = createCapacity(JSON.parse(args.capacity))
   upstream = args.upstream ? validUpstream(args.upstream) : null
+  if (!args['tls-cert'] !== !args['tls-key']) throw new Error('--tls-cert and --tls-key go together')
+  tls = args['tls-cert'] ? { cert: fs.readFileSync(args['tls-cert']), key: fs.readFileSync(args['tls-key']) } : null
 } catch (err) {
   announceFailure('BAD_ARGUMENTS', err.message)
+}
+try {
+  auth = CREDENTIALS ? createAuth(JSON.parse(CREDENTIALS)) : null
+} catch (err) {
+  announceFailure('BAD_ARGUMENTS', err instanceof SyntaxError ? 'LAB_CREDENTIALS must be JSON' : err.message)
 }
 try {
   engine = upstream ? upstreamEngine(upstream) : dynaliteEngine()
@@ -484,6 +500,12 @@ function handle (req, res, body) {
   if (op === 'CreateTable' || op === 'DeleteTable') noteTable(op, body)
   const go = function () {
     try {
+      const refused = auth ? auth(req, body, Date.now()) : null
+      if (refused) {
+        const type = refused.body.__type.split('#')[1]
+        stats.auth_refused[type] = (stats.auth_refused[type] || 0) + 1
+        return send(res, refused.status, refused.body)
+      }
       if (WRITE_OPS.has(op) && req.method === 'POST') {
         stats.writes++
         return handleWrite(req, res, op, body)
@@ -498,7 +520,7 @@ function handle (req, res, body) {
   else go()
 }
 
-const server = http.createServer(function (req, res) {
+function listener (req, res) {
   req.on('error', function () {})
   res.on('error', function () {})
   const limit = req.url.startsWith('/__lab/') ? MAX_LAB_BODY_BYTES : MAX_BODY_BYTES
@@ -524,7 +546,14 @@ const server = http.createServer(function (req, res) {
       internalError(res, err)
     }
   })
-})
+}
+const server = tls ? https.createServer(tls, listener) : http.createServer(listener)
+if (tls) { // the host names clients asked for (SNI), counted: a client that verifies host names sends one
+  server.on('secureConnection', function (socket) {
+    const name = socket.servername || '(none)'
+    stats.tls_server_names[name] = (stats.tls_server_names[name] || 0) + 1
+  })
+}
 server.keepAliveTimeout = 60000
 server.headersTimeout = 65000
 
@@ -536,7 +565,8 @@ server.on('clientError', function (err, socket) {
   socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
 })
 server.listen(Number(args.port), args.host, function () {
-  console.log(JSON.stringify({ port: server.address().port, pid: process.pid, backend: upstream ? upstream.href : 'dynalite' }))
+  console.log(JSON.stringify({ port: server.address().port, pid: process.pid, backend: upstream ? upstream.href : 'dynalite',
+    tls: Boolean(tls), auth: Boolean(auth) }))
 })
 
 // The last resort: an engine's asynchronous failure must not take the server (and every other request) down.

@@ -100,7 +100,8 @@ async def write_async(name: str, books: Iterable[Book], target: Target, options:
         return measure.report
     url = target.resolved_endpoint()
     credentials = CredentialCache(target.credentials_provider())
-    connector = aiohttp.TCPConnector(limit=options.concurrency, limit_per_host=0, ttl_dns_cache=300)
+    connector = aiohttp.TCPConnector(limit=options.concurrency, limit_per_host=0, ttl_dns_cache=300,
+                                     ssl=target.ssl_context())
     async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
         send = AiohttpSender(session, url, table, target.region, credentials, tally, options.request_timeout)
         with _Stopwatch(tally) as measure:
@@ -143,8 +144,9 @@ def _aiobotocore_client(target: Target, options: WriterOptions) -> Any:
                                   mode=options.retry_mode)
     if target.uses_default_chain:
         return AioSession(profile=target.profile).create_client(
-            "dynamodb", region_name=target.region, endpoint_url=target.endpoint_url, config=config)
+            "dynamodb", region_name=target.region, endpoint_url=target.endpoint_url, config=config,
+            verify=target.trusted_ca)
     creds = target.credentials()
     return AioSession().create_client("dynamodb", region_name=target.region, endpoint_url=target.endpoint_url,
                                       aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key,
-                                      aws_session_token=creds.token, config=config)
+                                      aws_session_token=creds.token, config=config, verify=target.trusted_ca)

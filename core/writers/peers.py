@@ -27,7 +27,7 @@ from core.protocol import error_code, unprocessed_isbns
 from core.sigv4 import Credentials
 from core.targets import Target
 from core.writers.engine import AsyncTransport, Outcome, Tally, Work
-from core.writers.transports import CredentialCache, transport_code
+from core.writers.transports import CredentialCache, tls_failure, transport_code
 
 
 def available(client: str) -> str | None:
@@ -44,8 +44,10 @@ def _require(client: str) -> None:
         raise ConfigError(reason)
 
 
-def _session(concurrency: int, timeout: float, **options: Any) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=0, ttl_dns_cache=300)
+def _session(target: Target, concurrency: int, timeout: float, **options: Any) -> aiohttp.ClientSession:
+    """An aiohttp session for a peer client: ``concurrency`` connections, HTTPS verified as the target decides."""
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=0, ttl_dns_cache=300,
+                                     ssl=target.ssl_context())
     return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout), **options)
 
 
@@ -90,7 +92,7 @@ def _sdk_error(error: Exception) -> tuple[str, str]:
         status = _SDK_STATUS.search(error.message)
         code = found.group(1) if found else f"HTTP{status.group(1) if status else '000'}"
         return code, f"HTTP {status.group(1)}" if status else error.message
-    return transport_code(error), f"{type(error).__name__}: {error}"
+    return tls_failure(error) or (transport_code(error), f"{type(error).__name__}: {error}")
 
 
 class _CodeKeepingTransport:
@@ -176,7 +178,7 @@ async def aws_sdk_transport(target: Target, table: str, tally: Tally, *, concurr
     credentials = CredentialCache(target.credentials_provider())
     credentials()  # no keys: TargetError now, with its fix, not a failed request per item
     endpoint = target.resolved_endpoint()
-    async with _session(concurrency, timeout, auto_decompress=False,
+    async with _session(target, concurrency, timeout, auto_decompress=False,
                         headers={"Accept-Encoding": "identity"}) as session:
         config = await AsyncDynamoDBConfig.resolve(
             endpoint_uri=endpoint, region=target.region, aws_credentials_identity_resolver=_LabIdentity(credentials),
@@ -210,7 +212,7 @@ def _aiodynamo_error(error: Exception, codes: dict[type[BaseException], str]) ->
     if code is not None:
         data = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
         return code, str(data.get("message") or data.get("Message") or "")
-    return transport_code(error), f"{type(error).__name__}: {error}"
+    return tls_failure(error) or (transport_code(error), f"{type(error).__name__}: {error}")
 
 
 def _lab_key(credentials: Callable[[], Credentials]) -> Any:
@@ -319,7 +321,7 @@ async def aiodynamo_transport(target: Target, table: str, tally: Tally, *, concu
     credentials = CredentialCache(target.credentials_provider())
     credentials()
     endpoint = URL(target.resolved_endpoint())
-    async with _session(concurrency, timeout) as session:
+    async with _session(target, concurrency, timeout) as session:
         client = Client(_aiodynamo_http(session, endpoint), _lab_key(credentials), target.region, endpoint,
                         throttle_config=_one_attempt())
         yield _AiodynamoSender(client, table, tally)

@@ -4,12 +4,15 @@ Contract: a transport sends one request for one ``Work`` (PutItem or BatchWriteI
 DynamoDB or network error, nor for the run being stopped: it answers an ``Outcome`` with a short code. Each HTTP
 attempt is recorded in the tally (boto3 and aiobotocore through botocore's events). A connection that could not be
 made is ``ConnectionRefused`` (nothing was sent), any other transport failure ``ConnectionError`` or ``Timeout``
-(the request may have been written).
+(the request may have been written), except a TLS handshake that failed: ``CertificateError`` when the endpoint's
+certificate was not trusted (its message says why, e.g. "unable to get local issuer certificate"), ``TLSError``
+otherwise; nothing was sent either way, and neither is retried.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 import zlib
 from collections.abc import Callable
@@ -70,8 +73,42 @@ class BotocoreMeter:
         self.tally.request(seconds, code, partially_throttled=partial)
 
 
+def tls_failure(error: BaseException) -> tuple[str, str] | None:
+    """``(code, reason)`` when ``error`` is (or was caused by) a failed TLS handshake, else None: CertificateError
+    with the verifier's reason when the certificate was not trusted, TLSError with OpenSSL's otherwise."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    found: ssl.SSLError | None = None
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):  # aiohttp's error is one too, without the fields
+            cause = getattr(current, "certificate_error", current)
+            return "CertificateError", str(getattr(cause, "verify_message", None) or getattr(cause, "reason", None)
+                                           or "certificate verify failed")
+        if isinstance(current, ssl.SSLError) and found is None:
+            found = current
+        details = getattr(current, "kwargs", None)  # botocore keeps the cause of its errors in kwargs["error"]
+        nested = details.get("error") if isinstance(details, dict) else None
+        current = nested if isinstance(nested, BaseException) else (current.__cause__ or current.__context__)
+    if found is not None:
+        return "TLSError", str(getattr(found, "reason", None) or found)
+    if "CERTIFICATE_VERIFY_FAILED" in str(error):  # botocore keeps only the text of urllib3's error
+        return "CertificateError", str(error).rsplit("certificate verify failed: ", 1)[-1].split(" (_ssl")[0]
+    return None
+
+
+def transport_failure(error: BaseException) -> tuple[str, str]:
+    """``(code, message)`` of a request that got no answer: see ``transport_code``; the message names the cause."""
+    tls = tls_failure(error)
+    return tls if tls is not None else (transport_code(error), type(error).__name__)
+
+
 def transport_code(error: BaseException) -> str:
-    """The lab's code for a request that got no answer: Timeout, ConnectionRefused (nothing sent), ConnectionError."""
+    """The lab's code for a request that got no answer: Timeout, ConnectionRefused (nothing sent), ConnectionError,
+    or CertificateError/TLSError for a failed TLS handshake."""
+    tls = tls_failure(error)
+    if tls is not None:
+        return tls[0]
     if isinstance(error, (ReadTimeoutError, ConnectTimeoutError, asyncio.TimeoutError)):
         return "Timeout"
     if isinstance(error, (EndpointConnectionError, aiohttp.ClientConnectorError, ConnectionRefusedError)):
@@ -96,7 +133,8 @@ def _boto_error(error: Exception) -> Outcome:
         retries = int(error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
         code, message = client_error(error.response)
         return Outcome(code=code, message=message, attempts=retries + 1)
-    return Outcome(code=transport_code(error), message=type(error).__name__)
+    code, message = transport_failure(error)
+    return Outcome(code=code, message=message)
 
 
 _BOTO_ERRORS = (ClientError, ConnectionError, HTTPClientError, BotoCoreError)
@@ -176,9 +214,9 @@ class AiohttpSender:
                 raw = await response.read()
                 status, crc = response.status, response.headers.get("x-amz-crc32")
         except (TimeoutError, aiohttp.ClientError) as error:
-            code = transport_code(error)
+            code, message = transport_failure(error)
             self.tally.request(time.perf_counter() - started, code)
-            return Outcome(code=code, message=type(error).__name__)
+            return Outcome(code=code, message=message)
         seconds = time.perf_counter() - started
         if crc is not None and int(crc) != zlib.crc32(raw):
             self.tally.request(seconds, "CRC32Mismatch")

@@ -1,0 +1,51 @@
+"""The dress rehearsal's cost: the same writes through a plain conditions proxy and through the rehearsal's proxy
+(HTTPS from a throwaway CA, every signature recomputed by aws4), both in front of one embedded dynalite.
+
+    python -m bench.rehearsal_overhead [--items 3000] [--repeat 3]
+
+No latency and no capacity model on either proxy, so the figure is TLS (handshakes on new connections, record
+encryption both ways, certificate checks in the client) plus one SigV4 verification per request in the proxy. Runs
+alternate between the two; the best of each is printed with the ratio, and the proxy's CPU (a proxy at 90 % of a
+core is the limit, not the client).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+from bench.common import Measured, measure
+from core.books import generate_books
+from core.emulator import Emulator, rehearsal_endpoint
+from core.targets import LOCAL_CREDENTIALS, make_target
+
+
+def best_of(runs: list[Measured]) -> Measured:
+    """The fastest of repeated runs (the least disturbed by the rest of a noisy machine)."""
+    return max(runs, key=lambda run: run.items_per_second)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=3000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    books = list(generate_books(args.items, seed=3))
+    with Emulator() as engine, Emulator(upstream=engine.endpoint_url) as plain, \
+            rehearsal_endpoint(engine.endpoint_url, [LOCAL_CREDENTIALS]) as rehearsal:
+        http = make_target("custom", endpoint_url=plain.endpoint_url, credentials=LOCAL_CREDENTIALS)
+        https = replace(make_target("custom", endpoint_url=rehearsal.endpoint_url, credentials=LOCAL_CREDENTIALS),
+                        ca_bundle=rehearsal.ca_bundle)
+        print(f"{'approach':<14} {'plain/s':>9} {'rehearsal/s':>11} {'ratio':>6}  proxy CPU plain / rehearsal")
+        for approach in ("sequential", "threaded", "async", "async-batch", "aiobotocore"):
+            runs: dict[str, list[Measured]] = {"plain": [], "rehearsal": []}
+            for _ in range(args.repeat):
+                runs["plain"].append(measure(plain, http, approach, books))
+                runs["rehearsal"].append(measure(rehearsal, https, approach, books))
+            a, b = best_of(runs["plain"]), best_of(runs["rehearsal"])
+            print(f"{approach:<14} {a.items_per_second:>9,.0f} {b.items_per_second:>11,.0f} "
+                  f"{b.items_per_second / a.items_per_second:>6.2f}  {a.server_cpu:.0f}% / {b.server_cpu:.0f}%")
+
+
+if __name__ == "__main__":
+    main()
