@@ -169,6 +169,18 @@ class CapacityUse:
         """Requests refused whole (sent for nothing) as a share of all the write requests."""
         return self.refused / self.requests if self.requests else 0.0
 
+    def summary(self) -> str:
+        """One line: consumed WRU/s (mean, peak) against capacity, goodput ÷ capacity, throttles, waste."""
+        ratio = "-" if self.goodput_ratio is None else f"{self.goodput_ratio:.2f}"
+        burst = f" + {self.burst_wru:,} WRU burst at the start" if self.burst_wru else ""
+        reasons = ", ".join(f"{reason} {count:,}" for reason, count in sorted(self.throttles.items()))
+        partial = f", {self.partial:,} batches partly refused" if self.partial else ""
+        cut = " (the first seconds were no longer kept)" if not self.complete else ""
+        return (f"{self.goodput:,.0f} WRU/s mean, {self.peak:,} peak vs capacity {self.capacity:,.0f} WRU/s{burst}; "
+                f"goodput ÷ capacity {ratio}; writes throttled {sum(self.throttles.values()):,}"
+                f"{f' ({reasons})' if reasons else ''}; wasted {self.waste:.1%} of {self.requests:,} requests"
+                f"{partial}{cut}")
+
     def as_dict(self) -> dict[str, Any]:
         """Plain data for the exports and the history, with the derived figures beside (rounded)."""
         data = asdict(self)
