@@ -113,3 +113,24 @@ def test_cancel_returns_a_partial_report(emulator: Emulator) -> None:
     report = run(Plan(items=5_000, approaches=("sequential", "async")), emulator=emulator, progress=progress,
                  cancel=stop)
     assert report.cancelled and not report.clean and len(report.runs) == 1
+
+
+def test_a_run_against_a_provisioned_table_reports_its_capacity_use(emulator: Emulator) -> None:
+    """provisioned=1: 300 WRU of burst, then 1 WRU/s; 310 books of one WRU each run into the table's limit."""
+    plan = Plan(items=310, approaches=("async-batch", "sequential"), capacity=Capacity("provisioned", wcu=1),
+                threads=4, concurrency=8, max_attempts=3, seed=5)
+    report = run(plan, emulator=emulator)
+    assert [r.approach for r in report.runs] == ["async-batch", "sequential"]
+    for result in report.runs:
+        use = result.capacity_use
+        assert use is not None and use.setting == "provisioned=1" and use.complete
+        assert use.consumed_wru == result.verification.found  # every book is one WRU: the model's count is the table's
+        assert 300 <= use.consumed_wru <= 310 and use.burst_wru == 300 and use.capacity == 1.0
+        assert set(use.throttles) == {"TableWriteProvisionedThroughputExceeded"}
+        assert use.refused >= 1 and use.requests > use.refused and use.waste == use.refused / use.requests
+        assert use.goodput_ratio is not None and 0.5 < use.goodput_ratio <= 1.1
+        assert sum(wru for _, wru in use.series) == use.consumed_wru and use.series[0][0] == 0.0
+    batched, single = (r.capacity_use.requests for r in report.runs if r.capacity_use is not None)
+    assert batched < single  # 25 books a request
+    off = run(Plan(items=20, approaches=("async",), seed=5), emulator=emulator)
+    assert off.clean and off.runs[0].capacity_use is None
