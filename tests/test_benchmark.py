@@ -14,7 +14,7 @@ from core.errors import ConfigError, TargetError
 from core.estimate import estimate, estimate_seconds
 from core.model import NETWORK_PRESETS, Conditions, Plan, ProgressEvent
 from core.tables import delete_table
-from core.targets import Target
+from core.targets import LOCAL_CREDENTIALS, Target
 
 
 @pytest.mark.parametrize(("fields", "message"), [
@@ -134,3 +134,17 @@ def test_a_run_against_a_provisioned_table_reports_its_capacity_use(emulator: Em
     assert batched < single  # 25 books a request
     off = run(Plan(items=20, approaches=("async",), seed=5), emulator=emulator)
     assert off.clean and off.runs[0].capacity_use is None
+
+
+def test_the_proxy_in_front_of_another_engine_reports_capacity_use(moto_url: str) -> None:
+    """A custom target on this machine (moto) with a capacity model: the lab's conditions proxy applies it, and
+    reports each table's use; on-demand with a maximum throttles with that reason."""
+    plan = Plan(target="custom", endpoint_url=moto_url, items=40, approaches=("async-batch",), seed=9,
+                capacity=Capacity("on-demand", max=10), concurrency=4)
+    report = run(plan, credentials=LOCAL_CREDENTIALS)
+    [result] = report.runs
+    use = result.capacity_use
+    assert use is not None and use.setting == "on-demand:max=10"
+    assert use.consumed_wru == result.verification.found == 40
+    assert set(use.throttles) == {"TableWriteMaxOnDemandThroughputExceeded"} and use.partial >= 1
+    assert use.capacity_line == ((0.0, 10.0),) and use.goodput_ratio is not None and 0 < use.goodput_ratio <= 1.1
