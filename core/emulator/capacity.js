@@ -105,7 +105,9 @@ function createCapacity (raw, clock) {
     let t = tables.get(name)
     if (!t) {
       const now = clock()
-      t = { name, peak: 0, second: Math.floor(now), secondWru: 0, partitions: [], tableBucket: null, log: [] }
+      t = { name, peak: 0, second: Math.floor(now), secondWru: 0, partitions: [], tableBucket: null }
+      t.log = [] // one record per second that saw a write (see record())
+      t.trimmed = null // the latest second dropped from the log
       if (config.mode === 'provisioned') t.tableBucket = bucket(config.wcu, config.wcu * BURST_SECONDS, now, true)
       tables.set(name, t)
       if (tables.size > MAX_TABLES) tables.delete(tables.keys().next().value) // the oldest table seen
@@ -200,7 +202,7 @@ function createCapacity (raw, clock) {
       last = { s, wru: 0, requests: 0, refused: 0, partial: 0, throttles: {}, capacity: capacityLine(t),
         partitions: t.partitions.length, burst: Math.floor(t.tableBucket.tokens) }
       t.log.push(last)
-      if (t.log.length > LOG_SECONDS) t.log.shift()
+      if (t.log.length > LOG_SECONDS) t.trimmed = t.log.shift().s
     }
     return last
   }
@@ -214,7 +216,8 @@ function createCapacity (raw, clock) {
     const from = since === undefined ? -Infinity : Math.floor(since)
     const log = t.log.filter(function (r) { return r.s >= from })
     const out = { consumed_wru: 0, requests: 0, refused_requests: 0, partial_requests: 0, throttles: {},
-      consumed_wru_per_second: [], seconds: [], complete: !(t.log.length >= LOG_SECONDS && t.log[0].s > from) }
+      consumed_wru_per_second: [], seconds: [],
+      complete: t.trimmed === null || t.trimmed < from } // no second of the window was dropped
     for (const r of log) {
       out.consumed_wru += r.wru
       out.requests += r.requests
