@@ -502,6 +502,8 @@ def results() -> None:
     for row in (("seconds", "speedup"), ("throughput", "latency"), ("timeline",)):
         for column, name in zip(st.columns(2), row, strict=False):
             column.plotly_chart(figures[name], config=charts.PNG_CONFIG, key=f"{name}_chart")
+    if charts.has_capacity(data):
+        figures.update(capacity_section(data, log))
     if reference:
         with st.expander("This lab and the 2022 study, as numbers"):
             st.table(ui.study_rows(report), hide_index=True, border="horizontal")
@@ -509,6 +511,17 @@ def results() -> None:
                        "(a ratio within each experiment), not the seconds.")
     verification(report)
     downloads(report, list(figures.values()))
+
+
+def capacity_section(data: dict[str, Any], log: bool) -> dict[str, Any]:
+    """Consumed capacity against the table's line, and the waste per approach (runs with the capacity model on)."""
+    st.markdown(f"#### Table capacity: {Capacity(**data['plan']['capacity'])}")
+    figures = {"capacity": charts.capacity_timeline(data, log=log), "waste": charts.waste_bar(data)}
+    for column, name in zip(st.columns(2), figures, strict=True):
+        column.plotly_chart(figures[name], config=charts.PNG_CONFIG, key=f"{name}_chart")
+    st.table(ui.capacity_rows(data), hide_index=True, border="horizontal")
+    st.caption(ui.CAPACITY_COLUMNS)
+    return figures
 
 
 def verification(report: Report) -> None:

@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from core import lease, logs
 from core.approaches import APPROACHES
 from core.books import Book, generate_books
-from core.capacity import Capacity
+from core.capacity import Capacity, CapacityUse, capacity_use
 from core.emulator import Emulator
 from core.emulator.upstream import needs_proxy
 from core.engines import LocalEngine
@@ -110,7 +110,8 @@ def run(plan: Plan, *, emulator: Server | None = None, credentials: Credentials 
                 controls.set_conditions(plan.conditions)
                 controls.set_capacity(plan.capacity)
             dask = stack.enter_context(_dask(plan, target)) if plan.scaled_out else None
-            return _run_plan(plan, _Run(target, client, servers, emulator, dask), progress, cancel)
+            ctx = _Run(target, client, servers, emulator, dask, controls)
+            return _run_plan(plan, ctx, progress, cancel)
     finally:
         for server in (proxy, own):
             if server is not None:
@@ -130,6 +131,7 @@ class _Run:
     servers: list[Server]
     engine: Server | None  # the engine whose CPU is sampled (not the proxy in front of it)
     dask: Any  # a distributed.Client when the plan is scaled out
+    controls: Emulator | None = None  # the server applying conditions and capacity (embedded, or the proxy)
 
     @property
     def dashboard(self) -> str | None:
@@ -243,28 +245,43 @@ def _run_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptio
         if stop.is_set() and not (options.cancel is not None and options.cancel.is_set()):
             raise PhaseFailed(f"the warm-up of {name} failed: {ctx.died() or warm.halted or 'it was stopped'}", None)
     _phase(name, "the table reset", ctx, lambda: reset_table(ctx.client, table))
-    started = time.perf_counter()
+    started, wall = time.perf_counter(), time.time()
     stop = threading.Event()
     engine_pid = ctx.engine.pid if ctx.engine is not None else None
     with cpu_sampler(engine_pid) as samples, watch(options.cancel, ctx.alive, stop):
         report, settled = _write(plan, name, (plan.items, 0), ctx, options, stop,
                                  progress=lambda done: tell("write", done, plan.items, started), board=board)
     cpu = statistics.mean(samples) if samples else (0.0 if engine_pid else None)
+    use = _capacity_use(plan, ctx, table, wall, report.seconds)
     if (died := ctx.died()) is not None:
         raise PhaseFailed(f"{died} during the {name} run ({report.items_ok:,} of {plan.items:,} items "
                           "acknowledged): the run is marked failed; run the plan again",
                           RunResult(repeat, report, Verification.not_checked(report.items), None))
     if report.halted and not _answers(ctx.target):  # dead or hung: verifying would only wait out its timeouts
         raise PhaseFailed(f"the {name} run gave up: {report.halted}; the target no longer answers, so the table "
-                          "was not verified", RunResult(repeat, report, Verification.not_checked(report.items), cpu))
+                          "was not verified",
+                          RunResult(repeat, report, Verification.not_checked(report.items), cpu, use))
     tell("verify", report.items, plan.items, started)
     check = _phase(name, "the verification", ctx, lambda: verify(ctx.client, table, settled(), report),
-                   lambda: RunResult(repeat, report, Verification.not_checked(report.items), cpu))
+                   lambda: RunResult(repeat, report, Verification.not_checked(report.items), cpu, use))
     tell("done", report.items, plan.items, started)
-    result = RunResult(repeat, report, check, cpu)
+    result = RunResult(repeat, report, check, cpu, use)
     if report.halted:
         raise PhaseFailed(f"the {name} run gave up: {report.halted}", result)
     return result
+
+
+def _capacity_use(plan: Plan, ctx: _Run, table: str, started: float, seconds: float) -> CapacityUse | None:
+    """The table's capacity use over the write phase, from the server that applies the capacity model (one server
+    for every Dask shard too: its per-table figures already sum theirs); None with capacity off, or when the server
+    can no longer say (its death is reported on its own)."""
+    if not plan.capacity.on or ctx.controls is None or not ctx.controls.running:
+        return None
+    try:
+        tables = ctx.controls.stats(since=started).get("capacity", {}).get("tables", {})
+    except (OSError, ValueError, LabError):
+        return None
+    return capacity_use(plan.capacity, tables.get(table), started, seconds)
 
 
 def _answers(target: Target) -> bool:

@@ -5,7 +5,9 @@ a ``Report`` (turned into ``to_dict(report, detail=True)``), so one code path dr
 timeline figures need the detail fields (``latency_samples_ms``, ``timeline``), which stored reports lack; the
 history comparison uses only what is stored (seconds, items/s, latency percentiles). The 2022 study's figures are
 only ever drawn on the same axis as ours as ratios or rates (speed-up, items/s), hatched grey and named as its
-own. ``sweep_chart`` draws a ``core.sweep.SweepResult``. No I/O.
+own. ``sweep_chart`` draws a ``core.sweep.SweepResult``. ``capacity_timeline`` and ``waste_bar`` draw the runs'
+``capacity`` (a ``CapacityUse`` as exported: stored reports carry it too; ``has_capacity`` is False for reports
+made with the capacity model off, or stored before it existed). No I/O.
 """
 
 from __future__ import annotations
@@ -253,4 +255,108 @@ def sweep_chart(result: SweepResult) -> go.Figure:
         margin={"t": 90, "b": 40, "l": 70, "r": 40})
     fig.update_xaxes(type="log", title="concurrency C (threads or requests in flight)", tickvals=levels)
     fig.update_yaxes(type="log", title="items/s")
+    return fig
+
+
+CAPACITY_LINE = "#dc2626"
+
+
+def _capacity_runs(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each approach's first run that has capacity figures: its ``capacity`` dict."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, runs in _by_approach(data).items():
+        use = next((r["capacity"] for r in runs if r.get("capacity")), None)
+        if use is not None:
+            out[name] = use
+    return out
+
+
+def has_capacity(report: ReportLike) -> bool:
+    """Whether any run of the report has capacity figures (the capacity model was on)."""
+    return any(run.get("capacity") for run in as_data(report)["runs"])
+
+
+def _per_second(series: list[list[float]], seconds: float) -> tuple[list[float], list[float]]:
+    """A run's (second, WRU) points with the seconds that saw no write filled in as 0, up to the phase's end."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for t, wru in series:
+        while xs and t - xs[-1] > 1.5:  # a second with no write at all: the table took nothing
+            xs.append(xs[-1] + 1.0)
+            ys.append(0.0)
+        xs.append(t)
+        ys.append(wru)
+    if xs and seconds - xs[-1] > 1.0:
+        xs.append(xs[-1] + 1.0)
+        ys.append(0.0)
+    return xs, ys
+
+
+def capacity_timeline(report: ReportLike, log: bool = False) -> go.Figure:
+    """Consumed WRU per second over each approach's write phase (its first repeat with figures), with the table's
+    capacity as a line: one line when every table had the same (provisioned), else one per approach, dashed in its
+    colour (on-demand allowances grow with each table's own peak)."""
+    data = as_data(report)
+    uses = _capacity_runs(data)
+    fig = go.Figure()
+    lines = {_line_key(use) for use in uses.values()}
+    shared = len(lines) == 1
+    end = max((use["seconds"] for use in uses.values()), default=1.0)
+    for index, (name, use) in enumerate(uses.items()):
+        color = PALETTE[index % len(PALETTE)]
+        xs, ys = _per_second(use["series"], use["seconds"])
+        fig.add_trace(go.Scatter(name=name, x=xs, y=ys, mode="lines+markers", line={"color": color, "width": 2,
+                                                                                     "shape": "hv"},
+                                 marker={"size": 5}, legendgroup=name,
+                                 hovertemplate="%{x:.0f} s: %{y:,.0f} WRU<extra>" + name + "</extra>"))
+        if not shared:
+            fig.add_trace(_line_trace(use, end, f"{name}: capacity", {"color": color, "dash": "dash", "width": 2},
+                                      name))
+    if shared and uses:
+        first = next(iter(uses.values()))
+        fig.add_trace(_line_trace(first, end, f"table capacity ({first['setting']})",
+                                  {"color": CAPACITY_LINE, "dash": "dot", "width": 3}, None))
+    fig.update_xaxes(title="seconds since the writes started")
+    return _layout(fig, "Consumed write capacity over time",
+                   "WRU the table took each second against its capacity line; above the line: burst",
+                   "WRU per second", log)
+
+
+def _line_key(use: Mapping[str, Any]) -> str:
+    return repr([tuple(point) for point in use["capacity_line"]])
+
+
+def _line_trace(use: Mapping[str, Any], end: float, name: str, line: dict[str, Any], group: str | None) -> go.Scatter:
+    points = [list(point) for point in use["capacity_line"]] or [[0.0, use["capacity"]]]
+    xs = [point[0] for point in points] + [max(end, points[-1][0])]
+    ys = [point[1] for point in points] + [points[-1][1]]
+    return go.Scatter(name=name, x=xs, y=ys, mode="lines", line={**line, "shape": "hv"}, legendgroup=group,
+                      hovertemplate="%{y:,.0f} WRU/s<extra>" + name + "</extra>")
+
+
+def waste_bar(report: ReportLike) -> go.Figure:
+    """Per approach (its first repeat with figures): wasted requests (refused whole) as a share of all its write
+    requests, and the writes throttled by ThrottlingReason, stacked."""
+    uses = _capacity_runs(as_data(report))
+    names = list(uses)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=(
+        "Wasted requests: sent and refused (% of all)", "Writes throttled, by reason"))
+    fig.add_trace(go.Bar(name="wasted requests", x=names, y=[100 * uses[n]["waste"] for n in names],
+                         marker_color=CAPACITY_LINE, showlegend=False,
+                         text=[f"{100 * uses[n]['waste']:.1f}% of {uses[n]['requests']:,}" for n in names],
+                         textposition="outside",
+                         hovertemplate="%{x}: %{y:.1f}% of its requests refused whole<extra></extra>"), row=1, col=1)
+    reasons = sorted({reason for use in uses.values() for reason in use["throttles"]})
+    for index, reason in enumerate(reasons):
+        fig.add_trace(go.Bar(name=reason, x=names, y=[uses[n]["throttles"].get(reason, 0) for n in names],
+                             marker_color=PALETTE[(index + 2) % len(PALETTE)],
+                             hovertemplate="%{x}: %{y:,} writes<extra>" + reason + "</extra>"), row=1, col=2)
+    fig.update_layout(title={"text": "Throttling and waste per approach",
+                             "subtitle": {"text": "a request refused whole wrote nothing; a batch partly refused "
+                                                  "returned the rest as UnprocessedItems"}},
+                      barmode="stack", template="plotly_white", height=440, font=FONT,
+                      legend={"orientation": "h", "y": -0.18}, margin={"t": 100, "b": 40, "l": 70, "r": 40})
+    fig.update_yaxes(title="% of requests", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title="writes (items)", rangemode="tozero", row=1, col=2)
+    fig.update_traces(cliponaxis=False, selector={"type": "bar"})
     return fig

@@ -147,6 +147,19 @@ def results_table(report: Report) -> str:
     return "\n".join(lines)
 
 
+def capacity_report(report: Report) -> str:
+    """Per run, its table's capacity use (empty when the capacity model was off): see ``CapacityUse.summary``."""
+    runs = [run for run in report.runs if run.capacity_use is not None]
+    if not runs:
+        return ""
+    lines = [f"Table capacity {report.plan.capacity} (goodput ÷ capacity: WRU written ÷ what the table offered in "
+             "the write phase, burst included; wasted: requests refused whole)"]
+    width = max(len(run.approach) for run in runs)
+    lines.extend(f"{run.approach:<{width}} #{run.repeat + 1}: {run.capacity_use.summary()}"
+                 for run in runs if run.capacity_use is not None)
+    return "\n".join(lines)
+
+
 def check_outputs(args: argparse.Namespace) -> None:
     """Every output path is usable and distinct before anything runs (``ConfigError`` otherwise)."""
     history = None if args.history.lower() == "off" else args.history
@@ -247,6 +260,9 @@ def _run(args: argparse.Namespace) -> int:
     print(bar_chart(report), file=out)
     print(file=out)
     print(results_table(report), file=out)
+    if capacity := capacity_report(report):
+        print(file=out)
+        print(capacity, file=out)
     problems = [problem for path, text in ((args.json, to_json), (args.csv, to_csv)) if path
                 for problem in [_export(path, text(report))] if problem]
     if history is not None:

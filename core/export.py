@@ -1,6 +1,8 @@
 """Exports of a ``Report``: JSON (plan, environment, runs) and CSV (one row per run, the same fields).
 
-Contract: pure; a report holds no credentials, so neither does an export.
+Contract: pure; a report holds no credentials, so neither does an export. A run's ``capacity`` is its
+``CapacityUse.as_dict()`` (None when the capacity model was off, and absent from reports stored before it existed);
+the CSV carries its figures (blank when off) and its throttles as ``reason=count`` pairs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from core.model import Report, RunResult
 CSV_FIELDS = ("approach", "repeat", "table", "items", "seconds", "items_per_second", "requests", "retries",
               "throttled", "errors", "failed_items", "unknown_items", "latency_ms_p50", "latency_ms_p95",
               "latency_ms_p99", "latency_ms_max", "client_cpu_seconds", "server_cpu_percent", "server_bound",
-              "expected", "found", "lost", "unexpected", "mismatched", "recovered")
+              "expected", "found", "lost", "unexpected", "mismatched", "recovered", "capacity", "consumed_wru",
+              "goodput_wru_per_second", "peak_wru_per_second", "capacity_wru_per_second", "goodput_ratio",
+              "capacity_requests", "refused_requests", "waste", "throttle_reasons")
 
 
 MAX_CHART_SAMPLES = 2_000
@@ -44,6 +48,7 @@ def run_dict(run: RunResult, detail: bool = False) -> dict[str, Any]:
         "verification": {"expected": check.expected, "found": check.found, "lost": check.lost,
                          "unexpected": check.unexpected, "mismatched": check.mismatched,
                          "recovered": check.recovered},
+        "capacity": None if run.capacity_use is None else run.capacity_use.as_dict(),
         **extra,
     }
 
@@ -63,6 +68,13 @@ def csv_row(run: dict[str, Any]) -> dict[str, Any]:
     row["errors"] = ";".join(f"{code}={count}" for code, count in sorted(run["errors"].items()))
     row.update({f"latency_ms_{k}": v for k, v in run["latency_ms"].items()})
     row.update(run["verification"])
+    use = run.get("capacity")
+    if use:
+        row.update(capacity=use["setting"], consumed_wru=use["consumed_wru"], goodput_wru_per_second=use["goodput"],
+                   peak_wru_per_second=use["peak"], capacity_wru_per_second=use["capacity"],
+                   goodput_ratio=use["goodput_ratio"], capacity_requests=use["requests"],
+                   refused_requests=use["refused"], waste=use["waste"],
+                   throttle_reasons=";".join(f"{reason}={n}" for reason, n in sorted(use["throttles"].items())))
     return row
 
 

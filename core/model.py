@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args
 
 from core.approaches import APPROACHES, STUDY_APPROACHES, parallelism
 from core.books import ISBN_BODIES
-from core.capacity import Capacity
+from core.capacity import Capacity, CapacityUse
 from core.endpoints import (
     DEFAULT_REGION,
     KINDS,
@@ -282,6 +282,7 @@ class RunResult:
     report: RunReport
     verification: Verification
     server_cpu_percent: float | None = None  # mean over the run, % of one core; None off the embedded target
+    capacity_use: CapacityUse | None = None  # the table's capacity use in the write phase; None when capacity is off
 
     @property
     def approach(self) -> str:

@@ -349,6 +349,34 @@ def summary_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+def capacity_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The runs' capacity use (runs without it left out): WRU/s mean and peak against capacity, goodput ÷ capacity,
+    requests and the share wasted, writes throttled by reason."""
+    rows = []
+    for run_data in data["runs"]:
+        use = run_data.get("capacity")
+        if not use:
+            continue
+        ratio = use["goodput_ratio"]
+        rows.append({"approach": run_data["approach"], "repeat": str(run_data["repeat"] + 1),
+                     "WRU/s mean": f"{use['goodput']:,.0f}", "WRU/s peak": f"{use['peak']:,}",
+                     "capacity WRU/s": f"{use['capacity']:,.0f}",
+                     "goodput ÷ capacity": "–" if ratio is None else f"{ratio:.2f}",
+                     "requests": f"{use['requests']:,}", "wasted": f"{use['waste']:.1%}",
+                     "throttled (by reason)": ", ".join(f"{reason.removeprefix('TableWrite')} {count:,}"
+                                                        for reason, count in sorted(use["throttles"].items()))
+                                              or "none"})
+    return rows
+
+
+CAPACITY_COLUMNS = (
+    "**WRU/s mean**: write request units the table took per second over the write phase (the goodput) · **peak**: "
+    "the most in one second · **capacity**: the table's line (provisioned WCU, or the on-demand allowance) · "
+    "**goodput ÷ capacity**: WRU written ÷ what the table offered in the phase, its burst included (1.0: the writer "
+    "took all it could give) · **wasted**: requests refused whole, sent for nothing · **throttled**: writes (items) "
+    "refused, by ThrottlingReason")
+
+
 VERIFICATION_COLUMNS = (
     "**written**: books found in the table with exactly the attributes written, of those the run was given · "
     "**lost**: acknowledged by the server, yet absent · **unexpected**: present, but never given to this run · "

@@ -16,9 +16,10 @@ from streamlit.testing.v1 import AppTest
 from core import ui
 from core.emulator import Emulator
 from core.errors import ConfigError
+from core.export import to_dict
 from core.history import History
 from core.model import Conditions, Plan, Report
-from tests.test_charts import REPORT, report, result
+from tests.test_charts import REPORT, capacity_report, report, result
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
@@ -143,6 +144,35 @@ def test_a_small_run_charts_one_bar_per_approach_and_lands_in_history(app: AppTe
     assert len(history.options) == 1 and "40 books" in history.options[0]
     assert "no added latency" in history.options[0] and "verified" in history.options[0]
     assert "calibrated from 3 earlier fault-free runs on this machine and embedded" in texts(app.caption)
+
+
+def test_a_run_with_capacity_on_shows_consumed_capacity_and_waste_per_approach(app: AppTest) -> None:
+    app.text_input(key="items").set_value("30").run()
+    app.sidebar.selectbox(key="capacity_mode").set_value("provisioned").run()
+    app.sidebar.text_input(key="capacity_wcu").set_value("1").run()
+    button(app, "Run").click().run()
+    assert not app.exception, app.exception
+    assert not app.error, texts(app.error)
+    report: Report = app.session_state["report"]
+    assert all(r.capacity_use is not None and r.capacity_use.consumed_wru == 30 for r in report.runs)
+    assert "#### Table capacity: provisioned=1" in texts(app.markdown)
+    specs = {json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec)
+             for c in app.get("plotly_chart")}
+    assert len(specs) == 7
+    consumed = specs["Consumed write capacity over time"]
+    assert [t["name"] for t in consumed["data"]] == ["sequential", "threaded", "async",
+                                                     "table capacity (provisioned=1)"]
+    assert specs["Throttling and waste per approach"]["data"][0]["name"] == "wasted requests"
+    assert "goodput ÷ capacity" in texts(app.caption)
+
+
+def test_capacity_rows_say_what_each_run_did_to_its_table() -> None:
+    rows = ui.capacity_rows(to_dict(capacity_report()))
+    assert rows[0] == {"approach": "threaded", "repeat": "1", "WRU/s mean": "72", "WRU/s peak": "100",
+                       "capacity WRU/s": "100", "goodput ÷ capacity": "0.80", "requests": "200", "wasted": "10.0%",
+                       "throttled (by reason)": "KeyRangeThroughputExceeded 5, ProvisionedThroughputExceeded 20"}
+    assert rows[1]["throttled (by reason)"] == "none"
+    assert ui.capacity_rows(to_dict(REPORT)) == []  # capacity off: nothing to show
 
 
 def test_history_lists_earlier_runs_and_compares_two(app: AppTest, history_path: Path) -> None:

@@ -14,7 +14,7 @@ from core.errors import ConfigError, TargetError
 from core.estimate import estimate, estimate_seconds
 from core.model import NETWORK_PRESETS, Conditions, Plan, ProgressEvent
 from core.tables import delete_table
-from core.targets import Target
+from core.targets import LOCAL_CREDENTIALS, Target
 
 
 @pytest.mark.parametrize(("fields", "message"), [
@@ -113,3 +113,38 @@ def test_cancel_returns_a_partial_report(emulator: Emulator) -> None:
     report = run(Plan(items=5_000, approaches=("sequential", "async")), emulator=emulator, progress=progress,
                  cancel=stop)
     assert report.cancelled and not report.clean and len(report.runs) == 1
+
+
+def test_a_run_against_a_provisioned_table_reports_its_capacity_use(emulator: Emulator) -> None:
+    """provisioned=1: 300 WRU of burst, then 1 WRU/s; 310 books of one WRU each run into the table's limit."""
+    plan = Plan(items=310, approaches=("async-batch", "sequential"), capacity=Capacity("provisioned", wcu=1),
+                threads=4, concurrency=8, max_attempts=3, seed=5)
+    report = run(plan, emulator=emulator)
+    assert [r.approach for r in report.runs] == ["async-batch", "sequential"]
+    for result in report.runs:
+        use = result.capacity_use
+        assert use is not None and use.setting == "provisioned=1" and use.complete
+        assert use.consumed_wru == result.verification.found  # every book is one WRU: the model's count is the table's
+        assert 300 <= use.consumed_wru <= 310 and use.burst_wru == 300 and use.capacity == 1.0
+        assert set(use.throttles) == {"TableWriteProvisionedThroughputExceeded"}
+        assert use.refused >= 1 and use.requests > use.refused and use.waste == use.refused / use.requests
+        assert use.goodput_ratio is not None and 0.5 < use.goodput_ratio <= 1.1
+        assert sum(wru for _, wru in use.series) == use.consumed_wru and use.series[0][0] == 0.0
+    batched, single = (r.capacity_use.requests for r in report.runs if r.capacity_use is not None)
+    assert batched < single  # 25 books a request
+    off = run(Plan(items=20, approaches=("async",), seed=5), emulator=emulator)
+    assert off.clean and off.runs[0].capacity_use is None
+
+
+def test_the_proxy_in_front_of_another_engine_reports_capacity_use(moto_url: str) -> None:
+    """A custom target on this machine (moto) with a capacity model: the lab's conditions proxy applies it, and
+    reports each table's use; on-demand with a maximum throttles with that reason."""
+    plan = Plan(target="custom", endpoint_url=moto_url, items=40, approaches=("async-batch",), seed=9,
+                capacity=Capacity("on-demand", max=10), concurrency=4)
+    report = run(plan, credentials=LOCAL_CREDENTIALS)
+    [result] = report.runs
+    use = result.capacity_use
+    assert use is not None and use.setting == "on-demand:max=10"
+    assert use.consumed_wru == result.verification.found == 40
+    assert set(use.throttles) == {"TableWriteMaxOnDemandThroughputExceeded"} and use.partial >= 1
+    assert use.capacity_line == ((0.0, 10.0),) and use.goodput_ratio is not None and 0 < use.goodput_ratio <= 1.1

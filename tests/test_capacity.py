@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from core.capacity import Capacity, parse_capacity
+from core.capacity import Capacity, CapacityUse, capacity_use, parse_capacity
 from core.emulator import REPO_ROOT, Emulator, needs_proxy, node_executable
 from core.errors import ConfigError
 from core.model import Conditions
@@ -132,6 +132,11 @@ def test_provisioned_table_takes_its_burst_then_throttles_with_reasons(capped: E
     assert model["throttles"]["TableWriteProvisionedThroughputExceeded"] >= 500 - len(written)
     assert sum(wru for _, wru in model["consumed_wru_per_second"]) == len(written)
     assert model["tables"]["CapBooks"]["capacity_wru_per_second"] == 1
+    table = model["tables"]["CapBooks"]  # the table's own figures, for the run report
+    assert table["consumed_wru"] == len(written) and table["requests"] == 21
+    assert table["refused_requests"] >= 1 and table["partial_requests"] <= 1
+    assert table["throttles"] == {"TableWriteProvisionedThroughputExceeded": 500 - len(written) + 1}
+    assert capped.stats(since=time.time() + 5)["capacity"]["tables"]["CapBooks"]["requests"] == 0
 
 
 def test_a_new_table_starts_afresh(capped: Emulator) -> None:
@@ -141,7 +146,11 @@ def test_a_new_table_starts_afresh(capped: Emulator) -> None:
     else:
         pytest.fail("300 WRU of burst never ran out")
     assert capped.call("DeleteTable", {"TableName": "CapBooks"})[0] == 200
-    assert capped.call("CreateTable", TABLE)[0] == 200
+    deadline = time.monotonic() + 30
+    while capped.call("DescribeTable", {"TableName": "CapBooks"})[0] == 200:  # dynalite deletes asynchronously
+        assert time.monotonic() < deadline, "the table was not deleted"
+        time.sleep(0.02)
+    create(capped)  # until ACTIVE: a put before that gets dynalite's ResourceNotFoundException
     assert put(capped, "fresh")[0] == 200
 
 
@@ -203,3 +212,52 @@ def test_cli_emulator_takes_a_capacity_and_refuses_a_bad_one_in_one_line() -> No
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
+
+
+# ---- the run report's capacity use (pure) -----------------------------------------------------------------------
+
+def table_figures(rows: list[list[float]], wru: list[list[int]], **counts: Any) -> dict[str, Any]:
+    return {"seconds": rows, "consumed_wru_per_second": wru, "consumed_wru": sum(w for _, w in wru), **counts}
+
+
+@pytest.mark.parametrize(("setting", "table", "started", "seconds", "offered", "capacity"), [
+    # a fresh provisioned table: its 300 s of burst, then WCU per second
+    (Capacity("provisioned", wcu=1), table_figures([[100, 1, 1, 300], [101, 1, 1, 0]], [[100, 300], [101, 1]]),
+     100.2, 1.5, 301.5, 1.0),
+    # provisioned 1,000 with 300,000 WRU of burst on one partition: the partition's 1,000 WRU/s binds
+    (Capacity("provisioned", wcu=1000), table_figures([[50, 1000, 1, 300_000]], [[50, 1000]]), 50.0, 20.0,
+     21_000.0, 1000.0),
+    # on-demand: the allowance doubles (4,000 -> 8,000 -> 16,000); its one second of burst on top
+    (Capacity("on-demand"), table_figures([[100, 4000, 4, 4000], [101, 8000, 8, 8000], [103, 16000, 16, 16000]],
+                                          [[100, 4000], [101, 8000], [103, 100]]),
+     100.5, 3.5, 4000 + 4000 * 0.5 + 8000 * 2 + 16000 * 1, 34_000 / 3.5),
+    # no write reached the table: what the setting offers
+    (Capacity("provisioned", wcu=10), None, 0.0, 2.0, 3000.0, 10.0),  # 3,020 by the table; its partition: 3,000
+    (Capacity("on-demand", warm=2000), None, 0.0, 1.0, 4000.0, 2000.0),
+])
+def test_capacity_use_compares_what_was_written_with_what_the_table_offered(
+        setting: Capacity, table: dict[str, Any] | None, started: float, seconds: float, offered: float,
+        capacity: float) -> None:
+    use = capacity_use(setting, table, started, seconds)
+    assert use.offered_wru == pytest.approx(offered)
+    assert use.capacity == pytest.approx(capacity)
+    consumed = table["consumed_wru"] if table else 0
+    assert use.consumed_wru == consumed and use.goodput == pytest.approx(consumed / seconds)
+    assert use.goodput_ratio == pytest.approx(consumed / offered)
+    assert use.series[0][0] == 0.0 if use.series else use.series == ()  # seconds since the writes started
+
+
+def test_capacity_use_counts_waste_and_reasons_and_survives_the_export() -> None:
+    table = table_figures([[10, 5, 1, 1500], [12, 5, 1, 0]], [[10, 1500], [12, 5]], requests=40,
+                          refused_requests=10, partial_requests=3,
+                          throttles={"TableWriteProvisionedThroughputExceeded": 250}, complete=True)
+    use = capacity_use(Capacity("provisioned", wcu=5), table, 10.5, 4.0)
+    assert use.waste == 0.25 and use.peak == 1500 and use.partial == 3
+    assert use.series == ((0.0, 1500), (1.5, 5)) and use.capacity_line == ((0.0, 5.0),)
+    assert use.summary() == ("376 WRU/s mean, 1,500 peak vs capacity 5 WRU/s + 1,500 WRU burst at the start; "
+                             "goodput ÷ capacity 0.99; writes throttled 250 (TableWriteProvisionedThroughputExceeded "
+                             "250); wasted 25.0% of 40 requests, 3 batches partly refused")
+    data = use.as_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert CapacityUse.from_dict(data) == use
+    assert data["goodput_ratio"] == round(1505 / 1520, 4) and data["waste"] == 0.25

@@ -5,13 +5,17 @@ from the stored dict, and the concurrency sweep's chart."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core import charts
 from core.approaches import STUDY_2022_SECONDS
-from core.export import to_dict
+from core.capacity import Capacity, CapacityUse
+from core.export import to_csv, to_dict
+from core.history import History
 from core.model import Plan, Report, RunResult
 from core.report import RunReport, Verification
 from core.sweep import SweepPoint, SweepResult, plan_sweep
@@ -159,3 +163,79 @@ def test_sweep_chart_draws_little_s_law_the_capacity_and_the_knees() -> None:
     capacity = by_name["server capacity (CPU saturated): 3,000 items/s"]
     assert list(capacity.y) == [3_000, 3_000]
     assert figure.layout.xaxis.type == "log" and figure.layout.yaxis.type == "log"
+
+
+
+# ---- the capacity report ---------------------------------------------------------------------------------------
+
+def use(series: tuple[tuple[float, int], ...], line: tuple[tuple[float, float], ...], requests: int, refused: int,
+        throttles: dict[str, int], seconds: float = 4.0, setting: str = "provisioned=100") -> CapacityUse:
+    consumed = sum(wru for _, wru in series)
+    return CapacityUse(setting, seconds, consumed, consumed * 1.25, 300, requests, refused, 1, throttles, series, line)
+
+
+def capacity_report() -> Report:
+    runs = (replace(result("threaded", 4.0), capacity_use=use(
+                ((0.0, 90), (1.0, 100), (3.0, 100)), ((0.0, 100.0),), 200, 20,
+                {"TableWriteProvisionedThroughputExceeded": 20, "TableWriteKeyRangeThroughputExceeded": 5})),
+            replace(result("async-batch", 2.0), capacity_use=use(
+                ((0.0, 100), (1.0, 100)), ((0.0, 100.0),), 10, 0, {}, seconds=2.0)))
+    plan = Plan(approaches=("threaded", "async-batch"), items=100, capacity=Capacity("provisioned", wcu=100))
+    return Report(plan, {"python": "3"}, runs, created=1_700_000_000.0)
+
+
+def test_capacity_timeline_draws_consumed_wru_against_one_shared_capacity_line() -> None:
+    figure = charts.capacity_timeline(capacity_report())
+    by_name = {t.name: t for t in figure.data}
+    assert list(by_name) == ["threaded", "async-batch", "table capacity (provisioned=100)"]
+    threaded = by_name["threaded"]
+    assert list(threaded.x) == [0.0, 1.0, 2.0, 3.0] and list(threaded.y) == [90, 100, 0.0, 100]  # an idle second: 0
+    line = by_name["table capacity (provisioned=100)"]
+    assert list(line.x) == [0.0, 4.0] and list(line.y) == [100.0, 100.0] and line.line.shape == "hv"
+    assert figure.layout.yaxis.title.text == "WRU per second"
+    assert charts.capacity_timeline(capacity_report(), log=True).layout.yaxis.type == "log"
+
+
+def test_on_demand_tables_get_a_capacity_line_each() -> None:
+    growing = use(((0.0, 4000), (1.0, 8000)), ((0.0, 4000.0), (1.0, 8000.0)), 400, 0, {}, 2.0, "on-demand")
+    flat = use(((0.0, 3000),), ((0.0, 4000.0),), 120, 0, {}, 1.0, "on-demand")
+    runs = (replace(result("async", 2.0), capacity_use=growing), replace(result("threaded", 1.0), capacity_use=flat))
+    data = to_dict(Report(Plan(approaches=("async", "threaded"), capacity=Capacity("on-demand")), {}, runs))
+    names = [t.name for t in charts.capacity_timeline(data).data]
+    assert names == ["async", "async: capacity", "threaded", "threaded: capacity"]
+    assert list(charts.capacity_timeline(data).data[1].y) == [4000.0, 8000.0, 8000.0]
+
+
+def test_waste_bar_shows_the_share_refused_and_the_reasons_stacked() -> None:
+    figure = charts.waste_bar(capacity_report())
+    wasted, *reasons = figure.data
+    assert list(wasted.x) == ["threaded", "async-batch"] and list(wasted.y) == [10.0, 0.0]
+    assert list(wasted.text) == ["10.0% of 200", "0.0% of 10"]
+    assert {t.name: list(t.y) for t in reasons} == {"TableWriteKeyRangeThroughputExceeded": [5, 0],
+                                                    "TableWriteProvisionedThroughputExceeded": [20, 0]}
+    assert figure.layout.barmode == "stack"
+
+
+def test_capacity_figures_travel_through_exports_and_history(tmp_path: Path) -> None:
+    fresh = capacity_report()
+    store = History(tmp_path / "h.sqlite3")
+    stored = store.load(store.append(fresh))
+    assert stored["runs"][0]["capacity"]["waste"] == 0.1 and stored["runs"][0]["capacity"]["goodput_ratio"] == 0.8
+    for draw in (charts.capacity_timeline, charts.waste_bar):
+        assert traces(draw(fresh)) == traces(draw(stored))
+    assert charts.has_capacity(stored) and not charts.has_capacity(REPORT)
+    header, first, _ = to_csv(fresh).splitlines()
+    row = dict(zip(header.split(","), first.split(","), strict=True))
+    assert row["capacity"] == "provisioned=100" and row["waste"] == "0.1" and row["refused_requests"] == "20"
+    assert row["throttle_reasons"] == ("TableWriteKeyRangeThroughputExceeded=5;"
+                                       "TableWriteProvisionedThroughputExceeded=20")
+    off = dict(zip(*(line.split(",") for line in to_csv(REPORT).splitlines()[:2]), strict=True))
+    assert off["capacity"] == "" and off["waste"] == ""
+
+
+def test_a_report_stored_before_the_capacity_report_still_reads() -> None:
+    old = json.loads(json.dumps(to_dict(REPORT)))
+    for run in old["runs"]:
+        del run["capacity"]  # what the history holds from before
+    assert not charts.has_capacity(old)
+    assert charts.capacity_timeline(old).data == () and charts.seconds_bar(old).data

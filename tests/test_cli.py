@@ -91,6 +91,7 @@ def test_a_full_run_prints_chart_table_and_writes_exports(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert "sequential: ▇" in result.stdout and "async-batch: ▇" in result.stdout
     assert result.stdout.count("OK found 60/60 lost 0") == 4
+    assert "Table capacity" not in result.stdout  # the capacity model was off
     assert "estimated" in result.stderr and "items/s" in result.stderr
     data = json.loads((tmp_path / "r.json").read_text())
     assert set(data) >= {"plan", "environment", "runs"}
@@ -106,6 +107,17 @@ def test_a_full_run_prints_chart_table_and_writes_exports(tmp_path: Path) -> Non
     entries = History(history).entries()
     assert len(entries) == 1 and entries[0].clean and entries[0].items == 60
     assert History(history).load(entries[0].id)["runs"][3]["approach"] == "async-batch"
+
+
+def test_a_capacity_run_prints_each_approach_s_use_of_the_table() -> None:
+    result = cli("run", "--items", "320", "--approaches", "async-batch,threaded-batch", "--capacity", "provisioned=1",
+                 "--max-attempts", "2", "--history", "off")
+    assert result.returncode in (0, 1), result.stderr  # items still throttled after 2 attempts fail (exit 1)
+    report = result.stdout.split("Table capacity provisioned=1 (goodput ÷ capacity: ", 1)[1].splitlines()
+    assert report[1].startswith("async-batch    #1: ") and report[2].startswith("threaded-batch #1: ")
+    for line in report[1:3]:
+        assert "peak vs capacity 1 WRU/s + 300 WRU burst at the start; goodput ÷ capacity " in line
+        assert "(TableWriteProvisionedThroughputExceeded " in line and "% of " in line
 
 
 def test_lost_or_failed_items_exit_1(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ canary secret kept out of the task graph and the logs, an unreachable scheduler,
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import signal
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -265,13 +267,18 @@ def test_scheduler_addresses(address: str, kind: str, keys: bool, error: str | N
             check_scheduler_address(address, target)
 
 
-def test_the_cli_scales_out_and_reports_every_item() -> None:
-    """`python -m core run --workers 2`: the plan's writes go to two Dask worker processes; one verified row each."""
+def test_the_cli_scales_out_and_reports_every_item(tmp_path: Path) -> None:
+    """`python -m core run --workers 2`: the plan's writes go to two Dask worker processes; one verified row each;
+    with the capacity model on, each table's figures sum both shards' writes (one server counts them)."""
     result = subprocess.run([sys.executable, "-m", "core", "run", "--workers", "2", "--items", "120", "--approaches",
-                             "sequential,async-batch", "--history", "off"], capture_output=True, text=True,
+                             "sequential,async-batch", "--history", "off", "--capacity", "provisioned=1000",
+                             "--json", str(tmp_path / "r.json")], capture_output=True, text=True,
                             cwd=REPO_ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("OK found 120/120 lost 0") == 2
+    runs = json.loads((tmp_path / "r.json").read_text())["runs"]
+    assert [run["capacity"]["consumed_wru"] for run in runs] == [120, 120]
+    assert [run["capacity"]["requests"] for run in runs] == [run["requests"] for run in runs]
 
 
 def test_the_cli_with_an_unreachable_scheduler_is_one_line_and_writes_nothing() -> None:

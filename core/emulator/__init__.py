@@ -208,11 +208,13 @@ class Emulator:
         if status != 200:
             raise EmulatorError(f"{self.name} refused the {what}: {answer.get('message')}")
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self, since: float | None = None) -> dict[str, Any]:
         """Request and fault counters of the running server, and its capacity model's figures under "capacity":
         consumed_wru, consumed_wru_per_second ([[unix second, WRU], ...], the last 600 s), throttles (count by
-        ThrottlingReason) and per table its partitions, peak and capacity in WRU/s."""
-        return self._request("GET", "/__lab/stats", b"", {TOKEN_HEADER: self._token})[1]
+        ThrottlingReason) and per table its partitions, peak and capacity in WRU/s, with its figures from ``since``
+        (unix seconds; everything kept without it) that ``core.capacity.capacity_use`` reads."""
+        path = "/__lab/stats" if since is None else f"/__lab/stats?since={max(0.0, since):.3f}"
+        return self._request("GET", path, b"", {TOKEN_HEADER: self._token})[1]
 
     def _request(self, method: str, path: str, body: bytes, headers: dict[str, str],
                  timeout: float = 10.0) -> tuple[int, dict[str, Any]]:

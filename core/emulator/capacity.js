@@ -10,6 +10,11 @@
 //     account's 40,000 WRU/s per-table quota; a one-second table bucket enforces the caps.
 // admit(table, items) takes the items (in order) while capacity lasts and says why the others were refused:
 // a batch is partially processed, as DynamoDB does. forget(table) is a new table (CreateTable).
+// stats(since) gives, besides the server-wide figures, per table what a run report needs, cut to the seconds from
+// `since` (unix seconds; all that is kept without it): WRU consumed per second, write requests (refused: nothing
+// written; partial: a batch that wrote some), throttled items by reason, and per second the table's capacity line
+// (provisioned WCU, or the on-demand allowance as it grows), its partitions and the burst it held. Memory is
+// bounded: per table the last LOG_SECONDS seconds that saw writes, and at most MAX_TABLES tables.
 'use strict'
 
 const PARTITION_WRU = 1000
@@ -17,6 +22,8 @@ const ON_DEMAND_INITIAL = 4000
 const ACCOUNT_TABLE_QUOTA = 40000
 const BURST_SECONDS = 300
 const HISTORY_SECONDS = 600
+const LOG_SECONDS = 3600
+const MAX_TABLES = 256
 const MODES = ['off', 'on-demand', 'provisioned']
 
 function validCapacity (raw) {
@@ -99,8 +106,11 @@ function createCapacity (raw, clock) {
     if (!t) {
       const now = clock()
       t = { name, peak: 0, second: Math.floor(now), secondWru: 0, partitions: [], tableBucket: null }
+      t.log = [] // one record per second that saw a write (see record())
+      t.trimmed = null // the latest second dropped from the log
       if (config.mode === 'provisioned') t.tableBucket = bucket(config.wcu, config.wcu * BURST_SECONDS, now, true)
       tables.set(name, t)
+      if (tables.size > MAX_TABLES) tables.delete(tables.keys().next().value) // the oldest table seen
       resize(t, now)
     }
     return t
@@ -153,6 +163,8 @@ function createCapacity (raw, clock) {
     const t = table(name)
     tick(t, now)
     refill(t.tableBucket, now)
+    const second = record(t, now)
+    second.requests++
     items.forEach(function (item, index) {
       const partition = t.partitions[fnv1a(item.key) % t.partitions.length]
       refill(partition, now)
@@ -162,16 +174,19 @@ function createCapacity (raw, clock) {
       if (reason) {
         refused.push({ index, reason })
         throttles[reason] = (throttles[reason] || 0) + 1
+        second.throttles[reason] = (second.throttles[reason] || 0) + 1
         return
       }
       t.tableBucket.tokens -= item.wru
       partition.tokens -= item.wru
       t.secondWru += item.wru
+      second.wru += item.wru
       consumedTotal += item.wru
-      const second = Math.floor(now)
-      history.set(second, (history.get(second) || 0) + item.wru)
+      history.set(second.s, (history.get(second.s) || 0) + item.wru)
       accepted.push(index)
     })
+    if (refused.length && !accepted.length) second.refused++
+    else if (refused.length) second.partial++
     for (const second of history.keys()) {
       if (second < Math.floor(now) - HISTORY_SECONDS) history.delete(second)
       else break
@@ -179,19 +194,57 @@ function createCapacity (raw, clock) {
     return { accepted, refused }
   }
 
+  // The table's record of the current second (a new one when the second turns): what the report reads.
+  function record (t, now) {
+    const s = Math.floor(now)
+    let last = t.log[t.log.length - 1]
+    if (!last || last.s !== s) {
+      last = { s, wru: 0, requests: 0, refused: 0, partial: 0, throttles: {}, capacity: capacityLine(t),
+        partitions: t.partitions.length, burst: Math.floor(t.tableBucket.tokens) }
+      t.log.push(last)
+      if (t.log.length > LOG_SECONDS) t.trimmed = t.log.shift().s
+    }
+    return last
+  }
+
+  function capacityLine (t) {
+    return config.mode === 'provisioned' ? config.wcu : t.tableBucket.rate
+  }
+
+  // One table's figures over the seconds from `since` (every second kept when it is undefined).
+  function window (t, since) {
+    const from = since === undefined ? -Infinity : Math.floor(since)
+    const log = t.log.filter(function (r) { return r.s >= from })
+    const out = { consumed_wru: 0, requests: 0, refused_requests: 0, partial_requests: 0, throttles: {},
+      consumed_wru_per_second: [], seconds: [],
+      complete: t.trimmed === null || t.trimmed < from } // no second of the window was dropped
+    for (const r of log) {
+      out.consumed_wru += r.wru
+      out.requests += r.requests
+      out.refused_requests += r.refused
+      out.partial_requests += r.partial
+      for (const [reason, n] of Object.entries(r.throttles)) out.throttles[reason] = (out.throttles[reason] || 0) + n
+      out.consumed_wru_per_second.push([r.s, r.wru])
+      out.seconds.push([r.s, r.capacity, r.partitions, r.burst])
+    }
+    return out
+  }
+
   function forget (name) {
     tables.delete(name)
   }
 
-  function stats () {
+  // Server-wide figures (consumed_wru, consumed_wru_per_second over the last HISTORY_SECONDS, throttles) and per
+  // table its current partitions, peak, capacity and burst with its window from `since` (see window()).
+  function stats (since) {
     const out = { config, consumed_wru: consumedTotal, throttles: Object.assign({}, throttles), tables: {} }
     out.consumed_wru_per_second = Array.from(history.entries())
     for (const t of tables.values()) {
-      out.tables[t.name] = {
+      out.tables[t.name] = Object.assign({
         partitions: t.partitions.length,
         peak_wru_per_second: Math.max(t.peak, t.secondWru),
-        capacity_wru_per_second: config.mode === 'provisioned' ? config.wcu : t.tableBucket.rate,
-      }
+        capacity_wru_per_second: capacityLine(t),
+      }, window(t, since))
       if (config.mode === 'provisioned') out.tables[t.name].burst_wru = Math.floor(t.tableBucket.tokens)
     }
     return out
@@ -200,4 +253,4 @@ function createCapacity (raw, clock) {
   return { config, admit, forget, stats }
 }
 
-module.exports = { createCapacity, validCapacity, writeUnits, itemSize, fnv1a, PARTITION_WRU, ON_DEMAND_INITIAL, ACCOUNT_TABLE_QUOTA, BURST_SECONDS }
+module.exports = { createCapacity, validCapacity, writeUnits, itemSize, fnv1a, PARTITION_WRU, ON_DEMAND_INITIAL, ACCOUNT_TABLE_QUOTA, BURST_SECONDS, LOG_SECONDS, MAX_TABLES }

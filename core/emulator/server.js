@@ -26,7 +26,8 @@
 // PutItem that does not fit gets 400 ProvisionedThroughputExceededException or ThrottlingException with
 // ThrottlingReasons; a batch writes what fits and returns the rest in UnprocessedItems (400 when nothing fits).
 // A CreateTable or DeleteTable seen here starts the table's model afresh (and tells it the partition key).
-// Control endpoints: GET /__lab/stats (request counters, consumed WRU per second and throttle reasons), GET/POST
+// Control endpoints: GET /__lab/stats[?since=UNIX_SECONDS] (request counters, consumed WRU per second and
+// throttle reasons, per table too, cut from `since`), GET/POST
 // /__lab/conditions and /__lab/capacity (read/replace them, validated as the CLI validates them). They answer only requests carrying the header x-lab-token equal to the
 // LAB_CONTROL_TOKEN environment variable the lab sets at start (403 otherwise; disabled when it is unset).
 // The AWS dress rehearsal: with --tls-cert/--tls-key it serves HTTPS (the lab makes a throwaway CA for it); with
@@ -445,9 +446,11 @@ function handleLab (req, res, body) {
   if (!authorized(req)) {
     return send(res, 403, { message: 'the lab control endpoints need the ' + TOKEN_HEADER + ' header of the lab that started this server' })
   }
-  if (req.url === '/__lab/stats' && req.method === 'GET') {
+  const statsUrl = /^\/__lab\/stats(?:\?since=([0-9]+(?:\.[0-9]+)?))?$/.exec(req.url)
+  if (statsUrl && req.method === 'GET') { // ?since=UNIX_SECONDS: each table's capacity figures from then on
+    const since = statsUrl[1] === undefined ? undefined : Number(statsUrl[1])
     return send(res, 200, Object.assign({ conditions, backend: upstream ? upstream.href : 'dynalite' }, stats,
-      { capacity: capacity.stats() }))
+      { capacity: capacity.stats(since) }))
   }
   if (req.url === '/__lab/capacity') {
     if (req.method === 'POST') {

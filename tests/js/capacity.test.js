@@ -5,7 +5,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
-const { createCapacity, validCapacity, writeUnits, itemSize, fnv1a } = require(path.join(__dirname, '..', '..', 'core', 'emulator', 'capacity.js'))
+const { createCapacity, validCapacity, writeUnits, itemSize, fnv1a, LOG_SECONDS, MAX_TABLES } = require(path.join(__dirname, '..', '..', 'core', 'emulator', 'capacity.js'))
 
 function fakeClock (start) {
   const clock = function () { return clock.now }
@@ -148,4 +148,63 @@ test('configs are validated like the Python Capacity', function () {
     assert.throws(function () { validCapacity(bad) }, message)
   }
   assert.deepEqual(validCapacity({ mode: 'on-demand', warm: 5, max: 10 }), { mode: 'on-demand', warm: 5, max: 10 })
+})
+
+test('per table: WRU per second, requests refused or partly refused, throttles by reason, cut from a time', function () {
+  const clock = fakeClock(7000)
+  const model = createCapacity({ mode: 'provisioned', wcu: 10 }, clock)
+  model.admit('A', items(evenKeys(1200, 1))) // 1,000 taken (the partition's second), 200 refused: partial
+  model.admit('B', items(evenKeys(5, 1)))
+  clock.now += 0.5
+  model.admit('A', items(evenKeys(10, 1))) // the partition has 500 again
+  clock.now += 1
+  model.admit('A', items(Array(1200).fill('hot'))) // the partition is full again: 1,000 taken
+  model.admit('A', items(['hot'])) // refused whole
+  let a = model.stats().tables.A
+  assert.deepEqual(a.consumed_wru_per_second, [[7000, 1010], [7001, 1000]])
+  assert.equal(a.consumed_wru, 2010)
+  assert.deepEqual([a.requests, a.refused_requests, a.partial_requests], [4, 1, 2])
+  assert.deepEqual(a.throttles, { TableWriteKeyRangeThroughputExceeded: 401 })
+  assert.deepEqual(a.seconds, [[7000, 10, 1, 3000], [7001, 10, 1, 3000 - 1010 + 15]])
+  assert.equal(a.complete, true)
+  assert.equal(model.stats().tables.B.consumed_wru, 5) // a table's figures are its own
+  a = model.stats(7001.2).tables.A // the window from a second on
+  assert.deepEqual(a.consumed_wru_per_second, [[7001, 1000]])
+  assert.deepEqual([a.consumed_wru, a.requests, a.refused_requests, a.partial_requests], [1000, 2, 1, 1])
+  assert.deepEqual(a.throttles, { TableWriteKeyRangeThroughputExceeded: 201 })
+  assert.equal(model.stats(8000).tables.A.consumed_wru, 0)
+  assert.equal(model.stats().consumed_wru, 2015) // the server-wide figures stay whole
+})
+
+test('per table: the on-demand capacity line follows the allowance as it doubles', function () {
+  const clock = fakeClock(100)
+  const model = createCapacity({ mode: 'on-demand' }, clock)
+  for (let i = 0; i < 3; i++) {
+    model.admit('T', items(evenKeys(20000, 20)))
+    clock.now += 1
+  }
+  const seconds = model.stats().tables.T.seconds
+  assert.deepEqual(seconds.map(function (s) { return s[1] }), [4000, 8000, 16000])
+  assert.deepEqual(seconds.map(function (s) { return s[2] }), [4, 8, 16])
+  model.forget('T') // a new table: its record starts again
+  assert.equal(model.stats().tables.T, undefined)
+})
+
+test('memory stays bounded: the last LOG_SECONDS seconds per table, at most MAX_TABLES tables', function () {
+  const clock = fakeClock(1)
+  const model = createCapacity({ mode: 'provisioned', wcu: 40000 }, clock)
+  for (let i = 0; i < LOG_SECONDS + 5; i++) {
+    model.admit('T', items(['k']))
+    clock.now += 1
+  }
+  const t = model.stats().tables.T
+  assert.equal(t.consumed_wru_per_second.length, LOG_SECONDS)
+  assert.equal(t.consumed_wru_per_second[0][0], 6)
+  assert.equal(t.complete, false) // the window reaches back past what is kept, and says so
+  assert.equal(model.stats(5).tables.T.complete, false) // second 5 was dropped
+  assert.equal(model.stats(6).tables.T.complete, true)
+  for (let i = 0; i < MAX_TABLES + 3; i++) model.admit('table' + i, items(['k']))
+  const names = Object.keys(model.stats().tables)
+  assert.equal(names.length, MAX_TABLES)
+  assert.ok(!names.includes('T') && names.includes('table' + (MAX_TABLES + 2)))
 })
