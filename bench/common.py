@@ -38,6 +38,11 @@ class Measured:
     def items_per_second(self) -> float:
         return self.report.items_per_second
 
+
+def best_of(runs: Sequence[Measured]) -> Measured:
+    """The fastest of repeated runs (the least disturbed by the rest of a noisy machine)."""
+    return max(runs, key=lambda run: run.items_per_second)
+
     def flag(self) -> str:
         return f"  [server-bound: {self.server_cpu:.0f}% CPU; a client figure would be the server's]" \
             if self.server_bound else ""

@@ -14,15 +14,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from bench.common import Measured, measure
+from bench.common import Measured, best_of, measure
 from core.books import generate_books
 from core.emulator import Emulator, rehearsal_endpoint
 from core.targets import LOCAL_CREDENTIALS, make_target
-
-
-def best_of(runs: list[Measured]) -> Measured:
-    """The fastest of repeated runs (the least disturbed by the rest of a noisy machine)."""
-    return max(runs, key=lambda run: run.items_per_second)
 
 
 def main() -> None:
