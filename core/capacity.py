@@ -26,6 +26,10 @@ from core.errors import ConfigError
 
 Mode = Literal["off", "on-demand", "provisioned"]
 MAX_UNITS = 40_000  # DynamoDB's default per-table write quota (WRU/s); the model's upper bound for every setting
+# The published rules the proxy applies (core/emulator/capacity.js has its own copy) and the planner models:
+NEW_ON_DEMAND_UNITS = 4_000  # WRU/s a new on-demand table takes at once
+PARTITION_UNITS = 1_000  # WRU/s one partition serves
+BURST_SECONDS = 300  # unused provisioned capacity kept as burst
 FORMS = "off, on-demand, on-demand:warm=N,max=N or provisioned=WCU (N and WCU from 1 to 40000)"
 
 
