@@ -296,16 +296,19 @@ def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str) 
     limit = MAX_WORKERS if top is None else min(MAX_WORKERS, max(1, math.ceil(top * per_item / wru)))
     fastest = min(seconds(1), seconds(limit))
     best = 1 if top is None else (_smallest(limit, lambda w: seconds(w) <= fastest * BEST_WITHIN) or limit)
+    offered = best * wru / per_item
+    first = sustained(capacity)
+    if capacity.mode == "on-demand" and top is not None:
+        first = min(capacity.warm or NEW_ON_DEMAND_UNITS, top)
     if top is None:
         bound = "client (no table limit modelled)"
-    elif best == MAX_WORKERS and best * wru / per_item < top:
-        bound = f"client at {MAX_WORKERS} workers (the lab's most)"
-    elif best == 1 and wru / per_item < min(top, capacity.warm or NEW_ON_DEMAND_UNITS, sustained(capacity)):
-        bound = "client (one worker is enough)"
+    elif limit == MAX_WORKERS and MAX_WORKERS * wru / per_item < top:
+        bound = f"client ({MAX_WORKERS} workers, the lab's most, offer less than the table takes)"
+    elif offered >= first / BEST_WITHIN:
+        bound = f"table ({first:,.0f} WCU)" if capacity.mode == "provisioned" else \
+            f"table ({first:,.0f} WRU/s, then up to {top:,.0f})" if first < top else f"table ({top:,.0f} WRU/s)"
     else:
-        start = min(capacity.warm or NEW_ON_DEMAND_UNITS, top)
-        bound = f"table ({sustained(capacity):,.0f} WCU)" if capacity.mode == "provisioned" else \
-            f"table ({start:,.0f} WRU/s, then up to {top:,.0f})" if start < top else f"table ({top:,.0f} WRU/s)"
+        bound = "client (one worker is enough)" if best == 1 else "client (more workers save under 2 %)"
     t, low, high = seconds(best), seconds(best, fast_factor, "immediate"), seconds(best, slow_factor, "published")
     if capacity.mode == "provisioned":
         assert capacity.wcu is not None
