@@ -70,6 +70,10 @@ BEST_WITHIN = 1.02  # the best worker count: the fewest within 2 % of the fastes
 # More than one worker: a Dask cluster starts and its shards start spread out (README, "Scale-out on Dask": up to 4 s
 # under load on this machine), so a small load is faster on one worker.
 SCALE_OUT_S = 3.0
+# Throttled, writers with the lab's standard retries (full-jitter backoff) turn only part of the table's capacity into
+# written items: 0.33 (async-batch) to 0.93 (async) measured on this machine against provisioned=1000
+# (docs/conditions-proxy.md, bench/planner.py). The range's fast end assumes none is lost.
+GOODPUT = (1.0, 0.7, 0.33)  # fast, central, slow
 
 # s3-import. DynamoDB JSON wraps an item as {"Item":{...}} (11 bytes a line) and every attribute as {"S":...} (12
 # bytes); measured over the lab's books (4 string attributes, 94 bytes on average): 59 bytes a line over the item.
@@ -227,29 +231,47 @@ def sustained(capacity: Capacity) -> float:
     return math.inf if top is None else top
 
 
-def table_seconds(total_wru: float, client_wru_s: float, capacity: Capacity, ramp: Ramp = "published") -> float:
+def table_seconds(total_wru: float, client_wru_s: float, capacity: Capacity, ramp: Ramp = "published",
+                  goodput: float = 1.0) -> float:
     """Seconds to write ``total_wru`` when the clients offer ``client_wru_s`` WRU/s and the table takes what its
-    capacity allows (the clients retry what it throttles)."""
+    capacity allows; while it throttles, the clients' retries and backoff turn ``goodput`` of what it allows into
+    writes."""
     if total_wru <= 0:
         return 0.0
+
+    def through(allowed: float) -> float:
+        return client_wru_s if client_wru_s <= allowed else goodput * allowed
+
     if capacity.mode == "off":
         return total_wru / client_wru_s
+    first = sustained(capacity) if capacity.mode == "provisioned" else \
+        float(min(capacity.warm or NEW_ON_DEMAND_UNITS, ceiling(capacity) or MAX_UNITS))
+    burst = 0.0
+    if client_wru_s > first:  # each partition also holds one second of burst, spent first at the clients' rate
+        burst = min(total_wru, -(-first // PARTITION_UNITS) * PARTITION_UNITS)
+    return burst / client_wru_s + _table_seconds(total_wru - burst, client_wru_s, capacity, ramp, through)
+
+
+def _table_seconds(total_wru: float, client_wru_s: float, capacity: Capacity, ramp: Ramp,
+                   through: Callable[[float], float]) -> float:
+    if total_wru <= 0:
+        return 0.0
     if capacity.mode == "provisioned":
         wcu = sustained(capacity)
-        rate = min(client_wru_s, ceiling(capacity) or wcu)
+        rate = through(ceiling(capacity) or wcu)
         if rate <= wcu:
             return total_wru / rate
         drained = BURST_SECONDS * wcu / (rate - wcu)  # the burst lasts this long at ``rate``
         if total_wru <= rate * drained:
             return total_wru / rate
-        return drained + (total_wru - rate * drained) / wcu
+        return drained + (total_wru - rate * drained) / through(wcu)
     top = ceiling(capacity) or float(MAX_UNITS)
     allowance = float(min(capacity.warm or NEW_ON_DEMAND_UNITS, top))
     period = DOUBLING_S if ramp == "published" else 1.0
     elapsed, done = 0.0, 0.0
     while True:
-        rate = min(client_wru_s, allowance)
-        if rate < allowance or allowance >= top:  # the clients are slower, or the table is at its cap: no more ramp
+        rate = through(allowance)
+        if client_wru_s <= allowance or allowance >= top:  # the clients are slower, or the table is at its cap
             return elapsed + (total_wru - done) / rate
         if done + rate * period >= total_wru:
             return elapsed + (total_wru - done) / rate
@@ -257,20 +279,9 @@ def table_seconds(total_wru: float, client_wru_s: float, capacity: Capacity, ram
 
 
 def _smallest(limit: int, ok: Callable[[int], bool]) -> int | None:
-    """The smallest worker count in 1..limit for which ``ok`` holds (monotone from 2 workers on: one worker has no
-    scale-out start-up), None if none."""
-    if ok(1):
-        return 1
-    if limit < 2 or not ok(limit):
-        return None
-    low, high = 2, limit
-    while low < high:
-        middle = (low + high) // 2
-        if ok(middle):
-            high = middle
-        else:
-            low = middle + 1
-    return low
+    """The smallest worker count in 1..limit for which ``ok`` holds, None if none (a scan: time is not monotone in
+    workers, since one worker skips the scale-out start-up and too many are throttled; limit <= MAX_WORKERS)."""
+    return next((workers for workers in range(1, limit + 1) if ok(workers)), None)
 
 
 # --- writers ------------------------------------------------------------------------------------------------------
@@ -281,22 +292,23 @@ def worker_seconds_per_item(spec: LoadSpec, name: str, calibration: Calibration)
     return write_seconds(probe, name, calibration) / probe.items
 
 
-def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str) -> LoadRow:
+def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, workers: int | None = None) -> LoadRow:
+    """``name``'s row: at its best worker count, or at ``workers`` when given."""
     per_item = worker_seconds_per_item(spec, name, calibration)
     wru, total = spec.wru_per_item, float(spec.total_wru)
     capacity = spec.capacity
     central: Ramp = "immediate" if spec.lab_proxy else "published"
     fast_factor, slow_factor = calibration.spread
 
-    def seconds(workers: int, factor: float = 1.0, ramp: Ramp = central) -> float:
+    def seconds(workers: int, factor: float = 1.0, ramp: Ramp = central, goodput: float = GOODPUT[1]) -> float:
         start = SCALE_OUT_S if workers > 1 else 0.0
-        return start + table_seconds(total, workers * wru / (per_item * factor), capacity, ramp)
+        return start + table_seconds(total, workers * wru / (per_item * factor), capacity, ramp, goodput)
 
     top = ceiling(capacity)
     limit = MAX_WORKERS if top is None else min(MAX_WORKERS, max(1, math.ceil(top * per_item / wru)))
-    fastest = min(seconds(1), seconds(limit))
+    fastest = min(seconds(w) for w in range(1, limit + 1))
     best = 1 if top is None else (_smallest(limit, lambda w: seconds(w) <= fastest * BEST_WITHIN) or limit)
-    offered = best * wru / per_item
+    best = workers or best
     first = sustained(capacity)
     if capacity.mode == "on-demand" and top is not None:
         first = min(capacity.warm or NEW_ON_DEMAND_UNITS, top)
@@ -304,12 +316,16 @@ def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str) 
         bound = "client (no table limit modelled)"
     elif limit == MAX_WORKERS and MAX_WORKERS * wru / per_item < top:
         bound = f"client ({MAX_WORKERS} workers, the lab's most, offer less than the table takes)"
-    elif offered >= first / BEST_WITHIN:
+    elif (best + 1) * wru / per_item > first:  # one more worker and the table throttles
         bound = f"table ({first:,.0f} WCU)" if capacity.mode == "provisioned" else \
             f"table ({first:,.0f} WRU/s, then up to {top:,.0f})" if first < top else f"table ({top:,.0f} WRU/s)"
     else:
         bound = "client (one worker is enough)" if best == 1 else "client (more workers save under 2 %)"
-    t, low, high = seconds(best), seconds(best, fast_factor, "immediate"), seconds(best, slow_factor, "published")
+    t = seconds(best)
+    ramps: tuple[Ramp, ...] = ("immediate", "published") if capacity.mode == "on-demand" else (central,)
+    spread = [seconds(best, factor, ramp, goodput) for factor in (fast_factor, 1.0, slow_factor) for ramp in ramps
+              for goodput in GOODPUT]
+    low, high = min(spread), max(spread)
     if capacity.mode == "provisioned":
         assert capacity.wcu is not None
         price = capacity.wcu * WCU_HOUR_PRICE_USD / 3600
@@ -331,6 +347,20 @@ def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str) 
     return LoadRow(name, best, t, low, high, cost, cost_low, cost_high, bound,
                    f"{per_item * 1e6:,.0f} µs per item per worker ({basis}); {best} worker{'s' if best > 1 else ''}: "
                    f"{best * wru / per_item:,.0f} WRU/s offered{extra}", workers_needed, note)
+
+
+def writer_estimate(spec: LoadSpec, name: str, workers: int = 1, reports: Sequence[Mapping[str, Any]] = (),
+                    machine: Mapping[str, Any] | None = None) -> LoadRow:
+    """One writer's row at a given worker count, calibrated as ``plan_load`` calibrates (what bench/planner.py
+    compares with real runs)."""
+    uncapped = _uncapped(reports)
+    calibration = calibrate(spec.probe(), uncapped, machine)
+    return writer_row(spec, name, calibration, history_basis(spec, uncapped, machine, calibration), workers)
+
+
+def _uncapped(reports: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Reports without a capacity model: throttled runs say nothing about the client."""
+    return [data for data in reports if (data.get("plan", {}).get("capacity") or {}).get("mode", "off") == "off"]
 
 
 # --- s3-import ----------------------------------------------------------------------------------------------------
@@ -376,7 +406,7 @@ def import_row(spec: LoadSpec) -> LoadRow:
         return max(prepare, upload) + import_s  # parts are uploaded as they are made; the import starts after
 
     upload_central = shape.compressed_bytes / (UPLOAD_MB_S[1] * 1e6)
-    fastest = seconds(MAX_WORKERS)
+    fastest = min(seconds(w) for w in range(1, MAX_WORKERS + 1))
     best = _smallest(MAX_WORKERS, lambda w: seconds(w) <= fastest * BEST_WITHIN) or MAX_WORKERS
     t, low, high = seconds(best), seconds(best, 0), seconds(best, 2)
 
@@ -449,7 +479,7 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
     for name in names:
         if name not in APPROACHES:
             raise ConfigError(f"unknown approach {name!r}: choose from {', '.join(APPROACHES)}")
-    uncapped = [data for data in reports if (data.get("plan", {}).get("capacity") or {}).get("mode", "off") == "off"]
+    uncapped = _uncapped(reports)
     calibration = calibrate(spec.probe(), uncapped, machine)
     history = history_basis(spec, uncapped, machine, calibration)
     fitted = set(calibration.floor_s) | set(calibration.latency_factor)

@@ -18,7 +18,7 @@ from core.books import generate_books
 from core.capacity import Capacity, parse_capacity
 from core.cli import main
 from core.errors import ConfigError
-from core.estimate import Calibration
+from core.estimate import Calibration, short
 from core.model import (
     IMPORT_PRICE_USD_PER_GB,
     MAX_WORKERS,
@@ -29,6 +29,7 @@ from core.model import (
 )
 from core.planner import (
     GIB,
+    GOODPUT,
     GZIP_RATIO,
     IMPORT,
     JSON_LINE_BYTES,
@@ -56,15 +57,19 @@ def row(plan: Any, name: str) -> Any:
 @pytest.mark.parametrize(("total", "client", "capacity", "ramp", "seconds"), [
     (1e6, 500.0, "off", "published", 2_000.0),  # no table limit: the clients' rate
     (1e6, 500.0, "provisioned=1000", "published", 2_000.0),  # clients slower than the WCU
-    (1e6, 5_000.0, "provisioned=1000", "published", 1_000.0),  # one partition: its burst cannot pass 1,000 WRU/s
-    (1e6, 2_000.0, "provisioned=1500", "published", 500.0),  # two partitions: 2,000 WRU/s while the burst lasts (900 s)
-    (3e6, 2_000.0, "provisioned=1500", "published", 900.0 + 1.2e6 / 1_500),  # then the WCU
-    (4_000 * 1_800 + 5_000, 10_000.0, "on-demand", "published", 1_800.625),  # 30 min at 4,000, then 8,000
-    (1e6, 40_000.0, "on-demand", "immediate", 4 + (1e6 - 60_000) / 40_000),  # 4k, 8k, 16k, 32k a second, then 40k
-    (1e6, 3_000.0, "on-demand", "published", 1e6 / 3_000),  # below the first allowance: no ramp needed
-    (1e6, 5_000.0, "on-demand:max=1000", "published", 1_000.0),  # the on-demand maximum
+    # one partition: its second of burst (1,000 WRU at the clients' rate), then never past 1,000 WRU/s
+    (1e6, 5_000.0, "provisioned=1000", "published", 0.2 + 999_000 / 1_000),
+    # two partitions: their second of burst, then 2,000 WRU/s while the table's burst lasts (900 s), then the WCU
+    (1e6, 2_000.0, "provisioned=1500", "published", 1 + 998_000 / 2_000),
+    (3e6, 2_000.0, "provisioned=1500", "published", 1 + 900 + (3e6 - 2_000 - 1.8e6) / 1_500),
+    # on-demand: 4 partitions' burst, 30 min at 4,000, then 8,000
+    (4_000 * 1_800 + 5_000, 10_000.0, "on-demand", "published", 0.4 + 1_800 + 1_000 / 8_000),
+    # the lab's proxy: 4k, 8k, 16k, 32k a second, then 40k
+    (1e6, 40_000.0, "on-demand", "immediate", 0.1 + 4 + (1e6 - 4_000 - 60_000) / 40_000),
+    (1e6, 3_000.0, "on-demand", "published", 1e6 / 3_000),  # below the first allowance: no ramp, no throttle
+    (1e6, 5_000.0, "on-demand:max=1000", "published", 0.2 + 999_000 / 1_000),  # the on-demand maximum
     (1e6, 8_000.0, "on-demand:warm=10000", "published", 125.0),  # warm throughput above the clients
-    (1e9, 1e6, "on-demand", "immediate", 4 + (1e9 - 60_000) / 40_000),  # the 40,000 WRU/s per-table quota
+    (1e9, 1e6, "on-demand", "immediate", 0.004 + 4 + (1e9 - 64_000) / 40_000),  # the 40,000 WRU/s table quota
 ])
 def test_table_seconds(total: float, client: float, capacity: str, ramp: Any, seconds: float) -> None:
     assert table_seconds(total, client, parse_capacity(capacity), ramp) == pytest.approx(seconds)
@@ -125,15 +130,27 @@ def test_the_deadline_gives_the_fewest_workers_that_finish_by_it(deadline: float
     assert got.deadline_note == f"{expected} worker{'s' if expected > 1 else ''}"
 
 
-@pytest.mark.parametrize(("capacity", "note"), [
-    ("on-demand:max=1000", "cannot: the table's capacity allows at best 167 min"),  # 10,000,000 WRU at 1,000/s
-    ("provisioned=1000", "cannot: the table's capacity allows at best 167 min"),  # one partition: no burst past it
-    ("provisioned=1500", "cannot: the table's capacity allows at best 106 min"),  # 900 s at 2,000, then 1,500
+@pytest.mark.parametrize(("capacity", "best"), [
+    ("on-demand:max=1000", 1e7 / (GOODPUT[1] * 1_000)),  # 10,000,000 WRU at 1,000/s, throttled all along
+    ("provisioned=1000", 1e7 / (GOODPUT[1] * 1_000)),  # one partition: no burst past it
+    ("provisioned=1500", 1e7 / (GOODPUT[1] * 2_000)),  # two partitions take 2,000/s of burst, 70 % of it written
 ])
-def test_a_deadline_the_table_cannot_meet_says_so(capacity: str, note: str) -> None:
+def test_a_deadline_the_table_cannot_meet_says_so(capacity: str, best: float) -> None:
     spec = LoadSpec(10_000_000, 1_000, "existing", parse_capacity(capacity), deadline_s=3_600)
     got = row(plan_load(spec, approaches=("async-batch",)), "async-batch")
-    assert got.deadline_workers is None and got.deadline_note == note
+    assert got.deadline_workers is None
+    assert got.deadline_note == f"cannot: the table's capacity allows at best {short(best)}"
+
+
+def test_throttled_writers_turn_part_of_the_capacity_into_writes() -> None:
+    provisioned = parse_capacity("provisioned=1000")
+    assert table_seconds(1e6, 900.0, provisioned, goodput=0.5) == pytest.approx(1e6 / 900)  # never throttled
+    assert table_seconds(1e6, 5_000.0, provisioned, goodput=0.5) == pytest.approx(0.2 + 999_000 / 500)
+    # so the best worker count stays just under the table's rate when the next worker would be throttled
+    spec = LoadSpec(100_000_000, 100, "existing", parse_capacity("provisioned=5000"))
+    per_item = worker_seconds_per_item(spec, "async", Calibration.none())
+    best = row(plan_load(spec, approaches=("async",)), "async").workers
+    assert best / per_item <= 5_000 < (best + 1) / per_item
 
 
 def test_too_few_workers_for_the_deadline_says_the_labs_most() -> None:
@@ -158,8 +175,9 @@ def test_on_demand_costs_one_wru_per_started_kb(items: int, item_bytes: int, wru
 def test_provisioned_costs_its_wcu_hours_for_the_loads_duration() -> None:
     spec = LoadSpec(3_600_000, 100, "existing", parse_capacity("provisioned=1000"))
     got = row(plan_load(spec, approaches=("async-batch",)), "async-batch")
-    # 1 partition: 1,000 WRU/s at most, burst or not: one hour, and so 1,000 WCU-hours' worth of one hour
-    assert got.seconds == pytest.approx(3_600 + SCALE_OUT_S * (got.workers > 1))
+    # 1 partition: 1,000 WRU/s at most, burst or not, one worker already past it: an hour at the throttled goodput
+    per_item = worker_seconds_per_item(spec, "async-batch", Calibration.none())
+    assert got.workers == 1 and got.seconds == pytest.approx(1_000 * per_item + 3_599_000 / (GOODPUT[1] * 1_000))
     assert got.cost_usd == pytest.approx(1_000 * WCU_HOUR_PRICE_USD * got.seconds / 3_600)
     assert got.cost_low <= got.cost_usd <= got.cost_high
 
