@@ -2,7 +2,7 @@
 
     python -m bench.planner [--sizes 2000,20000] [--approaches async,async-batch] [--capacities off,provisioned=1000]
 
-One embedded emulator for the whole benchmark. First a calibration run (1,000 books with every approach
+One embedded emulator for the whole benchmark. First a calibration plan (2,000 books, three runs of every approach
 benchmarked after 200 warm-up books, no capacity model, not scored) stands for a user's earlier runs, as the planner
 calibrates from the history. Then for each size, capacity and approach: the planner's estimate for one worker
 (``writer_estimate``: the estimate's client model, calibrated from the fault-free runs without a capacity model made
@@ -51,7 +51,8 @@ def main() -> None:
     history: list[dict[str, Any]] = []
     worst = 1.0
     with Emulator() as emulator:
-        history.insert(0, to_dict(run(Plan(items=1_000, warmup=200, approaches=approaches), emulator=emulator)))
+        calibration = Plan(items=2_000, warmup=200, repeats=3, approaches=approaches)
+        history.insert(0, to_dict(run(calibration, emulator=emulator)))
         for capacity in capacities:
             for items in sizes:
                 plan = Plan(items=items, approaches=approaches, capacity=capacity,
