@@ -67,9 +67,10 @@ KB = 1024
 GIB = 1024**3
 DOUBLING_S = 30 * 60  # on-demand: "double your previous peak within 30 minutes"
 BEST_WITHIN = 1.02  # the best worker count: the fewest within 2 % of the fastest the table allows
-# More than one worker: a Dask cluster starts and its shards start spread out (README, "Scale-out on Dask": up to 4 s
-# under load on this machine), so a small load is faster on one worker.
+# More than one worker: a Dask cluster starts (about 3 s) and its shards start spread out (README, "Scale-out on
+# Dask": up to 4 s for 8 workers under load on this machine: 0.5 s a worker), so a small load is faster on few.
 SCALE_OUT_S = 3.0
+SCALE_OUT_PER_WORKER_S = 0.5
 # Throttled, writers with the lab's standard retries (full-jitter backoff) turn only part of the table's capacity into
 # written items: 0.33 (async-batch) to 0.93 (async) measured on this machine against provisioned=1000
 # (docs/conditions-proxy.md, bench/planner.py). The range's fast end assumes none is lost.
@@ -301,7 +302,7 @@ def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, 
     fast_factor, slow_factor = calibration.spread
 
     def seconds(workers: int, factor: float = 1.0, ramp: Ramp = central, goodput: float = GOODPUT[1]) -> float:
-        start = SCALE_OUT_S if workers > 1 else 0.0
+        start = SCALE_OUT_S + SCALE_OUT_PER_WORKER_S * workers if workers > 1 else 0.0
         return start + table_seconds(total, workers * wru / (per_item * factor), capacity, ramp, goodput)
 
     top = ceiling(capacity)
@@ -312,11 +313,14 @@ def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, 
     first = sustained(capacity)
     if capacity.mode == "on-demand" and top is not None:
         first = min(capacity.warm or NEW_ON_DEMAND_UNITS, top)
+    rate = wru / per_item  # WRU/s one worker offers
     if top is None:
         bound = "client (no table limit modelled)"
-    elif limit == MAX_WORKERS and MAX_WORKERS * wru / per_item < top:
+    elif best * rate >= top / BEST_WITHIN:
+        bound = f"table ({top:,.0f} WRU/s)" if capacity.mode == "on-demand" else f"table ({first:,.0f} WCU)"
+    elif limit == MAX_WORKERS and MAX_WORKERS * rate < top and best * BEST_WITHIN >= MAX_WORKERS * 0.9:
         bound = f"client ({MAX_WORKERS} workers, the lab's most, offer less than the table takes)"
-    elif (best + 1) * wru / per_item > first:  # one more worker and the table throttles
+    elif (best + 1) * rate >= first:  # one more worker and the table throttles
         bound = f"table ({first:,.0f} WCU)" if capacity.mode == "provisioned" else \
             f"table ({first:,.0f} WRU/s, then up to {top:,.0f})" if first < top else f"table ({top:,.0f} WRU/s)"
     else:
@@ -535,8 +539,8 @@ def table_text(plan: LoadPlan) -> str:
     spec = plan.spec
     deadline = f", deadline {short(spec.deadline_s)}" if spec.deadline_s is not None else ""
     head = (f"Load {count_words(spec.items)} items of {spec.item_bytes:,} bytes ({spec.wru_per_item} WRU each, "
-            f"{spec.total_wru:,} WRU) into a {spec.table} table, capacity {spec.capacity}, target "
-            f"{spec.target}{deadline}")
+            f"{spec.total_wru:,} WRU) into {'a new' if spec.table == 'new' else 'an existing'} table, capacity "
+            f"{spec.capacity}, target {spec.target}{deadline}")
     columns = ["#", "approach", "workers", "time (range)", "cost USD (range)", "bound"]
     if spec.deadline_s is not None:
         columns.append("for the deadline")

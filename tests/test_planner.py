@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 import statistics
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from core.planner import (
     IMPORT,
     JSON_LINE_BYTES,
     MAX_PARTS,
+    SCALE_OUT_PER_WORKER_S,
     SCALE_OUT_S,
     LoadSpec,
     count_words,
@@ -122,9 +122,9 @@ def test_a_client_bound_load_without_a_table_limit_stays_on_one_worker() -> None
 def test_the_deadline_gives_the_fewest_workers_that_finish_by_it(deadline: float) -> None:
     spec = LoadSpec(1_000_000, 100, "existing", Capacity(), deadline_s=deadline)
     per_item = worker_seconds_per_item(spec, "async", Calibration.none())
-    expected = max(1, math.ceil(1_000_000 * per_item / (deadline - SCALE_OUT_S)))
-    if 1_000_000 * per_item <= deadline:
-        expected = 1
+    work = 1_000_000 * per_item
+    expected = 1 if work <= deadline else next(
+        w for w in range(2, 257) if SCALE_OUT_S + SCALE_OUT_PER_WORKER_S * w + work / w <= deadline)
     got = row(plan_load(spec, approaches=("async",)), "async")
     assert got.deadline_workers == expected
     assert got.deadline_note == f"{expected} worker{'s' if expected > 1 else ''}"
