@@ -7,13 +7,15 @@ Contract: pure (a ``LoadSpec``, the stored reports of earlier runs and this mach
 - Writers. One worker writes at the rate ``core.estimate`` models for the approach (this machine's client floor per
   request and Little's law on the target's latency, calibrated from earlier fault-free runs without a capacity model
   on this machine and target; the built-in priors otherwise). ``W`` workers (Dask processes, one core each) write
-  ``W`` times as fast until the table stops them: 1 WRU per started KB of each item; provisioned: WCU per second
-  plus 300 s of burst, never past its partitions (1,000 WRU/s each); on-demand: 4,000 WRU/s (or ``warm``) at first,
-  then double the previous peak, at most every 30 minutes on AWS (published) or at once (the lab's proxy, and the
-  optimistic end of the range), capped by ``max`` and the 40,000 WRU/s quota. Keys are assumed spread evenly. The
-  best worker count is the smallest within 2 % of the fastest the table allows; the deadline's is the smallest that
+  ``W`` times as fast, after a scale-out start-up (``SCALE_OUT_S`` + ``SCALE_OUT_PER_WORKER_S`` a worker), until the
+  table stops them: 1 WRU per started KB of each item; each partition's one second of burst first; provisioned: WCU
+  per second plus 300 s of burst, never past its partitions (1,000 WRU/s each); on-demand: 4,000 WRU/s (or
+  ``warm``) at first, then double the previous peak, at most every 30 minutes on AWS (published) or at once (the
+  lab's proxy, and the optimistic end of the range), capped by ``max`` and the 40,000 WRU/s quota. While the table
+  throttles, only ``GOODPUT`` of what it allows is written (retries and backoff; measured). Keys are assumed spread
+  evenly. The best worker count is the smallest within 2 % of the fastest; the deadline's is the smallest that
   finishes by it. Costs: on-demand (and capacity ``off``) WRU x price; provisioned: WCU-hours for the load's
-  duration. Throttled attempts cost nothing and are not modelled beyond the table's rate.
+  duration; throttled attempts cost nothing.
 - ``s3-import`` (new tables only): the items as DynamoDB JSON lines, gzipped, in parts of ``ITEMS_PER_PART`` items
   (AWS's advice for items under 1 KB; fewer for larger items; at most 50,000 parts), prepared on ``W`` cores while
   uploading, then DynamoDB's import. AWS does not publish import throughput: the range comes from public user
@@ -500,6 +502,9 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
     elif spec.table == "existing" and spec.capacity.mode == "on-demand" and spec.capacity.warm is None:
         notes.append(f"existing on-demand table: its previous peak is unknown here, {NEW_ON_DEMAND_UNITS:,} WRU/s at "
                      "first is assumed (give on-demand:warm=N for its warm throughput)")
+    if spec.lab_proxy:
+        notes.append("a target on this machine: its engine's own limit (dynalite: one Node thread) is not modelled, "
+                     "and workers past this machine's cores share them")
     if spec.lab_proxy and spec.capacity.on:
         notes.append("a target on this machine: the lab's proxy doubles an on-demand allowance at once, AWS within 30 "
                      "minutes (the range's slow end)")
