@@ -437,7 +437,10 @@ def import_row(spec: LoadSpec) -> LoadRow:
              f"{PREPARE_LINE_BYTES}-byte line per core (measured here), uploaded at {UPLOAD_MB_S[0]:g}–"
              f"{UPLOAD_MB_S[2]:g} MB/s (assumed); import {IMPORT_GB_PER_HOUR[0]:g}–{IMPORT_GB_PER_HOUR[2]:g} GB/h "
              f"after {IMPORT_START_S[0] / 60:g}–{IMPORT_START_S[2] / 60:g} min (public reports, unpublished by AWS)")
-    bound = "AWS's import" if prepare_1 / best <= upload_central else "preparing the parts"
+    import_central = IMPORT_START_S[1] + gib / IMPORT_GB_PER_HOUR[1] * 3600
+    staging = max(prepare_1 / best, upload_central)
+    bound = "AWS's import" if import_central >= staging else \
+        "preparing the parts" if prepare_1 / best > upload_central else "the upload"
     return LoadRow(IMPORT, best, t, low, high, cost(t), cost(low), cost(high),
                    bound if possible else "over the import size limit", basis, workers_needed, note, possible)
 
