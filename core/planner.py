@@ -40,7 +40,7 @@ from core.approaches import APPROACHES
 from core.capacity import BURST_SECONDS, MAX_UNITS, NEW_ON_DEMAND_UNITS, PARTITION_UNITS, Capacity
 from core.endpoints import Kind, is_local_url, validate_kind
 from core.errors import ConfigError
-from core.estimate import Calibration, calibrate, short, usable, write_seconds
+from core.estimate import Calibration, calibrate, mean_delays, short, usable, write_seconds
 from core.model import (
     IMPORT_PRICE_NOTE,
     IMPORT_PRICE_USD_PER_GB,
@@ -57,6 +57,7 @@ from core.model import (
     Plan,
     default_threads,
 )
+from core.retry import RetryPolicy
 
 TableKind = Literal["new", "existing"]
 TABLE_KINDS: tuple[TableKind, ...] = ("new", "existing")
@@ -77,6 +78,9 @@ SCALE_OUT_PER_WORKER_S = 0.5
 # written items: 0.33 (async-batch) to 0.93 (async) measured on this machine against provisioned=1000
 # (docs/conditions-proxy.md, bench/planner.py). The range's fast end assumes none is lost.
 GOODPUT = (1.0, 0.7, 0.33)  # fast, central, slow
+# ... and the last requests wait out their backoff: the standard policy's mean full-jitter delays of this many retries
+# (core.retry: 1 s base, doubling) end a throttled load, e.g. 0.5 + 1 s for two.
+TAIL_RETRIES = (0, 2, 3)  # fast, central, slow
 
 # s3-import. DynamoDB JSON wraps an item as {"Item":{...}} (11 bytes a line) and every attribute as {"S":...} (12
 # bytes); measured over the lab's books (4 string attributes, 94 bytes on average): 59 bytes a line over the item.
@@ -303,18 +307,22 @@ def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, 
     central: Ramp = "immediate" if spec.lab_proxy else "published"
     fast_factor, slow_factor = calibration.spread
 
-    def seconds(workers: int, factor: float = 1.0, ramp: Ramp = central, goodput: float = GOODPUT[1]) -> float:
+    first = sustained(capacity)
+    if capacity.mode == "on-demand":
+        first = min(capacity.warm or NEW_ON_DEMAND_UNITS, ceiling(capacity) or MAX_UNITS)
+    tails = [sum(mean_delays(RetryPolicy(), retries)) for retries in TAIL_RETRIES]
+
+    def seconds(workers: int, factor: float = 1.0, ramp: Ramp = central, which: int = 1) -> float:
         start = SCALE_OUT_S + SCALE_OUT_PER_WORKER_S * workers if workers > 1 else 0.0
-        return start + table_seconds(total, workers * wru / (per_item * factor), capacity, ramp, goodput)
+        offered = workers * wru / (per_item * factor)
+        tail = tails[which] if offered > first else 0.0  # throttled: the last requests wait out their backoff
+        return start + tail + table_seconds(total, offered, capacity, ramp, GOODPUT[which])
 
     top = ceiling(capacity)
     limit = MAX_WORKERS if top is None else min(MAX_WORKERS, max(1, math.ceil(top * per_item / wru)))
     fastest = min(seconds(w) for w in range(1, limit + 1))
     best = 1 if top is None else (_smallest(limit, lambda w: seconds(w) <= fastest * BEST_WITHIN) or limit)
     best = workers or best
-    first = sustained(capacity)
-    if capacity.mode == "on-demand" and top is not None:
-        first = min(capacity.warm or NEW_ON_DEMAND_UNITS, top)
     rate = wru / per_item  # WRU/s one worker offers
     if top is None:
         bound = "client (no table limit modelled)"
@@ -329,8 +337,8 @@ def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, 
         bound = "client (one worker is enough)" if best == 1 else "client (more workers save under 2 %)"
     t = seconds(best)
     ramps: tuple[Ramp, ...] = ("immediate", "published") if capacity.mode == "on-demand" else (central,)
-    spread = [seconds(best, factor, ramp, goodput) for factor in (fast_factor, 1.0, slow_factor) for ramp in ramps
-              for goodput in GOODPUT]
+    spread = [seconds(best, factor, ramp, which) for factor in (fast_factor, 1.0, slow_factor) for ramp in ramps
+              for which in range(len(GOODPUT))]
     low, high = min(spread), max(spread)
     if capacity.mode == "provisioned":
         assert capacity.wcu is not None
