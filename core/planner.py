@@ -79,8 +79,9 @@ SCALE_OUT_PER_WORKER_S = 0.5
 # (docs/conditions-proxy.md, bench/planner.py). The range's fast end assumes none is lost.
 GOODPUT = (1.0, 0.7, 0.33)  # fast, central, slow
 # ... and the last requests wait out their backoff: the standard policy's mean full-jitter delays of this many retries
-# (core.retry: 1 s base, doubling) end a throttled load, e.g. 0.5 + 1 s for two.
-TAIL_RETRIES = (0, 2, 3)  # fast, central, slow
+# (core.retry: 1 s base, doubling) end a throttled load: 0.5 s for one; 0.5 + 1 + 2 s for three. Short throttled
+# loads vary that much: 2,000 books at provisioned=1000 took 1.3-3.5 s in three runs of bench/planner.py.
+TAIL_RETRIES = (0, 1, 3)  # fast, central, slow
 
 # s3-import. DynamoDB JSON wraps an item as {"Item":{...}} (11 bytes a line) and every attribute as {"S":...} (12
 # bytes); measured over the lab's books (4 string attributes, 94 bytes on average): 59 bytes a line over the item.
