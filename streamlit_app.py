@@ -1,10 +1,10 @@
 """The lab's page: pick a target, set the conditions and the plan, run the comparison, read it in Plotly.
 
-Reads top to bottom like the page: sidebar (target, conditions), plan, run, results, the concurrency sweep,
-history. Only ``core`` is imported. The benchmark runs in a background thread (``core.ui.BackgroundRun``) that never
-touches Streamlit, held in the process's one registry (``core.ui.RUNS``): any session, a reloaded tab included,
-finds the running job there, polls its progress from its own script thread, can cancel it and gets its result.
-Every failure is one readable line, never a traceback.
+Reads top to bottom like the page: sidebar (target, conditions), plan, run, results, the concurrency sweep, the
+bulk-load planner, history. Only ``core`` is imported. The benchmark runs in a background thread
+(``core.ui.BackgroundRun``) that never touches Streamlit, held in the process's one registry (``core.ui.RUNS``): any
+session, a reloaded tab included, finds the running job there, polls its progress from its own script thread, can
+cancel it and gets its result. Every failure is one readable line, never a traceback.
 """
 
 from __future__ import annotations
