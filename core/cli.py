@@ -32,6 +32,7 @@ from core.errors import ConfigError, LabError
 from core.estimate import forecast, span
 from core.export import to_csv, to_json
 from core.history import History
+from core.history import default_path as default_history_path
 from core.model import (
     MAX_CONCURRENCY,
     MAX_THREADS,
@@ -277,8 +278,10 @@ def _plan_load(args: argparse.Namespace) -> int:
                     capacity=parse_capacity(args.capacity), target=args.target, endpoint_url=args.endpoint_url,
                     deadline_s=parse_duration(args.deadline) if args.deadline else None, threads=args.threads,
                     concurrency=args.concurrency)
-    history = None if args.history.lower() == "off" else History(args.history or None)
-    plan = plan_load(spec, history.reports() if history is not None else (), environment())
+    path = None if args.history.lower() == "off" else Path(args.history).expanduser() if args.history \
+        else default_history_path()
+    reports = History(path).reports() if path is not None and path.exists() else []  # a plan creates no history
+    plan = plan_load(spec, reports, environment())
     if args.json:
         print(json.dumps(plan.as_dict(), indent=2, ensure_ascii=False))
     else:

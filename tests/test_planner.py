@@ -16,8 +16,10 @@ from core.approaches import APPROACHES
 from core.books import generate_books
 from core.capacity import Capacity, parse_capacity
 from core.cli import main
+from core.environment import environment
 from core.errors import ConfigError
 from core.estimate import Calibration, mean_delays, short
+from core.history import History
 from core.model import (
     IMPORT_PRICE_USD_PER_GB,
     MAX_WORKERS,
@@ -25,6 +27,7 @@ from core.model import (
     WCU_HOUR_PRICE_USD,
     WRU_PRICE_USD,
     Plan,
+    Report,
 )
 from core.planner import (
     GIB,
@@ -46,6 +49,7 @@ from core.planner import (
     worker_seconds_per_item,
 )
 from core.retry import RetryPolicy
+from tests.test_charts import result
 
 ON_DEMAND = Capacity(mode="on-demand")
 
@@ -329,6 +333,16 @@ def test_plan_load_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     assert data["spec"]["capacity"] == "provisioned=20000" and data["spec"]["deadline_s"] == 86_400
     assert len(data["rows"]) == len(APPROACHES) and all(r["deadline_note"] for r in data["rows"])
     assert data["history"].startswith("built-in priors")
+    assert not (tmp_path / "h.sqlite3").exists()  # planning creates no history file
+
+
+def test_plan_load_calibrates_from_the_history_it_is_given(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # a report as the benchmark stores it: one clean async run of 2,000 books in 8 s, on this machine
+    plan = Plan(approaches=("async",), items=2_000)
+    History(tmp_path / "h.sqlite3").append(Report(plan, environment(), (result("async", 8.0, items=2_000),)))
+    assert main(["plan-load", "--items", "1000000", "--item-bytes", "100", "--target", "embedded", "--capacity",
+                 "off", "--history", str(tmp_path / "h.sqlite3")]) == 0
+    assert "1 measured run on this machine and embedded" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("args", "message"), [
