@@ -1,10 +1,10 @@
 """The lab's page: pick a target, set the conditions and the plan, run the comparison, read it in Plotly.
 
-Reads top to bottom like the page: sidebar (target, conditions), plan, run, results, the concurrency sweep,
-history. Only ``core`` is imported. The benchmark runs in a background thread (``core.ui.BackgroundRun``) that never
-touches Streamlit, held in the process's one registry (``core.ui.RUNS``): any session, a reloaded tab included,
-finds the running job there, polls its progress from its own script thread, can cancel it and gets its result.
-Every failure is one readable line, never a traceback.
+Reads top to bottom like the page: sidebar (target, conditions), plan, run, results, the concurrency sweep, the
+bulk-load planner, history. Only ``core`` is imported. The benchmark runs in a background thread
+(``core.ui.BackgroundRun``) that never touches Streamlit, held in the process's one registry (``core.ui.RUNS``): any
+session, a reloaded tab included, finds the running job there, polls its progress from its own script thread, can
+cancel it and gets its result. Every failure is one readable line, never a traceback.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from core.model import (
     Report,
     default_threads,
 )
+from core.planner import plan_load
 from core.sigv4 import Credentials
 from core.sweep import DEFAULT_LEVELS, SweepResult, parse_sweep, plan_sweep
 from core.targets import Target, aws_profiles, check_reachable, describe_caller, make_target
@@ -604,6 +605,41 @@ def sweep_section(plan: Plan | None, emulator: Server | None, fields: dict[str, 
         st.markdown("\n".join(f"- {line}" for line in result.summary().splitlines()))
 
 
+def bulk_load_section(fields: dict[str, Any]) -> None:
+    """The planner: how to load N items into a new or existing table, each approach's time and cost with sources."""
+    st.subheader("Plan a bulk load")
+    with st.expander("How should I load N items? Each approach's best worker count, time and cost, and S3 import "
+                     "for a new table (nothing is sent)"):
+        chosen = fields["target"]
+        where = ["aws"] if chosen == "aws" else ["aws", chosen]
+        planned = st.radio("Plan for", where, key="load_target", horizontal=True,
+                           format_func=lambda kind: "AWS" if kind == "aws" else f"this page's target ({kind})",
+                           help="Where the writers' client figures come from (measured runs there calibrate them); "
+                                "on a target on this machine the capacity is the lab's proxy model")
+        cols = st.columns([2, 2, 2, 3, 2])
+        items = cols[0].text_input("Items", "10,000,000", key="load_items", help="Up to 10**12")
+        size = cols[1].text_input("Item size (bytes)", "100", key="load_bytes",
+                                  help="DynamoDB's size of one item: names + values, up to 400 KB")
+        table = cols[2].radio("Table", ["new", "existing"], key="load_table", horizontal=True,
+                              help="Only a new table can be loaded by S3 import")
+        capacity = cols[3].text_input("Capacity", "on-demand", key="load_capacity",
+                                      help="on-demand, on-demand:warm=N,max=N, provisioned=WCU or off")
+        deadline = cols[4].text_input("Deadline", "", key="load_deadline", placeholder="e.g. 2h",
+                                      help="Optional: the workers it takes to finish by then, e.g. 45min, 2h, 3d")
+        try:
+            spec = ui.load_spec(items, size, table, capacity, deadline, planned,
+                                fields.get("endpoint_url") if planned == chosen else None)
+        except ConfigError as problem:
+            st.error(str(problem))
+            return
+        plan = plan_load(spec, open_history().reports(), machine())
+        st.markdown(f"**Recommended:** {plan.recommendation}")
+        st.table(ui.load_plan_rows(plan), hide_index=True, border="horizontal")
+        st.caption(f"{spec.wru_per_item} WRU per item, {spec.total_wru:,} WRU in all. Writers' figures: "
+                   f"{plan.history}. " + " ".join(f"{note[0].upper()}{note[1:]}." for note in plan.notes))
+        st.markdown("**Sources**\n" + "\n".join(f"- {source}" for source in plan.sources))
+
+
 def duration_words(seconds: float) -> str:
     return f"about {short(seconds)}" if seconds >= 1 else "under a second"
 
@@ -650,5 +686,7 @@ with guard():
     results()
 with guard():
     sweep_section(plan, emulator, target_fields)
+with guard():
+    bulk_load_section(target_fields)
 with guard():
     history()

@@ -34,9 +34,10 @@ from core.errors import ConfigError
 
 Mode = Literal["off", "on-demand", "provisioned"]
 MAX_UNITS = 40_000  # DynamoDB's default per-table write quota (WRU/s); the model's upper bound for every setting
-PARTITION_WRU = 1_000  # what one partition sustains (WRU/s), as capacity.js models it
-ON_DEMAND_INITIAL = 4_000  # a new on-demand table's allowance (WRU/s)
-BURST_SECONDS = 300  # a provisioned table keeps this many seconds of unused capacity
+# The published rules the proxy applies (core/emulator/capacity.js has its own copy) and the planner models:
+NEW_ON_DEMAND_UNITS = 4_000  # WRU/s a new on-demand table takes at once
+PARTITION_UNITS = 1_000  # WRU/s one partition serves
+BURST_SECONDS = 300  # unused provisioned capacity kept as burst
 FORMS = "off, on-demand, on-demand:warm=N,max=N or provisioned=WCU (N and WCU from 1 to 40000)"
 
 
@@ -209,9 +210,9 @@ def capacity_use(setting: Capacity, table: Mapping[str, Any] | None, started: fl
     the table saw no write) over a write phase that began at ``started`` (unix seconds) and lasted ``seconds``."""
     table = table or {}
     rows: Sequence[Sequence[float]] = table.get("seconds") or []
-    default = float((setting.wcu or 0) if setting.mode == "provisioned" else setting.warm or ON_DEMAND_INITIAL)
+    default = float((setting.wcu or 0) if setting.mode == "provisioned" else setting.warm or NEW_ON_DEMAND_UNITS)
     first = rows[0] if rows else (started, table.get("capacity_wru_per_second", default),
-                                  -(-default // PARTITION_WRU), default if setting.mode == "on-demand" else
+                                  -(-default // PARTITION_UNITS), default if setting.mode == "on-demand" else
                                   default * BURST_SECONDS)
 
     def since(second: float) -> float:
@@ -223,7 +224,7 @@ def capacity_use(setting: Capacity, table: Mapping[str, Any] | None, started: fl
         if not line or line[-1][1] != float(row[1]):
             line.append((since(row[0]), float(row[1])))
         if not parts or parts[-1][1] != float(row[2]):
-            parts.append((since(row[0]), float(row[2]) * PARTITION_WRU))
+            parts.append((since(row[0]), float(row[2]) * PARTITION_UNITS))
     burst = int(first[3])
     by_table = burst + _integral(line, seconds)
     by_partitions = parts[0][1] + _integral(parts, seconds)

@@ -1,5 +1,5 @@
-"""The command line: ``python -m core run`` (the benchmark), ``python -m core emulator`` and ``python -m core
-localstack`` (LocalStack's DynamoDB without Docker).
+"""The command line: ``python -m core run`` (the benchmark), ``python -m core plan-load`` (the bulk-load planner:
+nothing is sent), ``python -m core emulator`` and ``python -m core localstack`` (LocalStack's DynamoDB without Docker).
 
 Contract: ``main(argv)`` returns the exit code: 0 when every run verified with nothing lost or failed, 1 when
 anything was lost or failed (or a target failed), 2 for bad input, printed as one line on stderr; no traceback.
@@ -11,6 +11,7 @@ stops the run within seconds and still prints and records what was done; a secon
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -31,7 +32,10 @@ from core.errors import ConfigError, LabError
 from core.estimate import forecast, span
 from core.export import to_csv, to_json
 from core.history import History
+from core.history import default_path as default_history_path
 from core.model import (
+    MAX_CONCURRENCY,
+    MAX_THREADS,
     NETWORK_PRESETS,
     PRESETS,
     RETRY_MODES,
@@ -43,6 +47,7 @@ from core.model import (
     parse_faults,
     speedup,
 )
+from core.planner import LoadSpec, parse_duration, plan_load, table_text
 from core.sweep import parse_sweep, plan_sweep, run_sweep
 
 STDOUT = "-"
@@ -285,6 +290,23 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan_load(args: argparse.Namespace) -> int:
+    """The bulk-load planner: a ranked table (or ``--json``) with its sources; calibrated from the history."""
+    spec = LoadSpec(items=args.items, item_bytes=args.item_bytes, table=args.table,
+                    capacity=parse_capacity(args.capacity), target=args.target, endpoint_url=args.endpoint_url,
+                    deadline_s=parse_duration(args.deadline) if args.deadline else None, threads=args.threads,
+                    concurrency=args.concurrency)
+    path = None if args.history.lower() == "off" else Path(args.history).expanduser() if args.history \
+        else default_history_path()
+    reports = History(path).reports() if path is not None and path.exists() else []  # a plan creates no history
+    plan = plan_load(spec, reports, environment())
+    if args.json:
+        print(json.dumps(plan.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(table_text(plan))
+    return 0
+
+
 def _emulator(args: argparse.Namespace) -> int:
     emulator = Emulator(port=args.port, host=args.host, conditions=conditions_from(args), upstream=args.upstream,
                         capacity=parse_capacity(args.capacity))
@@ -374,6 +396,23 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                        help="log to stderr (debug shows botocore's wire log; secrets are always masked)")
     bench.set_defaults(handler=_run)
+    planner = commands.add_parser("plan-load", help="how to load N items: each approach's best worker count, time "
+                                                    "and cost (and s3-import for a new table); sends nothing")
+    planner.add_argument("--items", type=int, required=True, help="items to load, up to 10**12")
+    planner.add_argument("--item-bytes", type=int, required=True, help="DynamoDB size of one item (up to 409600)")
+    planner.add_argument("--table", choices=("new", "existing"), default="new")
+    planner.add_argument("--capacity", default="on-demand",
+                         help="the table's capacity: on-demand, on-demand:warm=N,max=N, provisioned=WCU or off")
+    planner.add_argument("--target", choices=KINDS, default="aws",
+                         help="where the writers' measured figures come from (default aws)")
+    planner.add_argument("--endpoint-url", help="for localstack and custom targets")
+    planner.add_argument("--deadline", help="finish by then: e.g. 45min, 2h, 3d (the workers it takes are shown)")
+    planner.add_argument("--threads", type=int, default=default_threads(), help=f"per worker, 1 to {MAX_THREADS}")
+    planner.add_argument("--concurrency", type=int, default=100, help=f"per worker, 1 to {MAX_CONCURRENCY}")
+    planner.add_argument("--history", default="", help="SQLite history to calibrate from (default: user data dir; "
+                                                       "'off')")
+    planner.add_argument("--json", action="store_true", help="print the plan as JSON")
+    planner.set_defaults(handler=_plan_load)
     emulator = commands.add_parser("emulator", help="run the embedded DynamoDB (dynalite) in the foreground")
     emulator.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
     emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

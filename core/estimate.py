@@ -186,6 +186,14 @@ def same_place(data: Mapping[str, Any], plan: Plan, machine: Mapping[str, Any] |
     return bool(env.get("platform") == machine.get("platform") and env.get("cpu_count") == machine.get("cpu_count"))
 
 
+def usable(data: Mapping[str, Any], plan: Plan, machine: Mapping[str, Any] | None) -> bool:
+    """A stored report the calibration may learn from: same place, not cancelled, no faults (backoff is modelled,
+    not fitted)."""
+    conditions = data.get("plan", {}).get("conditions", {})
+    return same_place(data, plan, machine) and not data.get("cancelled") and not any(
+        conditions.get(name) for name in FAULTS)
+
+
 def calibrate(plan: Plan, reports: Iterable[Mapping[str, Any]], machine: Mapping[str, Any] | None = None,
               per_approach: int = 20) -> Calibration:
     """Fit the floor and the latency factor per approach from earlier fault-free runs of the same place."""
@@ -193,12 +201,10 @@ def calibrate(plan: Plan, reports: Iterable[Mapping[str, Any]], machine: Mapping
     factors: dict[str, list[float]] = {}
     used = 0
     for data in reports:
-        if not same_place(data, plan, machine) or data.get("cancelled"):
+        if not usable(data, plan, machine):
             continue
         stored = data["plan"]
         conditions = stored.get("conditions", {})
-        if any(conditions.get(name) for name in FAULTS):
-            continue  # backoff is modelled, not fitted
         latency = added_latency_s(plan.target, conditions.get("latency_ms", 0.0), conditions.get("jitter_ms", 0.0))
         for run in data.get("runs", []):
             chosen = APPROACHES.get(run.get("approach", ""))

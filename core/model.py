@@ -42,6 +42,10 @@ PRICE_NOTE = f"{WRU_PRICE_USD * 1e6:.3f} USD per million WRU, us-east-1, since N
 # aws.amazon.com/dynamodb/pricing since the feature launched in August 2022; not re-read live from this offline
 # machine, 2026-11). S3 Standard in us-east-1: PUT 0.005 USD per 1,000 requests, GET 0.0004 per 1,000, storage
 # 0.023 USD per GB-month (aws.amazon.com/s3/pricing).
+# Provisioned capacity, us-east-1 (aws.amazon.com/dynamodb/pricing, provisioned; unchanged by the Nov 2024 on-demand
+# cut; not re-read live from this offline machine, 2026-11): billed per WCU per hour, used or not.
+WCU_HOUR_PRICE_USD = 0.00065
+WCU_PRICE_NOTE = f"{WCU_HOUR_PRICE_USD:.5f} USD per WCU-hour, provisioned, us-east-1"
 IMPORT_PRICE_USD_PER_GB = 0.15
 S3_PUT_PRICE_USD = 0.005 / 1_000
 S3_GET_PRICE_USD = 0.0004 / 1_000

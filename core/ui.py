@@ -20,10 +20,13 @@ from typing import Any
 from core import logs
 from core.approaches import STUDY_2022_ITEMS, STUDY_2022_SECONDS
 from core.benchmark import Server, run
+from core.capacity import parse_capacity
+from core.endpoints import validate_kind
 from core.errors import ConfigError, LabError
 from core.estimate import Estimate
 from core.history import Entry
 from core.model import FAULT_LABELS, NETWORK_PRESETS, PRESETS, Conditions, Plan, ProgressEvent, Report, RunResult
+from core.planner import MAX_ITEM_BYTES, MAX_PLAN_ITEMS, LoadPlan, LoadSpec, cost_span, parse_duration, span
 from core.sigv4 import Credentials
 from core.sweep import SweepPlan, SweepResult, run_sweep
 
@@ -412,3 +415,24 @@ def study_rows(report: Report) -> list[dict[str, str]]:
                      "2022 study: items/s": f"{STUDY_2022_ITEMS / seconds:,.0f}",
                      "2022 study: speed-up": f"{base / seconds:,.1f}×"})
     return rows
+
+
+# --- the bulk-load planner ----------------------------------------------------------------------------------------
+
+def load_spec(items: str, item_bytes: str, table: str, capacity: str, deadline: str, target: str,
+              endpoint_url: str | None) -> LoadSpec:
+    """The planner's question from the page's text fields (an empty deadline: none); ``ConfigError`` otherwise."""
+    return LoadSpec(items=parse_whole(items, "Items", 1, MAX_PLAN_ITEMS),
+                    item_bytes=parse_whole(item_bytes, "Item size (bytes)", 1, MAX_ITEM_BYTES),
+                    table="new" if table == "new" else "existing", capacity=parse_capacity(capacity),
+                    target=validate_kind(target), endpoint_url=endpoint_url,
+                    deadline_s=parse_duration(deadline) if deadline.strip() else None)
+
+
+def load_plan_rows(plan: LoadPlan) -> list[dict[str, str]]:
+    """The planner's ranked rows as the page's table shows them, each with what it rests on."""
+    deadline = plan.spec.deadline_s is not None
+    return [{"#": str(i), "Approach": row.approach, "Workers": str(row.workers),
+             "Time (range)": span(row) if row.possible else "-", "Cost USD (range)": cost_span(row),
+             "Bound by": row.bound, **({"For the deadline": row.deadline_note or ""} if deadline else {}),
+             "Based on": row.basis} for i, row in enumerate(plan.rows, 1)]

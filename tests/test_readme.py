@@ -1,5 +1,6 @@
 """Every command the README shows runs as written: ``run`` commands with ``--dry-run`` added (the plan, the outputs
-and the off-machine check all happen; nothing is sent), the ``emulator`` command for real."""
+and the off-machine check all happen; nothing is sent), the ``emulator`` command for real, ``plan-load`` commands
+(which send nothing) for real, their printed answers compared with the README's."""
 
 from __future__ import annotations
 
@@ -58,3 +59,30 @@ def test_the_emulator_command_in_the_readme_starts_and_stops_cleanly() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
+
+
+PLANS = readme_commands(".venv/bin/python -m core plan-load")
+
+
+def printed_answers() -> dict[str, str]:
+    """The README's plan-load commands followed by a ```text block: the command's arguments -> the text shown."""
+    text = (REPO_ROOT / "README.md").read_text()
+    pairs = re.findall(r"```sh\n\.venv/bin/python -m core plan-load ([^\n]*)\n```\n\n```text\n(.*?)\n```", text, re.S)
+    return dict(pairs)
+
+
+def test_the_readme_answers_for_ten_thousand_ten_million_and_a_billion_items() -> None:
+    answers = printed_answers()
+    assert len(PLANS) >= 5
+    for items in ("10000", "10000000", "1000000000"):
+        assert any(f"--items {items} " in args for args in answers), items
+
+
+@pytest.mark.parametrize("args", PLANS, ids=" ".join)
+def test_every_plan_load_command_in_the_readme_prints_what_the_readme_shows(
+        args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan-load", *args, "--history", "off"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    shown = printed_answers().get(" ".join(args))
+    if shown is not None:  # the rows and the recommendation; the bases below name this interpreter
+        assert out.split("\nBased on:")[0].rstrip() == shown

@@ -1,0 +1,591 @@
+"""The bulk-load planner: how to load N items of B bytes, with which approach and how many workers, how long it
+takes and what it costs, each figure with what it rests on and its range.
+
+Contract: pure (a ``LoadSpec``, the stored reports of earlier runs and this machine's description in; a frozen
+``LoadPlan`` out; no clock, no I/O). One row per writer approach and, for a new table, one for ``s3-import``:
+
+- Writers. One worker writes at the rate ``core.estimate`` models for the approach (this machine's client floor per
+  request and Little's law on the target's latency, calibrated from earlier fault-free runs without a capacity model
+  on this machine and target; the built-in priors otherwise). ``W`` workers (Dask processes, one core each) write
+  ``W`` times as fast, after a scale-out start-up (``SCALE_OUT_S`` + ``SCALE_OUT_PER_WORKER_S`` a worker), until the
+  table stops them: 1 WRU per started KB of each item; each partition's one second of burst first; provisioned: WCU
+  per second plus 300 s of burst, never past its partitions (1,000 WRU/s each); on-demand: 4,000 WRU/s (or
+  ``warm``) at first, then double the previous peak, at most every 30 minutes on AWS (published) or at once (the
+  lab's proxy, and the optimistic end of the range), capped by ``max`` and the 40,000 WRU/s quota. While the table
+  throttles, only ``GOODPUT`` of what it allows is written (retries and backoff; measured). Keys are assumed spread
+  evenly. The best worker count is the smallest within 2 % of the fastest; the deadline's is the smallest that
+  finishes by it. Costs: on-demand (and capacity ``off``) WRU x price; provisioned: WCU-hours for the load's
+  duration; throttled attempts cost nothing.
+- ``s3-import`` (new tables only): the items as DynamoDB JSON lines, gzipped, in parts of ``ITEMS_PER_PART`` items
+  (AWS's advice for items under 1 KB; fewer for larger items; at most 50,000 parts), prepared on ``W`` cores while
+  uploading, then DynamoDB's import. AWS does not publish import throughput: the range comes from public user
+  reports (``IMPORT_SOURCES``). Cost: GB of uncompressed source x price + S3 PUTs (8 MiB multipart chunks) + the
+  parts' storage while they wait.
+
+Rows are ranked: those that finish by the deadline (without one: within twice the fastest time) cheapest first,
+then the rest fastest first; the first is the recommendation. Every computation is closed form per ramp phase (at
+most a few dozen steps), so a billion items plan as fast as ten thousand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from core.approaches import APPROACHES
+from core.capacity import BURST_SECONDS, MAX_UNITS, NEW_ON_DEMAND_UNITS, PARTITION_UNITS, Capacity
+from core.endpoints import Kind, is_local_url, validate_kind
+from core.errors import ConfigError
+from core.estimate import Calibration, calibrate, mean_delays, short, usable, write_seconds
+from core.model import (
+    IMPORT_PRICE_NOTE,
+    IMPORT_PRICE_USD_PER_GB,
+    MAX_CONCURRENCY,
+    MAX_ITEMS,
+    MAX_THREADS,
+    MAX_WORKERS,
+    PRICE_NOTE,
+    S3_PUT_PRICE_USD,
+    S3_STORAGE_USD_PER_GB_MONTH,
+    WCU_HOUR_PRICE_USD,
+    WCU_PRICE_NOTE,
+    WRU_PRICE_USD,
+    Plan,
+    default_threads,
+)
+from core.retry import RetryPolicy
+
+TableKind = Literal["new", "existing"]
+TABLE_KINDS: tuple[TableKind, ...] = ("new", "existing")
+Ramp = Literal["published", "immediate"]
+IMPORT = "s3-import"
+MAX_PLAN_ITEMS = 10**12
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit
+MAX_DEADLINE_S = 365 * 86_400
+KB = 1024
+GIB = 1024**3
+DOUBLING_S = 30 * 60  # on-demand: "double your previous peak within 30 minutes"
+BEST_WITHIN = 1.02  # the best worker count: the fewest within 2 % of the fastest the table allows
+# More than one worker: a Dask cluster starts (about 3 s) and its shards start spread out (README, "Scale-out on
+# Dask": up to 4 s for 8 workers under load on this machine: 0.5 s a worker), so a small load is faster on few.
+SCALE_OUT_S = 3.0
+SCALE_OUT_PER_WORKER_S = 0.5
+# Throttled, writers with the lab's standard retries (full-jitter backoff) turn only part of the table's capacity into
+# written items: 0.33 (async-batch) to 0.93 (async) measured on this machine against provisioned=1000
+# (docs/conditions-proxy.md, bench/planner.py). The range's fast end assumes none is lost.
+GOODPUT = (1.0, 0.7, 0.33)  # fast, central, slow
+# ... and the last requests wait out their backoff: the standard policy's mean full-jitter delays of this many retries
+# (core.retry: 1 s base, doubling) end a throttled load: 0.5 s for one; 0.5 + 1 + 2 s for three. Short throttled
+# loads vary that much: 2,000 books at provisioned=1000 took 1.3-3.5 s in three runs of bench/planner.py.
+TAIL_RETRIES = (0, 1, 3)  # fast, central, slow
+
+# s3-import. DynamoDB JSON wraps an item as {"Item":{...}} (11 bytes a line) and every attribute as {"S":...} (12
+# bytes); measured over the lab's books (4 string attributes, 94 bytes on average): 59 bytes a line over the item.
+JSON_LINE_BYTES = 59
+GZIP_RATIO = 0.20  # gzip level 6 on the books' DynamoDB JSON: 0.195 measured (20,000 books)
+PREPARE_US = 9.0  # CPU to serialise and gzip one line of PREPARE_LINE_BYTES (json + gzip, CPython 3.11, this 2-core
+PREPARE_LINE_BYTES = 153  # machine, 2026-11-29; the books' generation left out); larger lines cost proportionally more
+PREPARE_SPREAD = (0.67, 1.5)
+UPLOAD_MB_S = (25.0, 80.0, 250.0)  # assumed, not measured: an instance in the bucket's region (low, central, high)
+MULTIPART_CHUNK = 8 * 1024**2  # boto3's default multipart threshold and chunk size: one PUT-class request each
+ITEMS_PER_PART = 4_000_000  # AWS's advice for items under 1 KB; proportionally fewer for larger items
+MAX_PARTS = 50_000  # S3 objects per import
+MAX_IMPORT_BYTES = 15 * 10**12  # raw S3 object bytes per import in us-east-1, us-west-2, eu-west-1 (1 TB elsewhere)
+# Import throughput is not published. Slow end: 10 GB "up to 2 hours" (terraform-provider-aws#27250, 2022-10);
+# fast end: 10x that, an assumption with no public figure behind it; central: their geometric mean.
+IMPORT_GB_PER_HOUR = (5.0, math.sqrt(5.0 * 50.0), 50.0)  # slow, central, fast
+# Start-up of an import whatever its size: one CSV row took "~2 minutes" (http4k-connect#203, 2022-12); an acceptance
+# test creating a table by import, and deleting it, 225 s (terraform-provider-aws#27253, 2022-10).
+IMPORT_START_S = (120.0, 180.0, 240.0)  # fast, central, slow
+IMPORT_SOURCES = (
+    "AWS: import time depends on data size, format, compression, key distribution and object count; no throughput "
+    "is published (docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataImport.HowItWorks.html)",
+    "AWS best practices: at most 50,000 S3 objects per import, ~4,000,000 items per object for items under 1 KB, "
+    "15 TB per import in us-east-1 (S3DataImport.BestPractices.html)",
+    "user report: 10 GB takes 'up to 2 hours' (github.com/hashicorp/terraform-provider-aws/issues/27250, 2022-10): "
+    "the slow end, 5 GB/h; the fast end (50 GB/h) is an assumption",
+    "user reports of the fixed start-up: one CSV row ~2 min (github.com/http4k/http4k-connect/pull/203, 2022-12); "
+    "225 s for a test table made by import (github.com/hashicorp/terraform-provider-aws/pull/27253, 2022-10)",
+)
+CAPACITY_SOURCES = (
+    "1 WRU per started KB of each item written (DynamoDB developer guide, read/write capacity units)",
+    "on-demand: a new table takes 4,000 WRU/s, then up to double its previous peak within 30 minutes; 1,000 WRU/s "
+    "per partition; 40,000 WRU/s per table by default (AWS knowledge center, on-demand table throttling; developer "
+    "guide, service quotas)",
+    "provisioned: unused capacity kept as burst for up to 300 s (developer guide, burst capacity); a full burst is "
+    "assumed at the start",
+)
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """The question: N items of B bytes into a new or existing table of some capacity on a target."""
+
+    items: int
+    item_bytes: int
+    table: TableKind = "new"
+    capacity: Capacity = field(default_factory=lambda: Capacity(mode="on-demand"))
+    target: Kind = "aws"
+    endpoint_url: str | None = None
+    deadline_s: float | None = None
+    threads: int = field(default_factory=default_threads)
+    concurrency: int = 100
+
+    def __post_init__(self) -> None:
+        for name, value, low, high in (("items", self.items, 1, MAX_PLAN_ITEMS),
+                                       ("item bytes", self.item_bytes, 1, MAX_ITEM_BYTES),
+                                       ("threads", self.threads, 1, MAX_THREADS),
+                                       ("concurrency", self.concurrency, 1, MAX_CONCURRENCY)):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}")
+        if self.table not in TABLE_KINDS:
+            raise ConfigError(f"table must be new or existing, got {self.table!r}")
+        object.__setattr__(self, "target", validate_kind(self.target))
+        if self.deadline_s is not None and not 0 < self.deadline_s <= MAX_DEADLINE_S:
+            raise ConfigError(f"the deadline must be more than 0 s and at most 365 days, got {self.deadline_s!r} s")
+        self.probe()  # the target and its URL, checked as a run's plan checks them
+
+    @property
+    def wru_per_item(self) -> int:
+        return -(-self.item_bytes // KB)
+
+    @property
+    def total_wru(self) -> int:
+        return self.items * self.wru_per_item
+
+    @property
+    def lab_proxy(self) -> bool:
+        """The capacity is the lab's proxy model (a target on this machine), not the real service."""
+        return self.target == "embedded" or (self.endpoint_url is not None and is_local_url(self.endpoint_url))
+
+    def probe(self) -> Plan:
+        """A run's plan on the same target and knobs, for the estimate (items capped: time per item is what counts)."""
+        return Plan(target=self.target, endpoint_url=self.endpoint_url, approaches=("async",),
+                    items=min(self.items, MAX_ITEMS), threads=self.threads, concurrency=self.concurrency)
+
+
+@dataclass(frozen=True)
+class LoadRow:
+    """One way to load: its best worker count, time (range), cost (range), what bounds it and what it rests on."""
+
+    approach: str
+    workers: int
+    seconds: float
+    low: float
+    high: float
+    cost_usd: float
+    cost_low: float
+    cost_high: float
+    bound: str  # what limits it, in a few words
+    basis: str  # what the figures rest on, one line
+    deadline_workers: int | None = None  # workers to finish by the deadline (None: no deadline, or it cannot)
+    deadline_note: str | None = None  # "3 workers", or "cannot: ..."
+    possible: bool = True  # False: the row cannot load these items at all (e.g. over the import limit)
+
+    @property
+    def label(self) -> str:
+        return IMPORT if self.approach == IMPORT else f"{self.approach} x {self.workers}"
+
+    def meets(self, seconds: float) -> bool:
+        return self.possible and self.seconds <= seconds
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """The rows, ranked (the first is the recommendation), and the sources every figure rests on."""
+
+    spec: LoadSpec
+    rows: tuple[LoadRow, ...]
+    recommendation: str
+    notes: tuple[str, ...]
+    sources: tuple[str, ...]
+    calibrated_runs: int
+    history: str  # which measured runs the writers' figures rest on
+
+    @property
+    def best(self) -> LoadRow:
+        return self.rows[0]
+
+    def as_dict(self) -> dict[str, Any]:
+        spec = asdict(self.spec)
+        spec["capacity"] = str(self.spec.capacity)
+        return {"spec": spec, "wru_per_item": self.spec.wru_per_item, "recommendation": self.recommendation,
+                "rows": [{**asdict(row), "label": row.label} for row in self.rows], "notes": list(self.notes),
+                "sources": list(self.sources), "calibrated_runs": self.calibrated_runs, "history": self.history}
+
+
+# --- the table ----------------------------------------------------------------------------------------------------
+
+def ceiling(capacity: Capacity) -> float | None:
+    """The highest rate (WRU/s) the table ever accepts: None without a capacity model."""
+    if capacity.mode == "provisioned":
+        assert capacity.wcu is not None
+        return float(-(-capacity.wcu // PARTITION_UNITS) * PARTITION_UNITS)  # its burst, through its partitions
+    if capacity.mode == "on-demand":
+        return float(min(capacity.max or MAX_UNITS, MAX_UNITS))
+    return None
+
+
+def sustained(capacity: Capacity) -> float:
+    """The rate (WRU/s) the table keeps up for good (inf without a capacity model)."""
+    if capacity.mode == "provisioned":
+        assert capacity.wcu is not None
+        return float(capacity.wcu)
+    top = ceiling(capacity)
+    return math.inf if top is None else top
+
+
+def table_seconds(total_wru: float, client_wru_s: float, capacity: Capacity, ramp: Ramp = "published",
+                  goodput: float = 1.0) -> float:
+    """Seconds to write ``total_wru`` when the clients offer ``client_wru_s`` WRU/s and the table takes what its
+    capacity allows; while it throttles, the clients' retries and backoff turn ``goodput`` of what it allows into
+    writes."""
+    if total_wru <= 0:
+        return 0.0
+
+    def through(allowed: float) -> float:
+        return client_wru_s if client_wru_s <= allowed else goodput * allowed
+
+    if capacity.mode == "off":
+        return total_wru / client_wru_s
+    first = sustained(capacity) if capacity.mode == "provisioned" else \
+        float(min(capacity.warm or NEW_ON_DEMAND_UNITS, ceiling(capacity) or MAX_UNITS))
+    burst = 0.0
+    if client_wru_s > first:  # each partition also holds one second of burst, spent first at the clients' rate
+        burst = min(total_wru, -(-first // PARTITION_UNITS) * PARTITION_UNITS)
+    return burst / client_wru_s + _table_seconds(total_wru - burst, client_wru_s, capacity, ramp, through)
+
+
+def _table_seconds(total_wru: float, client_wru_s: float, capacity: Capacity, ramp: Ramp,
+                   through: Callable[[float], float]) -> float:
+    if total_wru <= 0:
+        return 0.0
+    if capacity.mode == "provisioned":
+        wcu = sustained(capacity)
+        rate = through(ceiling(capacity) or wcu)
+        if rate <= wcu:
+            return total_wru / rate
+        drained = BURST_SECONDS * wcu / (rate - wcu)  # the burst lasts this long at ``rate``
+        if total_wru <= rate * drained:
+            return total_wru / rate
+        return drained + (total_wru - rate * drained) / through(wcu)
+    top = ceiling(capacity) or float(MAX_UNITS)
+    allowance = float(min(capacity.warm or NEW_ON_DEMAND_UNITS, top))
+    period = DOUBLING_S if ramp == "published" else 1.0
+    elapsed, done = 0.0, 0.0
+    while True:
+        rate = through(allowance)
+        if client_wru_s <= allowance or allowance >= top:  # the clients are slower, or the table is at its cap
+            return elapsed + (total_wru - done) / rate
+        if done + rate * period >= total_wru:
+            return elapsed + (total_wru - done) / rate
+        elapsed, done, allowance = elapsed + period, done + rate * period, min(2 * allowance, top)
+
+
+def _smallest(limit: int, ok: Callable[[int], bool]) -> int | None:
+    """The smallest worker count in 1..limit for which ``ok`` holds, None if none (a scan: time is not monotone in
+    workers, since one worker skips the scale-out start-up and too many are throttled; limit <= MAX_WORKERS)."""
+    return next((workers for workers in range(1, limit + 1) if ok(workers)), None)
+
+
+# --- writers ------------------------------------------------------------------------------------------------------
+
+def worker_seconds_per_item(spec: LoadSpec, name: str, calibration: Calibration) -> float:
+    """One worker's seconds per item with ``name`` on the spec's target (the estimate's model, calibrated)."""
+    probe = spec.probe()
+    return write_seconds(probe, name, calibration) / probe.items
+
+
+def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, workers: int | None = None) -> LoadRow:
+    """``name``'s row: at its best worker count, or at ``workers`` when given."""
+    per_item = worker_seconds_per_item(spec, name, calibration)
+    wru, total = spec.wru_per_item, float(spec.total_wru)
+    capacity = spec.capacity
+    central: Ramp = "immediate" if spec.lab_proxy else "published"
+    fast_factor, slow_factor = calibration.spread
+
+    first = sustained(capacity)
+    if capacity.mode == "on-demand":
+        first = min(capacity.warm or NEW_ON_DEMAND_UNITS, ceiling(capacity) or MAX_UNITS)
+    tails = [sum(mean_delays(RetryPolicy(), retries)) for retries in TAIL_RETRIES]
+
+    def seconds(workers: int, factor: float = 1.0, ramp: Ramp = central, which: int = 1) -> float:
+        start = SCALE_OUT_S + SCALE_OUT_PER_WORKER_S * workers if workers > 1 else 0.0
+        offered = workers * wru / (per_item * factor)
+        tail = tails[which] if offered > first else 0.0  # throttled: the last requests wait out their backoff
+        return start + tail + table_seconds(total, offered, capacity, ramp, GOODPUT[which])
+
+    top = ceiling(capacity)
+    limit = MAX_WORKERS if top is None else min(MAX_WORKERS, max(1, math.ceil(top * per_item / wru)))
+    fastest = min(seconds(w) for w in range(1, limit + 1))
+    best = 1 if top is None else (_smallest(limit, lambda w: seconds(w) <= fastest * BEST_WITHIN) or limit)
+    best = workers or best
+    rate = wru / per_item  # WRU/s one worker offers
+    if top is None:
+        bound = "client (no table limit modelled)"
+    elif best * rate >= top / BEST_WITHIN:
+        bound = f"table ({top:,.0f} WRU/s)" if capacity.mode == "on-demand" else f"table ({first:,.0f} WCU)"
+    elif limit == MAX_WORKERS and MAX_WORKERS * rate < top and best * BEST_WITHIN >= MAX_WORKERS * 0.9:
+        bound = f"client ({MAX_WORKERS} workers, the lab's most, offer less than the table takes)"
+    elif (best + 1) * rate >= first:  # one more worker and the table throttles
+        bound = f"table ({first:,.0f} WCU)" if capacity.mode == "provisioned" else \
+            f"table ({first:,.0f} WRU/s, then up to {top:,.0f})" if first < top else f"table ({top:,.0f} WRU/s)"
+    else:
+        bound = "client (one worker is enough)" if best == 1 else "client (more workers save under 2 %)"
+    t = seconds(best)
+    ramps: tuple[Ramp, ...] = ("immediate", "published") if capacity.mode == "on-demand" else (central,)
+    spread = [seconds(best, factor, ramp, which) for factor in (fast_factor, 1.0, slow_factor) for ramp in ramps
+              for which in range(len(GOODPUT))]
+    low, high = min(spread), max(spread)
+    if capacity.mode == "provisioned":
+        assert capacity.wcu is not None
+        price = capacity.wcu * WCU_HOUR_PRICE_USD / 3600
+        cost, cost_low, cost_high = t * price, low * price, high * price
+    else:
+        cost = cost_low = cost_high = total * WRU_PRICE_USD
+    workers_needed, note = None, None
+    if spec.deadline_s is not None:
+        deadline = spec.deadline_s
+        workers_needed = _smallest(limit, lambda w: seconds(w) <= deadline)
+        if workers_needed is not None:
+            note = f"{workers_needed} worker{'s' if workers_needed > 1 else ''}"
+        elif top is not None and limit < MAX_WORKERS:
+            note = f"cannot: the table's capacity allows at best {short(fastest)}"
+        else:
+            note = f"cannot: {limit} workers (the lab's most) take at best {short(fastest)}"
+    chosen = APPROACHES[name]
+    extra = f"; {chosen.unavailable.split(':')[0]}" if chosen.unavailable else ""
+    return LoadRow(name, best, t, low, high, cost, cost_low, cost_high, bound,
+                   f"{per_item * 1e6:,.0f} µs per item per worker ({basis}); {best} worker{'s' if best > 1 else ''}: "
+                   f"{best * wru / per_item:,.0f} WRU/s offered{extra}", workers_needed, note)
+
+
+def writer_estimate(spec: LoadSpec, name: str, workers: int = 1, reports: Sequence[Mapping[str, Any]] = (),
+                    machine: Mapping[str, Any] | None = None) -> LoadRow:
+    """One writer's row at a given worker count, calibrated as ``plan_load`` calibrates (what bench/planner.py
+    compares with real runs)."""
+    uncapped = _uncapped(reports)
+    calibration = calibrate(spec.probe(), uncapped, machine)
+    return writer_row(spec, name, calibration, history_basis(spec, uncapped, machine, calibration), workers)
+
+
+def _uncapped(reports: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Reports without a capacity model: throttled runs say nothing about the client."""
+    return [data for data in reports if (data.get("plan", {}).get("capacity") or {}).get("mode", "off") == "off"]
+
+
+# --- s3-import ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImportShape:
+    """What an import of the spec's items stages in S3."""
+
+    source_bytes: int  # uncompressed DynamoDB JSON: what the import bills
+    compressed_bytes: int
+    parts: int
+    items_per_part: int
+    put_requests: int
+
+    @property
+    def source_gib(self) -> float:
+        return self.source_bytes / GIB
+
+
+def import_shape(spec: LoadSpec) -> ImportShape:
+    line = spec.item_bytes + JSON_LINE_BYTES
+    per_part = min(spec.items, max(1, ITEMS_PER_PART // spec.wru_per_item))
+    parts = -(-spec.items // per_part)
+    if parts > MAX_PARTS:
+        per_part = -(-spec.items // MAX_PARTS)
+        parts = -(-spec.items // per_part)
+    part_bytes = math.ceil(per_part * line * GZIP_RATIO)
+    puts_per_part = 1 if part_bytes <= MULTIPART_CHUNK else 2 + -(-part_bytes // MULTIPART_CHUNK)
+    return ImportShape(spec.items * line, math.ceil(spec.items * line * GZIP_RATIO), parts, per_part,
+                       parts * puts_per_part)
+
+
+def import_row(spec: LoadSpec) -> LoadRow:
+    shape = import_shape(spec)
+    line = spec.item_bytes + JSON_LINE_BYTES
+    prepare_1 = spec.items * PREPARE_US * max(1.0, line / PREPARE_LINE_BYTES) / 1e6  # on one core
+    gib = shape.source_gib
+
+    def seconds(workers: int, which: int = 1) -> float:
+        prepare = prepare_1 * (PREPARE_SPREAD[0], 1.0, PREPARE_SPREAD[1])[which] / workers
+        upload = shape.compressed_bytes / (UPLOAD_MB_S[2 - which] * 1e6)
+        import_s = IMPORT_START_S[which] + gib / IMPORT_GB_PER_HOUR[2 - which] * 3600
+        return max(prepare, upload) + import_s  # parts are uploaded as they are made; the import starts after
+
+    upload_central = shape.compressed_bytes / (UPLOAD_MB_S[1] * 1e6)
+    fastest = min(seconds(w) for w in range(1, MAX_WORKERS + 1))
+    best = _smallest(MAX_WORKERS, lambda w: seconds(w) <= fastest * BEST_WITHIN) or MAX_WORKERS
+    t, low, high = seconds(best), seconds(best, 0), seconds(best, 2)
+
+    def cost(total_s: float) -> float:
+        storage = shape.compressed_bytes / GIB * S3_STORAGE_USD_PER_GB_MONTH * total_s / (730 * 3600)
+        return gib * IMPORT_PRICE_USD_PER_GB + shape.put_requests * S3_PUT_PRICE_USD + storage
+
+    possible = shape.compressed_bytes <= MAX_IMPORT_BYTES
+    workers_needed, note = None, None
+    if not possible:
+        note = (f"cannot: {shape.compressed_bytes / 1e12:,.1f} TB of gzipped parts is over the 15 TB an import "
+                "takes (us-east-1): split the items over several tables")
+    elif spec.deadline_s is not None:
+        deadline = spec.deadline_s
+        workers_needed = _smallest(MAX_WORKERS, lambda w: seconds(w) <= deadline)
+        note = (f"{workers_needed} worker{'s' if workers_needed > 1 else ''} preparing parts"
+                if workers_needed is not None else
+                f"cannot: the upload and AWS's import take at least {short(seconds(MAX_WORKERS))}; workers cannot "
+                "shorten the import")
+    basis = (f"{gib:,.2f} GB of DynamoDB JSON ({line} bytes a line), {shape.parts:,} gzipped parts of "
+             f"{shape.items_per_part:,} items ({shape.put_requests:,} S3 PUTs); prepared at {PREPARE_US:g} µs per "
+             f"{PREPARE_LINE_BYTES}-byte line per core (measured here), uploaded at {UPLOAD_MB_S[0]:g}–"
+             f"{UPLOAD_MB_S[2]:g} MB/s (assumed); import {IMPORT_GB_PER_HOUR[0]:g}–{IMPORT_GB_PER_HOUR[2]:g} GB/h "
+             f"after {IMPORT_START_S[0] / 60:g}–{IMPORT_START_S[2] / 60:g} min (public reports, unpublished by AWS)")
+    import_central = IMPORT_START_S[1] + gib / IMPORT_GB_PER_HOUR[1] * 3600
+    staging = max(prepare_1 / best, upload_central)
+    bound = "AWS's import" if import_central >= staging else \
+        "preparing the parts" if prepare_1 / best > upload_central else "the upload"
+    return LoadRow(IMPORT, best, t, low, high, cost(t), cost(low), cost(high),
+                   bound if possible else "over the import size limit", basis, workers_needed, note, possible)
+
+
+# --- the plan -----------------------------------------------------------------------------------------------------
+
+def history_basis(spec: LoadSpec, reports: Sequence[Mapping[str, Any]], machine: Mapping[str, Any] | None,
+                  calibration: Calibration) -> str:
+    """Which measured runs the writers' client figures rest on: count and dates, or the built-in priors."""
+    probe = spec.probe()
+    where = spec.target if spec.endpoint_url is None else f"{spec.target} at {spec.endpoint_url}"
+    if not calibration.runs:
+        return f"built-in priors for a 2-core machine (no earlier fault-free run on this machine and {where})"
+    days = [dt.datetime.fromtimestamp(float(data["created"]), dt.UTC).date() for data in reports
+            if usable(data, probe, machine) and "created" in data]
+    dates = f", {min(days)} to {max(days)}" if days else ""
+    return f"{calibration.runs} measured run{'s' if calibration.runs > 1 else ''} on this machine and {where}{dates}"
+
+
+def rank(rows: Sequence[LoadRow], deadline: float | None) -> tuple[tuple[LoadRow, ...], float]:
+    """Rows finishing by ``deadline`` (else within twice the fastest) cheapest first, then the rest fastest first."""
+    fastest = min((row.seconds for row in rows if row.possible), default=math.inf)
+    by = deadline if deadline is not None else 2 * fastest
+    within = sorted((r for r in rows if r.meets(by)), key=lambda r: (round(r.cost_usd, 6), r.seconds, r.approach))
+    rest = sorted((r for r in rows if not r.meets(by)), key=lambda r: (not r.possible, r.seconds, r.approach))
+    return tuple(within + rest), by
+
+
+def count_words(count: int) -> str:
+    """10 thousand, 10 million, 1 billion, 1.5 million; 1,234 otherwise."""
+    for size, word in ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (10**3, "thousand")):
+        if count >= size and (count * 10) % size == 0:
+            return f"{count / size:g} {word}"
+    return f"{count:,}"
+
+
+def money(usd: float) -> str:
+    return f"${usd:,.2f}" if usd >= 0.01 else f"${usd:.4f}"
+
+
+def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine: Mapping[str, Any] | None = None,
+              approaches: Sequence[str] | None = None) -> LoadPlan:
+    """The ranked answer for ``spec``; writers calibrated from ``reports`` (stored report dicts) of ``machine``."""
+    names = tuple(approaches) if approaches is not None else tuple(APPROACHES)
+    for name in names:
+        if name not in APPROACHES:
+            raise ConfigError(f"unknown approach {name!r}: choose from {', '.join(APPROACHES)}")
+    uncapped = _uncapped(reports)
+    calibration = calibrate(spec.probe(), uncapped, machine)
+    history = history_basis(spec, uncapped, machine, calibration)
+    fitted = set(calibration.floor_s) | set(calibration.latency_factor)
+    rows = [writer_row(spec, name, calibration, "fitted to measured runs" if name in fitted else
+                       "machine-scaled prior" if calibration.runs else "built-in prior") for name in names]
+    notes = []
+    if spec.table == "new":
+        rows.append(import_row(spec))
+    else:
+        notes.append("s3-import is not offered: DynamoDB imports only into a new table it creates")
+    if spec.capacity.mode == "off":
+        notes.append("capacity off: no table limit is modelled (writes priced as on-demand); on AWS give on-demand "
+                     "or provisioned=WCU")
+    elif spec.table == "existing" and spec.capacity.mode == "on-demand" and spec.capacity.warm is None:
+        notes.append(f"existing on-demand table: its previous peak is unknown here, {NEW_ON_DEMAND_UNITS:,} WRU/s at "
+                     "first is assumed (give on-demand:warm=N for its warm throughput)")
+    if spec.lab_proxy:
+        notes.append("a target on this machine: its engine's own limit (dynalite: one Node thread) is not modelled, "
+                     "and workers past this machine's cores share them")
+    if spec.lab_proxy and spec.capacity.on:
+        notes.append("a target on this machine: the lab's proxy doubles an on-demand allowance at once, AWS within 30 "
+                     "minutes (the range's slow end)")
+    notes.append("writers: workers are Dask processes with a core each (a cluster past this machine's cores); "
+                 "time is the writes only (no table creation, no verification)")
+    ranked, by = rank(rows, spec.deadline_s)
+    best = ranked[0]
+    table = f"{spec.table} table"
+    what = "import" if best.approach == IMPORT else f"{best.approach} with {best.workers} worker" + \
+        ("s" if best.workers > 1 else "")
+    why = "by the deadline" if spec.deadline_s is not None else f"within twice the fastest ({short(by)})"
+    recommendation = (f"{what}: {table}, {count_words(spec.items)} items, ~{short(best.seconds)}, "
+                      f"{money(best.cost_usd)} (the cheapest that finishes {why})" if best.meets(by) else
+                      f"{what}: {table}, {count_words(spec.items)} items, ~{short(best.seconds)}, "
+                      f"{money(best.cost_usd)} (nothing finishes by the deadline: this is the fastest)")
+    prices = (f"on-demand writes: {PRICE_NOTE}", f"provisioned: {WCU_PRICE_NOTE}", f"import: {IMPORT_PRICE_NOTE}",
+              f"S3 storage {S3_STORAGE_USD_PER_GB_MONTH} USD per GB-month while the parts wait")
+    sources = (f"writers' client figures: {history}; the estimate's model (core/estimate.py)", *CAPACITY_SOURCES,
+               *prices, *(IMPORT_SOURCES if spec.table == "new" else ()))
+    return LoadPlan(spec, ranked, recommendation, tuple(notes), sources, calibration.runs, history)
+
+
+# --- text ---------------------------------------------------------------------------------------------------------
+
+def span(row: LoadRow) -> str:
+    return f"~{short(row.seconds)} ({short(row.low)}–{short(row.high)})"
+
+
+def cost_span(row: LoadRow) -> str:
+    if math.isclose(row.cost_low, row.cost_high, rel_tol=1e-9):
+        return money(row.cost_usd)
+    return f"{money(row.cost_usd)} ({money(row.cost_low)}–{money(row.cost_high)})"
+
+
+def table_text(plan: LoadPlan) -> str:
+    """The plan as the CLI prints it: the question, the ranked rows, the recommendation, notes and sources."""
+    spec = plan.spec
+    deadline = f", deadline {short(spec.deadline_s)}" if spec.deadline_s is not None else ""
+    head = (f"Load {count_words(spec.items)} items of {spec.item_bytes:,} bytes ({spec.wru_per_item} WRU each, "
+            f"{spec.total_wru:,} WRU) into {'a new' if spec.table == 'new' else 'an existing'} table, capacity "
+            f"{spec.capacity}, target {spec.target}{deadline}")
+    columns = ["#", "approach", "workers", "time (range)", "cost USD (range)", "bound"]
+    if spec.deadline_s is not None:
+        columns.append("for the deadline")
+    body = [[str(i), row.approach, str(row.workers), span(row) if row.possible else "-", cost_span(row), row.bound]
+            + ([row.deadline_note or ""] if spec.deadline_s is not None else [])
+            for i, row in enumerate(plan.rows, 1)]
+    widths = [max(len(line[i]) for line in [columns, *body]) for i in range(len(columns))]
+    lines = [head, "", "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in body]
+    lines += ["", f"Recommended: {plan.recommendation}", "", "Based on:"]
+    lines += [f"  {row.approach}: {row.basis}" for row in plan.rows]
+    lines.append(f"  writers' runs: {plan.history}")
+    lines += [f"  note: {note}" for note in plan.notes]
+    lines += ["", "Sources:"] + [f"  - {source}" for source in plan.sources]
+    return "\n".join(lines)
+
+
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86_400, "day": 86_400, "days": 86_400}
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '45min', '2h', '1.5h', '3d' -> seconds; ConfigError otherwise."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*", text.lower())
+    if not match or match.group(2) not in _UNITS:
+        raise ConfigError(f"bad deadline {text!r}: give a number and a unit, e.g. 90s, 45min, 2h or 3d")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not 0 < seconds <= MAX_DEADLINE_S:
+        raise ConfigError(f"the deadline must be more than 0 s and at most 365 days, got {text!r}")
+    return seconds
+

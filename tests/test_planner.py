@@ -1,0 +1,368 @@
+"""The bulk-load planner (core/planner.py), pure and table-driven: the table's rate over time, the best and the
+deadline's worker counts, new against existing tables, costs, the import's shape, ranking, calibration from stored
+reports; and ``python -m core plan-load``: its table, its JSON and its one-line errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.approaches import APPROACHES
+from core.books import generate_books
+from core.capacity import Capacity, parse_capacity
+from core.cli import main
+from core.environment import environment
+from core.errors import ConfigError
+from core.estimate import Calibration, mean_delays, short
+from core.history import History
+from core.model import (
+    IMPORT_PRICE_USD_PER_GB,
+    MAX_WORKERS,
+    S3_PUT_PRICE_USD,
+    WCU_HOUR_PRICE_USD,
+    WRU_PRICE_USD,
+    Plan,
+    Report,
+)
+from core.planner import (
+    GIB,
+    GOODPUT,
+    GZIP_RATIO,
+    IMPORT,
+    JSON_LINE_BYTES,
+    MAX_PARTS,
+    SCALE_OUT_PER_WORKER_S,
+    SCALE_OUT_S,
+    TAIL_RETRIES,
+    LoadSpec,
+    count_words,
+    import_shape,
+    parse_duration,
+    plan_load,
+    table_seconds,
+    table_text,
+    worker_seconds_per_item,
+)
+from core.retry import RetryPolicy
+from tests.test_charts import result
+
+ON_DEMAND = Capacity(mode="on-demand")
+
+
+def row(plan: Any, name: str) -> Any:
+    return next(r for r in plan.rows if r.approach == name)
+
+
+# --- the table's rate over time -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("total", "client", "capacity", "ramp", "seconds"), [
+    (1e6, 500.0, "off", "published", 2_000.0),  # no table limit: the clients' rate
+    (1e6, 500.0, "provisioned=1000", "published", 2_000.0),  # clients slower than the WCU
+    # one partition: its second of burst (1,000 WRU at the clients' rate), then never past 1,000 WRU/s
+    (1e6, 5_000.0, "provisioned=1000", "published", 0.2 + 999_000 / 1_000),
+    # two partitions: their second of burst, then 2,000 WRU/s while the table's burst lasts (900 s), then the WCU
+    (1e6, 2_000.0, "provisioned=1500", "published", 1 + 998_000 / 2_000),
+    (3e6, 2_000.0, "provisioned=1500", "published", 1 + 900 + (3e6 - 2_000 - 1.8e6) / 1_500),
+    # on-demand: 4 partitions' burst, 30 min at 4,000, then 8,000
+    (4_000 * 1_800 + 5_000, 10_000.0, "on-demand", "published", 0.4 + 1_800 + 1_000 / 8_000),
+    # the lab's proxy: 4k, 8k, 16k, 32k a second, then 40k
+    (1e6, 40_000.0, "on-demand", "immediate", 0.1 + 4 + (1e6 - 4_000 - 60_000) / 40_000),
+    (1e6, 3_000.0, "on-demand", "published", 1e6 / 3_000),  # below the first allowance: no ramp, no throttle
+    (1e6, 5_000.0, "on-demand:max=1000", "published", 0.2 + 999_000 / 1_000),  # the on-demand maximum
+    (1e6, 8_000.0, "on-demand:warm=10000", "published", 125.0),  # warm throughput above the clients
+    (1e9, 1e6, "on-demand", "immediate", 0.004 + 4 + (1e9 - 64_000) / 40_000),  # the 40,000 WRU/s table quota
+])
+def test_table_seconds(total: float, client: float, capacity: str, ramp: Any, seconds: float) -> None:
+    assert table_seconds(total, client, parse_capacity(capacity), ramp) == pytest.approx(seconds)
+
+
+def test_the_published_ramp_is_never_faster_than_the_lab_proxy() -> None:
+    for total in (1e4, 1e6, 1e8, 1e10):
+        for client in (1e3, 5e3, 2e4, 1e5):
+            assert table_seconds(total, client, ON_DEMAND, "published") >= table_seconds(total, client, ON_DEMAND,
+                                                                                          "immediate")
+
+
+# --- writers: best workers, bounds, deadline --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("capacity", "items", "name", "bound"), [
+    ("off", 1_000_000, "async", "client (no table limit modelled)"),
+    ("on-demand", 1_000_000_000, "async-batch", "table (4,000 WRU/s, then up to 40,000)"),
+    ("on-demand", 1_000_000_000, "sequential", "client (256 workers, the lab's most, offer less than the table "
+                                               "takes)"),
+    ("provisioned=5000", 100_000_000, "async", "table (5,000 WCU)"),
+    ("on-demand:warm=40000", 5_000, "sequential-batch", "client (one worker is enough)"),
+    ("on-demand:warm=40000", 50_000, "sequential-batch", "client (more workers save under 2 %)"),
+])
+def test_what_bounds_each_writer(capacity: str, items: int, name: str, bound: str) -> None:
+    plan = plan_load(LoadSpec(items, 100, "existing", parse_capacity(capacity)), approaches=(name,))
+    assert row(plan, name).bound == bound
+
+
+def test_capacity_bound_writers_get_just_enough_workers_to_fill_the_table() -> None:
+    spec = LoadSpec(1_000_000_000, 100, "existing", ON_DEMAND)
+    plan = plan_load(spec)
+    for name in ("async", "async-batch", "threaded", "aiobotocore"):
+        per_item = worker_seconds_per_item(spec, name, Calibration.none())
+        workers = row(plan, name).workers
+        assert workers / per_item <= 40_000 * 1.05  # no worker past the table's 40,000 WRU/s
+        assert (workers - 1) / per_item < 40_000  # and none fewer would fill it
+    # batched async is the cheapest in CPU: the fewest workers for the same table
+    assert row(plan, "async-batch").workers < row(plan, "async").workers < row(plan, "sequential").workers
+
+
+def test_a_client_bound_load_without_a_table_limit_stays_on_one_worker() -> None:
+    spec = LoadSpec(1_000_000, 100, "existing", Capacity())
+    plan = plan_load(spec, approaches=("async",))
+    only = row(plan, "async")
+    assert only.workers == 1
+    assert only.seconds == pytest.approx(1_000_000 * worker_seconds_per_item(spec, "async", Calibration.none()))
+
+
+@pytest.mark.parametrize("deadline", [60.0, 600.0, 3_600.0])
+def test_the_deadline_gives_the_fewest_workers_that_finish_by_it(deadline: float) -> None:
+    spec = LoadSpec(1_000_000, 100, "existing", Capacity(), deadline_s=deadline)
+    per_item = worker_seconds_per_item(spec, "async", Calibration.none())
+    work = 1_000_000 * per_item
+    expected = 1 if work <= deadline else next(
+        w for w in range(2, 257) if SCALE_OUT_S + SCALE_OUT_PER_WORKER_S * w + work / w <= deadline)
+    got = row(plan_load(spec, approaches=("async",)), "async")
+    assert got.deadline_workers == expected
+    assert got.deadline_note == f"{expected} worker{'s' if expected > 1 else ''}"
+
+
+@pytest.mark.parametrize(("capacity", "best"), [
+    ("on-demand:max=1000", 1e7 / (GOODPUT[1] * 1_000)),  # 10,000,000 WRU at 1,000/s, throttled all along
+    ("provisioned=1000", 1e7 / (GOODPUT[1] * 1_000)),  # one partition: no burst past it
+    ("provisioned=1500", 1e7 / (GOODPUT[1] * 2_000)),  # two partitions take 2,000/s of burst, 70 % of it written
+])
+def test_a_deadline_the_table_cannot_meet_says_so(capacity: str, best: float) -> None:
+    spec = LoadSpec(10_000_000, 1_000, "existing", parse_capacity(capacity), deadline_s=3_600)
+    got = row(plan_load(spec, approaches=("async-batch",)), "async-batch")
+    assert got.deadline_workers is None
+    assert got.deadline_note == f"cannot: the table's capacity allows at best {short(best)}"
+
+
+def test_throttled_writers_turn_part_of_the_capacity_into_writes() -> None:
+    provisioned = parse_capacity("provisioned=1000")
+    assert table_seconds(1e6, 900.0, provisioned, goodput=0.5) == pytest.approx(1e6 / 900)  # never throttled
+    assert table_seconds(1e6, 5_000.0, provisioned, goodput=0.5) == pytest.approx(0.2 + 999_000 / 500)
+    # so the best worker count stays just under the table's rate when the next worker would be throttled
+    spec = LoadSpec(100_000_000, 100, "existing", parse_capacity("provisioned=5000"))
+    per_item = worker_seconds_per_item(spec, "async", Calibration.none())
+    best = row(plan_load(spec, approaches=("async",)), "async").workers
+    assert best / per_item <= 5_000 < (best + 1) / per_item
+
+
+def test_too_few_workers_for_the_deadline_says_the_labs_most() -> None:
+    spec = LoadSpec(10_000_000, 100, "existing", Capacity(), deadline_s=60)
+    got = row(plan_load(spec, approaches=("sequential",)), "sequential")
+    assert got.deadline_workers is None and got.deadline_note is not None
+    assert got.deadline_note.startswith(f"cannot: {MAX_WORKERS} workers (the lab's most) take at best")
+
+
+# --- costs --------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("items", "item_bytes", "wru"), [
+    (10_000, 100, 1), (10_000, 1_024, 1), (10_000, 1_025, 2), (1_000_000_000, 4_000, 4), (7, 409_600, 400),
+])
+def test_on_demand_costs_one_wru_per_started_kb(items: int, item_bytes: int, wru: int) -> None:
+    plan = plan_load(LoadSpec(items, item_bytes, "existing", ON_DEMAND))
+    assert plan.spec.wru_per_item == wru
+    for r in plan.rows:
+        assert r.cost_usd == r.cost_low == r.cost_high == pytest.approx(items * wru * WRU_PRICE_USD)
+
+
+def test_provisioned_costs_its_wcu_hours_for_the_loads_duration() -> None:
+    spec = LoadSpec(3_600_000, 100, "existing", parse_capacity("provisioned=1000"))
+    got = row(plan_load(spec, approaches=("async-batch",)), "async-batch")
+    # 1 partition: 1,000 WRU/s at most, burst or not, one worker already past it: an hour at the throttled goodput
+    per_item = worker_seconds_per_item(spec, "async-batch", Calibration.none())
+    tail = sum(mean_delays(RetryPolicy(), TAIL_RETRIES[1]))  # the last requests' backoff: 0.5 s
+    assert tail == 0.5
+    assert got.workers == 1
+    assert got.seconds == pytest.approx(1_000 * per_item + 3_599_000 / (GOODPUT[1] * 1_000) + tail)
+    assert got.cost_usd == pytest.approx(1_000 * WCU_HOUR_PRICE_USD * got.seconds / 3_600)
+    assert got.cost_low <= got.cost_usd <= got.cost_high
+
+
+def test_the_import_costs_its_uncompressed_gigabytes_and_its_puts() -> None:
+    spec = LoadSpec(1_000_000_000, 100, "new", ON_DEMAND)
+    shape = import_shape(spec)
+    assert shape.source_bytes == 1_000_000_000 * (100 + JSON_LINE_BYTES)
+    assert shape.parts == 250 and shape.items_per_part == 4_000_000  # AWS's advice for items under 1 KB
+    got = row(plan_load(spec), IMPORT)
+    floor = shape.source_bytes / GIB * IMPORT_PRICE_USD_PER_GB + shape.put_requests * S3_PUT_PRICE_USD
+    assert floor <= got.cost_usd <= floor * 1.01  # plus the parts' storage while they wait, cents
+    assert got.cost_usd < 0.05 * 1_000_000_000 * WRU_PRICE_USD  # far cheaper than writing them
+
+
+@pytest.mark.parametrize(("items", "item_bytes", "parts"), [
+    (10_000, 100, 1), (10_000_000, 100, 3), (10_000_000, 2_048, 5), (10**12, 100, MAX_PARTS),
+])
+def test_import_parts_follow_aws_advice_and_limit(items: int, item_bytes: int, parts: int) -> None:
+    shape = import_shape(LoadSpec(items, item_bytes, "new", ON_DEMAND))
+    assert shape.parts == parts and shape.parts * shape.items_per_part >= items
+
+
+def test_an_import_over_the_size_limit_cannot_run() -> None:
+    got = row(plan_load(LoadSpec(1_000_000_000, 409_600, "new", ON_DEMAND)), IMPORT)
+    assert not got.possible and got.deadline_note is not None and "over the 15 TB" in got.deadline_note
+
+
+def test_the_import_constants_match_the_labs_books() -> None:
+    books = list(generate_books(5_000, seed=3))
+    lines = [json.dumps({"Item": b.to_item()}, separators=(",", ":")) + "\n" for b in books]
+    extra = statistics.mean(len(line.encode()) - b.size for line, b in zip(lines, books, strict=True))
+    assert extra == pytest.approx(JSON_LINE_BYTES, abs=1)
+    raw = "".join(lines).encode()
+    assert len(gzip.compress(raw, 6)) / len(raw) == pytest.approx(GZIP_RATIO, abs=0.03)
+
+
+# --- new against existing, ranking -------------------------------------------------------------------------------
+
+def test_only_a_new_table_can_be_imported() -> None:
+    new = plan_load(LoadSpec(10_000_000, 100, "new", ON_DEMAND))
+    existing = plan_load(LoadSpec(10_000_000, 100, "existing", ON_DEMAND))
+    assert IMPORT in {r.approach for r in new.rows}
+    assert IMPORT not in {r.approach for r in existing.rows}
+    assert any("imports only into a new table" in note for note in existing.notes)
+    assert new.recommendation.startswith("import: new table, 10 million items, ~")
+    assert existing.recommendation.startswith(f"{existing.best.approach} with ")
+
+
+@pytest.mark.parametrize(("items", "deadline", "best"), [
+    (10_000, None, "writer"),  # the import's start-up alone takes minutes
+    (10_000_000, None, IMPORT),  # faster than the on-demand ramp, and cents against dollars
+    (1_000_000_000, None, IMPORT),  # within twice the writers' time, at a thirtieth of the cost
+    (1_000_000_000, 7 * 3600.0, "writer"),  # the import will not make it: the cheapest writer that does
+    (1_000_000_000, 3600.0, "writer"),  # nothing will: the fastest
+])
+def test_the_recommendation(items: int, deadline: float | None, best: str) -> None:
+    plan = plan_load(LoadSpec(items, 100, "new", ON_DEMAND, deadline_s=deadline))
+    assert (plan.best.approach == IMPORT) == (best == IMPORT), plan.recommendation
+    if deadline is not None and plan.best.meets(deadline):
+        assert all(r.cost_usd >= plan.best.cost_usd for r in plan.rows if r.meets(deadline))
+    if deadline == 3600.0:
+        assert "nothing finishes by the deadline" in plan.recommendation
+        assert plan.best.seconds == min(r.seconds for r in plan.rows)
+
+
+def test_every_row_has_a_range_around_its_figure_and_a_basis() -> None:
+    for spec in (LoadSpec(10_000, 100), LoadSpec(10**9, 100, capacity=parse_capacity("provisioned=20000")),
+                 LoadSpec(10**7, 3_000, "existing", parse_capacity("on-demand:warm=12000,max=30000"))):
+        for r in plan_load(spec).rows:
+            assert 0 < r.low <= r.seconds <= r.high and r.cost_low <= r.cost_usd <= r.cost_high, r
+            assert r.basis and r.bound
+
+
+def test_a_trillion_items_plan_in_closed_form() -> None:
+    small = plan_load(LoadSpec(10**9, 100, "existing", Capacity()), approaches=("async",))
+    huge = plan_load(LoadSpec(10**12, 100, "existing", Capacity()), approaches=("async",))
+    assert row(huge, "async").seconds == pytest.approx(1_000 * row(small, "async").seconds)
+    assert row(huge, "async").cost_usd == pytest.approx(10**12 * WRU_PRICE_USD)
+
+
+# --- calibration from the history ---------------------------------------------------------------------------------
+
+def stored(seconds: float, capacity: str = "off", created: float = 1_764_000_000.0) -> dict[str, Any]:
+    plan = Plan(approaches=("async",), items=2_000, capacity=parse_capacity(capacity))
+    return {"plan": plan.as_dict(), "environment": {"platform": "p", "cpu_count": 2}, "created": created,
+            "cancelled": False, "runs": [{"approach": "async", "items": 2_000, "seconds": seconds,
+                                          "failed_items": 0, "unknown_items": 0}]}
+
+
+def test_measured_runs_on_the_target_calibrate_the_writers_and_are_named() -> None:
+    spec = LoadSpec(1_000_000, 100, "existing", Capacity(), target="embedded")
+    machine = {"platform": "p", "cpu_count": 2}
+    bare = row(plan_load(spec, approaches=("async",)), "async")
+    reports = [stored(8.0, created=1_764_000_000.0), stored(8.0, created=1_764_400_000.0)]
+    slow = plan_load(spec, reports, machine, approaches=("async",))
+    assert row(slow, "async").seconds > 2 * bare.seconds  # 4 ms per item measured against the 1.1 ms prior
+    assert slow.calibrated_runs == 2
+    assert slow.history == "2 measured runs on this machine and embedded, 2025-11-24 to 2025-11-29"
+    assert "fitted to measured runs" in row(slow, "async").basis
+    # runs under the capacity model are throttled by it: they say nothing about the client
+    throttled = plan_load(spec, [stored(80.0, "on-demand")], machine, approaches=("async",))
+    assert throttled.calibrated_runs == 0 and row(throttled, "async").seconds == bare.seconds
+
+
+# --- input ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("45min", 2_700), ("2h", 7_200), ("1.5h", 5_400),
+                                               ("3d", 259_200), (" 10 m ", 600)])
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "2", "h", "2 weeks", "-1h", "0s", "400d"])
+def test_parse_duration_refuses(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(("count", "words"), [(10_000, "10 thousand"), (10_000_000, "10 million"),
+                                              (1_000_000_000, "1 billion"), (1_500_000, "1.5 million"),
+                                              (1_234, "1,234"), (999, "999")])
+def test_count_words(count: int, words: str) -> None:
+    assert count_words(count) == words
+
+
+# --- the CLI -------------------------------------------------------------------------------------------------------
+
+def test_plan_load_prints_the_ranked_table_the_recommendation_and_the_sources(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan-load", "--items", "10000000", "--item-bytes", "100", "--history", "off"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Load 10 million items of 100 bytes (1 WRU each, 10,000,000 WRU) into a new table")
+    assert "Recommended: import: new table, 10 million items" in out
+    for name in (*APPROACHES, IMPORT):
+        assert f"  {name}: " in out  # every row's basis
+    assert "terraform-provider-aws/issues/27250" in out and "0.625 USD per million WRU" in out
+
+
+def test_plan_load_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["plan-load", "--items", "1000000000", "--item-bytes", "100", "--table", "existing", "--capacity",
+                 "provisioned=20000", "--deadline", "24h", "--json", "--history", str(tmp_path / "h.sqlite3")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["spec"]["capacity"] == "provisioned=20000" and data["spec"]["deadline_s"] == 86_400
+    assert len(data["rows"]) == len(APPROACHES) and all(r["deadline_note"] for r in data["rows"])
+    assert data["history"].startswith("built-in priors")
+    assert not (tmp_path / "h.sqlite3").exists()  # planning creates no history file
+
+
+def test_plan_load_calibrates_from_the_history_it_is_given(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # a report as the benchmark stores it: one clean async run of 2,000 books in 8 s, on this machine
+    plan = Plan(approaches=("async",), items=2_000)
+    History(tmp_path / "h.sqlite3").append(Report(plan, environment(), (result("async", 8.0, items=2_000),)))
+    assert main(["plan-load", "--items", "1000000", "--item-bytes", "100", "--target", "embedded", "--capacity",
+                 "off", "--history", str(tmp_path / "h.sqlite3")]) == 0
+    assert "1 measured run on this machine and embedded" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--items", "0", "--item-bytes", "100"], "items must be a whole number from 1 to"),
+    (["--items", "10", "--item-bytes", "500000"], "item bytes must be a whole number from 1 to 409,600"),
+    (["--items", "10"], "the following arguments are required: --item-bytes"),
+    (["--items", "10", "--item-bytes", "100", "--table", "old"], "argument --table: invalid choice"),
+    (["--items", "10", "--item-bytes", "100", "--capacity", "fast"], "bad capacity 'fast'"),
+    (["--items", "10", "--item-bytes", "100", "--deadline", "soon"], "bad deadline 'soon'"),
+    (["--items", "10", "--item-bytes", "100", "--target", "custom"], "the custom target needs --endpoint-url"),
+    (["--items", "10", "--item-bytes", "100", "--threads", "0"], "threads must be a whole number from 1"),
+])
+def test_plan_load_bad_input_is_one_line_and_exit_2(args: list[str], message: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan-load", "--history", "off", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and err.startswith("error: ")
+
+
+def test_table_text_shows_the_deadline_column_only_with_a_deadline() -> None:
+    without = table_text(plan_load(LoadSpec(10_000, 100)))
+    with_deadline = table_text(plan_load(LoadSpec(10_000, 100, deadline_s=60)))
+    assert "for the deadline" not in without and "for the deadline" in with_deadline
