@@ -3,9 +3,9 @@
 Contract: pure facts, no I/O and no heavy imports. Each ``Approach`` owns its name, table, driver, client, batch
 flag, the estimate's priors (ms per request) and, for the study's three, the 2022 study's published seconds.
 Every other module (plan validation, writers, tables, estimate, charts, page, CLI) reads this registry, so adding an
-approach touches this file and its transport only. The ``import`` driver is the one approach that does not write:
-``s3-import`` runs through ``core.importer`` (``imports(name)`` tells it apart). ``Driver`` and ``Client`` are ``Literal`` types: mypy checks
-every table keyed by them.
+approach touches this file and its transport only. The ``import`` driver is the one approach that does not
+write: ``s3-import`` runs through ``core.importer`` (``imports(name)`` tells it apart). ``Driver`` and ``Client``
+are ``Literal`` types: mypy checks every table keyed by them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The s3-import approach run end to end: books to S3 as gzipped DynamoDB JSON, ``ImportTable``, ``DescribeImport``
 polled until the import ends, into the same ``RunReport`` as a writer's.
 
-Contract: ``run_import(books, target, options, progress)`` streams the books into GZIP parts (``core.s3import.parts``:
+Contract: ``run_import(books, target, options, progress)`` streams the books into GZIP parts (``core.s3source.parts``:
 one compressed part in memory at a time), PUTs each to ``s3://bucket/prefix/<run id>/``, starts ``ImportTable``
 (DYNAMODB_JSON, GZIP, a new on-demand table keyed by ``isbn`` like every lab table) and polls ``DescribeImport``,
 feeding ``ImportProgress`` (processed items and bytes) to ``progress``, until COMPLETED, FAILED or CANCELLED. It is
@@ -41,7 +41,7 @@ from core import logs
 from core.books import Book
 from core.errors import LabError, TargetError
 from core.report import RunReport
-from core.s3import import PART_BYTES, S3Location, parts
+from core.s3source import PART_BYTES, S3Location, parts
 from core.tables import KEY, delete_table, describe_table
 from core.targets import Target
 
@@ -216,7 +216,7 @@ class _ImportRun:
     def _poll(self, arn: str) -> dict[str, Any]:
         deadline = self.clock() + self.options.timeout_seconds
         while True:
-            answer: dict[str, Any] = self.dynamodb.describe_import(ImportArn=arn)["ImportTableDescription"]
+            answer: dict[str, Any] = dict(self.dynamodb.describe_import(ImportArn=arn)["ImportTableDescription"])
             status = str(answer.get("ImportStatus", ""))
             processed = int(answer.get("ProcessedItemCount") or 0)
             self.timeline.append((self.clock() - self.started, processed))
@@ -237,7 +237,9 @@ class _ImportRun:
     def _report(self, answer: dict[str, Any], seconds: float, cpu: float) -> RunReport:
         status = str(answer.get("ImportStatus", ""))
         imported = min(int(answer.get("ImportedItemCount") or 0), self.items)
-        halted, failures, errors = None, (), {}
+        halted: str | None = None
+        failures: tuple[str, ...] = ()
+        errors: dict[str, int] = {}
         if status != "COMPLETED":
             code = str(answer.get("FailureCode") or status)
             message = logs.redact(str(answer.get("FailureMessage") or "no message").splitlines()[0][:300])

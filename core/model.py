@@ -30,7 +30,7 @@ from core.endpoints import (
 )
 from core.errors import ConfigError
 from core.report import RunReport, Verification
-from core.s3import import (
+from core.s3source import (
     DEFAULT_PREFIX,
     SEEDED_LINE_BYTES,
     ImportCost,
@@ -221,9 +221,9 @@ class Plan:
             object.__setattr__(self, "s3_prefix", S3Location("lab-bucket", self.s3_prefix).prefix)
         if not any(imports(name) for name in self.approaches):
             return
-        if self.target == "aws" and self.s3_bucket is None:
-            raise ConfigError(f"s3-import on AWS needs --s3-bucket: a bucket of yours in {self.region} that the "
-                              "import can read (the lab never creates buckets on AWS)")
+        if self.off_machine is not None and self.s3_bucket is None:
+            raise ConfigError(f"s3-import on {self.off_machine} needs --s3-bucket: a bucket of yours in {self.region} "
+                              "that the import can read (the lab never creates buckets off this machine)")
         if self.scaled_out:
             raise ConfigError("s3-import runs one import, not Dask shards: drop --workers/--scheduler or leave "
                               "s3-import out")
@@ -257,7 +257,7 @@ class Plan:
                 else (self.items * self.repeats + self.warmup) * WRU_PRICE_USD for name in self.approaches}
 
     def import_cost(self) -> ImportCost:
-        """One import of ``items`` seeded books (mean line size measured, see ``core.s3import``)."""
+        """One import of ``items`` seeded books (mean line size measured, see ``core.s3source``)."""
         return import_cost_of(self.items * SEEDED_LINE_BYTES)
 
     @property
@@ -268,7 +268,8 @@ class Plan:
         if self.imports:
             one = self.import_cost()
             parts.append(f"about ${one.usd * self.repeats:,.4f} for s3-import ({one.gigabytes * self.repeats:,.4f} "
-                         f"GB imported from {one.objects * self.repeats:,} S3 object(s), PUT and read once; {IMPORT_PRICE_NOTE})")
+                         f"GB imported from {one.objects * self.repeats:,} S3 object(s), PUT and read once; "
+                         f"{IMPORT_PRICE_NOTE})")
         return " + ".join(parts)
 
     @property
@@ -395,6 +396,22 @@ class ProgressEvent:
         return tuple(done / self.elapsed if self.elapsed > 0 else 0.0 for done in self.per_worker)
 
 
-__all__ = ["FAULTS", "IMPORT_PRICE_USD_PER_GB", "KINDS", "MAX_ITEMS", "NETWORK_PRESETS", "SERVER_BOUND_CPU",
-           "WRU_PRICE_USD", "Conditions", "import_cost_of", "Plan", "ProgressEvent", "Report", "RunResult", "Summary", "default_threads",
-           "parse_faults", "speedup"]
+__all__ = [
+    "FAULTS",
+    "IMPORT_PRICE_USD_PER_GB",
+    "KINDS",
+    "MAX_ITEMS",
+    "NETWORK_PRESETS",
+    "SERVER_BOUND_CPU",
+    "WRU_PRICE_USD",
+    "Conditions",
+    "Plan",
+    "ProgressEvent",
+    "Report",
+    "RunResult",
+    "Summary",
+    "default_threads",
+    "import_cost_of",
+    "parse_faults",
+    "speedup",
+]

@@ -5,8 +5,8 @@ Contract: pure and streaming, no I/O and no heavy imports (the runner is ``core.
 part_bytes)`` consumes the book stream lazily and yields one ``Part`` (a complete GZIP file of DynamoDB JSON lines,
 ``{"Item": {"isbn": {"S": ...}, ...}}``, the format ``ImportTable`` reads with ``InputFormat=DYNAMODB_JSON``) each time
 ``part_bytes`` of uncompressed lines were written: memory holds one compressed part, never the list of books.
-``import_cost`` prices an import with the dated constants of ``core.model``'s neighbour, the price block below being
-read from ``core.model`` (one fact in one place). ``runs_on(kind)`` says which server runs ImportTable for a target.
+``import_cost`` prices an import from the prices it is given (the dated constants live in ``core.model``, which
+calls it: one fact in one place). ``runs_on(kind)`` says which server runs ImportTable for a target.
 """
 
 from __future__ import annotations
