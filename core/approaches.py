@@ -98,6 +98,7 @@ _ALL = (
              "books to S3 as gzipped DynamoDB JSON, then ImportTable creates a new table", 0.021, 60.0),
 )
 APPROACHES: dict[str, Approach] = {a.name: a for a in _ALL}
+WRITERS: tuple[str, ...] = tuple(a.name for a in _ALL if a.driver != "import")  # what core.writers.write runs
 STUDY_APPROACHES: tuple[str, ...] = tuple(a.name for a in _ALL if a.study_2022_seconds is not None)
 STUDY_2022_ITEMS = 10_000
 STUDY_2022_SECONDS: dict[str, float] = {a.name: a.study_2022_seconds for a in _ALL if a.study_2022_seconds}

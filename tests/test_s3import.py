@@ -24,7 +24,7 @@ from core.importer import ImportCancelled, ImportOptions, ImportProgress, prepar
 from core.model import IMPORT_PRICE_USD_PER_GB, S3_GET_PRICE_USD, S3_PUT_PRICE_USD, WRU_PRICE_USD, Plan
 from core.s3source import SEEDED_LINE_BYTES, S3Location, import_cost, item_line, objects_for, parts
 from core.tables import create_table, describe_table
-from core.targets import Target, make_target
+from core.targets import Target
 from core.verify import verify
 
 
@@ -273,3 +273,11 @@ def test_the_estimate_covers_s3_import(target: str) -> None:
 def test_many_parts_are_cheap_on_memory() -> None:
     sizes = [len(p.body) for p in itertools.islice(parts(generate_books(5_000), part_bytes=50_000), 100)]
     assert len(sizes) > 10 and max(sizes) < 50_000  # each part held alone, compressed
+
+
+def test_the_writers_refuse_s3_import_in_one_line(embedded_target: Target) -> None:
+    from core.writers import WRITERS, write
+
+    assert "s3-import" not in WRITERS
+    with pytest.raises(ConfigError, match="s3-import is not a writer: run it in a plan"):
+        write("s3-import", generate_books(1), embedded_target)
