@@ -222,8 +222,9 @@ class Plan:
         if not any(imports(name) for name in self.approaches):
             return
         if self.off_machine is not None and self.s3_bucket is None:
-            raise ConfigError(f"s3-import on {self.off_machine} needs --s3-bucket: a bucket of yours in {self.region} "
-                              "that the import can read (the lab never creates buckets off this machine)")
+            raise ConfigError(f"s3-import on {self.off_machine} needs --s3-bucket (the page: S3 bucket): a bucket of "
+                              f"yours in {self.region} that the import can read (the lab never creates buckets off "
+                              "this machine)")
         if self.scaled_out:
             raise ConfigError("s3-import runs one import, not Dask shards: drop --workers/--scheduler or leave "
                               "s3-import out")
