@@ -311,7 +311,8 @@ def _import_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOp
         outcome = _phase(name, "the import", ctx, attempt)
     if isinstance(outcome, ImportCancelled):
         died = ctx.died()
-        raise PhaseFailed(f"{died} during the {name} run: {outcome}" if died else str(outcome), None)
+        raise PhaseFailed(f"{died} during the {name} run: the import did not finish; run the plan again" if died
+                          else str(outcome), None)
     report: RunReport = outcome
     tell("verify", report.items)
     exists = _phase(name, "the verification", ctx, lambda: describe_table(client, table) is not None)

@@ -163,6 +163,9 @@ class _ImportRun:
         if code in ("404", "NoSuchBucket"):
             return TargetError(f"S3 bucket {bucket} does not exist at {self.where} (NoSuchBucket): create it in "
                                f"{self.target.region} or name another with --s3-bucket")
+        if code in ("301", "PermanentRedirect", "AuthorizationHeaderMalformed"):
+            return TargetError(f"S3 bucket {bucket} is not in {self.target.region} ({code}): run with the bucket's "
+                               f"region (--region), or name a bucket in {self.target.region} with --s3-bucket")
         if code in ("403", "AccessDenied", "AllAccessDisabled"):
             return TargetError(f"S3 bucket {bucket} is not readable and writable with these credentials "
                                f"(AccessDenied): allow s3:ListBucket, s3:GetObject and s3:PutObject on it, or name "
@@ -261,7 +264,7 @@ class _ImportRun:
 
     def _cancelled(self, when: str) -> str:
         if self.options.local or not self.keys:
-            left = "nothing is left behind" if self.options.local else "nothing was uploaded"
+            left = "its parts were removed" if self.options.local else "nothing was uploaded"
         else:
             left = f"the parts are left at {self.location.url(self.run_id)}"
         return f"s3-import was cancelled {when}; {self.items:,} items uploaded in {len(self.keys):,} part(s); {left}"
