@@ -193,7 +193,8 @@ def test_a_cancel_during_the_import_stops_waiting_and_says_the_import_goes_on(mo
 
     with pytest.raises(ImportCancelled, match=rf"cancelled while the import ran: DynamoDB has no API to stop an "
                                               rf"import, so import arn:aws:dynamodb:\S+ goes on and creates table "
-                                              rf"{table}; 20,000 items uploaded in 1 part\(s\); its parts were removed"):
+                                              rf"{table}; 20,000 items uploaded in 1 part\(s\); its parts were "
+                                              "removed"):
         run_import(generate_books(20_000), moto_target, ImportOptions(S3Location(unique("lab-")), cancel=cancel),
                    cancel_once_importing, table)
 
