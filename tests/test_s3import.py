@@ -24,7 +24,7 @@ from core.importer import ImportCancelled, ImportOptions, ImportProgress, prepar
 from core.model import IMPORT_PRICE_USD_PER_GB, S3_GET_PRICE_USD, S3_PUT_PRICE_USD, WRU_PRICE_USD, Plan
 from core.s3source import SEEDED_LINE_BYTES, S3Location, import_cost, item_line, objects_for, parts
 from core.tables import create_table, describe_table
-from core.targets import Target
+from core.targets import LOCAL_CREDENTIALS, Target, make_target
 from core.verify import verify
 
 
@@ -310,3 +310,32 @@ def test_the_writers_refuse_s3_import_in_one_line(embedded_target: Target) -> No
     assert "s3-import" not in WRITERS
     with pytest.raises(ConfigError, match="s3-import is not a writer: run it in a plan"):
         write("s3-import", generate_books(1), embedded_target)
+
+
+@pytest.mark.parametrize(("fixture", "kind"), [("emulator", "embedded"), ("dynamodb_local", "dynamodb-local"),
+                                               ("localstack", "localstack")])
+def test_the_engines_the_lab_delegates_have_no_import_table(fixture: str, kind: str,
+                                                           request: pytest.FixtureRequest) -> None:
+    """If one of them gains ImportTable, it should leave DELEGATED and run its own imports."""
+    from botocore.exceptions import ClientError
+
+    from core.s3source import DELEGATED
+
+    assert kind in DELEGATED
+    engine = request.getfixturevalue(fixture)
+    client = make_target("custom", endpoint_url=engine.endpoint_url,
+                         credentials=LOCAL_CREDENTIALS).client(max_attempts=1)
+    with pytest.raises(ClientError) as refused:
+        client.import_table(S3BucketSource={"S3Bucket": "lab-bucket"}, InputFormat="DYNAMODB_JSON",
+                            TableCreationParameters={
+                                "TableName": "ImportProbe", "BillingMode": "PAY_PER_REQUEST",
+                                "AttributeDefinitions": [{"AttributeName": "isbn", "AttributeType": "S"}],
+                                "KeySchema": [{"AttributeName": "isbn", "KeyType": "HASH"}]})
+    assert refused.value.response["Error"]["Code"] == "UnknownOperationException"
+
+
+def test_a_plan_on_dynamodb_local_imports_on_moto_and_says_so(dynamodb_local: object) -> None:
+    report = run(Plan(target="dynamodb-local", approaches=("s3-import",), items=200),
+                 emulator=dynamodb_local)  # type: ignore[arg-type]
+    assert report.clean and report.runs[0].report.notes[0].startswith(
+        "s3-import ran on moto, not on dynamodb-local: its duration is not representative")
