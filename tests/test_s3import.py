@@ -339,3 +339,12 @@ def test_a_plan_on_dynamodb_local_imports_on_moto_and_says_so(dynamodb_local: ob
                  emulator=dynamodb_local)  # type: ignore[arg-type]
     assert report.clean and report.runs[0].report.notes[0].startswith(
         "s3-import ran on moto, not on dynamodb-local: its duration is not representative")
+
+
+def test_the_page_shows_the_import_stage_in_its_progress() -> None:
+    from core.model import ProgressEvent
+    from core.ui import progress_text
+
+    line = ImportProgress("import", 1_200, 180_000, 3, "IN_PROGRESS").line
+    event = ProgressEvent("s3-import", 0, "write", 1_200, 2_000, 1.0, detail=line)
+    assert progress_text(event, "s3-import", 1) == "s3-import: importing (IN_PROGRESS): 1,200 items, 0.2 MB processed"
