@@ -34,10 +34,11 @@ from core.s3source import (
     DEFAULT_PREFIX,
     SEEDED_LINE_BYTES,
     ImportCost,
-    S3Location,
     delegation_note,
     import_cost,
     objects_for,
+    validate_bucket,
+    validate_prefix,
 )
 
 MAX_ITEMS = 10_000_000
@@ -58,14 +59,14 @@ S3_STORAGE_USD_PER_GB_MONTH = 0.023
 IMPORT_PRICE_NOTE = (f"{IMPORT_PRICE_USD_PER_GB:.2f} USD per GB of uncompressed source, us-east-1, since Aug 2022; "
                      f"S3 PUT {S3_PUT_PRICE_USD * 1000:.3f} USD per 1,000")
 PHASES = ("reset", "warmup", "write", "verify", "done")
+RetryMode = Literal["standard", "adaptive"]
+RETRY_MODES: tuple[RetryMode, ...] = get_args(RetryMode)
 
 
 def import_cost_of(source_bytes: int) -> ImportCost:
     """An import of ``source_bytes`` of uncompressed DynamoDB JSON at today's prices (for the planner too)."""
     return import_cost(source_bytes, objects_for(source_bytes), IMPORT_PRICE_USD_PER_GB, S3_PUT_PRICE_USD,
                        S3_GET_PRICE_USD)
-RetryMode = Literal["standard", "adaptive"]
-RETRY_MODES: tuple[RetryMode, ...] = get_args(RetryMode)
 
 
 def default_threads() -> int:
@@ -216,9 +217,9 @@ class Plan:
 
     def _check_import(self) -> None:
         """The s3-import approach's own fields: a bucket on AWS, a valid bucket and prefix, one process."""
-        if self.s3_bucket is not None or self.s3_prefix != DEFAULT_PREFIX:
-            S3Location(self.s3_bucket or "lab-bucket", self.s3_prefix)  # ConfigError on a bad name or prefix
-            object.__setattr__(self, "s3_prefix", S3Location("lab-bucket", self.s3_prefix).prefix)
+        if self.s3_bucket is not None:
+            validate_bucket(self.s3_bucket)
+        object.__setattr__(self, "s3_prefix", validate_prefix(self.s3_prefix))
         if not any(imports(name) for name in self.approaches):
             return
         if self.off_machine is not None and self.s3_bucket is None:
@@ -397,22 +398,6 @@ class ProgressEvent:
         return tuple(done / self.elapsed if self.elapsed > 0 else 0.0 for done in self.per_worker)
 
 
-__all__ = [
-    "FAULTS",
-    "IMPORT_PRICE_USD_PER_GB",
-    "KINDS",
-    "MAX_ITEMS",
-    "NETWORK_PRESETS",
-    "SERVER_BOUND_CPU",
-    "WRU_PRICE_USD",
-    "Conditions",
-    "Plan",
-    "ProgressEvent",
-    "Report",
-    "RunResult",
-    "Summary",
-    "default_threads",
-    "import_cost_of",
-    "parse_faults",
-    "speedup",
-]
+__all__ = ["FAULTS", "IMPORT_PRICE_USD_PER_GB", "KINDS", "MAX_ITEMS", "NETWORK_PRESETS", "SERVER_BOUND_CPU",
+           "WRU_PRICE_USD", "Conditions", "Plan", "ProgressEvent", "Report", "RunResult", "Summary", "default_threads",
+           "import_cost_of", "parse_faults", "speedup"]
