@@ -295,7 +295,7 @@ def _import_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOp
         tell("write", min(event.items, plan.items), event.line)
 
     tell("reset", 0)
-    _phase(name, "the removal of the old table", ctx, lambda: prepare_table(client, table, local, target.region))
+    _phase(name, "the check for an old table", ctx, lambda: prepare_table(client, table, local, target.region))
     stop = threading.Event()
     import_options = ImportOptions(S3Location(plan.s3_bucket or IMPORT_BUCKET, plan.s3_prefix), local=local,
                                    poll_seconds=0.2 if local else 10.0, cancel=stop, note=plan.import_note)

@@ -120,6 +120,7 @@ class _ImportRun:
         self.latencies: list[float] = []
         self.timeline: list[tuple[float, int]] = []
         self.items = self.source_bytes = self.retries = 0
+        self.started = 0.0
 
     def go(self, books: Iterable[Book]) -> RunReport:
         wall, cpu = self.clock(), time.process_time()
