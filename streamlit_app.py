@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 from core import charts, export, logs, ui
-from core.approaches import APPROACHES, STUDY_APPROACHES
+from core.approaches import APPROACHES, STUDY_APPROACHES, imports
 from core.benchmark import Server, start_server
 from core.capacity import Capacity, parse_capacity
 from core.emulator import Emulator
@@ -35,7 +35,6 @@ from core.model import (
     MAX_THREADS,
     MAX_WORKERS,
     NETWORK_PRESETS,
-    PRICE_NOTE,
     RETRY_MODES,
     Conditions,
     Plan,
@@ -43,6 +42,7 @@ from core.model import (
     default_threads,
 )
 from core.planner import plan_load
+from core.s3source import DEFAULT_PREFIX
 from core.sigv4 import Credentials
 from core.sweep import DEFAULT_LEVELS, SweepResult, parse_sweep, plan_sweep
 from core.targets import Target, aws_profiles, check_reachable, describe_caller, make_target
@@ -317,6 +317,7 @@ def plan_form(fields: dict[str, Any], network: tuple[Conditions, Capacity] | Non
         retry_mode = st.radio("Retry mode", RETRY_MODES, horizontal=True, key="retry_mode", disabled=running(),
                               help="adaptive: client-side rate control fed by throttles (botocore's for the boto3 "
                                    "and aiobotocore approaches, the lab's for the others)")
+        s3 = s3_inputs(approaches, fields)
         with st.expander("Scale out (Dask)"):
             typed["workers"] = st.text_input("Workers", "1", key="workers", disabled=running(),
                                              help="Shards written by this many Dask worker processes (1: this one)")
@@ -343,10 +344,25 @@ def plan_form(fields: dict[str, Any], network: tuple[Conditions, Capacity] | Non
             approaches=tuple(approaches), conditions=network[0], capacity=network[1], items=numbers["items"],
             threads=numbers["threads"], concurrency=numbers["concurrency"], repeats=numbers["repeats"],
             seed=numbers["seed"], retry_mode=retry_mode, workers=numbers["workers"],
-            scheduler=scheduler.strip() or None, **fields), preset)
+            scheduler=scheduler.strip() or None, **s3, **fields), preset)
     except ConfigError as problem:
         st.error(str(problem))
         return None
+
+
+def s3_inputs(approaches: list[str], fields: dict[str, Any]) -> dict[str, Any]:
+    """s3-import's bucket and prefix: asked only when it runs on AWS (the lab never creates buckets there; on local
+    engines it uses a bucket of its own)."""
+    if fields.get("target") != "aws" or not any(imports(name) for name in approaches if name in APPROACHES):
+        return {}
+    cols = st.columns(2)
+    bucket = cols[0].text_input("S3 bucket (s3-import)", "", key="s3_bucket", disabled=running(),
+                                placeholder="a bucket of yours in the region",
+                                help="The books go there as gzipped DynamoDB JSON, then ImportTable reads them; the "
+                                     "parts are left there afterwards (the page says where)")
+    prefix = cols[1].text_input("S3 prefix", DEFAULT_PREFIX, key="s3_prefix", disabled=running(),
+                                help="Each run puts its parts in a folder of its own under this prefix")
+    return {"s3_bucket": bucket.strip() or None, "s3_prefix": prefix.strip()}
 
 
 def target_key(fields: dict[str, Any]) -> tuple[Any, ...]:
@@ -382,6 +398,8 @@ def run_section(plan: Plan | None, emulator: Server | None, fields: dict[str, An
     if plan is not None:
         guess = plan_estimate(plan)
         right.caption(f"Estimated duration: **{span(guess)}** · {ui.describe_plan(plan)}  \n{guess.basis}")
+        if plan.import_note:
+            st.info(plan.import_note)
         if guess.warning:
             st.warning(f"Before you run: {guess.warning}.")
     if clicked and plan is not None:
@@ -409,8 +427,7 @@ def confirmation(plan: Plan) -> bool:
         return True
     if plan.target == "aws":
         st.warning(f"This run writes {plan.writes:,} items to real DynamoDB: estimated cost "
-                   f"**{plan.cost_usd:,.4f} USD** of on-demand writes ({PRICE_NOTE}), "
-                   f"plus the reads that verify them.")
+                   f"**{plan.cost_usd:,.4f} USD**: {plan.cost_text}, plus the reads that verify them.")
     else:
         st.warning(f"{where} is not on this machine: the run writes there.")
     return st.checkbox("I understand: this run writes to AWS and may cost money" if plan.target == "aws"
@@ -468,6 +485,8 @@ def results() -> None:
         st.error(report.error)
     if report.cancelled:
         st.warning(ui.cancel_summary(report))
+    for note in dict.fromkeys(note for run in report.runs for note in run.report.notes):  # once each, in order
+        st.info(note)
     if st.session_state.run_notice:
         st.warning(st.session_state.run_notice)
     timing = st.session_state.run_timing

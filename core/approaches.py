@@ -3,8 +3,9 @@
 Contract: pure facts, no I/O and no heavy imports. Each ``Approach`` owns its name, table, driver, client, batch
 flag, the estimate's priors (ms per request) and, for the study's three, the 2022 study's published seconds.
 Every other module (plan validation, writers, tables, estimate, charts, page, CLI) reads this registry, so adding an
-approach touches this file and its transport only. ``Driver`` and ``Client`` are ``Literal`` types: mypy checks
-every table keyed by them.
+approach touches this file and its transport only. The ``import`` driver is the one approach that does not
+write: ``s3-import`` runs through ``core.importer`` (``imports(name)`` tells it apart). ``Driver`` and ``Client``
+are ``Literal`` types: mypy checks every table keyed by them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Literal, get_args
 
 from core.errors import ConfigError
 
-Driver = Literal["sequential", "threaded", "async"]
+Driver = Literal["sequential", "threaded", "async", "import"]  # import: not a writer (core.importer)
 Client = Literal["boto3", "aiohttp", "aiobotocore", "aws-sdk", "aiodynamo"]
 DRIVERS: tuple[Driver, ...] = get_args(Driver)
 CLIENTS: tuple[Client, ...] = get_args(Client)
@@ -90,8 +91,14 @@ _ALL = (
              package="aiodynamo"),
     Approach("aiodynamo-batch", "async", "aiodynamo", True, "AiodynamoBatchBooks",
              "aiodynamo BatchWriteItem, its retries off", 1.9, 3.7, package="aiodynamo"),
+    # not a writer: books streamed to S3 as gzipped DynamoDB JSON, then ImportTable creates the table (no write
+    # capacity used). Priors: floor = client CPU per book (generate, encode, gzip: 0.021 ms measured here);
+    # round_trip = one S3 PUT of a part, alone (moto, 127.0.0.1)
+    Approach("s3-import", "import", "boto3", False, "ImportedBooks",
+             "books to S3 as gzipped DynamoDB JSON, then ImportTable creates a new table", 0.021, 60.0),
 )
 APPROACHES: dict[str, Approach] = {a.name: a for a in _ALL}
+WRITERS: tuple[str, ...] = tuple(a.name for a in _ALL if a.driver != "import")  # what core.writers.write runs
 STUDY_APPROACHES: tuple[str, ...] = tuple(a.name for a in _ALL if a.study_2022_seconds is not None)
 STUDY_2022_ITEMS = 10_000
 STUDY_2022_SECONDS: dict[str, float] = {a.name: a.study_2022_seconds for a in _ALL if a.study_2022_seconds}
@@ -108,4 +115,9 @@ def approach(name: str) -> Approach:
 
 def parallelism(chosen: Approach, threads: int, concurrency: int) -> int:
     """Requests one run of ``chosen`` keeps in flight: 1, the threads or the async concurrency."""
-    return {"sequential": 1, "threaded": threads, "async": concurrency}[chosen.driver]
+    return {"sequential": 1, "threaded": threads, "async": concurrency, "import": 1}[chosen.driver]
+
+
+def imports(name: str) -> bool:
+    """The approach is an import from S3 (``core.importer``), not a writer."""
+    return APPROACHES[name].driver == "import"

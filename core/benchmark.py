@@ -5,7 +5,10 @@ embedded server's CPU so a saturated server is flagged ``server_bound``, reports
 threads: the caller decides how to show them) and returns a frozen ``Report``; it never raises for a target that
 dies or refuses mid-plan. Whatever phase fails (reset, warm-up, write, verify), the plan stops promptly and the
 report keeps what was done, with one line in ``Report.error``. Only a target that cannot be used at all (nothing
-written yet) raises ``LabError``.
+written yet) raises ``LabError``. The s3-import approach is not a writer: its run (``_import_one``) deletes its table
+instead of resetting it (an import creates the table), has no warm-up, and runs ``core.importer`` against the target
+itself (AWS, custom) or, for engines without ImportTable (``core.s3source.DELEGATED``), against a moto server the
+plan starts on 127.0.0.1 and stops at its end; the run's notes say so.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core import lease, logs
-from core.approaches import APPROACHES
+from core.approaches import APPROACHES, imports
 from core.books import Book, generate_books
 from core.capacity import Capacity, CapacityUse, capacity_use
 from core.emulator import Emulator
@@ -29,13 +32,15 @@ from core.emulator.upstream import needs_proxy
 from core.engines import LocalEngine
 from core.environment import environment
 from core.errors import LabError, TargetError
+from core.importer import ImportCancelled, ImportOptions, ImportProgress, prepare_table, run_import
 from core.model import Conditions, Plan, ProgressEvent, Report, RunResult
 from core.monitor import cpu_sampler, watch
 from core.report import RunReport, Verification
 from core.retry import RetryPolicy
+from core.s3source import DELEGATED, S3Location
 from core.sigv4 import Credentials
-from core.tables import check_schema, reset_table
-from core.targets import Target, check_reachable, make_target
+from core.tables import check_schema, describe_table, reset_table
+from core.targets import LOCAL_CREDENTIALS, Target, check_reachable, make_target
 from core.verify import verify
 from core.writers import WriterOptions, write
 
@@ -78,12 +83,18 @@ def run(plan: Plan, *, emulator: Server | None = None, credentials: Credentials 
     conditions proxy the lab puts in front of any other local engine (only when they inject anything). A dress
     rehearsal (``plan.rehearsal``) always goes through such a proxy, in front of any local engine, embedded too: it
     serves HTTPS from a throwaway CA the target then trusts, and checks every signature with the target's keys."""
-    own = proxy = None
+    own = proxy = moto = None
     if emulator is None:
         emulator = own = start_server(plan)
     try:
         target = resolve_target(plan, emulator, credentials)
         check_reachable(target)
+        importer = target  # where s3-import runs: the target itself, or a moto server for engines without import
+        if plan.imports and plan.target in DELEGATED:
+            from core.engines.moto import MotoServer
+
+            moto = MotoServer().start()
+            importer = Target("custom", plan.region, moto.endpoint_url, static_credentials=LOCAL_CREDENTIALS)
         controls = emulator if isinstance(emulator, Emulator) else None
         if plan.rehearsal:
             assert target.endpoint_url is not None, "the dress rehearsal is only allowed on local targets"
@@ -94,7 +105,7 @@ def run(plan: Plan, *, emulator: Server | None = None, credentials: Credentials 
             assert target.endpoint_url is not None, "conditions are only allowed on local targets"
             proxy = controls = Emulator(upstream=target.endpoint_url).start()
             target = replace(target, endpoint_url=proxy.endpoint_url)
-        servers = [server for server in (emulator, proxy) if server is not None]
+        servers = [server for server in (emulator, proxy, moto) if server is not None]
         client = target.client(max_attempts=ADMIN_ATTEMPTS, timeout=ADMIN_TIMEOUT)
         tables = [APPROACHES[name].table for name in plan.approaches]
         with contextlib.ExitStack() as stack:
@@ -110,10 +121,10 @@ def run(plan: Plan, *, emulator: Server | None = None, credentials: Credentials 
                 controls.set_conditions(plan.conditions)
                 controls.set_capacity(plan.capacity)
             dask = stack.enter_context(_dask(plan, target)) if plan.scaled_out else None
-            ctx = _Run(target, client, servers, emulator, dask, controls)
+            ctx = _Run(target, client, servers, emulator, dask, controls, importer)
             return _run_plan(plan, ctx, progress, cancel)
     finally:
-        for server in (proxy, own):
+        for server in (moto, proxy, own):
             if server is not None:
                 server.stop()
         if own is None and isinstance(emulator, Emulator) and emulator.running \
@@ -132,6 +143,7 @@ class _Run:
     engine: Server | None  # the engine whose CPU is sampled (not the proxy in front of it)
     dask: Any  # a distributed.Client when the plan is scaled out
     controls: Emulator | None = None  # the server applying conditions and capacity (embedded, or the proxy)
+    importer: Target | None = None  # where s3-import runs (the target, or the plan's moto server)
 
     @property
     def dashboard(self) -> str | None:
@@ -224,6 +236,8 @@ def _shard_progress(progress: Callable[[int], None] | None, total: int,
 
 def _run_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptions,
              progress: Callable[[ProgressEvent], None] | None) -> RunResult:
+    if imports(name):
+        return _import_one(plan, name, repeat, ctx, options, progress)
     table = APPROACHES[name].table
 
     board: dict[int, int] = {}  # a scaled-out write: each worker's shard
@@ -282,6 +296,60 @@ def _capacity_use(plan: Plan, ctx: _Run, table: str, started: float, seconds: fl
     except (OSError, ValueError, LabError):
         return None
     return capacity_use(plan.capacity, tables.get(table), started, seconds)
+
+
+IMPORT_BUCKET = "dynamodb-lab-imports"  # the bucket the lab creates on its own servers (moto, a local custom URL)
+
+
+def _import_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptions,
+                progress: Callable[[ProgressEvent], None] | None) -> RunResult:
+    """One run of s3-import: its table deleted (an import creates it), the books imported through S3, verified."""
+    target = ctx.importer or ctx.target
+    table = APPROACHES[name].table
+    local = target.is_local  # the lab's own server: it makes the bucket, replaces the table, removes the parts
+    client = target.client(max_attempts=ADMIN_ATTEMPTS, timeout=ADMIN_TIMEOUT)
+    started = time.perf_counter()
+
+    def tell(phase: str, done: int, detail: str | None = None) -> None:
+        if progress is not None:
+            progress(ProgressEvent(name, repeat, phase, done, plan.items, time.perf_counter() - started,
+                                   detail=detail))
+
+    def update(event: ImportProgress) -> None:
+        tell("write", min(event.items, plan.items), event.line)
+
+    tell("reset", 0)
+    _phase(name, "the check for an old table", ctx, lambda: prepare_table(client, table, local, target.region))
+    stop = threading.Event()
+    import_options = ImportOptions(S3Location(plan.s3_bucket or IMPORT_BUCKET, plan.s3_prefix), local=local,
+                                   poll_seconds=0.2 if local else 10.0, cancel=stop, note=plan.import_note)
+    started = time.perf_counter()
+    def attempt() -> RunReport | ImportCancelled:
+        try:
+            return run_import(generate_books(plan.items, plan.seed), target, import_options, progress=update,
+                              table=table)
+        except ImportCancelled as cancelled:  # not a failure of the target: handled below, not by _phase
+            return cancelled
+
+    with watch(options.cancel, ctx.alive, stop):
+        outcome = _phase(name, "the import", ctx, attempt)
+    if isinstance(outcome, ImportCancelled):
+        died = ctx.died()
+        raise PhaseFailed(f"{died} during the {name} run: the import did not finish; run the plan again" if died
+                          else str(outcome), None)
+    report: RunReport = outcome
+    tell("verify", report.items)
+    exists = _phase(name, "the verification", ctx, lambda: describe_table(client, table) is not None)
+    check = Verification.not_checked(report.items)
+    if exists:
+        check = _phase(name, "the verification", ctx,
+                       lambda: verify(client, table, generate_books(report.items, plan.seed), report),
+                       lambda: RunResult(repeat, report, Verification.not_checked(report.items), None))
+    tell("done", report.items)
+    result = RunResult(repeat, report, check, None)
+    if report.halted:
+        raise PhaseFailed(f"the {name} run gave up: {report.halted}", result)
+    return result
 
 
 def _answers(target: Target) -> bool:

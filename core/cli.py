@@ -48,6 +48,7 @@ from core.model import (
     speedup,
 )
 from core.planner import LoadSpec, parse_duration, plan_load, table_text
+from core.s3source import DEFAULT_PREFIX
 from core.sweep import parse_sweep, plan_sweep, run_sweep
 
 STDOUT = "-"
@@ -69,7 +70,8 @@ def plan_from(args: argparse.Namespace) -> Plan:
                 approaches=approaches, items=args.items, seed=args.seed, repeats=args.repeat, warmup=args.warmup,
                 threads=args.threads, concurrency=args.concurrency, conditions=conditions_from(args),
                 max_attempts=args.max_attempts, request_timeout=args.request_timeout, retry_mode=args.retry_mode,
-                capacity=parse_capacity(args.capacity), workers=args.workers, scheduler=args.scheduler)
+                capacity=parse_capacity(args.capacity), workers=args.workers, scheduler=args.scheduler,
+                s3_bucket=args.s3_bucket, s3_prefix=args.s3_prefix)
     return PRESETS[args.preset].apply(plan) if getattr(args, "preset", None) else plan
 
 
@@ -101,6 +103,8 @@ class ProgressBar:
             self.stream.write(f"\r{event.approach:<18} #{event.repeat + 1} {event.phase:<6} "
                               f"[{'█' * filled}{'·' * (30 - filled)}] {event.done:>8,}/{event.total:,} "
                               f"{event.items_per_second:>8,.0f} items/s{workers}")
+            if event.detail:
+                self.stream.write(f" {event.detail[:60]:<60}")
             if event.phase == "done":
                 self.stream.write("\n")
             self.stream.flush()
@@ -108,6 +112,11 @@ class ProgressBar:
     def _line(self, event: ProgressEvent) -> None:
         key = (event.approach, event.repeat, event.phase)
         with self.lock:
+            if event.detail:  # s3-import: each stage once (uploading, then each import status)
+                stage = (event.approach, event.repeat, event.detail.split(":")[0])
+                if stage not in self._phases:
+                    self._phases.add(stage)
+                    self.stream.write(f"{event.approach} #{event.repeat + 1}: {event.detail}\n")
             if key in self._phases:
                 return
             self._phases.add(key)
@@ -147,6 +156,7 @@ def results_table(report: Report) -> str:
                      f"{f'{gain:.1f}x' if gain else '-':>8} {lat.p50:>8.2f} {lat.p95:>8.2f} {lat.p99:>8.2f} "
                      f"{r.retries:>7,} {r.throttled:>9,}  {check}")
         lines.extend(f"{'':<21}! {reason}" for reason in r.failures)
+        lines.extend(f"{'':<21}note: {note}" for note in r.notes)
     if report.not_run():
         lines.append(f"not run: {', '.join(report.not_run())}")
     return "\n".join(lines)
@@ -243,13 +253,15 @@ def _run(args: argparse.Namespace) -> int:
     check_outputs(args)
     where = plan.off_machine
     if where is not None and not args.yes:
-        cost = f" (about ${plan.cost_usd:.4f} of on-demand writes)" if plan.target == "aws" else ""
+        cost = f" ({plan.cost_text})" if plan.target == "aws" else ""
         raise ConfigError(f"{where} is not a local endpoint: add --yes to write there{cost}")
     sweep = plan_sweep(plan, parse_sweep(args.sweep)) if args.sweep else None
     history = None if args.history.lower() == "off" or args.dry_run else History(args.history or None)
     guess = forecast(plan, history.reports() if history is not None else (), environment())
     print(f"Plan: {plan.items:,} books x {len(plan.approaches)} approaches x {plan.repeats} on {plan.target}; "
           f"estimated {span(guess)}: {guess.basis}", file=sys.stderr)
+    if plan.import_note:
+        print(f"note: {plan.import_note}", file=sys.stderr)
     if args.dry_run:
         print(f"dry run: nothing was sent; it would write to {where or 'this machine'}", file=sys.stderr)
         return 0
@@ -278,6 +290,8 @@ def _run(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"error: {logs.redact(problem)}", file=sys.stderr)
     if report.cancelled:
+        if report.error:  # e.g. s3-import: what a cancel left where
+            print(f"error: {logs.redact(report.error)}", file=sys.stderr)
         print("error: the run was interrupted: the table above shows what was done", file=sys.stderr)
         return 130
     if report.error:
@@ -387,6 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="split the books into N shards written by N Dask worker processes (default 1: this one)")
     bench.add_argument("--scheduler", help="an existing Dask cluster's scheduler, e.g. tcp://10.0.0.5:8786 "
                                            "(instead of a local cluster of --workers processes)")
+    bench.add_argument("--s3-bucket", help="s3-import: the S3 bucket for the books (required on AWS, where the lab "
+                                           "never creates buckets; local engines: the lab's own)")
+    bench.add_argument("--s3-prefix", default=DEFAULT_PREFIX,
+                       help="s3-import: key prefix under which each run puts its own folder of parts")
     bench.add_argument("--json", help="write the report as JSON to this file ('-': standard output)")
     bench.add_argument("--csv", help="write one CSV row per run to this file ('-': standard output)")
     bench.add_argument("--history", default="", help="SQLite history file (default: user data dir; 'off')")

@@ -45,6 +45,7 @@ def run_dict(run: RunResult, detail: bool = False) -> dict[str, Any]:
         "server_cpu_percent": None if run.server_cpu_percent is None else round(run.server_cpu_percent, 1),
         "server_bound": run.server_bound,
         "failures": list(report.failures),
+        "notes": list(report.notes),
         "verification": {"expected": check.expected, "found": check.found, "lost": check.lost,
                          "unexpected": check.unexpected, "mismatched": check.mismatched,
                          "recovered": check.recovered},

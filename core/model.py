@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 
-from core.approaches import APPROACHES, STUDY_APPROACHES, parallelism
+from core.approaches import APPROACHES, STUDY_APPROACHES, imports, parallelism
 from core.books import ISBN_BODIES
 from core.capacity import Capacity, CapacityUse
 from core.endpoints import (
@@ -30,6 +30,16 @@ from core.endpoints import (
 )
 from core.errors import ConfigError
 from core.report import RunReport, Verification
+from core.s3source import (
+    DEFAULT_PREFIX,
+    SEEDED_LINE_BYTES,
+    ImportCost,
+    delegation_note,
+    import_cost,
+    objects_for,
+    validate_bucket,
+    validate_prefix,
+)
 
 MAX_ITEMS = 10_000_000
 MAX_THREADS = 512
@@ -55,6 +65,12 @@ IMPORT_PRICE_NOTE = (f"{IMPORT_PRICE_USD_PER_GB:.2f} USD per GB of uncompressed 
 PHASES = ("reset", "warmup", "write", "verify", "done")
 RetryMode = Literal["standard", "adaptive"]
 RETRY_MODES: tuple[RetryMode, ...] = get_args(RetryMode)
+
+
+def import_cost_of(source_bytes: int) -> ImportCost:
+    """An import of ``source_bytes`` of uncompressed DynamoDB JSON at today's prices (for the planner too)."""
+    return import_cost(source_bytes, objects_for(source_bytes), IMPORT_PRICE_USD_PER_GB, S3_PUT_PRICE_USD,
+                       S3_GET_PRICE_USD)
 
 
 def default_threads() -> int:
@@ -185,6 +201,8 @@ class Plan:
     workers: int = 1  # > 1: shards on Dask worker processes (a LocalCluster, or the cluster at ``scheduler``)
     scheduler: str | None = None
     rehearsal: bool = False  # the AWS dress rehearsal: HTTPS (throwaway CA) and SigV4 checks in the lab's proxy
+    s3_bucket: str | None = None  # s3-import: the user's bucket (AWS; the lab never creates one there), else the lab's
+    s3_prefix: str = DEFAULT_PREFIX
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "target", validate_kind(self.target))
@@ -230,6 +248,22 @@ class Plan:
             object.__setattr__(self, "scheduler", validate_scheduler_address(self.scheduler))
         if not 1 <= self.max_attempts <= 100:
             raise ConfigError(f"max attempts must be between 1 and 100, got {self.max_attempts}")
+        self._check_import()
+
+    def _check_import(self) -> None:
+        """The s3-import approach's own fields: a bucket on AWS, a valid bucket and prefix, one process."""
+        if self.s3_bucket is not None:
+            validate_bucket(self.s3_bucket)
+        object.__setattr__(self, "s3_prefix", validate_prefix(self.s3_prefix))
+        if not any(imports(name) for name in self.approaches):
+            return
+        if self.off_machine is not None and self.s3_bucket is None:
+            raise ConfigError(f"s3-import on {self.off_machine} needs --s3-bucket (the page: S3 bucket): a bucket of "
+                              f"yours in {self.region} that the import can read (the lab never creates buckets off "
+                              "this machine)")
+        if self.scaled_out:
+            raise ConfigError("s3-import runs one import, not Dask shards: drop --workers/--scheduler or leave "
+                              "s3-import out")
 
     @property
     def off_machine(self) -> str | None:
@@ -248,9 +282,42 @@ class Plan:
 
     @property
     def cost_usd(self) -> float:
-        """On-demand write cost of the plan on AWS: one WRU per put of up to 1 KB (every seeded book is under
-        1 KB)."""
-        return self.writes * WRU_PRICE_USD
+        """The plan's cost on AWS, every approach (``cost_by_approach``) summed."""
+        return sum(self.cost_by_approach.values())
+
+    @property
+    def cost_by_approach(self) -> dict[str, float]:
+        """Each approach's cost on AWS over the plan: writers pay one on-demand WRU per put of up to 1 KB (every
+        seeded book is under 1 KB), warm-ups included; s3-import pays each repeat's import (GB of uncompressed
+        DynamoDB JSON x price) and its S3 requests (``import_cost``)."""
+        return {name: self.import_cost().usd * self.repeats if imports(name)
+                else (self.items * self.repeats + self.warmup) * WRU_PRICE_USD for name in self.approaches}
+
+    def import_cost(self) -> ImportCost:
+        """One import of ``items`` seeded books (mean line size measured, see ``core.s3source``)."""
+        return import_cost_of(self.items * SEEDED_LINE_BYTES)
+
+    @property
+    def cost_text(self) -> str:
+        """The cost in one line for the CLI's confirmation and the page, with the prices it rests on."""
+        writers = sum(cost for name, cost in self.cost_by_approach.items() if not imports(name))
+        parts = [f"about ${writers:,.4f} of on-demand writes ({PRICE_NOTE})"] if writers or not self.imports else []
+        if self.imports:
+            one = self.import_cost()
+            parts.append(f"about ${one.usd * self.repeats:,.4f} for s3-import ({one.gigabytes * self.repeats:,.4f} "
+                         f"GB imported from {one.objects * self.repeats:,} S3 object(s), PUT and read once; "
+                         f"{IMPORT_PRICE_NOTE})")
+        return " + ".join(parts)
+
+    @property
+    def imports(self) -> bool:
+        """The plan includes the s3-import approach."""
+        return any(imports(name) for name in self.approaches)
+
+    @property
+    def import_note(self) -> str | None:
+        """Why an s3-import duration of this plan is not representative (it ran on moto), or None."""
+        return delegation_note(self.target) if self.imports else None
 
     def parallelism(self, name: str) -> int:
         return parallelism(APPROACHES[name], self.threads, self.concurrency)
@@ -355,6 +422,7 @@ class ProgressEvent:
     elapsed: float
     per_worker: tuple[int, ...] = ()  # a scaled-out write: items settled by each Dask worker's shard
     dashboard: str | None = None  # a scaled-out plan's Dask dashboard (when bokeh is installed)
+    detail: str | None = None  # one line on what the phase is doing (s3-import: uploading, importing)
 
     @property
     def items_per_second(self) -> float:
@@ -368,4 +436,4 @@ class ProgressEvent:
 
 __all__ = ["FAULTS", "IMPORT_PRICE_USD_PER_GB", "KINDS", "MAX_ITEMS", "NETWORK_PRESETS", "PRESETS", "SERVER_BOUND_CPU",
            "WRU_PRICE_USD", "Conditions", "Plan", "Preset", "ProgressEvent", "Report", "RunResult", "Summary",
-           "default_threads", "parse_faults", "speedup"]
+           "default_threads", "import_cost_of", "parse_faults", "speedup"]

@@ -56,6 +56,7 @@ class RunReport:
     failed_isbns: tuple[str, ...] = field(default=(), repr=False)  # at most a bounded number
     unknown_isbns: tuple[str, ...] = field(default=(), repr=False)
     halted: str | None = None  # why the circuit breaker gave up on the target, one line
+    notes: tuple[str, ...] = ()  # facts about the run to show beside it (e.g. s3-import ran on moto), one line each
 
     @property
     def items_per_second(self) -> float:

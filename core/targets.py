@@ -170,6 +170,14 @@ class Target:
             "dynamodb", endpoint_url=self.endpoint_url, verify=self.trusted_ca,
             config=self.client_config(pool=pool, max_attempts=max_attempts, timeout=timeout, mode=mode))
 
+    def s3_client(self, *, max_attempts: int = 5, timeout: float = 60.0) -> Any:
+        """A boto3 S3 client with this target's credentials and region (s3-import); on an endpoint URL (moto), S3
+        is served at that same URL, path-style."""
+        config = Config(region_name=self.region, retries={"mode": "standard", "total_max_attempts": max_attempts},
+                        connect_timeout=timeout, read_timeout=timeout,
+                        s3={"addressing_style": "path"} if self.endpoint_url else None)
+        return self._session.client("s3", endpoint_url=self.endpoint_url, config=config)
+
     def resolved_endpoint(self) -> str:
         """The endpoint botocore resolves for this target (region, FIPS and dual-stack settings honoured)."""
         return str(self.client().meta.endpoint_url)

@@ -245,6 +245,8 @@ def progress_text(event: ProgressEvent | None, approach: str, repeats: int) -> s
              "verify": "verifying", "done": "done"}.get(event.phase, event.phase)
     workers = (" · per worker: " + ", ".join(f"{rate:,.0f}" for rate in event.worker_rates) + " items/s") \
         if event.per_worker else ""
+    if event.detail:  # s3-import: uploading parts, or the import's own progress
+        return f"{approach}{repeat}: {event.detail}"
     return (f"{approach}{repeat}: {phase} · {event.done:,}/{event.total:,} items · "
             f"{event.items_per_second:,.0f} items/s{workers}")
 

@@ -401,3 +401,30 @@ def test_another_session_reattaches_to_the_running_job_and_gets_its_result(app: 
     assert "of 200,000 books; threaded, async did not run." in texts(app.warning)
     assert "Every book the cancelled runs wrote was verified" in texts(app.info)
     assert not button(app, "Run").disabled
+
+
+def test_s3_import_runs_on_moto_and_the_page_says_its_time_is_not_representative(app: AppTest) -> None:
+    app.multiselect(key="approaches").set_value(["s3-import", "async"]).run()
+    app.text_input(key="items").set_value("60").run()
+    note = "s3-import ran on moto, not on embedded: its duration is not representative; only AWS's figure is"
+    assert note in texts(app.info)  # before the run, beside the estimate
+    assert not [t for t in app.text_input if t.key in ("s3_bucket", "s3_prefix")]  # asked only for AWS
+    button(app, "Run").click().run()
+    assert not app.exception, app.exception
+    assert not app.error, texts(app.error)
+    report: Report = app.session_state["report"]
+    assert report.clean and [r.approach for r in report.runs] == ["s3-import", "async"]
+    assert texts(app.info).count(note) >= 1 and note in report.runs[0].report.notes[0]
+
+
+def test_s3_import_on_aws_asks_for_the_bucket_and_prices_the_import(app: AppTest,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    app.sidebar.radio(key="target_kind").set_value("aws").run()
+    app.multiselect(key="approaches").set_value(["s3-import"]).run()
+    assert "s3-import on AWS us-east-1 needs --s3-bucket" in texts(app.error)
+    app.text_input(key="s3_bucket").set_value("my-lab-bucket").run()
+    assert not app.error, texts(app.error)
+    assert "for s3-import" in texts(app.warning) and "per GB of uncompressed source" in texts(app.warning)

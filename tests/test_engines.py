@@ -31,7 +31,7 @@ from core.errors import ConfigError, EmulatorError
 from core.tables import reset_table
 from core.targets import LOCAL_CREDENTIALS, Target, check_reachable, make_target
 from core.verify import verify
-from core.writers import APPROACHES, WriterOptions, write
+from core.writers import APPROACHES, WRITERS, WriterOptions, write
 from tests.servers import assert_all_gone, engine_processes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -226,7 +226,7 @@ def _target(request: pytest.FixtureRequest, engine: str) -> Target:
     return make_target("custom", endpoint_url=url, credentials=LOCAL_CREDENTIALS)
 
 
-@pytest.mark.parametrize("approach", list(APPROACHES))
+@pytest.mark.parametrize("approach", WRITERS)
 @pytest.mark.parametrize("engine", ["dynamodb_local", pytest.param("localstack", marks=needs_localstack_venv)])
 def test_every_approach_writes_and_verifies_on_the_engine(request: pytest.FixtureRequest, engine: str,
                                                           approach: str) -> None:

@@ -18,7 +18,7 @@ from core.sigv4 import Credentials
 from core.tables import count_items, create_table, reset_table
 from core.targets import Target, make_target
 from core.verify import verify
-from core.writers import APPROACHES, STUDY_APPROACHES, WriterOptions, write, write_async
+from core.writers import APPROACHES, STUDY_APPROACHES, WRITERS, WriterOptions, write, write_async
 
 FAST = RetryPolicy(max_attempts=16, base=0.005, cap=0.05)  # 0.37 ** 16 x 400 items: no loss in 10**5 runs
 
@@ -29,7 +29,7 @@ def fresh(target: Target, approach: str) -> str:
     return table
 
 
-@pytest.mark.parametrize("approach", list(APPROACHES))
+@pytest.mark.parametrize("approach", WRITERS)
 def test_every_approach_writes_and_verifies(embedded_target: Target, approach: str) -> None:
     if APPROACHES[approach].unavailable:
         pytest.skip(APPROACHES[approach].unavailable)

@@ -5,7 +5,9 @@ approach's table (which must exist) and returns a frozen ``RunReport``; DynamoDB
 the report (items failed or unknown), never as exceptions. ``write_async`` is the same for the event-loop
 approaches, cancellable without leaving a task behind. Every approach retries through the lab's one retry loop
 (``engine.exchange``) and policy: botocore's own retries are off (one attempt per call), so the boto3 and
-aiobotocore approaches back off, give up and stop exactly like the hand-written ones.
+aiobotocore approaches back off, give up and stop exactly like the hand-written ones. The registry's one
+approach that does not write (s3-import, ``WRITERS`` leaves it out) is refused here with a ``ConfigError``: it
+runs through ``core.importer``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from typing import Any
 
 import aiohttp
 
-from core.approaches import APPROACHES, STUDY_APPROACHES, Approach, approach, parallelism
+from core.approaches import APPROACHES, STUDY_APPROACHES, WRITERS, Approach, approach, parallelism
 from core.books import Book
+from core.errors import ConfigError
 from core.model import RetryMode, default_threads, validate_knobs
 from core.ratecontrol import AdaptiveRate
 from core.report import RunReport
@@ -30,7 +33,8 @@ from core.writers.engine import ProgressCallback, Tally, run_async, run_sequenti
 from core.writers.peers import TRANSPORTS as PEER_TRANSPORTS
 from core.writers.transports import AiohttpSender, BotocoreMeter, CredentialCache, aiobotocore_sender, boto3_sender
 
-__all__ = ["APPROACHES", "STUDY_APPROACHES", "Approach", "WriterOptions", "default_threads", "write", "write_async"]
+__all__ = ["APPROACHES", "STUDY_APPROACHES", "WRITERS", "Approach", "WriterOptions", "default_threads", "write",
+           "write_async"]
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,19 @@ def _tally(chosen: Approach, table: str, options: WriterOptions, progress: Progr
 def write(name: str, books: Iterable[Book], target: Target, options: WriterOptions | None = None,
           progress: ProgressCallback | None = None, table: str | None = None) -> RunReport:
     """Write ``books`` with approach ``name``; blocks until every item is settled."""
-    chosen, options = approach(name), options or WriterOptions()
+    chosen, options = _writer(name), options or WriterOptions()
     if chosen.driver == "sequential":
         return _write_sequential(chosen, books, target, options, progress, table or chosen.table)
     return run_loop(write_async(name, books, target, options, progress, table))
+
+
+def _writer(name: str) -> Approach:
+    """The approach called ``name`` when it writes; s3-import is run by ``core.importer`` (it needs S3)."""
+    chosen = approach(name)
+    if chosen.name not in WRITERS:
+        raise ConfigError(f"{name} is not a writer: run it in a plan (core.benchmark.run) or with "
+                          "core.importer.run_import, which take its S3 bucket")
+    return chosen
 
 
 def run_loop(coroutine: Coroutine[Any, Any, RunReport]) -> RunReport:
@@ -75,7 +88,7 @@ async def write_async(name: str, books: Iterable[Book], target: Target, options:
                       progress: ProgressCallback | None = None, table: str | None = None) -> RunReport:
     """Write ``books`` with an event-loop approach (threaded, async, aiobotocore, aws-sdk, aiodynamo, and their batch
     variants)."""
-    chosen, options = approach(name), options or WriterOptions()
+    chosen, options = _writer(name), options or WriterOptions()
     table = table or chosen.table
     tally = _tally(chosen, table, options, progress)
     units = works(books, chosen.batch, tally)
