@@ -16,11 +16,11 @@ Contract: pure (a ``LoadSpec``, the stored reports of earlier runs and this mach
   evenly. The best worker count is the smallest within 2 % of the fastest; the deadline's is the smallest that
   finishes by it. Costs: on-demand (and capacity ``off``) WRU x price; provisioned: WCU-hours for the load's
   duration; throttled attempts cost nothing.
-- ``s3-import`` (new tables only): the items as DynamoDB JSON lines, gzipped, in parts of ``ITEMS_PER_PART`` items
-  (AWS's advice for items under 1 KB; fewer for larger items; at most 50,000 parts), prepared on ``W`` cores while
-  uploading, then DynamoDB's import. AWS does not publish import throughput: the range comes from public user
-  reports (``IMPORT_SOURCES``). Cost: GB of uncompressed source x price + S3 PUTs (8 MiB multipart chunks) + the
-  parts' storage while they wait.
+- ``s3-import`` (new tables only): what the lab's approach does (core/s3source.py): the items as DynamoDB JSON
+  lines, gzipped, in parts of 64 MiB uncompressed (larger when 50,000 parts, an import's limit, would not hold
+  them), prepared on ``W`` cores while uploading, then DynamoDB's import. AWS does not publish import throughput:
+  the range comes from public user reports (``IMPORT_SOURCES``). Cost: ``core.model.import_cost_of`` (GB of
+  uncompressed source x price + one PUT and one GET per part) + the parts' storage while they wait.
 
 Rows are ranked: those that finish by the deadline (without one: within twice the fastest time) cheapest first,
 then the rest fastest first; the first is the recommendation. Every computation is closed form per ramp phase (at
@@ -36,33 +36,33 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from core.approaches import APPROACHES
+from core.approaches import APPROACHES, WRITERS, imports
 from core.capacity import BURST_SECONDS, MAX_UNITS, NEW_ON_DEMAND_UNITS, PARTITION_UNITS, Capacity
 from core.endpoints import Kind, is_local_url, validate_kind
 from core.errors import ConfigError
 from core.estimate import Calibration, calibrate, mean_delays, short, usable, write_seconds
 from core.model import (
     IMPORT_PRICE_NOTE,
-    IMPORT_PRICE_USD_PER_GB,
     MAX_CONCURRENCY,
     MAX_ITEMS,
     MAX_THREADS,
     MAX_WORKERS,
     PRICE_NOTE,
-    S3_PUT_PRICE_USD,
     S3_STORAGE_USD_PER_GB_MONTH,
     WCU_HOUR_PRICE_USD,
     WCU_PRICE_NOTE,
     WRU_PRICE_USD,
     Plan,
     default_threads,
+    import_cost_of,
 )
 from core.retry import RetryPolicy
+from core.s3source import MAX_OBJECTS, PART_BYTES, objects_for
 
 TableKind = Literal["new", "existing"]
 TABLE_KINDS: tuple[TableKind, ...] = ("new", "existing")
 Ramp = Literal["published", "immediate"]
-IMPORT = "s3-import"
+IMPORT = next(name for name in APPROACHES if imports(name))  # the s3-import approach
 MAX_PLAN_ITEMS = 10**12
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit
 MAX_DEADLINE_S = 365 * 86_400
@@ -91,9 +91,6 @@ PREPARE_US = 9.0  # CPU to serialise and gzip one line of PREPARE_LINE_BYTES (js
 PREPARE_LINE_BYTES = 153  # machine, 2026-11-29; the books' generation left out); larger lines cost proportionally more
 PREPARE_SPREAD = (0.67, 1.5)
 UPLOAD_MB_S = (25.0, 80.0, 250.0)  # assumed, not measured: an instance in the bucket's region (low, central, high)
-MULTIPART_CHUNK = 8 * 1024**2  # boto3's default multipart threshold and chunk size: one PUT-class request each
-ITEMS_PER_PART = 4_000_000  # AWS's advice for items under 1 KB; proportionally fewer for larger items
-MAX_PARTS = 50_000  # S3 objects per import
 MAX_IMPORT_BYTES = 15 * 10**12  # raw S3 object bytes per import in us-east-1, us-west-2, eu-west-1 (1 TB elsewhere)
 # Import throughput is not published. Slow end: 10 GB "up to 2 hours" (terraform-provider-aws#27250, 2022-10);
 # fast end: 10x that, an assumption with no public figure behind it; central: their geometric mean.
@@ -104,8 +101,8 @@ IMPORT_START_S = (120.0, 180.0, 240.0)  # fast, central, slow
 IMPORT_SOURCES = (
     "AWS: import time depends on data size, format, compression, key distribution and object count; no throughput "
     "is published (docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataImport.HowItWorks.html)",
-    "AWS best practices: at most 50,000 S3 objects per import, ~4,000,000 items per object for items under 1 KB, "
-    "15 TB per import in us-east-1 (S3DataImport.BestPractices.html)",
+    "AWS best practices: at most 50,000 S3 objects per import, 15 TB per import in us-east-1 "
+    "(S3DataImport.BestPractices.html); parts as the lab's s3-import makes them: 64 MiB of lines, gzipped",
     "user report: 10 GB takes 'up to 2 hours' (github.com/hashicorp/terraform-provider-aws/issues/27250, 2022-10): "
     "the slow end, 5 GB/h; the fast end (50 GB/h) is an assumption",
     "user reports of the fixed start-up: one CSV row ~2 min (github.com/http4k/http4k-connect/pull/203, 2022-12); "
@@ -396,16 +393,14 @@ class ImportShape:
 
 
 def import_shape(spec: LoadSpec) -> ImportShape:
+    """What the lab's s3-import approach would stage (core/s3source.py): parts of ``PART_BYTES`` of uncompressed
+    DynamoDB JSON, larger when ``MAX_OBJECTS`` parts would not hold the items; one PUT per part."""
     line = spec.item_bytes + JSON_LINE_BYTES
-    per_part = min(spec.items, max(1, ITEMS_PER_PART // spec.wru_per_item))
-    parts = -(-spec.items // per_part)
-    if parts > MAX_PARTS:
-        per_part = -(-spec.items // MAX_PARTS)
-        parts = -(-spec.items // per_part)
-    part_bytes = math.ceil(per_part * line * GZIP_RATIO)
-    puts_per_part = 1 if part_bytes <= MULTIPART_CHUNK else 2 + -(-part_bytes // MULTIPART_CHUNK)
-    return ImportShape(spec.items * line, math.ceil(spec.items * line * GZIP_RATIO), parts, per_part,
-                       parts * puts_per_part)
+    source = spec.items * line
+    part_bytes = max(PART_BYTES, -(-source // MAX_OBJECTS))
+    parts = objects_for(source, part_bytes)
+    per_part = -(-spec.items // parts)
+    return ImportShape(source, math.ceil(source * GZIP_RATIO), parts, per_part, parts)
 
 
 def import_row(spec: LoadSpec) -> LoadRow:
@@ -427,7 +422,7 @@ def import_row(spec: LoadSpec) -> LoadRow:
 
     def cost(total_s: float) -> float:
         storage = shape.compressed_bytes / GIB * S3_STORAGE_USD_PER_GB_MONTH * total_s / (730 * 3600)
-        return gib * IMPORT_PRICE_USD_PER_GB + shape.put_requests * S3_PUT_PRICE_USD + storage
+        return import_cost_of(shape.source_bytes).usd + storage
 
     possible = shape.compressed_bytes <= MAX_IMPORT_BYTES
     workers_needed, note = None, None
@@ -502,9 +497,12 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
     history = history_basis(spec, uncapped, machine, calibration)
     fitted = set(calibration.floor_s) | set(calibration.latency_factor)
     rows = [writer_row(spec, name, calibration, "fitted to measured runs" if name in fitted else
-                       "machine-scaled prior" if calibration.runs else "built-in prior") for name in names]
+                       "machine-scaled prior" if calibration.runs else "built-in prior")
+            for name in names if name in WRITERS]
     notes = []
-    if spec.table == "new":
+    if IMPORT not in names:
+        pass
+    elif spec.table == "new":
         rows.append(import_row(spec))
     else:
         notes.append("s3-import is not offered: DynamoDB imports only into a new table it creates")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from core.approaches import APPROACHES
+from core.approaches import APPROACHES, WRITERS
 from core.books import generate_books
 from core.capacity import Capacity, parse_capacity
 from core.cli import main
@@ -23,6 +23,7 @@ from core.history import History
 from core.model import (
     IMPORT_PRICE_USD_PER_GB,
     MAX_WORKERS,
+    S3_GET_PRICE_USD,
     S3_PUT_PRICE_USD,
     WCU_HOUR_PRICE_USD,
     WRU_PRICE_USD,
@@ -35,7 +36,6 @@ from core.planner import (
     GZIP_RATIO,
     IMPORT,
     JSON_LINE_BYTES,
-    MAX_PARTS,
     SCALE_OUT_PER_WORKER_S,
     SCALE_OUT_S,
     TAIL_RETRIES,
@@ -49,6 +49,7 @@ from core.planner import (
     worker_seconds_per_item,
 )
 from core.retry import RetryPolicy
+from core.s3source import MAX_OBJECTS, PART_BYTES
 from tests.test_charts import result
 
 ON_DEMAND = Capacity(mode="on-demand")
@@ -195,17 +196,19 @@ def test_the_import_costs_its_uncompressed_gigabytes_and_its_puts() -> None:
     spec = LoadSpec(1_000_000_000, 100, "new", ON_DEMAND)
     shape = import_shape(spec)
     assert shape.source_bytes == 1_000_000_000 * (100 + JSON_LINE_BYTES)
-    assert shape.parts == 250 and shape.items_per_part == 4_000_000  # AWS's advice for items under 1 KB
+    assert shape.parts == -(-shape.source_bytes // PART_BYTES)  # the s3-import approach's parts, one PUT each
+    assert shape.put_requests == shape.parts
     got = row(plan_load(spec), IMPORT)
-    floor = shape.source_bytes / GIB * IMPORT_PRICE_USD_PER_GB + shape.put_requests * S3_PUT_PRICE_USD
+    floor = (shape.source_bytes / GIB * IMPORT_PRICE_USD_PER_GB
+             + shape.parts * (S3_PUT_PRICE_USD + S3_GET_PRICE_USD))  # the import GETs each part once
     assert floor <= got.cost_usd <= floor * 1.01  # plus the parts' storage while they wait, cents
     assert got.cost_usd < 0.05 * 1_000_000_000 * WRU_PRICE_USD  # far cheaper than writing them
 
 
 @pytest.mark.parametrize(("items", "item_bytes", "parts"), [
-    (10_000, 100, 1), (10_000_000, 100, 3), (10_000_000, 2_048, 5), (10**12, 100, MAX_PARTS),
+    (10_000, 100, 1), (10_000_000, 100, 24), (10_000_000, 2_048, 314), (10**12, 100, MAX_OBJECTS),
 ])
-def test_import_parts_follow_aws_advice_and_limit(items: int, item_bytes: int, parts: int) -> None:
+def test_import_parts_are_the_approachs_and_within_the_limit(items: int, item_bytes: int, parts: int) -> None:
     shape = import_shape(LoadSpec(items, item_bytes, "new", ON_DEMAND))
     assert shape.parts == parts and shape.parts * shape.items_per_part >= items
 
@@ -331,7 +334,7 @@ def test_plan_load_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
                  "provisioned=20000", "--deadline", "24h", "--json", "--history", str(tmp_path / "h.sqlite3")]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["spec"]["capacity"] == "provisioned=20000" and data["spec"]["deadline_s"] == 86_400
-    assert len(data["rows"]) == len(APPROACHES) and all(r["deadline_note"] for r in data["rows"])
+    assert len(data["rows"]) == len(WRITERS) and all(r["deadline_note"] for r in data["rows"])
     assert data["history"].startswith("built-in priors")
     assert not (tmp_path / "h.sqlite3").exists()  # planning creates no history file
 
