@@ -24,18 +24,22 @@ curve, fed one throttle per answer of 64 in flight, fell to its floor of 0.5 req
   at least ``MIN_RATE``).
 - One cut per round trip: each grant carries the epoch it was given in, and a cut starts a new epoch. A refusal of
   a send granted before the last cut says nothing about the new rate and is ignored (64 sends in flight would
-  otherwise cut 64 times for one overload).
+  otherwise cut 64 times for one overload), and so is one within ``cooldown`` seconds of the cut: the table's
+  emptied buckets still refuse the first sends at the new rate (cutting again there halved the rate of a fresh
+  on-demand table for nothing).
 - A bounded queue: a grant is given only when the debt it leaves is within ``horizon`` seconds at the current rate;
   the others are told to come back when the debt is paid, so a cut takes effect within ``horizon`` seconds however
   many workers wait (a plain token bucket hands every waiter a slot at the old rate: 1.6 s of sends for 64 batches
-  of 25 at 1,000 units/s).
+  of 25 at 1,000 units/s), and an overload costs the sends of one horizon and one round trip.
 - After a cut the allowed rate follows ``w_max x (1 + scale x (t - K)^3)``, ``K = cbrt((1 - beta) / scale)``: the
   curve is relative to ``w_max``, so it is back at ``w_max`` after ``K`` seconds whatever the table's size, stays
   near it, then probes beyond (a table that grows, as on-demand tables do, is followed); never above twice the units
   sent in the last window.
 
 Sends are spaced at the allowed rate with up to ``burst`` seconds' worth at once (at least one unit's worth).
-Tuned by tests/test_ratecontrol.py's simulation of the lab's writer against a token-bucket table.
+Defaults (beta 0.8, scale 0.1, window 1 s, horizon 0.02 s, burst 0.1 s, start 100 units, growth 0.25, cooldown
+0.2 s) were chosen with tests/test_ratecontrol.py's simulation of the lab's writer against a token-bucket table,
+then with ``python -m bench.capacity`` against the capacity model (figures in the README).
 """
 
 from __future__ import annotations
@@ -60,15 +64,15 @@ class Grant:
 
 
 class AdaptiveRate:
-    def __init__(self, clock: Callable[[], float] = time.monotonic, beta: float = 0.8, scale: float = 0.03,
-                 window: float = 1.0, horizon: float = 0.05, burst: float = 0.1, start: int = 100,
-                 growth: float = 0.25, poll: float = 0.005) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, beta: float = 0.8, scale: float = 0.1,
+                 window: float = 1.0, horizon: float = 0.02, burst: float = 0.1, start: int = 100,
+                 growth: float = 0.25, poll: float = 0.005, cooldown: float = 0.2) -> None:
         if not (0 < beta < 1 and min(scale, window, horizon, burst, start, growth, poll) > 0):
             raise ValueError("AdaptiveRate needs 0 < beta < 1 and positive scale, window, horizon, burst, start, "
                              "growth and poll")
         self.clock, self.beta, self.scale = clock, beta, scale
         self.window, self.horizon, self.burst = window, horizon, burst
-        self.growth, self.poll = growth, poll
+        self.growth, self.poll, self.cooldown = growth, poll, cooldown
         self.in_flight_limit = float(start)  # slow start: units allowed in flight before the first refusal
         self.in_flight = 0
         self.enabled = False
@@ -140,8 +144,8 @@ class AdaptiveRate:
             span = self._span(now)
             goodput, sent = self._accepted / span, self._sent / span
             if refused > 0:
-                if self.enabled and grant.epoch < self.epoch:
-                    return  # granted before the last cut: its refusal is the old rate's
+                if self.enabled and (grant.epoch < self.epoch or now - self.last_cut < self.cooldown):
+                    return  # granted before the last cut (its refusal is the old rate's), or the table still refills
                 self._refill(now)
                 if not self.enabled:  # the first refusal: a young run's burst is not its capacity
                     goodput = self._accepted / self.window
