@@ -2,7 +2,8 @@
 
 Contract: ``settle`` is pure (a work unit and one answer in, a ``Step`` out). ``exchange`` is the whole retry loop of
 one work unit as a generator (httpx-style): it yields ``Send(work)`` and receives the ``Outcome``, yields
-``Sleep(seconds)`` and receives nothing, and records every settlement in the ``Tally``; it does no I/O. The drivers
+``Sleep(seconds)`` and receives nothing, and records every settlement in the ``Tally`` (in adaptive mode it also
+waits for the rate control's grant before each send and feeds it every answer); it does no I/O. The drivers
 (``drive`` blocking, ``adrive`` awaiting) only carry out what it yields, with the ``sleep`` they are given (by
 default an interruptible wait on the run's stop signal). The run drivers pull work lazily from the book stream
 (memory stays flat) with 1, N threads or N coroutines. Every item pulled from the stream ends ok, failed or unknown;
