@@ -626,20 +626,35 @@ def test_drivers_accept_any_iterator_of_work() -> None:
 def test_adaptive_rate_control_paces_the_sends_it_is_given() -> None:
     from core.ratecontrol import AdaptiveRate
 
-    rate = AdaptiveRate(clock=lambda: 0.0)  # time stands still: every reservation after the first waits longer
-    rate.enabled, rate.rate = True, 10.0
+    now = [0.0]
+    rate = AdaptiveRate(clock=lambda: now[0], horizon=0.01, burst=0.01)
+    rate.enabled, rate.rate, rate.tokens = True, 10.0, 1.0  # 10 units a second: a send every 0.1 s, one ready
+    rate.w_max, rate.last_cut = 10.0 / rate.beta, 0.0  # just cut to 10/s: the curve grows slowly for a while
+
+    def sleep(seconds: float) -> None:  # a fake clock that the drivers' sleeps move on
+        sleeps.append(seconds)
+        now[0] += seconds
+
     sleeps = Sleeps()
     send, tally = FakeSend(), Tally("async", "T", rate=rate)
-    run_sequential(works(generate_books(5, seed=2), False, tally), send, fast_policy(), tally, sleeps)
-    assert tally.ok == 5 and sleeps == pytest.approx([0.1, 0.2, 0.3, 0.4])  # the first goes at once
+    run_sequential(works(generate_books(5, seed=2), False, tally), send, fast_policy(), tally, sleep)
+    assert tally.ok == 5 and sum(sleeps) == pytest.approx(0.4, rel=0.15)  # the first goes at once
 
 
-def test_every_answer_feeds_the_rate_control() -> None:
-    from core.ratecontrol import AdaptiveRate
+@pytest.mark.parametrize(("outcome", "cut"), [
+    (Outcome(), False),
+    (Outcome(unprocessed=frozenset({"b"})), True),  # one held back: a (partial) refusal
+    (Outcome(code=THROTTLE), True),
+    (Outcome(code="InternalServerError"), False),  # not about capacity
+])
+def test_every_answer_feeds_the_rate_control(outcome: Outcome, cut: bool) -> None:
+    from core.ratecontrol import AdaptiveRate, Grant
+    from core.writers.engine import feed
 
     rate = AdaptiveRate()
-    tally = Tally("async", "T", rate=rate)
-    tally.request(0.001, None)
-    assert not rate.enabled
-    tally.request(0.001, None, partially_throttled=True)
-    assert rate.enabled
+    books = tuple(generate_books(3, seed=2))
+    work = Work(books, True)
+    if outcome.unprocessed:
+        outcome = Outcome(unprocessed=frozenset({books[0].isbn}))
+    feed(rate, Grant(0.0, 0, units=3), work, outcome)
+    assert rate.enabled is cut

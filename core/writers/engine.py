@@ -2,7 +2,8 @@
 
 Contract: ``settle`` is pure (a work unit and one answer in, a ``Step`` out). ``exchange`` is the whole retry loop of
 one work unit as a generator (httpx-style): it yields ``Send(work)`` and receives the ``Outcome``, yields
-``Sleep(seconds)`` and receives nothing, and records every settlement in the ``Tally``; it does no I/O. The drivers
+``Sleep(seconds)`` and receives nothing, and records every settlement in the ``Tally`` (in adaptive mode it also
+waits for the rate control's grant before each send and feeds it every answer); it does no I/O. The drivers
 (``drive`` blocking, ``adrive`` awaiting) only carry out what it yields, with the ``sleep`` they are given (by
 default an interruptible wait on the run's stop signal). The run drivers pull work lazily from the book stream
 (memory stays flat) with 1, N threads or N coroutines. Every item pulled from the stream ends ok, failed or unknown;
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 
 from core.books import Book
 from core.protocol import batches, oversized
-from core.ratecontrol import AdaptiveRate
+from core.ratecontrol import AdaptiveRate, Grant
 from core.report import RunReport
 from core.retry import CircuitBreaker, Kind, RetryPolicy, classify, explain
 
@@ -108,7 +109,7 @@ class Tally:
     progress: ProgressCallback | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
-    rate: AdaptiveRate | None = None  # adaptive retry mode: client-side rate control fed by every answer
+    rate: AdaptiveRate | None = None  # adaptive retry mode: client-side rate control, fed by ``exchange``
     clock: Callable[[], float] = time.perf_counter
     started: float = 0.0
     units: int = 0
@@ -168,8 +169,6 @@ class Tally:
                 slot = self._sampler.randrange(self.latency_count)
                 if slot < MAX_LATENCY_SAMPLES:
                     self.latencies_ms[slot] = seconds * 1000
-        if self.rate is not None:
-            self.rate.record(partially_throttled or (code is not None and classify(code) is Kind.THROTTLE))
         if self.breaker.attempt(code):
             self.stop.set()
 
@@ -267,21 +266,27 @@ Exchange = Generator[Command, object, None]  # receives the Outcome of a Send; a
 
 
 def exchange(work: Work, policy: RetryPolicy, tally: Tally) -> Exchange:
-    """The retry loop of one work unit, once for every driver: (wait for the rate control,) send, settle, record,
-    stop check, back off."""
+    """The retry loop of one work unit, once for every driver: (wait for the rate control's grant,) send, (feed the
+    rate control,) settle, record, stop check, back off."""
     current = work
     while True:
-        wait = tally.rate.reserve() if tally.rate is not None else 0.0
-        if wait > 0:
-            yield Sleep(wait)
-            if tally.stopping:
-                if current.attempts:
-                    tally.abandon(current)
-                else:
-                    tally.not_sent(current.books)
-                return
+        grant = Grant(0.0, 0)
+        while tally.rate is not None:  # adaptive mode: wait for a grant (it may take several asks)
+            grant = tally.rate.acquire(len(current.books))
+            if grant.wait > 0:
+                yield Sleep(grant.wait)
+                if tally.stopping:
+                    if current.attempts:
+                        tally.abandon(current)
+                    else:
+                        tally.not_sent(current.books)
+                    return
+            if grant.granted:
+                break
         outcome = yield Send(current)
         assert isinstance(outcome, Outcome), "a Send is answered with its Outcome"
+        if tally.rate is not None:
+            feed(tally.rate, grant, current, outcome)
         step = settle(current, outcome, policy, tally.breaker.proven)
         tally.record(step)
         if step.retry is None:
@@ -292,6 +297,17 @@ def exchange(work: Work, policy: RetryPolicy, tally: Tally) -> Exchange:
         if tally.stopping:
             tally.abandon(current)
             return
+
+
+def feed(rate: AdaptiveRate, grant: Grant, work: Work, outcome: Outcome) -> None:
+    """Tell the rate control what the table did with one send: units written and units refused for capacity (a
+    throttle: all of them; ``UnprocessedItems``: those held back). Other errors only end the grant (nothing written,
+    nothing refused: they say nothing about capacity)."""
+    if outcome.code is None:
+        refused = sum(1 for book in work.books if book.isbn in outcome.unprocessed)
+        rate.record(grant, len(work.books) - refused, refused)
+    else:
+        rate.record(grant, 0, len(work.books) if classify(outcome.code) is Kind.THROTTLE else 0)
 
 
 Transport = Callable[[Work], Outcome]
