@@ -26,19 +26,23 @@ make a short run look like 50x its capacity.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from core.errors import ConfigError
 
 Mode = Literal["off", "on-demand", "provisioned"]
-MAX_UNITS = 40_000  # DynamoDB's default per-table write quota (WRU/s); the model's upper bound for every setting
-# The published rules the proxy applies (core/emulator/capacity.js has its own copy) and the planner models:
-NEW_ON_DEMAND_UNITS = 4_000  # WRU/s a new on-demand table takes at once
-PARTITION_UNITS = 1_000  # WRU/s one partition serves
-BURST_SECONDS = 300  # unused provisioned capacity kept as burst
-FORMS = "off, on-demand, on-demand:warm=N,max=N or provisioned=WCU (N and WCU from 1 to 40000)"
+# DynamoDB's published numbers the proxy applies (core/emulator/capacity.js) and the planner models, in one file
+# both languages read:
+_RULES: dict[str, int] = json.loads((Path(__file__).parent / "emulator" / "capacity_rules.json").read_text())
+MAX_UNITS = _RULES["max_units"]  # the default per-table write quota (WRU/s); the model's upper bound for every setting
+NEW_ON_DEMAND_UNITS = _RULES["new_on_demand_units"]  # WRU/s a new on-demand table takes at once
+PARTITION_UNITS = _RULES["partition_units"]  # WRU/s one partition serves
+BURST_SECONDS = _RULES["burst_seconds"]  # unused provisioned capacity kept as burst
+FORMS = f"off, on-demand, on-demand:warm=N,max=N or provisioned=WCU (N and WCU from 1 to {MAX_UNITS})"
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,12 @@
 // bounded: per table the last LOG_SECONDS seconds that saw writes, and at most MAX_TABLES tables.
 'use strict'
 
-const PARTITION_WRU = 1000
-const ON_DEMAND_INITIAL = 4000
-const ACCOUNT_TABLE_QUOTA = 40000
-const BURST_SECONDS = 300
+// DynamoDB's published numbers, shared with core/capacity.py (and the planner) through one file:
+const RULES = require('./capacity_rules.json')
+const PARTITION_WRU = RULES.partition_units
+const ON_DEMAND_INITIAL = RULES.new_on_demand_units
+const ACCOUNT_TABLE_QUOTA = RULES.max_units
+const BURST_SECONDS = RULES.burst_seconds
 const HISTORY_SECONDS = 600
 const LOG_SECONDS = 3600
 const MAX_TABLES = 256
