@@ -334,6 +334,7 @@ def test_dead_upstream_gets_a_clear_error_and_a_502_later(moto_url: str) -> None
 
 def test_control_endpoints_answer_only_the_lab_that_started_the_server(emulator: Emulator) -> None:
     assert token_of(emulator) not in " ".join(psutil.Process(emulator.pid).cmdline())  # not in argv (ps)
+    assert token_of(emulator) not in psutil.Process(emulator.pid).environ().values()  # nor its /proc environ
     assert token_of(emulator) not in repr(emulator)
     for headers in ({}, {"X-Lab-Token": "wrong"}, {"X-Lab-Token": token_of(emulator)[:-1]}):
         for method, path, body in (("GET", "/__lab/stats", b""), ("GET", "/__lab/conditions", b""),

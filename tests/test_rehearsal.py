@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from botocore.exceptions import ClientError
 
 from core import benchmark
 from core.approaches import APPROACHES, WRITERS
@@ -84,9 +85,12 @@ def test_every_approach_writes_and_verifies_over_https_with_signature_checks(
     assert report.items_ok == BOOKS and not report.errors, (report.errors, report.failures)
     assert verify(target.client(), table, generate_books(BOOKS, seed=31), report).found == BOOKS
     after = proxy.stats()
-    assert after["auth_refused"] == before["auth_refused"]  # every request's signature was checked, and held
+    assert after["auth_refused"] == before["auth_refused"]  # every request's signature held ...
     assert after["capacity"]["consumed_wru"] >= before["capacity"]["consumed_wru"] + BOOKS  # on-demand charged
-    assert proxy.capacity == Capacity("on-demand")
+    forged = target_for(proxy, monkeypatch, credentials=Credentials(KEY.access_key, "forged"))
+    with pytest.raises(ClientError, match="InvalidSignatureException"):  # ... and was checked: a forgery is refused
+        forged.client(max_attempts=1).delete_table(TableName=table)
+    assert proxy.stats()["capacity"]["tables"][table]["consumed_wru"] >= BOOKS  # and did not reset the table's model
 
 
 def test_the_profile_ca_bundle_is_trusted_too(proxy: Emulator, monkeypatch: pytest.MonkeyPatch,
@@ -241,6 +245,7 @@ def test_the_secret_never_shows_in_the_proxys_stats_logs_or_command_line(proxy: 
     assert all(SECRET not in line for line in proxy._stderr_tail)
     assert proxy.pid is not None
     assert SECRET.encode() not in Path(f"/proc/{proxy.pid}/cmdline").read_bytes()
+    assert SECRET.encode() not in Path(f"/proc/{proxy.pid}/environ").read_bytes()  # handed over on stdin
 
 
 # --- the preset: CLI, plan, and a whole run per engine ------------------------------------------------------------

@@ -7,11 +7,12 @@ outlives this process (the server exits when its stdin pipe closes, which the ke
 we die); every failure is an ``EmulatorError`` whose one line says what to run, and ``wait()`` raises one when
 the server dies on its own. Network conditions (latency, jitter, injected faults) are set at start or at run time
 with ``set_conditions``; the control endpoints answer only this object, which holds a random token handed to the
-server through its environment (``LAB_CONTROL_TOKEN``, never argv) and sends it in the ``X-Lab-Token`` header.
+server as the first line on its stdin (never argv or the environment, which other processes of the user can read in
+/proc for the server's whole life) and sends it in the ``X-Lab-Token`` header.
 The AWS dress rehearsal: ``tls=True`` serves HTTPS with a certificate from a throwaway CA made at ``start()`` (its
 certificate is ``ca_bundle``, what clients must trust; the CA's directory is removed at ``stop()``), and
 ``credentials`` makes the server check every DynamoDB request's SigV4 signature against those key pairs (handed
-over in the ``LAB_CREDENTIALS`` environment variable, never argv, never logged); its own health checks are signed.
+over on stdin with the token, never logged); its own health checks are signed.
 """
 
 from __future__ import annotations
@@ -44,9 +45,7 @@ from core.sigv4 import Credentials, sign
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_JS = Path(__file__).with_name("server.js")
 SETUP_HINT = "run `./lab.sh setup` in the repository (pip install -r requirements.txt, then npm ci)"
-TOKEN_ENV = "LAB_CONTROL_TOKEN"  # the server reads the control token from this environment variable ...
-TOKEN_HEADER = "X-Lab-Token"  # ... and requires it in this header on /__lab/* requests
-CREDENTIALS_ENV = "LAB_CREDENTIALS"  # the key pairs whose signatures the server accepts: {"AKID": "SECRET"}
+TOKEN_HEADER = "X-Lab-Token"  # the server requires its control token in this header on /__lab/* requests
 
 
 def node_executable() -> str:
@@ -133,13 +132,20 @@ class Emulator:
             if self.tls:
                 self._authority = ThrowawayCA.create()
                 command += ["--tls-cert", str(self._authority.cert), "--tls-key", str(self._authority.key)]
-            environment = dict(os.environ, **{TOKEN_ENV: self._token})
-            if self.credentials:
-                environment[CREDENTIALS_ENV] = json.dumps({c.access_key: c.secret_key for c in self.credentials})
-            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, cwd=REPO_ROOT, env=environment,
-                                       start_new_session=True)
-            self._process = process
+            command += ["--secrets", "stdin"]
+            secrets = {"token": self._token,
+                       "credentials": {c.access_key: c.secret_key for c in self.credentials} or None}
+            try:
+                process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, cwd=REPO_ROOT, start_new_session=True)
+                self._process = process
+                assert process.stdin is not None
+                process.stdin.write(json.dumps(secrets).encode() + b"\n")  # the pipe stays open: its end stops it
+                process.stdin.flush()
+            except OSError as error:
+                self._kill()
+                raise EmulatorError(f"{self.name} could not be started ({error.strerror or error}): {SETUP_HINT}"
+                                    ) from None
             self._stderr_tail.clear()
             threading.Thread(target=_drain, args=(process.stderr, self._stderr_tail), daemon=True).start()
             announced = _read_announcement(process.stdout, timeout)

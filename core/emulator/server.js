@@ -28,11 +28,12 @@
 // A CreateTable or DeleteTable seen here starts the table's model afresh (and tells it the partition key).
 // Control endpoints: GET /__lab/stats[?since=UNIX_SECONDS] (request counters, consumed WRU per second and
 // throttle reasons, per table too, cut from `since`), GET/POST
-// /__lab/conditions and /__lab/capacity (read/replace them, validated as the CLI validates them). They answer only requests carrying the header x-lab-token equal to the
-// LAB_CONTROL_TOKEN environment variable the lab sets at start (403 otherwise; disabled when it is unset).
+// /__lab/conditions and /__lab/capacity (read/replace them, validated as the CLI validates them). They answer only
+// requests carrying the header x-lab-token equal to the token the lab hands over at start (403 otherwise; disabled
+// without one). Secrets come with --secrets stdin as the first line on stdin (never argv or the environment):
+// {"token": "...", "credentials": {"AKID": "SECRET", ...}}.
 // The AWS dress rehearsal: with --tls-cert/--tls-key it serves HTTPS (the lab makes a throwaway CA for it); with
-// the LAB_CREDENTIALS environment variable ({"AKID": "SECRET", ...}, read once and removed from the environment,
-// never logged) every DynamoDB request's SigV4 signature is checked as DynamoDB checks it (see auth.js); refusals
+// credentials (never logged) every DynamoDB request's SigV4 signature is checked as DynamoDB checks it (see auth.js); refusals
 // are counted in stats.auth_refused by error type, TLS connections in stats.tls_server_names by the SNI name sent.
 'use strict'
 
@@ -50,10 +51,9 @@ const { createAuth } = require('./auth.js')
 const MAX_BODY_BYTES = 16 * 1024 * 1024 // DynamoDB's (and dynalite's) limit on a request
 const MAX_LAB_BODY_BYTES = 64 * 1024
 const TOKEN_HEADER = 'x-lab-token'
-const TOKEN = process.env.LAB_CONTROL_TOKEN || ''
-delete process.env.LAB_CONTROL_TOKEN
-const CREDENTIALS = process.env.LAB_CREDENTIALS || ''
-delete process.env.LAB_CREDENTIALS
+const MAX_SECRETS_BYTES = 64 * 1024
+let TOKEN = '' // the control token and the key pairs come on stdin (--secrets stdin), see readSecrets
+let CREDENTIALS = null
 
 const WRITE_OPS = new Set(['PutItem', 'BatchWriteItem'])
 const DELAYS = ['latency_ms', 'jitter_ms']
@@ -66,8 +66,32 @@ const THROTTLED = {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer',
   'transfer-encoding', 'upgrade', 'content-length'])
 
+// The lab's secrets, one JSON line on stdin before anything else: {"token": "...", "credentials": {"AKID": "SECRET"}}.
+// Not argv and not the environment: both stay readable in /proc by the user's other processes for the server's life.
+function readSecrets () {
+  const line = []
+  const one = Buffer.alloc(1)
+  while (line.length <= MAX_SECRETS_BYTES) {
+    let n
+    try {
+      n = fs.readSync(0, one, 0, 1, null)
+    } catch (err) {
+      if (err.code === 'EAGAIN') continue
+      throw err
+    }
+    if (n === 0 || one[0] === 10) break
+    line.push(one[0])
+  }
+  if (line.length > MAX_SECRETS_BYTES) throw new Error('the secrets line on stdin is over ' + MAX_SECRETS_BYTES + ' bytes')
+  const secrets = JSON.parse(Buffer.from(line).toString())
+  if (secrets === null || typeof secrets !== 'object' || typeof (secrets.token || '') !== 'string') {
+    throw new Error('the secrets line must be a JSON object like {"token": "...", "credentials": {"AKID": "SECRET"}}')
+  }
+  return secrets
+}
+
 function parseArgs (argv) {
-  const args = { host: '127.0.0.1', port: '0', conditions: '{}', capacity: '{}', upstream: '', 'tls-cert': '', 'tls-key': '' }
+  const args = { host: '127.0.0.1', port: '0', conditions: '{}', capacity: '{}', upstream: '', 'tls-cert': '', 'tls-key': '', secrets: '' }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '')
     if (!(key in args) || argv[i + 1] === undefined) throw new Error('unknown option or missing value: ' + argv[i])
@@ -246,9 +270,15 @@ try {
   announceFailure('BAD_ARGUMENTS', err.message)
 }
 try {
-  auth = CREDENTIALS ? createAuth(JSON.parse(CREDENTIALS)) : null
+  if (args.secrets && args.secrets !== 'stdin') throw new Error('--secrets takes only "stdin"')
+  if (args.secrets === 'stdin') {
+    const secrets = readSecrets()
+    TOKEN = secrets.token || ''
+    CREDENTIALS = secrets.credentials || null
+  }
+  auth = CREDENTIALS ? createAuth(CREDENTIALS) : null
 } catch (err) {
-  announceFailure('BAD_ARGUMENTS', err instanceof SyntaxError ? 'LAB_CREDENTIALS must be JSON' : err.message)
+  announceFailure('BAD_ARGUMENTS', err instanceof SyntaxError ? 'the secrets line on stdin must be JSON' : err.message)
 }
 try {
   engine = upstream ? upstreamEngine(upstream) : dynaliteEngine()
@@ -500,7 +530,6 @@ function handle (req, res, body) {
   if (req.url.startsWith('/__lab/')) return handleLab(req, res, body)
   stats.requests++
   const op = String(req.headers['x-amz-target'] || '').split('.')[1] || ''
-  if (op === 'CreateTable' || op === 'DeleteTable') noteTable(op, body)
   const go = function () {
     try {
       const refused = auth ? auth(req, body, Date.now()) : null
@@ -509,6 +538,7 @@ function handle (req, res, body) {
         stats.auth_refused[type] = (stats.auth_refused[type] || 0) + 1
         return send(res, refused.status, refused.body)
       }
+      if (op === 'CreateTable' || op === 'DeleteTable') noteTable(op, body) // only a request that is let through
       if (WRITE_OPS.has(op) && req.method === 'POST') {
         stats.writes++
         return handleWrite(req, res, op, body)
