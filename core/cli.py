@@ -56,7 +56,7 @@ T = TypeVar("T")
 
 
 def conditions_from(args: argparse.Namespace) -> Conditions:
-    base = NETWORK_PRESETS[args.network]
+    base = NETWORK_PRESETS[args.network or "none"]
     return Conditions(
         latency_ms=base.latency_ms if args.latency_ms is None else args.latency_ms,
         jitter_ms=base.jitter_ms if args.jitter_ms is None else args.jitter_ms,
@@ -70,9 +70,12 @@ def plan_from(args: argparse.Namespace) -> Plan:
                 approaches=approaches, items=args.items, seed=args.seed, repeats=args.repeat, warmup=args.warmup,
                 threads=args.threads, concurrency=args.concurrency, conditions=conditions_from(args),
                 max_attempts=args.max_attempts, request_timeout=args.request_timeout, retry_mode=args.retry_mode,
-                capacity=parse_capacity(args.capacity), workers=args.workers, scheduler=args.scheduler,
+                capacity=parse_capacity(args.capacity or "off"), workers=args.workers, scheduler=args.scheduler,
                 s3_bucket=args.s3_bucket, s3_prefix=args.s3_prefix)
-    return PRESETS[args.preset].apply(plan) if getattr(args, "preset", None) else plan
+    if not getattr(args, "preset", None):
+        return plan
+    chosen = {"network"} if args.network or args.latency_ms is not None or args.jitter_ms is not None else set()
+    return PRESETS[args.preset].apply(plan, keep=chosen | ({"capacity"} if args.capacity is not None else set()))
 
 
 class ProgressBar:
@@ -323,7 +326,7 @@ def _plan_load(args: argparse.Namespace) -> int:
 
 def _emulator(args: argparse.Namespace) -> int:
     emulator = Emulator(port=args.port, host=args.host, conditions=conditions_from(args), upstream=args.upstream,
-                        capacity=parse_capacity(args.capacity))
+                        capacity=parse_capacity(args.capacity or "off"))
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host} makes the emulator reachable from other machines "
               "(it checks no credentials)", file=sys.stderr)
@@ -354,13 +357,14 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _add_conditions(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--network", choices=list(NETWORK_PRESETS), default="none",
-                        help="latency preset injected by the lab's server or proxy (local targets)")
+    parser.add_argument("--network", choices=list(NETWORK_PRESETS),
+                        help="latency preset injected by the lab's server or proxy (local targets; default none)")
     parser.add_argument("--latency-ms", type=float, help="fixed latency per request (overrides the preset)")
     parser.add_argument("--jitter-ms", type=float, help="extra uniform random latency per request")
     parser.add_argument("--faults", help="fault probabilities, e.g. throttle=0.3,error=0.05,reset=0.02")
-    parser.add_argument("--capacity", default="off",
-                        help="table capacity model: off, on-demand, on-demand:warm=N,max=N or provisioned=WCU")
+    parser.add_argument("--capacity",
+                        help="table capacity model: off (the default), on-demand, on-demand:warm=N,max=N or "
+                             "provisioned=WCU")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -393,7 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "aiobotocore approaches, the lab's for the others)")
     _add_conditions(bench)
     bench.add_argument("--preset", choices=list(PRESETS), help="; ".join(
-        f"{name}: {preset.description} (an explicit --network/--latency-ms or --capacity wins)"
+        f"{name}: {preset.description} (an explicit --network/--latency-ms/--jitter-ms or --capacity wins, off "
+        "and none included)"
         for name, preset in PRESETS.items()))
     bench.add_argument("--sweep", help="items/s against concurrency instead of one run, for the threaded and async "
                                        "approaches: e.g. concurrency=1,4,16,64,256 (the ideal line C / L beside)")

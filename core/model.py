@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 
@@ -142,13 +142,16 @@ class Preset:
     capacity: Capacity
     rehearsal: bool
 
-    def apply(self, plan: Plan) -> Plan:
-        """``plan`` with this preset: its checks, and its latency and capacity where the plan kept the defaults
-        (a latency or capacity chosen explicitly wins; faults are kept)."""
+    def apply(self, plan: Plan, keep: Collection[str] = ()) -> Plan:
+        """``plan`` with this preset: its checks, and its latency and capacity. ``keep`` names what the user chose
+        explicitly ("network", "capacity": kept as the plan has them, ``off`` and no latency included); otherwise a
+        latency or capacity the plan sets (not the defaults) wins too. Faults are kept."""
         latency = NETWORK_PRESETS[self.network]
-        conditions = plan.conditions if plan.conditions.latency_ms or plan.conditions.jitter_ms else replace(
+        own_network = "network" in keep or plan.conditions.latency_ms or plan.conditions.jitter_ms
+        conditions = plan.conditions if own_network else replace(
             plan.conditions, latency_ms=latency.latency_ms, jitter_ms=latency.jitter_ms)
-        return replace(plan, conditions=conditions, capacity=plan.capacity if plan.capacity.on else self.capacity,
+        own_capacity = "capacity" in keep or plan.capacity.on
+        return replace(plan, conditions=conditions, capacity=plan.capacity if own_capacity else self.capacity,
                        rehearsal=plan.rehearsal or self.rehearsal)
 
 

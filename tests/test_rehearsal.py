@@ -259,6 +259,9 @@ def test_the_cli_preset_sets_https_signature_checks_on_demand_and_nearby_latency
                                                   "--network", "same-region", "--faults", "throttle=0.1"]))
     assert chosen.capacity == Capacity("provisioned", wcu=500) and chosen.conditions.latency_ms == 4.0
     assert chosen.conditions.throttle == 0.1 and chosen.rehearsal
+    bare = plan_from(build_parser().parse_args(["run", "--preset", "aws-like", "--capacity", "off", "--network",
+                                                "none"]))  # an explicit off and none win too
+    assert not bare.capacity.on and bare.conditions == Conditions() and bare.rehearsal
 
 
 def test_the_rehearsal_is_for_local_targets_only() -> None:
