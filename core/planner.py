@@ -354,12 +354,14 @@ def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, 
     tails = [sum(mean_delays(RetryPolicy(), retries)) for retries in TAIL_RETRIES]
     goodput = GOODPUT[spec.retry_mode]
     top = ceiling(capacity)
-    # The offer a writer may hold to (fewer threads or coroutines per worker): none, or one of the table's rates.
-    holds = (math.inf, *sorted({first, sustained(capacity), top})) if top is not None else (math.inf,)
+    # The offer a writer may hold to (fewer threads or coroutines per worker): none, or one of the table's rates. A
+    # run as configured (``workers`` given: what bench/planner.py compares) holds to none.
+    holds = (math.inf, *sorted({first, sustained(capacity), top})) if top is not None and workers is None \
+        else (math.inf,)
 
     def timed(workers: int, hold: float, factor: float = 1.0, ramp: Ramp = central, which: int = 1) -> float:
         start = SCALE_OUT_S + SCALE_OUT_PER_WORKER_S * workers if workers > 1 else 0.0
-        offered = min(workers * wru / (per_item * factor), hold)
+        offered = min(workers * wru / per_item, hold) / factor  # held by concurrency: it varies as the latency
         tail = tails[which] if offered > first else 0.0  # throttled: the last requests wait out their backoff
         return start + tail + table_seconds(total, offered, capacity, ramp, goodput[which])
 

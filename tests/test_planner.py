@@ -484,6 +484,8 @@ def test_plan_load_calibrates_from_the_history_it_is_given(capsys: pytest.Captur
     (["--items", "10", "--item-bytes", "100", "--deadline", "soon"], "bad deadline 'soon'"),
     (["--items", "10", "--item-bytes", "100", "--target", "custom"], "the custom target needs --endpoint-url"),
     (["--items", "10", "--item-bytes", "100", "--threads", "0"], "threads must be a whole number from 1"),
+    (["--items", "10", "--item-bytes", "100", "--retry-mode", "gentle"], "argument --retry-mode: invalid choice"),
+    (["--items", "10", "--item-bytes", "100", "--table", "existing", "--approaches", "s3-import"], "unrecognized"),
 ])
 def test_plan_load_bad_input_is_one_line_and_exit_2(args: list[str], message: str,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
@@ -496,3 +498,14 @@ def test_table_text_shows_the_deadline_column_only_with_a_deadline() -> None:
     without = table_text(plan_load(LoadSpec(10_000, 100)))
     with_deadline = table_text(plan_load(LoadSpec(10_000, 100, deadline_s=60)))
     assert "for the deadline" not in without and "for the deadline" in with_deadline
+
+
+@pytest.mark.parametrize(("args", "shown"), [
+    ([], "standard retries"),  # a run's default
+    (["--retry-mode", "adaptive"], "adaptive retries"),
+])
+def test_plan_load_retry_mode(args: list[str], shown: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan-load", "--items", "10000000", "--item-bytes", "100", "--history", "off", *args]) == 0
+    out = capsys.readouterr().out
+    rows, sources = out.split("\nSources:")
+    assert rows.count(shown) == len(WRITERS) and shown.split()[0] + " r" in sources  # each row, and its source
