@@ -12,12 +12,13 @@ Contract: pure (a ``LoadSpec``, the stored reports of earlier runs and this mach
   per second plus 300 s of burst, never past its partitions (1,000 WRU/s each); on-demand: 4,000 WRU/s (or
   ``warm``) at first, then double the previous peak, at most every 30 minutes on AWS (published) or at once (the
   lab's proxy, and the optimistic end of the range), capped by ``max`` and the 40,000 WRU/s quota; capacity
-  ``off`` is no table limit at all: workers add up to the lab's most (``MAX_WORKERS``). While the table throttles,
+  ``off`` is no table limit at all: workers add up to ``client_limit`` (the lab's most, ``MAX_WORKERS``; this
+  machine's cores for a target on this machine, which shares them). While the table throttles,
   what is offered beyond its capacity is partly lost (``written``: continuous, down to ``GOODPUT`` of the capacity
   for the retry mode, standard or adaptive; measured). A writer may hold its offer to one of the table's rates
   (fewer threads or coroutines per worker), so more workers or a faster writer never make it slower than offering
   exactly the capacity. Keys are assumed spread evenly. The best worker count is the smallest within 2 % of the
-  fastest (up to ``MAX_WORKERS``, or the count that reaches the table's top rate); the deadline's is the smallest
+  fastest (up to ``client_limit``, or the count that reaches the table's top rate); the deadline's is the smallest
   that finishes by it. Costs: on-demand (and capacity ``off``) WRU x price; provisioned: WCU-hours for the load's
   duration; throttled attempts cost nothing.
 - ``s3-import`` (new tables only): what the lab's approach does (core/s3source.py): the items as DynamoDB JSON
@@ -149,7 +150,7 @@ class LoadSpec:
     deadline_s: float | None = None
     threads: int = field(default_factory=default_threads)
     concurrency: int = 100
-    retry_mode: RetryMode = DEFAULT_RETRY_MODE
+    retry_mode: RetryMode = DEFAULT_RETRY_MODE  # the writers' throttled goodput (``GOODPUT``)
 
     def __post_init__(self) -> None:
         for name, value, low, high in (("items", self.items, 1, MAX_PLAN_ITEMS),
@@ -262,7 +263,7 @@ def sustained(capacity: Capacity) -> float:
 def table_seconds(total_wru: float, client_wru_s: float, capacity: Capacity, ramp: Ramp = "published",
                   goodput: float = 1.0) -> float:
     """Seconds to write ``total_wru`` when the clients offer ``client_wru_s`` WRU/s and the table takes what its
-    capacity allows; while it throttles, the clients' retries and backoff lose what ``through`` says."""
+    capacity allows; while it throttles, the clients' retries and backoff lose what ``written`` says."""
     if total_wru <= 0:
         return 0.0
 
@@ -412,8 +413,8 @@ def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, 
             note = f"cannot: {limit} workers ({why}) take at best {short(fastest)}"
     chosen = APPROACHES[name]
     extra = f"; {chosen.unavailable.split(':')[0]}" if chosen.unavailable else ""
-    held = f" (held to the table's rate with fewer threads or coroutines: {best * rate:,.0f} at full speed)" \
-        if hold < best * rate else ""
+    how = "by the rate control" if spec.retry_mode == "adaptive" else "with fewer threads or coroutines"
+    held = f" (held to the table's rate {how}: {best * rate:,.0f} at full speed)" if hold < best * rate else ""
     return LoadRow(name, best, t, low, high, cost, cost_low, cost_high, bound,
                    f"{per_item * 1e6:,.0f} µs per item per worker ({basis}); {best} worker{'s' if best > 1 else ''}: "
                    f"{offer:,.0f} WRU/s offered{held}, {spec.retry_mode} retries{extra}", workers_needed, note)
