@@ -8,7 +8,7 @@ rules the proxy applies (core/emulator/capacity.js):
 
 - Write request units: one per started KB of each item written (a batch: the sum); a delete counts one.
 - Partitions: a stable hash of the partition key picks one; each takes 1,000 WRU/s (with one second of burst).
-  Provisioned: ceil(WCU / 1,000) partitions. On-demand: ceil(allowance / 1,000).
+  Provisioned: ceil(WCU / 1,000) partitions. On-demand: ceil(allowance / 1,000) (``partitions``).
 - ``on-demand``: a new table takes up to 4,000 WRU/s at once (``warm``: that many instead); its allowance then
   follows DynamoDB's published rule, double the previous peak (the highest WRU consumed in one second), capped
   by ``max`` (MaxWriteRequestUnits) and by the account's per-table quota of 40,000 WRU/s.
@@ -27,6 +27,7 @@ make a short run look like 50x its capacity.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +43,14 @@ MAX_UNITS = _RULES["max_units"]  # the default per-table write quota (WRU/s); th
 NEW_ON_DEMAND_UNITS = _RULES["new_on_demand_units"]  # WRU/s a new on-demand table takes at once
 PARTITION_UNITS = _RULES["partition_units"]  # WRU/s one partition serves
 BURST_SECONDS = _RULES["burst_seconds"]  # unused provisioned capacity kept as burst
+
+
+def partitions(units: float) -> int:
+    """The partitions a table of ``units`` WRU/s has (provisioned WCU, or an on-demand allowance): ceil(units /
+    1,000), at least one (core/emulator/capacity.js ``resize`` applies the same rule)."""
+    return max(1, math.ceil(units / PARTITION_UNITS))
+
+
 FORMS = f"off, on-demand, on-demand:warm=N,max=N or provisioned=WCU (N and WCU from 1 to {MAX_UNITS})"
 
 
@@ -216,7 +225,7 @@ def capacity_use(setting: Capacity, table: Mapping[str, Any] | None, started: fl
     rows: Sequence[Sequence[float]] = table.get("seconds") or []
     default = float((setting.wcu or 0) if setting.mode == "provisioned" else setting.warm or NEW_ON_DEMAND_UNITS)
     first = rows[0] if rows else (started, table.get("capacity_wru_per_second", default),
-                                  -(-default // PARTITION_UNITS), default if setting.mode == "on-demand" else
+                                  partitions(default), default if setting.mode == "on-demand" else
                                   default * BURST_SECONDS)
 
     def since(second: float) -> float:

@@ -47,7 +47,7 @@ from core.model import (
     parse_faults,
     speedup,
 )
-from core.planner import LoadSpec, parse_duration, plan_load, table_text
+from core.planner import DEFAULT_RETRY_MODE, LoadSpec, parse_duration, plan_load, table_text
 from core.s3source import DEFAULT_PREFIX
 from core.sweep import parse_sweep, plan_sweep, run_sweep
 
@@ -312,7 +312,7 @@ def _plan_load(args: argparse.Namespace) -> int:
     spec = LoadSpec(items=args.items, item_bytes=args.item_bytes, table=args.table,
                     capacity=parse_capacity(args.capacity), target=args.target, endpoint_url=args.endpoint_url,
                     deadline_s=parse_duration(args.deadline) if args.deadline else None, threads=args.threads,
-                    concurrency=args.concurrency)
+                    concurrency=args.concurrency, retry_mode=args.retry_mode)
     path = None if args.history.lower() == "off" else Path(args.history).expanduser() if args.history \
         else default_history_path()
     reports = History(path).reports() if path is not None and path.exists() else []  # a plan creates no history
@@ -432,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     planner.add_argument("--deadline", help="finish by then: e.g. 45min, 2h, 3d (the workers it takes are shown)")
     planner.add_argument("--threads", type=int, default=default_threads(), help=f"per worker, 1 to {MAX_THREADS}")
     planner.add_argument("--concurrency", type=int, default=100, help=f"per worker, 1 to {MAX_CONCURRENCY}")
+    planner.add_argument("--retry-mode", choices=RETRY_MODES, default=DEFAULT_RETRY_MODE,
+                         help="the writers' retries: adaptive (client-side rate control) writes more of a throttling "
+                              f"table's capacity (default {DEFAULT_RETRY_MODE}, as a run)")
     planner.add_argument("--history", default="", help="SQLite history to calibrate from (default: user data dir; "
                                                        "'off')")
     planner.add_argument("--json", action="store_true", help="print the plan as JSON")

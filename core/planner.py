@@ -11,10 +11,15 @@ Contract: pure (a ``LoadSpec``, the stored reports of earlier runs and this mach
   table stops them: 1 WRU per started KB of each item; each partition's one second of burst first; provisioned: WCU
   per second plus 300 s of burst, never past its partitions (1,000 WRU/s each); on-demand: 4,000 WRU/s (or
   ``warm``) at first, then double the previous peak, at most every 30 minutes on AWS (published) or at once (the
-  lab's proxy, and the optimistic end of the range), capped by ``max`` and the 40,000 WRU/s quota. While the table
-  throttles, only ``GOODPUT`` of what it allows is written (retries and backoff; measured). Keys are assumed spread
-  evenly. The best worker count is the smallest within 2 % of the fastest; the deadline's is the smallest that
-  finishes by it. Costs: on-demand (and capacity ``off``) WRU x price; provisioned: WCU-hours for the load's
+  lab's proxy, and the optimistic end of the range), capped by ``max`` and the 40,000 WRU/s quota; capacity
+  ``off`` is no table limit at all: workers add up to ``client_limit`` (the lab's most, ``MAX_WORKERS``; this
+  machine's cores for a target on this machine, which shares them). While the table throttles,
+  what is offered beyond its capacity is partly lost (``written``: continuous, down to ``GOODPUT`` of the capacity
+  for the retry mode, standard or adaptive; measured). A writer may hold its offer to one of the table's rates
+  (fewer threads or coroutines per worker), so more workers or a faster writer never make it slower than offering
+  exactly the capacity. Keys are assumed spread evenly. The best worker count is the smallest within 2 % of the
+  fastest (up to ``client_limit``, or the count that reaches the table's top rate); the deadline's is the smallest
+  that finishes by it. Costs: on-demand (and capacity ``off``) WRU x price; provisioned: WCU-hours for the load's
   duration; throttled attempts cost nothing.
 - ``s3-import`` (new tables only): what the lab's approach does (core/s3source.py): the items as DynamoDB JSON
   lines, gzipped, in parts of 64 MiB uncompressed (larger when 50,000 parts, an import's limit, would not hold
@@ -34,11 +39,11 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from core.approaches import APPROACHES, WRITERS, imports
-from core.capacity import BURST_SECONDS, MAX_UNITS, NEW_ON_DEMAND_UNITS, PARTITION_UNITS, Capacity
-from core.endpoints import Kind, is_local_url, validate_kind
+from core.capacity import BURST_SECONDS, MAX_UNITS, NEW_ON_DEMAND_UNITS, PARTITION_UNITS, Capacity, partitions
+from core.endpoints import Kind, validate_kind
 from core.errors import ConfigError
 from core.estimate import Calibration, calibrate, mean_delays, short, usable, write_seconds
 from core.model import (
@@ -48,11 +53,13 @@ from core.model import (
     MAX_THREADS,
     MAX_WORKERS,
     PRICE_NOTE,
+    RETRY_MODES,
     S3_STORAGE_USD_PER_GB_MONTH,
     WCU_HOUR_PRICE_USD,
     WCU_PRICE_NOTE,
     WRU_PRICE_USD,
     Plan,
+    RetryMode,
     default_threads,
     import_cost_of,
 )
@@ -74,10 +81,22 @@ BEST_WITHIN = 1.02  # the best worker count: the fewest within 2 % of the fastes
 # Dask": up to 4 s for 8 workers under load on this machine: 0.5 s a worker), so a small load is faster on few.
 SCALE_OUT_S = 3.0
 SCALE_OUT_PER_WORKER_S = 0.5
-# Throttled, writers with the lab's standard retries (full-jitter backoff) turn only part of the table's capacity into
-# written items: 0.33 (async-batch) to 0.93 (async) measured on this machine against provisioned=1000
-# (docs/conditions-proxy.md, bench/planner.py). The range's fast end assumes none is lost.
-GOODPUT = (1.0, 0.7, 0.33)  # fast, central, slow
+# Throttled, writers turn only part of the table's capacity into written items (fast, central, slow). Standard
+# retries (full-jitter backoff): 0.33 (async-batch) to 0.93 (async) measured on this machine against provisioned=1000
+# (docs/conditions-proxy.md, bench/planner.py). Adaptive (core/ratecontrol.py; botocore's for the boto3 writers):
+# 0.89 (threaded-batch, botocore's) to 1.04 (async-batch, the lab's) measured by ``python -m bench.capacity`` against
+# provisioned=1000 and a fresh on-demand table, 0.91-1.05 over repeats (README, "Conditions, faults and table
+# capacity"). The fast ends assume none is lost. The loss applies to what is offered beyond the capacity
+# (``written``).
+GOODPUT: dict[RetryMode, tuple[float, float, float]] = {"standard": (1.0, 0.7, 0.33), "adaptive": (1.0, 0.95, 0.89)}
+GOODPUT_SOURCES: dict[RetryMode, str] = {
+    "standard": "throttled writes with standard retries: 0.33-0.93 of the capacity written, measured on this machine "
+                "at provisioned=1000 (docs/conditions-proxy.md, bench/planner.py)",
+    "adaptive": "throttled writes with adaptive rate control: 0.89-1.04 of the capacity written, <= 5 % of requests "
+                "wasted, measured on this machine by python -m bench.capacity (README, 'Conditions, faults and table "
+                "capacity')",
+}
+DEFAULT_RETRY_MODE = cast(RetryMode, Plan.__dataclass_fields__["retry_mode"].default)  # a run's default
 # ... and the last requests wait out their backoff: the standard policy's mean full-jitter delays of this many retries
 # (core.retry: 1 s base, doubling) end a throttled load: 0.5 s for one; 0.5 + 1 + 2 s for three. Short throttled
 # loads vary that much: 2,000 books at provisioned=1000 took 1.3-3.5 s in three runs of bench/planner.py.
@@ -131,6 +150,7 @@ class LoadSpec:
     deadline_s: float | None = None
     threads: int = field(default_factory=default_threads)
     concurrency: int = 100
+    retry_mode: RetryMode = DEFAULT_RETRY_MODE  # the writers' throttled goodput (``GOODPUT``)
 
     def __post_init__(self) -> None:
         for name, value, low, high in (("items", self.items, 1, MAX_PLAN_ITEMS),
@@ -141,6 +161,8 @@ class LoadSpec:
                 raise ConfigError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}")
         if self.table not in TABLE_KINDS:
             raise ConfigError(f"table must be new or existing, got {self.table!r}")
+        if self.retry_mode not in RETRY_MODES:
+            raise ConfigError(f"unknown retry mode {self.retry_mode!r}: choose one of {', '.join(RETRY_MODES)}")
         object.__setattr__(self, "target", validate_kind(self.target))
         if self.deadline_s is not None and not 0 < self.deadline_s <= MAX_DEADLINE_S:
             raise ConfigError(f"the deadline must be more than 0 s and at most 365 days, got {self.deadline_s!r} s")
@@ -156,13 +178,15 @@ class LoadSpec:
 
     @property
     def lab_proxy(self) -> bool:
-        """The capacity is the lab's proxy model (a target on this machine), not the real service."""
-        return self.target == "embedded" or (self.endpoint_url is not None and is_local_url(self.endpoint_url))
+        """The capacity is the lab's proxy model (a target on this machine), not the real service: the run's own
+        decision (``Plan.off_machine``, core/endpoints.py)."""
+        return self.probe().off_machine is None
 
     def probe(self) -> Plan:
         """A run's plan on the same target and knobs, for the estimate (items capped: time per item is what counts)."""
         return Plan(target=self.target, endpoint_url=self.endpoint_url, approaches=("async",),
-                    items=min(self.items, MAX_ITEMS), threads=self.threads, concurrency=self.concurrency)
+                    items=min(self.items, MAX_ITEMS), threads=self.threads, concurrency=self.concurrency,
+                    retry_mode=self.retry_mode)
 
 
 @dataclass(frozen=True)
@@ -221,7 +245,7 @@ def ceiling(capacity: Capacity) -> float | None:
     """The highest rate (WRU/s) the table ever accepts: None without a capacity model."""
     if capacity.mode == "provisioned":
         assert capacity.wcu is not None
-        return float(-(-capacity.wcu // PARTITION_UNITS) * PARTITION_UNITS)  # its burst, through its partitions
+        return float(partitions(capacity.wcu) * PARTITION_UNITS)  # its burst, through its partitions
     if capacity.mode == "on-demand":
         return float(min(capacity.max or MAX_UNITS, MAX_UNITS))
     return None
@@ -239,13 +263,12 @@ def sustained(capacity: Capacity) -> float:
 def table_seconds(total_wru: float, client_wru_s: float, capacity: Capacity, ramp: Ramp = "published",
                   goodput: float = 1.0) -> float:
     """Seconds to write ``total_wru`` when the clients offer ``client_wru_s`` WRU/s and the table takes what its
-    capacity allows; while it throttles, the clients' retries and backoff turn ``goodput`` of what it allows into
-    writes."""
+    capacity allows; while it throttles, the clients' retries and backoff lose what ``written`` says."""
     if total_wru <= 0:
         return 0.0
 
     def through(allowed: float) -> float:
-        return client_wru_s if client_wru_s <= allowed else goodput * allowed
+        return written(client_wru_s, allowed, goodput)
 
     if capacity.mode == "off":
         return total_wru / client_wru_s
@@ -253,8 +276,18 @@ def table_seconds(total_wru: float, client_wru_s: float, capacity: Capacity, ram
         float(min(capacity.warm or NEW_ON_DEMAND_UNITS, ceiling(capacity) or MAX_UNITS))
     burst = 0.0
     if client_wru_s > first:  # each partition also holds one second of burst, spent first at the clients' rate
-        burst = min(total_wru, -(-first // PARTITION_UNITS) * PARTITION_UNITS)
+        burst = min(total_wru, partitions(first) * PARTITION_UNITS)
     return burst / client_wru_s + _table_seconds(total_wru - burst, client_wru_s, capacity, ramp, through)
+
+
+def written(offered: float, allowed: float, goodput: float) -> float:
+    """WRU/s written when clients offer ``offered`` and the table allows ``allowed``: all of it up to the capacity;
+    past it, each WRU/s offered beyond costs ``1 - goodput`` of the capacity (retries, backoff), down to ``goodput``
+    x the capacity (measured with clients offering several times the capacity). Continuous: offering a little more
+    than the capacity writes a little less than it, never a step down."""
+    if offered <= allowed:
+        return offered
+    return max(goodput * allowed, allowed - (1.0 - goodput) * (offered - allowed))
 
 
 def _table_seconds(total_wru: float, client_wru_s: float, capacity: Capacity, ramp: Ramp,
@@ -297,8 +330,19 @@ def worker_seconds_per_item(spec: LoadSpec, name: str, calibration: Calibration)
     return write_seconds(probe, name, calibration) / probe.items
 
 
-def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, workers: int | None = None) -> LoadRow:
-    """``name``'s row: at its best worker count, or at ``workers`` when given."""
+def client_limit(spec: LoadSpec, machine: Mapping[str, Any] | None) -> tuple[int, str]:
+    """The most workers that add up, and why: the lab's most (a Dask cluster), or for a target on this machine (its
+    engine and a local cluster share the machine) this machine's cores when known."""
+    cores = (machine or {}).get("cpu_count")
+    if spec.lab_proxy and isinstance(cores, int) and 1 <= cores < MAX_WORKERS:
+        return cores, f"this machine's {cores} cores"
+    return MAX_WORKERS, "the lab's most"
+
+
+def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, workers: int | None = None,
+               client: tuple[int, str] = (MAX_WORKERS, "the lab's most")) -> LoadRow:
+    """``name``'s row: at its best worker count (up to ``client``'s, see ``client_limit``), or at ``workers``."""
+    most, why = client
     per_item = worker_seconds_per_item(spec, name, calibration)
     wru, total = spec.wru_per_item, float(spec.total_wru)
     capacity = spec.capacity
@@ -309,34 +353,47 @@ def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, 
     if capacity.mode == "on-demand":
         first = min(capacity.warm or NEW_ON_DEMAND_UNITS, ceiling(capacity) or MAX_UNITS)
     tails = [sum(mean_delays(RetryPolicy(), retries)) for retries in TAIL_RETRIES]
-
-    def seconds(workers: int, factor: float = 1.0, ramp: Ramp = central, which: int = 1) -> float:
-        start = SCALE_OUT_S + SCALE_OUT_PER_WORKER_S * workers if workers > 1 else 0.0
-        offered = workers * wru / (per_item * factor)
-        tail = tails[which] if offered > first else 0.0  # throttled: the last requests wait out their backoff
-        return start + tail + table_seconds(total, offered, capacity, ramp, GOODPUT[which])
-
+    goodput = GOODPUT[spec.retry_mode]
     top = ceiling(capacity)
-    limit = MAX_WORKERS if top is None else min(MAX_WORKERS, max(1, math.ceil(top * per_item / wru)))
+    # The offer a writer may hold to (fewer threads or coroutines per worker): none, or one of the table's rates. A
+    # run as configured (``workers`` given: what bench/planner.py compares) holds to none.
+    holds = (math.inf, *sorted({first, sustained(capacity), top})) if top is not None and workers is None \
+        else (math.inf,)
+
+    def timed(workers: int, hold: float, factor: float = 1.0, ramp: Ramp = central, which: int = 1) -> float:
+        start = SCALE_OUT_S + SCALE_OUT_PER_WORKER_S * workers if workers > 1 else 0.0
+        offered = min(workers * wru / per_item, hold) / factor  # held by concurrency: it varies as the latency
+        tail = tails[which] if offered > first else 0.0  # throttled: the last requests wait out their backoff
+        return start + tail + table_seconds(total, offered, capacity, ramp, goodput[which])
+
+    def hold_for(workers: int) -> float:
+        return min(holds, key=lambda hold: timed(workers, hold))  # ties: no hold
+
+    def seconds(workers: int) -> float:
+        return timed(workers, hold_for(workers))
+
+    limit = most if top is None else min(most, max(1, math.ceil(top * per_item / wru)))
     fastest = min(seconds(w) for w in range(1, limit + 1))
-    best = 1 if top is None else (_smallest(limit, lambda w: seconds(w) <= fastest * BEST_WITHIN) or limit)
-    best = workers or best
+    best = workers or _smallest(limit, lambda w: seconds(w) <= fastest * BEST_WITHIN) or limit
+    hold = hold_for(best)
     rate = wru / per_item  # WRU/s one worker offers
+    offer = min(best * rate, hold)
     if top is None:
-        bound = "client (no table limit modelled)"
-    elif best * rate >= top / BEST_WITHIN:
+        bound = f"client ({most} workers, {why}; no table limit modelled)" \
+            if best * BEST_WITHIN >= most * 0.9 else "client (no table limit modelled)"
+    elif offer >= top / BEST_WITHIN:
         bound = f"table ({top:,.0f} WRU/s)" if capacity.mode == "on-demand" else f"table ({first:,.0f} WCU)"
-    elif limit == MAX_WORKERS and MAX_WORKERS * rate < top and best * BEST_WITHIN >= MAX_WORKERS * 0.9:
-        bound = f"client ({MAX_WORKERS} workers, the lab's most, offer less than the table takes)"
-    elif (best + 1) * rate >= first:  # one more worker and the table throttles
+    elif limit == most and most * rate < top and best * BEST_WITHIN >= most * 0.9:
+        bound = f"client ({most} workers, {why}, offer less than the table takes)"
+    elif hold < best * rate or (best + 1) * rate >= first:  # held, or one more worker and the table throttles
         bound = f"table ({first:,.0f} WCU)" if capacity.mode == "provisioned" else \
             f"table ({first:,.0f} WRU/s, then up to {top:,.0f})" if first < top else f"table ({top:,.0f} WRU/s)"
     else:
         bound = "client (one worker is enough)" if best == 1 else "client (more workers save under 2 %)"
-    t = seconds(best)
+    t = timed(best, hold)
     ramps: tuple[Ramp, ...] = ("immediate", "published") if capacity.mode == "on-demand" else (central,)
-    spread = [seconds(best, factor, ramp, which) for factor in (fast_factor, 1.0, slow_factor) for ramp in ramps
-              for which in range(len(GOODPUT))]
+    spread = [timed(best, hold, factor, ramp, which) for factor in (fast_factor, 1.0, slow_factor) for ramp in ramps
+              for which in range(len(goodput))]
     low, high = min(spread), max(spread)
     if capacity.mode == "provisioned":
         assert capacity.wcu is not None
@@ -350,15 +407,17 @@ def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, 
         workers_needed = _smallest(limit, lambda w: seconds(w) <= deadline)
         if workers_needed is not None:
             note = f"{workers_needed} worker{'s' if workers_needed > 1 else ''}"
-        elif top is not None and limit < MAX_WORKERS:
+        elif top is not None and limit < most:
             note = f"cannot: the table's capacity allows at best {short(fastest)}"
         else:
-            note = f"cannot: {limit} workers (the lab's most) take at best {short(fastest)}"
+            note = f"cannot: {limit} workers ({why}) take at best {short(fastest)}"
     chosen = APPROACHES[name]
     extra = f"; {chosen.unavailable.split(':')[0]}" if chosen.unavailable else ""
+    how = "by the rate control" if spec.retry_mode == "adaptive" else "with fewer threads or coroutines"
+    held = f" (held to the table's rate {how}: {best * rate:,.0f} at full speed)" if hold < best * rate else ""
     return LoadRow(name, best, t, low, high, cost, cost_low, cost_high, bound,
                    f"{per_item * 1e6:,.0f} µs per item per worker ({basis}); {best} worker{'s' if best > 1 else ''}: "
-                   f"{best * wru / per_item:,.0f} WRU/s offered{extra}", workers_needed, note)
+                   f"{offer:,.0f} WRU/s offered{held}, {spec.retry_mode} retries{extra}", workers_needed, note)
 
 
 def writer_estimate(spec: LoadSpec, name: str, workers: int = 1, reports: Sequence[Mapping[str, Any]] = (),
@@ -367,7 +426,8 @@ def writer_estimate(spec: LoadSpec, name: str, workers: int = 1, reports: Sequen
     compares with real runs)."""
     uncapped = _uncapped(reports)
     calibration = calibrate(spec.probe(), uncapped, machine)
-    return writer_row(spec, name, calibration, history_basis(spec, uncapped, machine, calibration), workers)
+    return writer_row(spec, name, calibration, history_basis(spec, uncapped, machine, calibration), workers,
+                      client_limit(spec, machine))
 
 
 def _uncapped(reports: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -496,8 +556,9 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
     calibration = calibrate(spec.probe(), uncapped, machine)
     history = history_basis(spec, uncapped, machine, calibration)
     fitted = set(calibration.floor_s) | set(calibration.latency_factor)
+    client = client_limit(spec, machine)
     rows = [writer_row(spec, name, calibration, "fitted to measured runs" if name in fitted else
-                       "machine-scaled prior" if calibration.runs else "built-in prior")
+                       "machine-scaled prior" if calibration.runs else "built-in prior", client=client)
             for name in names if name in WRITERS]
     notes = []
     if IMPORT not in names:
@@ -507,19 +568,24 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
     else:
         notes.append("s3-import is not offered: DynamoDB imports only into a new table it creates")
     if spec.capacity.mode == "off":
-        notes.append("capacity off: no table limit is modelled (writes priced as on-demand); on AWS give on-demand "
-                     "or provisioned=WCU")
+        notes.append(f"capacity off: no table limit is modelled, so workers add up to {client[1]} ({client[0]}; "
+                     "writes priced as on-demand); on AWS give on-demand or provisioned=WCU")
     elif spec.table == "existing" and spec.capacity.mode == "on-demand" and spec.capacity.warm is None:
         notes.append(f"existing on-demand table: its previous peak is unknown here, {NEW_ON_DEMAND_UNITS:,} WRU/s at "
                      "first is assumed (give on-demand:warm=N for its warm throughput)")
     if spec.lab_proxy:
-        notes.append("a target on this machine: its engine's own limit (dynalite: one Node thread) is not modelled, "
-                     "and workers past this machine's cores share them")
+        notes.append("a target on this machine: its engine's own limit (dynalite: one Node thread) is not modelled; "
+                     "workers are this machine's processes, at most one a core when its core count is known")
     if spec.lab_proxy and spec.capacity.on:
         notes.append("a target on this machine: the lab's proxy doubles an on-demand allowance at once, AWS within 30 "
                      "minutes (the range's slow end)")
     notes.append("writers: workers are Dask processes with a core each (a cluster past this machine's cores); "
                  "time is the writes only (no table creation, no verification)")
+    if not rows and IMPORT in names:
+        raise ConfigError("no approach to plan: s3-import loads only a new table; give --table new (the page: Table "
+                          "new) or add a writer approach")
+    if not rows:
+        raise ConfigError(f"no approach to plan: choose one or more of {', '.join(APPROACHES)}")
     ranked, by = rank(rows, spec.deadline_s)
     best = ranked[0]
     table = f"{spec.table} table"
@@ -533,6 +599,7 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
     prices = (f"on-demand writes: {PRICE_NOTE}", f"provisioned: {WCU_PRICE_NOTE}", f"import: {IMPORT_PRICE_NOTE}",
               f"S3 storage {S3_STORAGE_USD_PER_GB_MONTH} USD per GB-month while the parts wait")
     sources = (f"writers' client figures: {history}; the estimate's model (core/estimate.py)", *CAPACITY_SOURCES,
+               GOODPUT_SOURCES[spec.retry_mode],
                *prices, *(IMPORT_SOURCES if spec.table == "new" else ()))
     return LoadPlan(spec, ranked, recommendation, tuple(notes), sources, calibration.runs, history)
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from core import logs
 from core.approaches import STUDY_2022_ITEMS, STUDY_2022_SECONDS
@@ -25,8 +25,27 @@ from core.endpoints import validate_kind
 from core.errors import ConfigError, LabError
 from core.estimate import Estimate
 from core.history import Entry
-from core.model import FAULT_LABELS, NETWORK_PRESETS, PRESETS, Conditions, Plan, ProgressEvent, Report, RunResult
-from core.planner import MAX_ITEM_BYTES, MAX_PLAN_ITEMS, LoadPlan, LoadSpec, cost_span, parse_duration, span
+from core.model import (
+    FAULT_LABELS,
+    NETWORK_PRESETS,
+    PRESETS,
+    Conditions,
+    Plan,
+    ProgressEvent,
+    Report,
+    RetryMode,
+    RunResult,
+)
+from core.planner import (
+    DEFAULT_RETRY_MODE,
+    MAX_ITEM_BYTES,
+    MAX_PLAN_ITEMS,
+    LoadPlan,
+    LoadSpec,
+    cost_span,
+    parse_duration,
+    span,
+)
 from core.sigv4 import Credentials
 from core.sweep import SweepPlan, SweepResult, run_sweep
 
@@ -422,13 +441,14 @@ def study_rows(report: Report) -> list[dict[str, str]]:
 # --- the bulk-load planner ----------------------------------------------------------------------------------------
 
 def load_spec(items: str, item_bytes: str, table: str, capacity: str, deadline: str, target: str,
-              endpoint_url: str | None) -> LoadSpec:
+              endpoint_url: str | None, retry_mode: str = DEFAULT_RETRY_MODE) -> LoadSpec:
     """The planner's question from the page's text fields (an empty deadline: none); ``ConfigError`` otherwise."""
     return LoadSpec(items=parse_whole(items, "Items", 1, MAX_PLAN_ITEMS),
                     item_bytes=parse_whole(item_bytes, "Item size (bytes)", 1, MAX_ITEM_BYTES),
                     table="new" if table == "new" else "existing", capacity=parse_capacity(capacity),
                     target=validate_kind(target), endpoint_url=endpoint_url,
-                    deadline_s=parse_duration(deadline) if deadline.strip() else None)
+                    deadline_s=parse_duration(deadline) if deadline.strip() else None,
+                    retry_mode=cast(RetryMode, retry_mode))  # LoadSpec checks it
 
 
 def load_plan_rows(plan: LoadPlan) -> list[dict[str, str]]:

@@ -67,3 +67,16 @@ def test_bad_input_is_one_line_and_no_table(page: AppTest, key: str, value: str,
     errors = [str(e.value) for e in page.error]
     assert any(message in error and "\n" not in error for error in errors), errors
     assert not any("Based on" in t.value.columns for t in page.table)
+
+
+@pytest.mark.parametrize(("mode", "source"), [
+    ("standard", "with standard retries: 0.33-0.93"),  # the default: a run's
+    ("adaptive", "with adaptive rate control: 0.89-1.04"),
+])
+def test_the_retry_mode_picks_the_throttled_goodput_and_its_source(page: AppTest, mode: str, source: str) -> None:
+    assert page.radio(key="load_retry_mode").value == "standard"
+    page.radio(key="load_retry_mode").set_value(mode).run()
+    table = planner_table(page)
+    writers = table[table["Approach"] != IMPORT]
+    assert len(writers) >= 8 and writers["Based on"].str.contains(f"{mode} retries").all()
+    assert source in markdown(page)

@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 
-from core.capacity import Capacity, CapacityUse, capacity_use, parse_capacity
+from core.capacity import (
+    BURST_SECONDS,
+    PARTITION_UNITS,
+    Capacity,
+    CapacityUse,
+    capacity_use,
+    parse_capacity,
+    partitions,
+)
 from core.emulator import REPO_ROOT, Emulator, needs_proxy, node_executable
 from core.errors import ConfigError
 from core.model import Conditions
@@ -261,3 +269,17 @@ def test_capacity_use_counts_waste_and_reasons_and_survives_the_export() -> None
     assert json.loads(json.dumps(data)) == data
     assert CapacityUse.from_dict(data) == use
     assert data["goodput_ratio"] == round(1505 / 1520, 4) and data["waste"] == 0.25
+
+
+@pytest.mark.parametrize(("units", "count"), [
+    (1, 1), (999, 1), (1_000, 1), (1_001, 2), (1_500, 2), (4_000, 4), (4_000.5, 5), (40_000, 40), (0, 1),
+])
+def test_partitions_one_per_started_thousand_units_at_least_one(units: float, count: int) -> None:
+    from core.planner import ceiling  # the planner's burst ceiling rests on the same rule
+
+    assert partitions(units) == count
+    if units >= 1 and float(units).is_integer():
+        assert ceiling(Capacity("provisioned", wcu=int(units))) == count * PARTITION_UNITS
+        # a phase the proxy did not report: the partitions' offer (their second of burst, then 1,000 WRU/s each)
+        assert capacity_use(Capacity("provisioned", wcu=int(units)), None, 0.0, 10.0).offered_wru == \
+            min(units * BURST_SECONDS + units * 10, count * PARTITION_UNITS * 11)

@@ -18,7 +18,7 @@ from core.capacity import Capacity, parse_capacity
 from core.cli import main
 from core.environment import environment
 from core.errors import ConfigError
-from core.estimate import Calibration, mean_delays, short
+from core.estimate import Calibration, short
 from core.history import History
 from core.model import (
     IMPORT_PRICE_USD_PER_GB,
@@ -31,24 +31,28 @@ from core.model import (
     Report,
 )
 from core.planner import (
+    BEST_WITHIN,
+    DEFAULT_RETRY_MODE,
     GIB,
     GOODPUT,
+    GOODPUT_SOURCES,
     GZIP_RATIO,
     IMPORT,
     JSON_LINE_BYTES,
     SCALE_OUT_PER_WORKER_S,
     SCALE_OUT_S,
-    TAIL_RETRIES,
     LoadSpec,
     count_words,
     import_shape,
     parse_duration,
     plan_load,
+    sustained,
     table_seconds,
     table_text,
     worker_seconds_per_item,
+    writer_estimate,
+    written,
 )
-from core.retry import RetryPolicy
 from core.s3source import MAX_OBJECTS, PART_BYTES
 from tests.test_charts import result
 
@@ -93,7 +97,7 @@ def test_the_published_ramp_is_never_faster_than_the_lab_proxy() -> None:
 
 @pytest.mark.parametrize(("capacity", "items", "name", "bound"), [
     ("off", 1_000_000, "async", "client (no table limit modelled)"),
-    ("on-demand", 1_000_000_000, "async-batch", "table (4,000 WRU/s, then up to 40,000)"),
+    ("on-demand", 1_000_000_000, "async-batch", "table (40,000 WRU/s)"),
     ("on-demand", 1_000_000_000, "sequential", "client (256 workers, the lab's most, offer less than the table "
                                                "takes)"),
     ("provisioned=5000", 100_000_000, "async", "table (5,000 WCU)"),
@@ -117,12 +121,33 @@ def test_capacity_bound_writers_get_just_enough_workers_to_fill_the_table() -> N
     assert row(plan, "async-batch").workers < row(plan, "async").workers < row(plan, "sequential").workers
 
 
-def test_a_client_bound_load_without_a_table_limit_stays_on_one_worker() -> None:
-    spec = LoadSpec(1_000_000, 100, "existing", Capacity())
-    plan = plan_load(spec, approaches=("async",))
-    only = row(plan, "async")
+def test_a_one_worker_load_without_a_table_limit_skips_the_scale_out() -> None:
+    spec = LoadSpec(1_000, 100, "existing", Capacity())
+    only = row(plan_load(spec, approaches=("async",)), "async")
     assert only.workers == 1
-    assert only.seconds == pytest.approx(1_000_000 * worker_seconds_per_item(spec, "async", Calibration.none()))
+    assert only.seconds == pytest.approx(1_000 * worker_seconds_per_item(spec, "async", Calibration.none()))
+
+
+@pytest.mark.parametrize(("items", "name", "several"), [
+    (10_000, "async-batch", False),  # the scale-out start-up costs more than it saves
+    (1_000_000, "async", True),
+    (1_000_000, "sequential", True),
+    (1_000_000_000, "async-batch", True),
+    (1_000_000_000, "sequential", True),  # up to the lab's most
+])
+def test_capacity_off_adds_workers_up_to_the_labs_most(items: int, name: str, several: bool) -> None:
+    # capacity off is no table limit: the best worker count is the fewest within 2 % of the fastest of 1..256
+    spec = LoadSpec(items, 100, "existing", Capacity())
+    per_item = worker_seconds_per_item(spec, name, Calibration.none())
+
+    def seconds(w: int) -> float:
+        return (SCALE_OUT_S + SCALE_OUT_PER_WORKER_S * w if w > 1 else 0.0) + items * per_item / w
+
+    fastest = min(seconds(w) for w in range(1, MAX_WORKERS + 1))
+    expected = next(w for w in range(1, MAX_WORKERS + 1) if seconds(w) <= fastest * 1.02)
+    got = row(plan_load(spec, approaches=(name,)), name)
+    assert got.workers == expected and (expected > 1) == several
+    assert got.seconds == pytest.approx(seconds(expected))
 
 
 @pytest.mark.parametrize("deadline", [60.0, 600.0, 3_600.0])
@@ -138,9 +163,9 @@ def test_the_deadline_gives_the_fewest_workers_that_finish_by_it(deadline: float
 
 
 @pytest.mark.parametrize(("capacity", "best"), [
-    ("on-demand:max=1000", 1e7 / (GOODPUT[1] * 1_000)),  # 10,000,000 WRU at 1,000/s, throttled all along
-    ("provisioned=1000", 1e7 / (GOODPUT[1] * 1_000)),  # one partition: no burst past it
-    ("provisioned=1500", 1e7 / (GOODPUT[1] * 2_000)),  # two partitions take 2,000/s of burst, 70 % of it written
+    ("on-demand:max=1000", 1e7 / 1_000),  # 10,000,000 WRU at 1,000/s, the writer held to it
+    ("provisioned=1000", 1e7 / 1_000),  # one partition: no burst past it
+    ("provisioned=1500", 1e7 / 1_500),  # held to the WCU beats 900 s of burst at 2,000/s, then throttled
 ])
 def test_a_deadline_the_table_cannot_meet_says_so(capacity: str, best: float) -> None:
     spec = LoadSpec(10_000_000, 1_000, "existing", parse_capacity(capacity), deadline_s=3_600)
@@ -153,11 +178,12 @@ def test_throttled_writers_turn_part_of_the_capacity_into_writes() -> None:
     provisioned = parse_capacity("provisioned=1000")
     assert table_seconds(1e6, 900.0, provisioned, goodput=0.5) == pytest.approx(1e6 / 900)  # never throttled
     assert table_seconds(1e6, 5_000.0, provisioned, goodput=0.5) == pytest.approx(0.2 + 999_000 / 500)
-    # so the best worker count stays just under the table's rate when the next worker would be throttled
+    # so the best worker count is the fewest that fill the table, held to its rate
     spec = LoadSpec(100_000_000, 100, "existing", parse_capacity("provisioned=5000"))
     per_item = worker_seconds_per_item(spec, "async", Calibration.none())
-    best = row(plan_load(spec, approaches=("async",)), "async").workers
-    assert best / per_item <= 5_000 < (best + 1) / per_item
+    best = row(plan_load(spec, approaches=("async",)), "async")
+    assert (best.workers - 1) / per_item < 5_000 <= best.workers / per_item
+    assert "5,000 WRU/s offered (held to the table's rate" in best.basis
 
 
 def test_too_few_workers_for_the_deadline_says_the_labs_most() -> None:
@@ -165,6 +191,101 @@ def test_too_few_workers_for_the_deadline_says_the_labs_most() -> None:
     got = row(plan_load(spec, approaches=("sequential",)), "sequential")
     assert got.deadline_workers is None and got.deadline_note is not None
     assert got.deadline_note.startswith(f"cannot: {MAX_WORKERS} workers (the lab's most) take at best")
+
+
+# --- throttling: the loss past the capacity, holding to it, the retry mode -----------------------------------------
+
+@pytest.mark.parametrize(("offered", "allowed", "goodput", "expected"), [
+    (500.0, 1_000.0, 0.7, 500.0),  # under the capacity: all of it
+    (1_000.0, 1_000.0, 0.7, 1_000.0),
+    (1_010.0, 1_000.0, 0.7, 997.0),  # 1 % over: 0.3 % lost, not 30 %
+    (1_500.0, 1_000.0, 0.7, 850.0),
+    (2_000.0, 1_000.0, 0.7, 700.0),  # far past it: the measured goodput
+    (50_000.0, 1_000.0, 0.7, 700.0),
+    (1_010.0, 1_000.0, 0.95, 999.5),
+    (50_000.0, 4_000.0, 0.95, 3_800.0),
+])
+def test_the_loss_applies_only_to_what_is_offered_beyond_the_capacity(offered: float, allowed: float, goodput: float,
+                                                                      expected: float) -> None:
+    assert written(offered, allowed, goodput) == pytest.approx(expected)
+    assert written(offered + 1, allowed, goodput) <= written(offered, allowed, goodput) + 1  # continuous
+
+
+@pytest.mark.parametrize(("capacity", "items", "item_bytes"), [
+    ("provisioned=40000", 10**12, 409_600),  # was: sequential x 1 ahead of every batch writer (all 0.7x)
+    ("provisioned=1000", 3_600_000, 100),
+    ("provisioned=5000", 100_000_000, 100),
+    ("on-demand:warm=40000", 10**9, 1_000),
+])
+def test_no_writer_is_slower_than_offering_exactly_the_capacity(capacity: str, items: int, item_bytes: int) -> None:
+    spec = LoadSpec(items, item_bytes, "existing", parse_capacity(capacity))
+    exactly = spec.total_wru / sustained(spec.capacity)
+    plan = plan_load(spec, approaches=tuple(WRITERS))
+    for r in plan.rows:  # those that can fill the table (sequential's 256 workers cannot reach 40,000 WRU/s)
+        start = SCALE_OUT_S + SCALE_OUT_PER_WORKER_S * r.workers if r.workers > 1 else 0.0
+        assert r.seconds <= (exactly + start) * BEST_WITHIN or r.bound.startswith("client"), r
+    if items == 10**12:  # every writer fills it: a tie at the capacity, no writer ahead for being slower
+        assert all(r.seconds == pytest.approx(exactly, rel=1e-9) for r in plan.rows)
+
+
+@pytest.mark.parametrize(("capacity", "faster"), [
+    ("on-demand", True),  # a capacity that grows: adaptive control follows it (0.95 of it against 0.7)
+    ("on-demand:max=1000", False),  # a fixed capacity: a standard writer held to it loses nothing either
+    ("provisioned=1000", False),
+    ("off", False),  # nothing throttles
+])
+def test_adaptive_retries_write_more_of_a_growing_capacity(capacity: str, faster: bool) -> None:
+    standard = LoadSpec(100_000_000, 100, "existing", parse_capacity(capacity))
+    adaptive = LoadSpec(100_000_000, 100, "existing", parse_capacity(capacity), retry_mode="adaptive")
+    assert standard.retry_mode == DEFAULT_RETRY_MODE == Plan(approaches=("async",)).retry_mode  # a run's default
+    one, other = (row(plan_load(s, approaches=("async-batch",)), "async-batch") for s in (standard, adaptive))
+    assert (other.seconds < one.seconds) is faster, (one, other)
+    assert other.seconds <= one.seconds and other.high <= one.high
+    assert "adaptive retries" in other.basis and "standard retries" in one.basis
+    assert GOODPUT_SOURCES["adaptive"] in plan_load(adaptive, approaches=("async-batch",)).sources
+    assert GOODPUT["adaptive"][2] > GOODPUT["standard"][2]
+
+
+def test_an_unknown_retry_mode_is_one_line() -> None:
+    with pytest.raises(ConfigError, match="unknown retry mode 'gentle': choose one of standard, adaptive"):
+        LoadSpec(10, 100, retry_mode="gentle")  # type: ignore[arg-type]
+
+
+# --- a target on this machine: the lab's proxy rules ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("target", "url", "proxy"), [
+    ("embedded", None, True),
+    ("dynamodb-local", None, True),  # was: AWS's 30-minute ramp (the lab starts it on loopback)
+    ("localstack", None, True),  # was too: LocalStack's resolved endpoint, localhost:4566
+    ("localstack", "http://127.0.0.1:4566", True),
+    ("custom", "http://127.0.0.1:5000", True),
+    ("custom", "https://dynamodb.example.com", False),
+    ("aws", None, False),
+])
+def test_the_lab_proxy_is_a_target_on_this_machine(target: str, url: str | None, proxy: bool,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("LOCALSTACK_HOST", raising=False)
+    spec = LoadSpec(10_000_000, 100, "existing", ON_DEMAND, target=target, endpoint_url=url)  # type: ignore[arg-type]
+    assert spec.lab_proxy is proxy and (spec.probe().off_machine is None) is proxy
+    plan = plan_load(spec, (), {"platform": "p", "cpu_count": 2}, approaches=("async-batch",))
+    assert any("the lab's proxy doubles an on-demand allowance at once" in n for n in plan.notes) is proxy
+    on_aws = row(plan_load(LoadSpec(10_000_000, 100, "existing", ON_DEMAND), approaches=("async-batch",)),
+                 "async-batch")
+    assert (row(plan, "async-batch").seconds < on_aws.seconds / 2) is proxy  # doubling at once, not every 30 min
+
+
+# --- nothing to plan ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("table", "approaches", "message"), [
+    ("existing", ("s3-import",), "no approach to plan: s3-import loads only a new table; give --table new"),
+    ("new", (), "no approach to plan: choose one or more of sequential"),
+    ("existing", (), "no approach to plan: choose one or more of sequential"),
+])
+def test_nothing_to_plan_is_one_line(table: Any, approaches: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        plan_load(LoadSpec(10_000, 100, table), approaches=approaches)
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
 
 
 # --- costs --------------------------------------------------------------------------------------------------------
@@ -182,12 +303,11 @@ def test_on_demand_costs_one_wru_per_started_kb(items: int, item_bytes: int, wru
 def test_provisioned_costs_its_wcu_hours_for_the_loads_duration() -> None:
     spec = LoadSpec(3_600_000, 100, "existing", parse_capacity("provisioned=1000"))
     got = row(plan_load(spec, approaches=("async-batch",)), "async-batch")
-    # 1 partition: 1,000 WRU/s at most, burst or not, one worker already past it: an hour at the throttled goodput
+    # 1 partition: 1,000 WRU/s at most, burst or not; one worker offers more, so it holds to 1,000: an hour
     per_item = worker_seconds_per_item(spec, "async-batch", Calibration.none())
-    tail = sum(mean_delays(RetryPolicy(), TAIL_RETRIES[1]))  # the last requests' backoff: 0.5 s
-    assert tail == 0.5
-    assert got.workers == 1
-    assert got.seconds == pytest.approx(1_000 * per_item + 3_599_000 / (GOODPUT[1] * 1_000) + tail)
+    assert got.workers == 1 and 1 / per_item > 1_000
+    assert got.seconds == pytest.approx(3_600)
+    assert "held to the table's rate" in got.basis
     assert got.cost_usd == pytest.approx(1_000 * WCU_HOUR_PRICE_USD * got.seconds / 3_600)
     assert got.cost_low <= got.cost_usd <= got.cost_high
 
@@ -267,7 +387,12 @@ def test_every_row_has_a_range_around_its_figure_and_a_basis() -> None:
 def test_a_trillion_items_plan_in_closed_form() -> None:
     small = plan_load(LoadSpec(10**9, 100, "existing", Capacity()), approaches=("async",))
     huge = plan_load(LoadSpec(10**12, 100, "existing", Capacity()), approaches=("async",))
-    assert row(huge, "async").seconds == pytest.approx(1_000 * row(small, "async").seconds)
+
+    def work(r: Any) -> float:  # worker-seconds of writing, the scale-out start-up left out
+        return (r.seconds - SCALE_OUT_S - SCALE_OUT_PER_WORKER_S * r.workers) * r.workers
+
+    assert row(huge, "async").workers > 200 and row(small, "async").workers > 200  # no table limit: many workers
+    assert work(row(huge, "async")) == pytest.approx(1_000 * work(row(small, "async")))
     assert row(huge, "async").cost_usd == pytest.approx(10**12 * WRU_PRICE_USD)
 
 
@@ -283,16 +408,18 @@ def stored(seconds: float, capacity: str = "off", created: float = 1_764_000_000
 def test_measured_runs_on_the_target_calibrate_the_writers_and_are_named() -> None:
     spec = LoadSpec(1_000_000, 100, "existing", Capacity(), target="embedded")
     machine = {"platform": "p", "cpu_count": 2}
-    bare = row(plan_load(spec, approaches=("async",)), "async")
+    bare = writer_estimate(spec, "async", 1, (), machine)
     reports = [stored(8.0, created=1_764_000_000.0), stored(8.0, created=1_764_400_000.0)]
     slow = plan_load(spec, reports, machine, approaches=("async",))
-    assert row(slow, "async").seconds > 2 * bare.seconds  # 4 ms per item measured against the 1.1 ms prior
+    assert row(slow, "async").workers == 2  # the target is on this machine: its 2 cores
+    assert writer_estimate(spec, "async", 1, reports, machine).seconds > 2 * bare.seconds  # 4 ms against 1.1 ms
     assert slow.calibrated_runs == 2
     assert slow.history == "2 measured runs on this machine and embedded, 2025-11-24 to 2025-11-29"
     assert "fitted to measured runs" in row(slow, "async").basis
     # runs under the capacity model are throttled by it: they say nothing about the client
     throttled = plan_load(spec, [stored(80.0, "on-demand")], machine, approaches=("async",))
-    assert throttled.calibrated_runs == 0 and row(throttled, "async").seconds == bare.seconds
+    assert throttled.calibrated_runs == 0
+    assert writer_estimate(spec, "async", 1, [stored(80.0, "on-demand")], machine).seconds == bare.seconds
 
 
 # --- input ---------------------------------------------------------------------------------------------------------
@@ -357,6 +484,8 @@ def test_plan_load_calibrates_from_the_history_it_is_given(capsys: pytest.Captur
     (["--items", "10", "--item-bytes", "100", "--deadline", "soon"], "bad deadline 'soon'"),
     (["--items", "10", "--item-bytes", "100", "--target", "custom"], "the custom target needs --endpoint-url"),
     (["--items", "10", "--item-bytes", "100", "--threads", "0"], "threads must be a whole number from 1"),
+    (["--items", "10", "--item-bytes", "100", "--retry-mode", "gentle"], "argument --retry-mode: invalid choice"),
+    (["--items", "10", "--item-bytes", "100", "--table", "existing", "--approaches", "s3-import"], "unrecognized"),
 ])
 def test_plan_load_bad_input_is_one_line_and_exit_2(args: list[str], message: str,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
@@ -369,3 +498,14 @@ def test_table_text_shows_the_deadline_column_only_with_a_deadline() -> None:
     without = table_text(plan_load(LoadSpec(10_000, 100)))
     with_deadline = table_text(plan_load(LoadSpec(10_000, 100, deadline_s=60)))
     assert "for the deadline" not in without and "for the deadline" in with_deadline
+
+
+@pytest.mark.parametrize(("args", "shown"), [
+    ([], "standard retries"),  # a run's default
+    (["--retry-mode", "adaptive"], "adaptive retries"),
+])
+def test_plan_load_retry_mode(args: list[str], shown: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan-load", "--items", "10000000", "--item-bytes", "100", "--history", "off", *args]) == 0
+    out = capsys.readouterr().out
+    rows, sources = out.split("\nSources:")
+    assert rows.count(shown) == len(WRITERS) and shown.split()[0] + " r" in sources  # each row, and its source
