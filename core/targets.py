@@ -6,7 +6,8 @@ gives a boto3 client factory, the endpoint botocore resolves for it, and a crede
 nothing here sends a request. Which certificate authorities an HTTPS endpoint is verified against is decided here
 once (``trusted_ca``, ``ssl_context``) and every client of every approach uses it: the target's own ``ca_bundle``
 (the dress rehearsal's throwaway CA), else what the user set for the AWS SDKs (``AWS_CA_BUNDLE``, the profile's
-``ca_bundle``), else botocore's default bundle. Certificates are always verified.
+``ca_bundle``), else botocore's default bundle. Certificates are always verified. A plain-HTTP endpoint has none,
+so the configured bundle is not read for it (a stale ``AWS_CA_BUNDLE`` does not stop a run against a local engine).
 """
 
 from __future__ import annotations
