@@ -42,7 +42,7 @@ from core.model import (
     default_threads,
 )
 from core.planner import DEFAULT_RETRY_MODE, plan_load
-from core.s3source import DEFAULT_PREFIX
+from core.s3source import DEFAULT_PREFIX, needs_bucket
 from core.sigv4 import Credentials
 from core.sweep import DEFAULT_LEVELS, SweepResult, parse_sweep, plan_sweep
 from core.targets import Target, aws_profiles, check_reachable, describe_caller, make_target
@@ -351,9 +351,10 @@ def plan_form(fields: dict[str, Any], network: tuple[Conditions, Capacity] | Non
 
 
 def s3_inputs(approaches: list[str], fields: dict[str, Any]) -> dict[str, Any]:
-    """s3-import's bucket and prefix: asked only when it runs on AWS (the lab never creates buckets there; on local
-    engines it uses a bucket of its own)."""
-    if fields.get("target") != "aws" or not any(imports(name) for name in approaches if name in APPROACHES):
+    """s3-import's bucket and prefix: asked whenever the plan needs them (``needs_bucket``: AWS or a URL off this
+    machine, where the lab never creates buckets; on this machine it uses a bucket of its own)."""
+    if not any(imports(name) for name in approaches if name in APPROACHES) or not needs_bucket(
+            fields["target"], fields.get("endpoint_url"), fields.get("region") or DEFAULT_REGION):
         return {}
     cols = st.columns(2)
     bucket = cols[0].text_input("S3 bucket (s3-import)", "", key="s3_bucket", disabled=running(),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from core.errors import ConfigError
+from core.s3source import BOOK_US, PREPARE_US
 
 Driver = Literal["sequential", "threaded", "async", "import"]  # import: not a writer (core.importer)
 Client = Literal["boto3", "aiohttp", "aiobotocore", "aws-sdk", "aiodynamo"]
@@ -92,10 +93,11 @@ _ALL = (
     Approach("aiodynamo-batch", "async", "aiodynamo", True, "AiodynamoBatchBooks",
              "aiodynamo BatchWriteItem, its retries off", 1.9, 3.7, package="aiodynamo"),
     # not a writer: books streamed to S3 as gzipped DynamoDB JSON, then ImportTable creates the table (no write
-    # capacity used). Priors: floor = client CPU per book (generate, encode, gzip: 0.021 ms measured here);
+    # capacity used). Priors: floor = client CPU per book (generate, encode, gzip: core.s3source's measured figures);
     # round_trip = one S3 PUT of a part, alone (moto, 127.0.0.1)
     Approach("s3-import", "import", "boto3", False, "ImportedBooks",
-             "books to S3 as gzipped DynamoDB JSON, then ImportTable creates a new table", 0.021, 60.0),
+             "books to S3 as gzipped DynamoDB JSON, then ImportTable creates a new table",
+             (BOOK_US + PREPARE_US) / 1000, 60.0),
 )
 APPROACHES: dict[str, Approach] = {a.name: a for a in _ALL}
 WRITERS: tuple[str, ...] = tuple(a.name for a in _ALL if a.driver != "import")  # what core.writers.write runs

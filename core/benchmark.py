@@ -8,7 +8,8 @@ report keeps what was done, with one line in ``Report.error``. Only a target tha
 written yet) raises ``LabError``. The s3-import approach is not a writer: its run (``_import_one``) deletes its table
 instead of resetting it (an import creates the table), has no warm-up, and runs ``core.importer`` against the target
 itself (AWS, custom) or, for engines without ImportTable (``core.s3source.DELEGATED``), against a moto server the
-plan starts on 127.0.0.1 and stops at its end; the run's notes say so.
+plan starts on 127.0.0.1 and stops at its end; the run's notes say so, and say when the plan's conditions, capacity
+model or dress rehearsal did not apply to the import (the lab's proxy stands in front of DynamoDB only).
 """
 
 from __future__ import annotations
@@ -89,7 +90,9 @@ def run(plan: Plan, *, emulator: Server | None = None, credentials: Credentials 
     try:
         target = resolve_target(plan, emulator, credentials)
         check_reachable(target)
-        importer = target  # where s3-import runs: the target itself, or a moto server for engines without import
+        # where s3-import runs: the target itself, or a moto server for engines without import; never through the
+        # conditions/rehearsal proxy set up below (it serves DynamoDB only): plan.import_note says so in the run
+        importer = target
         if plan.imports and plan.target in DELEGATED:
             from core.engines.moto import MotoServer
 
@@ -316,13 +319,14 @@ def _import_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOp
                                    detail=detail))
 
     def update(event: ImportProgress) -> None:
-        tell("write", min(event.items, plan.items), event.line)
+        tell("write", min(event.done, plan.items), event.line)  # the books uploaded: never back to 0 for the import
 
     tell("reset", 0)
     _phase(name, "the check for an old table", ctx, lambda: prepare_table(client, table, local, target.region))
     stop = threading.Event()
     import_options = ImportOptions(S3Location(plan.s3_bucket or IMPORT_BUCKET, plan.s3_prefix), local=local,
-                                   poll_seconds=0.2 if local else 10.0, cancel=stop, note=plan.import_note)
+                                   items=plan.items, poll_seconds=0.2 if local else 10.0, cancel=stop,
+                                   note=plan.import_note)
     started = time.perf_counter()
     def attempt() -> RunReport | ImportCancelled:
         try:

@@ -146,10 +146,10 @@ _IMPORT_POLL_S = 0.2
 
 def import_seconds(plan: Plan, name: str) -> float:
     """Expected seconds of one s3-import run up to the end of the import (moto's; AWS's import time excluded)."""
-    from core.s3source import PART_BYTES, SEEDED_LINE_BYTES, objects_for
+    from core.s3source import SEEDED_LINE_BYTES, objects_for, part_bytes_for
 
-    chosen = APPROACHES[name]
-    parts = objects_for(plan.items * SEEDED_LINE_BYTES, PART_BYTES)
+    chosen, source = APPROACHES[name], plan.items * SEEDED_LINE_BYTES
+    parts = objects_for(source, part_bytes_for(source))
     upload = plan.items * prior_floor_s(chosen) + parts * round_trip_s(chosen)
     return upload + plan.items / _MOTO_IMPORT_ITEMS_PER_S + _IMPORT_POLL_S
 

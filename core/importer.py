@@ -5,7 +5,11 @@ Contract: ``run_import(books, target, options, progress)`` streams the books int
 one compressed part in memory at a time), PUTs each to ``s3://bucket/prefix/<run id>/``, starts ``ImportTable``
 (DYNAMODB_JSON, GZIP, a new on-demand table keyed by ``isbn`` like every lab table) and polls ``DescribeImport``,
 feeding ``ImportProgress`` (processed items and bytes) to ``progress``, until COMPLETED, FAILED or CANCELLED. It is
-not a writer: there is no retry loop per item (botocore's standard retries cover each S3 PUT and each call).
+not a writer: there is no retry loop per item (botocore's standard retries cover each S3 PUT and each call). Once
+ImportTable has answered, the import runs on whatever the lab does: a temporary DescribeImport failure (throttling,
+a 5xx, a connection error, after botocore's attempts) is retried with backoff until the import's deadline, and every
+failure line from then on names the import's ARN. Parts are ``part_bytes_for`` the books' expected size when
+``options.items`` is known (so a huge load stays under ``MAX_OBJECTS``), else ``options.part_bytes`` or ``PART_BYTES``.
 
 What the ``RunReport`` fields mean for an import:
   items            books streamed into the parts (all of them went to S3)
@@ -15,7 +19,10 @@ What the ``RunReport`` fields mean for an import:
   throttled        0: an import consumes no write capacity
   items_ok         the import's ImportedItemCount; items_failed: the rest of ``items`` once the import ended;
                    items_unknown: 0 (an import that has not ended is never reported, see below)
-  timeline         (seconds, items): the upload's items, then the import's ProcessedItemCount
+  timeline         (seconds, items): the books uploaded to S3 so far, one point per part, then one point when the
+                   import ends (at ``items``: the time the import took shows as the flat end of the curve). The
+                   import's ProcessedItemCount is not on it (it restarts at 0 and a run's points never decrease): it is
+                   in the progress line (``ImportProgress.line``), whose ``uploaded`` is the run's monotonic count
   errors/failures  the import's FailureCode and FailureMessage when it FAILED; ``halted`` says it in one line
   notes            where the parts are, and that moto's duration is not representative (``options.note``)
 Failures are one line each (``TargetError``): a bucket missing or not readable (NoSuchBucket, AccessDenied), a table
@@ -28,6 +35,7 @@ the lab creates the bucket and removes the parts at the end; on AWS it leaves th
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -35,19 +43,23 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from core import logs
 from core.books import Book
 from core.errors import LabError, TargetError
 from core.report import RunReport
-from core.s3source import PART_BYTES, S3Location, parts
+from core.s3source import PART_BYTES, SEEDED_LINE_BYTES, S3Location, part_bytes_for, parts
 from core.tables import KEY, delete_table, describe_table
 from core.targets import Target
 
 IMPORT_TABLE = "ImportedBooks"
 UNKNOWN_OPERATION = frozenset({"UnknownOperationException", "UnknownOperation", "InvalidAction", "NotImplemented"})
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+TEMPORARY = frozenset({"ThrottlingException", "Throttling", "ProvisionedThroughputExceededException",
+                       "RequestLimitExceeded", "LimitExceededException", "InternalServerError",
+                       "ServiceUnavailable", "InternalFailure", "RequestTimeout", "RequestTimeoutException"})
+MAX_POLL_BACKOFF_S = 120.0  # the longest wait between DescribeImport calls after failures
 
 
 class ImportCancelled(LabError):
@@ -58,12 +70,20 @@ class ImportCancelled(LabError):
 class ImportOptions:
     location: S3Location
     local: bool = True  # the lab's own server: it creates the bucket, replaces ImportedBooks, removes the parts
-    part_bytes: int = PART_BYTES
+    part_bytes: int | None = None  # None: part_bytes_for(the books' expected size) when items is known, else PART_BYTES
+    items: int | None = None  # how many books the run imports, when known (the part size grows with it)
     poll_seconds: float = 10.0  # DescribeImport's rate limit on AWS is low; moto: 0.2 s is plenty
     timeout_seconds: float = 24 * 3600.0
     cancel: threading.Event | None = field(default=None, compare=False)
     run_id: str | None = None  # the parts' folder under the prefix (default: time and randomness)
     note: str | None = None  # e.g. the import ran on moto, not on the chosen engine
+
+    @property
+    def part_size(self) -> int:
+        """Uncompressed bytes per part: ``part_bytes`` when given, else ``part_bytes_for`` the expected source."""
+        if self.part_bytes is not None:
+            return self.part_bytes
+        return part_bytes_for(self.items * SEEDED_LINE_BYTES) if self.items else PART_BYTES
 
 
 @dataclass(frozen=True)
@@ -71,10 +91,17 @@ class ImportProgress:
     """Where an import run is: uploading parts, or the import processing them."""
 
     stage: Literal["upload", "import"]
-    items: int  # uploaded, or processed by the import
+    items: int  # uploaded, or processed by the import (never less than the import's previous answer)
     bytes: int  # uncompressed bytes uploaded, or processed
     parts: int
     status: str = ""  # the import's status (IN_PROGRESS, ...)
+    uploaded: int = 0  # books uploaded to S3 so far: the run's progress, which never goes back (0: ``items``)
+
+    @property
+    def done(self) -> int:
+        """The run's monotonic progress in books (a progress bar's value): the books uploaded; the import's processed
+        count restarts at 0 and is shown in ``line``, not here."""
+        return self.uploaded or (self.items if self.stage == "upload" else 0)
 
     @property
     def line(self) -> str:
@@ -153,8 +180,11 @@ class _ImportRun:
         bucket = self.location.bucket
         try:
             if self.options.local:
+                where: dict[str, Any] = {}
+                if self.target.region != "us-east-1":  # S3 refuses a bucket elsewhere without its region named
+                    where = {"CreateBucketConfiguration": {"LocationConstraint": self.target.region}}
                 with contextlib.suppress(ClientError):
-                    self.s3.create_bucket(Bucket=bucket)  # owned already: fine; anything else shows in head_bucket
+                    self.s3.create_bucket(Bucket=bucket, **where)  # owned already: fine; else head_bucket says
             self.s3.head_bucket(Bucket=bucket)
         except ClientError as error:
             raise self._s3_error(error) from None
@@ -175,7 +205,7 @@ class _ImportRun:
                            "where the import runs (AWS, or S3 and DynamoDB at one URL such as a moto server)")
 
     def _upload(self, books: Iterable[Book]) -> None:
-        for part in parts(books, self.options.part_bytes):
+        for part in parts(books, self.options.part_size):
             if self.cancel.is_set():
                 raise ImportCancelled(self._cancelled("during the upload, before the import started"))
             key = self.location.key(self.run_id, part.index)
@@ -191,7 +221,7 @@ class _ImportRun:
             self.items += part.items
             self.source_bytes += part.source_bytes
             self.timeline.append((self.clock() - self.started, self.items))
-            self._tell(ImportProgress("upload", self.items, self.source_bytes, len(self.keys)))
+            self._tell(ImportProgress("upload", self.items, self.source_bytes, len(self.keys), uploaded=self.items))
         if self.cancel.is_set():
             raise ImportCancelled(self._cancelled("after the upload, before the import started"))
 
@@ -218,24 +248,60 @@ class _ImportRun:
         return str(answer["ImportTableDescription"]["ImportArn"])
 
     def _poll(self, arn: str) -> dict[str, Any]:
+        """DescribeImport until the import ends; a temporary failure waits (backoff) and asks again, up to the
+        deadline; every failure line names ``arn`` (the import goes on whatever the lab does)."""
         deadline = self.clock() + self.options.timeout_seconds
+        processed = processed_bytes = failures = 0
         while True:
-            answer: dict[str, Any] = dict(self.dynamodb.describe_import(ImportArn=arn)["ImportTableDescription"])
+            try:
+                answer: dict[str, Any] = dict(self.dynamodb.describe_import(ImportArn=arn)["ImportTableDescription"])
+            except (ClientError, BotoCoreError) as error:
+                failures += 1
+                why = self._temporary(error)
+                if why is None:
+                    raise TargetError(f"DescribeImport of import {arn} was refused at {self.where} "
+                                      f"({_one_line(error)}): {self._follow(arn)}") from None
+                wait = min(self.options.poll_seconds * 2 ** min(failures, 16), MAX_POLL_BACKOFF_S)
+                if self.clock() + wait > deadline:
+                    raise TargetError(f"DescribeImport of import {arn} kept failing ({why}) until the deadline "
+                                      f"({self.options.timeout_seconds:,.0f} s): {self._follow(arn)}") from None
+                logging.getLogger(__name__).warning("DescribeImport of %s failed (%s): asking again in %.1f s",
+                                                    arn, why, wait)
+                self._wait(wait, arn)
+                continue
+            failures = 0
             status = str(answer.get("ImportStatus", ""))
-            processed = int(answer.get("ProcessedItemCount") or 0)
-            self.timeline.append((self.clock() - self.started, processed))
-            self._tell(ImportProgress("import", processed, int(answer.get("ProcessedSizeBytes") or 0),
-                                      len(self.keys), status))
+            processed = max(processed, int(answer.get("ProcessedItemCount") or 0))
+            processed_bytes = max(processed_bytes, int(answer.get("ProcessedSizeBytes") or 0))
+            self._tell(ImportProgress("import", processed, processed_bytes, len(self.keys), status,
+                                      uploaded=self.items))
             if status in TERMINAL:
+                self.timeline.append((self.clock() - self.started, self.items))
                 return answer
             if self.clock() > deadline:
                 raise TargetError(f"the import {arn} is still {status} after {self.options.timeout_seconds:,.0f} s: "
-                                  f"the lab stopped waiting; follow it with `aws dynamodb describe-import "
-                                  f"--import-arn {arn}`")
-            if self.cancel.wait(self.options.poll_seconds):
-                raise ImportCancelled(self._cancelled(
-                    f"while the import ran: DynamoDB has no API to stop an import, so import {arn} goes on and "
-                    f"creates table {self.table}"))
+                                  f"the lab stopped waiting; {self._follow(arn)}")
+            self._wait(self.options.poll_seconds, arn)
+
+    def _temporary(self, error: ClientError | BotoCoreError) -> str | None:
+        """Why a failed call is worth asking again (throttling, a 5xx, the connection), or None."""
+        if isinstance(error, (ConnectionError, HTTPClientError)):
+            return type(error).__name__
+        if isinstance(error, ClientError):
+            code = _code(error)
+            status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            if code in TEMPORARY or status >= 500:
+                return code or f"HTTP {status}"
+        return None
+
+    def _wait(self, seconds: float, arn: str) -> None:
+        if self.cancel.wait(seconds):
+            raise ImportCancelled(self._cancelled(
+                f"while the import ran: DynamoDB has no API to stop an import, so import {arn} goes on and "
+                f"creates table {self.table}"))
+
+    def _follow(self, arn: str) -> str:
+        return f"the import goes on; follow it with `aws dynamodb describe-import --import-arn {arn}`"
 
     # -- the end ---------------------------------------------------------------------------------------------
     def _report(self, answer: dict[str, Any], seconds: float, cpu: float) -> RunReport:
@@ -284,6 +350,12 @@ class _ImportRun:
 
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _one_line(error: ClientError | BotoCoreError) -> str:
+    if isinstance(error, ClientError):
+        return f"{_code(error)}: {_message(error)}"
+    return logs.redact(str(error).splitlines()[0][:200]) if str(error) else type(error).__name__
 
 
 def _message(error: ClientError) -> str:

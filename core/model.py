@@ -36,7 +36,9 @@ from core.s3source import (
     ImportCost,
     delegation_note,
     import_cost,
+    needs_bucket,
     objects_for,
+    part_bytes_for,
     validate_bucket,
     validate_prefix,
 )
@@ -68,9 +70,10 @@ RETRY_MODES: tuple[RetryMode, ...] = get_args(RetryMode)
 
 
 def import_cost_of(source_bytes: int) -> ImportCost:
-    """An import of ``source_bytes`` of uncompressed DynamoDB JSON at today's prices (for the planner too)."""
-    return import_cost(source_bytes, objects_for(source_bytes), IMPORT_PRICE_USD_PER_GB, S3_PUT_PRICE_USD,
-                       S3_GET_PRICE_USD)
+    """An import of ``source_bytes`` of uncompressed DynamoDB JSON at today's prices (for the planner too), in the
+    parts the importer makes (``part_bytes_for``)."""
+    objects = objects_for(source_bytes, part_bytes_for(source_bytes))
+    return import_cost(source_bytes, objects, IMPORT_PRICE_USD_PER_GB, S3_PUT_PRICE_USD, S3_GET_PRICE_USD)
 
 
 def default_threads() -> int:
@@ -260,7 +263,7 @@ class Plan:
         object.__setattr__(self, "s3_prefix", validate_prefix(self.s3_prefix))
         if not any(imports(name) for name in self.approaches):
             return
-        if self.off_machine is not None and self.s3_bucket is None:
+        if needs_bucket(self.target, self.endpoint_url, self.region) and self.s3_bucket is None:
             raise ConfigError(f"s3-import on {self.off_machine} needs --s3-bucket (the page: S3 bucket): a bucket of "
                               f"yours in {self.region} that the import can read (the lab never creates buckets off "
                               "this machine)")
@@ -319,8 +322,18 @@ class Plan:
 
     @property
     def import_note(self) -> str | None:
-        """Why an s3-import duration of this plan is not representative (it ran on moto), or None."""
-        return delegation_note(self.target) if self.imports else None
+        """Why an s3-import duration of this plan is not representative (it ran on moto; the plan's conditions,
+        capacity or dress rehearsal did not apply to it: the lab's proxy serves the writers' DynamoDB calls only), or
+        None."""
+        if not self.imports:
+            return None
+        skipped = [what for what, on in (("network conditions and faults", self.conditions != Conditions()),
+                                         ("capacity model", self.capacity.on),
+                                         ("dress rehearsal (HTTPS, signature checks)", self.rehearsal)) if on]
+        bypass = (f"s3-import ran without the plan's {' or '.join(skipped)}: the lab's proxy applies them to the "
+                  "writers' DynamoDB requests only; the import's S3 uploads and ImportTable went straight to "
+                  f"{'the moto server' if delegation_note(self.target) else 'the target'}") if skipped else None
+        return "; ".join(note for note in (delegation_note(self.target), bypass) if note) or None
 
     def parallelism(self, name: str) -> int:
         return parallelism(APPROACHES[name], self.threads, self.concurrency)

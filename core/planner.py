@@ -64,7 +64,9 @@ from core.model import (
     import_cost_of,
 )
 from core.retry import RetryPolicy
-from core.s3source import MAX_OBJECTS, PART_BYTES, objects_for
+from core.s3source import GZIP_RATIO, PREPARE_US, objects_for, part_bytes_for
+from core.s3source import LINE_OVERHEAD_BYTES as JSON_LINE_BYTES
+from core.s3source import SEEDED_LINE_BYTES as PREPARE_LINE_BYTES
 
 TableKind = Literal["new", "existing"]
 TABLE_KINDS: tuple[TableKind, ...] = ("new", "existing")
@@ -102,12 +104,8 @@ DEFAULT_RETRY_MODE = cast(RetryMode, Plan.__dataclass_fields__["retry_mode"].def
 # loads vary that much: 2,000 books at provisioned=1000 took 1.3-3.5 s in three runs of bench/planner.py.
 TAIL_RETRIES = (0, 1, 3)  # fast, central, slow
 
-# s3-import. DynamoDB JSON wraps an item as {"Item":{...}} (11 bytes a line) and every attribute as {"S":...} (12
-# bytes); measured over the lab's books (4 string attributes, 94 bytes on average): 59 bytes a line over the item.
-JSON_LINE_BYTES = 59
-GZIP_RATIO = 0.20  # gzip level 6 on the books' DynamoDB JSON: 0.195 measured (20,000 books)
-PREPARE_US = 9.0  # CPU to serialise and gzip one line of PREPARE_LINE_BYTES (json + gzip, CPython 3.11, this 2-core
-PREPARE_LINE_BYTES = 153  # machine, 2026-11-29; the books' generation left out); larger lines cost proportionally more
+# s3-import: a line's DynamoDB JSON wrapping (JSON_LINE_BYTES), gzip's ratio and the CPU to prepare a line of
+# PREPARE_LINE_BYTES are core.s3source's measured figures (imported above); larger lines cost proportionally more.
 PREPARE_SPREAD = (0.67, 1.5)
 UPLOAD_MB_S = (25.0, 80.0, 250.0)  # assumed, not measured: an instance in the bucket's region (low, central, high)
 MAX_IMPORT_BYTES = 15 * 10**12  # raw S3 object bytes per import in us-east-1, us-west-2, eu-west-1 (1 TB elsewhere)
@@ -453,12 +451,11 @@ class ImportShape:
 
 
 def import_shape(spec: LoadSpec) -> ImportShape:
-    """What the lab's s3-import approach would stage (core/s3source.py): parts of ``PART_BYTES`` of uncompressed
-    DynamoDB JSON, larger when ``MAX_OBJECTS`` parts would not hold the items; one PUT per part."""
+    """What the lab's s3-import approach would stage (core/s3source.py): parts of ``part_bytes_for`` the uncompressed
+    DynamoDB JSON (larger than ``PART_BYTES`` when ``MAX_OBJECTS`` parts would not hold the items); one PUT per part."""
     line = spec.item_bytes + JSON_LINE_BYTES
     source = spec.items * line
-    part_bytes = max(PART_BYTES, -(-source // MAX_OBJECTS))
-    parts = objects_for(source, part_bytes)
+    parts = objects_for(source, part_bytes_for(source))
     per_part = -(-spec.items // parts)
     return ImportShape(source, math.ceil(source * GZIP_RATIO), parts, per_part, parts)
 

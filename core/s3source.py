@@ -5,8 +5,11 @@ Contract: pure and streaming, no I/O and no heavy imports (the runner is ``core.
 part_bytes)`` consumes the book stream lazily and yields one ``Part`` (a complete GZIP file of DynamoDB JSON lines,
 ``{"Item": {"isbn": {"S": ...}, ...}}``, the format ``ImportTable`` reads with ``InputFormat=DYNAMODB_JSON``) each time
 ``part_bytes`` of uncompressed lines were written: memory holds one compressed part, never the list of books.
+``part_bytes_for(source_bytes)`` is the part size every caller uses (the importer, the cost, the planner), and the
+measured figures of the seeded books' lines (size, gzip ratio, client CPU) live here once.
 ``import_cost`` prices an import from the prices it is given (the dated constants live in ``core.model``, which
-calls it: one fact in one place). ``runs_on(kind)`` says which server runs ImportTable for a target.
+calls it: one fact in one place). ``runs_on(kind)`` says which server runs ImportTable for a target,
+``needs_bucket`` whether the user must name the bucket.
 """
 
 from __future__ import annotations
@@ -17,17 +20,28 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 
-from core.books import Book
-from core.endpoints import Kind
+from core.endpoints import Kind, off_machine
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from core.books import Book  # only its type: this module stays light enough for core.approaches to import
 
 PART_BYTES = 64 * 2**20  # uncompressed DynamoDB JSON per S3 object: about 13 MB gzipped; 1e9 books in ~2,300 objects
 MAX_OBJECTS = 50_000  # ImportTable reads at most this many S3 objects (AWS's published limit)
-COMPRESS_LEVEL = 6  # measured here: 2.2 us per book, 5.1x (level 1: 0.9 us, 4.3x); book generation costs 18 us
-SEEDED_LINE_BYTES = 153  # mean DynamoDB JSON line of a seeded book (seed 0, 20,000 books: 152.6 bytes)
+COMPRESS_LEVEL = 6  # GZIP_RATIO below; level 1 measured about twice as fast at a ratio of 0.23
+# Measured here (seed 0, 20,000 books, CPython 3.11, this 2-core machine, 2026-11-29); the planner, the estimate and
+# the approach's prior read them from here.
+SEEDED_LINE_BYTES = 153  # mean DynamoDB JSON line of a seeded book: 152.6 bytes
+SEEDED_ITEM_BYTES = 94  # mean DynamoDB size of a seeded book (4 string attributes: names and values)
+# DynamoDB JSON's wrapping: {"Item":{...}} (11 bytes a line) and {"S":...} around every attribute (12 bytes each)
+LINE_OVERHEAD_BYTES = SEEDED_LINE_BYTES - SEEDED_ITEM_BYTES
+GZIP_RATIO = 0.195  # compressed / uncompressed bytes of the seeded books' lines at COMPRESS_LEVEL
+PREPARE_US = 5.5  # CPU to encode one SEEDED_LINE_BYTES line (orjson) and gzip it: 5.2 to 6.0 us in four runs
+BOOK_US = 18.5  # CPU to generate one seeded book (core.books, Faker): an import's client pays both per book
 DEFAULT_PREFIX = "dynamodb-lab/"
 # Targets whose engine has no ImportTable (dynalite 4.0.0, DynamoDB Local 2026-05-28, LocalStack 2026.3.0 community:
 # checked 2026-11-29); the lab runs the import on a moto server of its own for them.
@@ -128,14 +142,27 @@ class ImportCost:
         return self.source_bytes / 2**30
 
 
-def objects_for(source_bytes: int, part_bytes: int = PART_BYTES) -> int:
-    return max(1, math.ceil(source_bytes / part_bytes))
+def part_bytes_for(source_bytes: int) -> int:
+    """The part size for ``source_bytes`` of uncompressed lines: ``PART_BYTES``, larger when ``MAX_OBJECTS`` parts
+    of that size would not hold them (an import reads at most ``MAX_OBJECTS`` objects)."""
+    return max(PART_BYTES, math.ceil(source_bytes / MAX_OBJECTS))
+
+
+def objects_for(source_bytes: int, part_bytes: int | None = None) -> int:
+    """The S3 objects ``source_bytes`` make in parts of ``part_bytes`` (default: ``part_bytes_for``)."""
+    return max(1, math.ceil(source_bytes / (part_bytes or part_bytes_for(source_bytes))))
 
 
 def import_cost(source_bytes: int, objects: int, price_per_gb: float, put_usd: float, get_usd: float) -> ImportCost:
     """The cost of importing ``source_bytes`` of uncompressed DynamoDB JSON held in ``objects`` S3 objects: each
     object is PUT once by the lab and read once (GET) by the import. GB here is 2**30 bytes, as AWS bills."""
     return ImportCost(source_bytes, objects, source_bytes / 2**30 * price_per_gb, objects * (put_usd + get_usd))
+
+
+def needs_bucket(kind: Kind, endpoint_url: str | None, region: str) -> bool:
+    """The user names the bucket: the import runs off this machine (AWS, a remote URL), where the lab never creates
+    one; on this machine the lab uses a bucket of its own. The plan's check and the page's inputs both ask this."""
+    return off_machine(kind, endpoint_url, region) is not None
 
 
 def runs_on(kind: Kind) -> str | None:

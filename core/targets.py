@@ -6,7 +6,8 @@ gives a boto3 client factory, the endpoint botocore resolves for it, and a crede
 nothing here sends a request. Which certificate authorities an HTTPS endpoint is verified against is decided here
 once (``trusted_ca``, ``ssl_context``) and every client of every approach uses it: the target's own ``ca_bundle``
 (the dress rehearsal's throwaway CA), else what the user set for the AWS SDKs (``AWS_CA_BUNDLE``, the profile's
-``ca_bundle``), else botocore's default bundle. Certificates are always verified.
+``ca_bundle``), else botocore's default bundle. Certificates are always verified. A plain-HTTP endpoint has none,
+so the configured bundle is not read for it (a stale ``AWS_CA_BUNDLE`` does not stop a run against a local engine).
 """
 
 from __future__ import annotations
@@ -73,6 +74,11 @@ class Target:
         return is_local_url(self.endpoint_url)
 
     @property
+    def https(self) -> bool:
+        """The endpoint is HTTPS (AWS's always is): certificates to verify, ``trusted_ca`` to resolve."""
+        return self.endpoint_url is None or self.endpoint_url.lower().startswith("https://")
+
+    @property
     def local_credentials(self) -> Credentials | None:
         """The keys a loopback target gets when none were typed or named: the environment's, else a dummy pair.
         boto3's full chain is never asked for a loopback target (it would reach the instance-metadata service off
@@ -113,10 +119,12 @@ class Target:
     def trusted_ca(self) -> str:
         """The CA certificate file every client verifies this target's HTTPS certificate against: the target's own
         ``ca_bundle``, else ``AWS_CA_BUNDLE`` or the profile's ``ca_bundle`` (as botocore resolves them), else
-        botocore's default bundle. A configured file that does not exist is a ``ConfigError`` naming the setting."""
+        botocore's default bundle. A configured file that does not exist is a ``ConfigError`` naming the setting.
+        A plain-HTTP endpoint (a local engine) has no certificate to verify: the configured bundle is not read for
+        it (a stale AWS_CA_BUNDLE must not stop a run that never uses it), botocore's default stands in."""
         if self.ca_bundle is not None:
             return self.ca_bundle
-        configured = self._session._session.get_config_variable("ca_bundle")
+        configured = self._session._session.get_config_variable("ca_bundle") if self.https else None
         if configured:
             if not os.path.isfile(configured):
                 raise ConfigError(f"the CA bundle {configured} (AWS_CA_BUNDLE or your profile's ca_bundle) does not "
@@ -176,7 +184,7 @@ class Target:
         config = Config(region_name=self.region, retries={"mode": "standard", "total_max_attempts": max_attempts},
                         connect_timeout=timeout, read_timeout=timeout,
                         s3={"addressing_style": "path"} if self.endpoint_url else None)
-        return self._session.client("s3", endpoint_url=self.endpoint_url, config=config)
+        return self._session.client("s3", endpoint_url=self.endpoint_url, verify=self.trusted_ca, config=config)
 
     def resolved_endpoint(self) -> str:
         """The endpoint botocore resolves for this target (region, FIPS and dual-stack settings honoured)."""

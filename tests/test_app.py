@@ -408,13 +408,29 @@ def test_s3_import_runs_on_moto_and_the_page_says_its_time_is_not_representative
     app.text_input(key="items").set_value("60").run()
     note = "s3-import ran on moto, not on embedded: its duration is not representative; only AWS's figure is"
     assert note in texts(app.info)  # before the run, beside the estimate
-    assert not [t for t in app.text_input if t.key in ("s3_bucket", "s3_prefix")]  # asked only for AWS
+    assert not [t for t in app.text_input if t.key in ("s3_bucket", "s3_prefix")]  # asked only off this machine
     button(app, "Run").click().run()
     assert not app.exception, app.exception
     assert not app.error, texts(app.error)
     report: Report = app.session_state["report"]
     assert report.clean and [r.approach for r in report.runs] == ["s3-import", "async"]
     assert texts(app.info).count(note) >= 1 and note in report.runs[0].report.notes[0]
+
+
+def test_s3_import_on_a_remote_url_asks_for_the_bucket_the_plan_needs(app: AppTest,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan needs a bucket for any target off this machine, not only AWS: the page shows the field its error
+    names (the same decision, core.s3source.needs_bucket)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    app.sidebar.radio(key="target_kind").set_value("custom").run()
+    app.sidebar.text_input(key="custom_url").set_value("http://lab.invalid:8000").run()
+    app.multiselect(key="approaches").set_value(["s3-import"]).run()
+    assert "needs --s3-bucket (the page: S3 bucket)" in texts(app.error)
+    app.text_input(key="s3_bucket").set_value("my-lab-bucket").run()
+    assert not app.error, texts(app.error)
+    app.sidebar.text_input(key="custom_url").set_value("http://127.0.0.1:9").run()  # on this machine: the lab's own
+    assert not [t for t in app.text_input if t.key in ("s3_bucket", "s3_prefix")]
 
 
 def test_s3_import_on_aws_asks_for_the_bucket_and_prices_the_import(app: AppTest,

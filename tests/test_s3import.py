@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import math
 import threading
 import uuid
 from collections.abc import Iterator
@@ -16,13 +17,33 @@ import pytest
 
 from core.benchmark import run
 from core.books import Book, generate_books
+from core.capacity import Capacity
 from core.cli import main
 from core.emulator import Emulator
 from core.errors import ConfigError, TargetError
 from core.estimate import forecast
 from core.importer import ImportCancelled, ImportOptions, ImportProgress, prepare_table, run_import
-from core.model import IMPORT_PRICE_USD_PER_GB, S3_GET_PRICE_USD, S3_PUT_PRICE_USD, WRU_PRICE_USD, Plan
-from core.s3source import SEEDED_LINE_BYTES, S3Location, import_cost, item_line, objects_for, parts
+from core.model import (
+    IMPORT_PRICE_USD_PER_GB,
+    S3_GET_PRICE_USD,
+    S3_PUT_PRICE_USD,
+    WRU_PRICE_USD,
+    Conditions,
+    Plan,
+    ProgressEvent,
+    import_cost_of,
+)
+from core.s3source import (
+    MAX_OBJECTS,
+    PART_BYTES,
+    SEEDED_LINE_BYTES,
+    S3Location,
+    import_cost,
+    item_line,
+    objects_for,
+    part_bytes_for,
+    parts,
+)
 from core.tables import create_table, describe_table
 from core.targets import LOCAL_CREDENTIALS, Target, make_target
 from core.verify import verify
@@ -125,7 +146,7 @@ def test_an_import_of_books_is_verified_with_its_progress(moto_target: Target) -
     assert stages[0] == "upload" and stages[-1] == "import" and stages.index("import") == report.requests
     uploads = [e.items for e in events if e.stage == "upload"]
     assert uploads == sorted(uploads) and uploads[-1] == 1_500
-    assert events[-1] == ImportProgress("import", 1_500, events[-1].bytes, report.requests, "COMPLETED")
+    assert events[-1] == ImportProgress("import", 1_500, events[-1].bytes, report.requests, "COMPLETED", uploaded=1_500)
     assert "importing (COMPLETED): 1,500 items" in events[-1].line
 
 
@@ -348,3 +369,186 @@ def test_the_page_shows_the_import_stage_in_its_progress() -> None:
     line = ImportProgress("import", 1_200, 180_000, 3, "IN_PROGRESS").line
     event = ProgressEvent("s3-import", 0, "write", 1_200, 2_000, 1.0, detail=line)
     assert progress_text(event, "s3-import", 1) == "s3-import: importing (IN_PROGRESS): 1,200 items, 0.2 MB processed"
+
+
+# --- review fixes: polling through failures, buckets outside us-east-1, part sizes, progress, notes ----------------
+
+class FaultyDescribeImport:
+    """A forwarding proxy in front of the real moto server that answers the import's DescribeImport calls with the
+    given faults, one per call, in order (the probe before the upload passes): ``throttle`` (400
+    ThrottlingException), ``500`` (InternalServerError), ``reset`` (the connection closed, no answer), ``deny``
+    (400 AccessDeniedException). Everything else reaches moto unchanged."""
+
+    def __init__(self, upstream: str, faults: list[str]) -> None:
+        import http.client
+        import http.server
+        import urllib.parse
+
+        self.faults, self.seen = list(faults), 0
+        target = urllib.parse.urlsplit(upstream)
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.headers.get("X-Amz-Target", "").endswith(".DescribeImport") and b"lab0probe" not in body:
+                    proxy.seen += 1
+                    if proxy.faults:
+                        self.fault(proxy.faults.pop(0))
+                        return
+                upstream_connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+                upstream_connection.request(self.command, self.path, body=body or None, headers=headers)
+                answer = upstream_connection.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                upstream_connection.close()
+
+            def fault(self, kind: str) -> None:
+                if kind == "reset":
+                    self.close_connection = True
+                    return
+                status, code = {"throttle": (400, "ThrottlingException"), "500": (500, "InternalServerError"),
+                                "deny": (400, "AccessDeniedException")}[kind]
+                data = orjson.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": kind})
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.0")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FaultyDescribeImport:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_temporary_describe_import_failures_are_waited_out(moto_url: str) -> None:
+    """Throttling, a 5xx and a dropped connection, each outlasting botocore's three attempts, do not end the run:
+    the import goes on, so the lab asks again with backoff and reports it verified."""
+    faults = ["throttle"] * 3 + ["500"] * 3 + ["reset"] * 3
+    with FaultyDescribeImport(moto_url, faults) as proxy:
+        target = make_target("custom", endpoint_url=proxy.url, credentials=LOCAL_CREDENTIALS)
+        table = unique("Imported")
+        report = run_import(generate_books(400, seed=2), target, options(unique("lab-")), table=table)
+        assert not proxy.faults and proxy.seen > len(faults)  # every fault was served, then the import answered
+    assert report.complete and report.items_ok == 400
+    check = verify(target_for(moto_url).client(max_attempts=3), table, generate_books(400, seed=2), report)
+    assert check.ok
+
+
+def test_a_describe_import_refusal_names_the_import_arn(moto_url: str) -> None:
+    with FaultyDescribeImport(moto_url, ["deny"]) as proxy:
+        target = make_target("custom", endpoint_url=proxy.url, credentials=LOCAL_CREDENTIALS)
+        with pytest.raises(TargetError) as raised:
+            run_import(generate_books(50), target, options(unique("lab-")), table=unique("Imported"))
+    line = str(raised.value)
+    assert line.startswith("DescribeImport of import arn:aws:dynamodb:") and "/import/" in line
+    assert "(AccessDeniedException: deny)" in line and "describe-import --import-arn arn:aws:dynamodb:" in line
+    assert "\n" not in line
+
+
+def test_temporary_failures_until_the_deadline_end_in_one_line_with_the_arn(moto_url: str) -> None:
+    with FaultyDescribeImport(moto_url, ["throttle"] * 1_000) as proxy:
+        target = make_target("custom", endpoint_url=proxy.url, credentials=LOCAL_CREDENTIALS)
+        with pytest.raises(TargetError, match=r"^DescribeImport of import arn:aws:dynamodb:\S+ kept failing "
+                                              r"\(ThrottlingException\) until the deadline \(1 s\): the import goes "
+                                              r"on; follow it with `aws dynamodb describe-import --import-arn "):
+            run_import(generate_books(50), target, options(unique("lab-"), timeout_seconds=1.0),
+                       table=unique("Imported"))
+
+
+def target_for(url: str, region: str = "us-east-1") -> Target:
+    return make_target("custom", endpoint_url=url, region=region, credentials=LOCAL_CREDENTIALS)
+
+
+def test_the_lab_creates_its_bucket_outside_us_east_1(moto_url: str) -> None:
+    """S3 refuses a bucket outside us-east-1 without its LocationConstraint: the lab names the region."""
+    target, bucket, table = target_for(moto_url, "eu-west-1"), unique("lab-"), unique("Imported")
+    report = run_import(generate_books(200, seed=4), target, options(bucket), table=table)
+    assert report.complete and report.items_ok == 200
+    assert target.s3_client().get_bucket_location(Bucket=bucket)["LocationConstraint"] == "eu-west-1"
+
+
+@pytest.mark.parametrize(("source_bytes", "expected"), [
+    (0, PART_BYTES),
+    (PART_BYTES * MAX_OBJECTS, PART_BYTES),  # exactly the limit at the usual size
+    (PART_BYTES * MAX_OBJECTS + 1, PART_BYTES + 1),  # one byte more: parts grow
+    (10**16, math.ceil(10**16 / MAX_OBJECTS)),
+])
+def test_parts_grow_to_stay_within_the_import_object_limit(source_bytes: int, expected: int) -> None:
+    assert part_bytes_for(source_bytes) == expected
+    assert objects_for(source_bytes) <= MAX_OBJECTS
+    assert import_cost_of(source_bytes).objects == objects_for(source_bytes, part_bytes_for(source_bytes))
+
+
+def test_the_importer_sizes_its_parts_for_the_books_it_expects() -> None:
+    huge = 10**12  # far more books than PART_BYTES parts could hold in MAX_OBJECTS objects
+    assert ImportOptions(S3Location("b-lab"), items=huge).part_size == part_bytes_for(huge * SEEDED_LINE_BYTES)
+    assert ImportOptions(S3Location("b-lab"), items=huge).part_size > PART_BYTES
+    assert ImportOptions(S3Location("b-lab")).part_size == PART_BYTES
+    assert ImportOptions(S3Location("b-lab"), items=huge, part_bytes=1_000).part_size == 1_000
+
+
+def test_progress_and_timeline_never_go_back(moto_target: Target) -> None:
+    """The upload's count climbs to every book, then stays there while the import runs (its processed count, which
+    restarts at 0, is in the progress line): no sawtooth in the chart or the progress bar."""
+    events: list[ImportProgress] = []
+    report = run_import(generate_books(1_200, seed=6), moto_target, options(unique("lab-")), events.append,
+                        unique("Imported"))
+    counts = [n for _, n in report.timeline]
+    assert counts == sorted(counts) and counts[-1] == 1_200 and len(counts) == report.requests + 1
+    assert [t for t, _ in report.timeline] == sorted(t for t, _ in report.timeline)
+    done = [e.done for e in events]
+    assert done == sorted(done) and done[-1] == 1_200
+    assert all(e.done == 1_200 for e in events if e.stage == "import")
+    processed = [e.items for e in events if e.stage == "import"]
+    assert processed == sorted(processed)
+
+
+def test_a_plan_with_conditions_says_the_import_ran_without_them(moto_url: str) -> None:
+    """On a local custom target the conditions proxy stands in front of DynamoDB only: the import went straight to
+    the target, and the run says so (never silently), while the progress bar never goes back."""
+    events: list[ProgressEvent] = []
+    plan = Plan(approaches=("s3-import",), items=300, target="custom", endpoint_url=moto_url,
+                conditions=Conditions(latency_ms=2.0))
+    report = run(plan, progress=events.append)
+    assert report.clean, report.error
+    notes = report.runs[0].report.notes
+    assert any(note.startswith("s3-import ran without the plan's network conditions and faults: the lab's proxy "
+                               "applies them to the writers' DynamoDB requests only; the import's S3 uploads and "
+                               "ImportTable went straight to the target") for note in notes), notes
+    writes = [e.done for e in events if e.phase == "write"]
+    assert writes == sorted(writes) and writes[-1] == 300
+
+
+def test_the_import_note_names_what_the_import_ran_without() -> None:
+    assert Plan(approaches=("s3-import",), target="custom", endpoint_url="http://127.0.0.1:5000").import_note is None
+    note = Plan(approaches=("s3-import",), capacity=Capacity("on-demand")).import_note
+    assert note is not None and "s3-import ran on moto, not on embedded" in note
+    assert "ran without the plan's capacity model" in note and "went straight to the moto server" in note
+    rehearsal = Plan(approaches=("s3-import", "async"), target="custom", endpoint_url="http://127.0.0.1:5000",
+                     rehearsal=True).import_note
+    assert rehearsal is not None and "without the plan's dress rehearsal (HTTPS, signature checks)" in rehearsal
+    assert Plan(approaches=("async",), conditions=Conditions(latency_ms=2.0)).import_note is None

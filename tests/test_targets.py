@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from core.endpoints import is_local_url, validate_endpoint_url, validate_region
 from core.errors import ConfigError, EmulatorError
 from core.sigv4 import Credentials
-from core.targets import Target, make_target
+from core.targets import Target, check_reachable, make_target
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-2", "ap-southeast-1", "us-gov-west-1", "il-central-1"])
@@ -106,3 +108,30 @@ def test_client_pool_and_retry_mode_are_pinned() -> None:
     assert client.meta.config.max_pool_connections == 32
     assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 7}
     assert client.meta.endpoint_url == "http://127.0.0.1:5000"
+
+
+def test_a_stale_ca_bundle_does_not_stop_a_plain_http_target(monkeypatch: pytest.MonkeyPatch, moto_url: str) -> None:
+    """An AWS_CA_BUNDLE left from another project is read only for HTTPS endpoints: a local engine over plain HTTP
+    needs no certificate, so the run goes on (a request is answered); an HTTPS endpoint names the setting."""
+    monkeypatch.setenv("AWS_CA_BUNDLE", "/nonexistent/stale-ca.pem")
+    local = make_target("custom", endpoint_url=moto_url)
+    assert not local.https and local.trusted_ca != "/nonexistent/stale-ca.pem"
+    local.ssl_context()  # the aiohttp writers build one for every target
+    check_reachable(local)
+    assert "Buckets" in local.s3_client().list_buckets()
+    secure = make_target("custom", endpoint_url="https://127.0.0.1:5000", credentials=Credentials("a", "b"))
+    assert secure.https
+    with pytest.raises(ConfigError, match=r"the CA bundle /nonexistent/stale-ca\.pem .* does not exist"):
+        secure.client()
+    with pytest.raises(ConfigError, match=r"the CA bundle /nonexistent/stale-ca\.pem .* does not exist"):
+        secure.s3_client()
+
+
+def test_the_s3_client_verifies_against_the_targets_ca(tmp_path: Path) -> None:
+    """s3-import's S3 client trusts what every other client trusts (the dress rehearsal's CA, AWS_CA_BUNDLE)."""
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read until a connection is made\n")
+    target = Target("custom", endpoint_url="https://127.0.0.1:5000", static_credentials=Credentials("a", "b"),
+                    ca_bundle=str(ca))
+    assert target.s3_client()._endpoint.http_session._verify == str(ca)
+    assert target.client()._endpoint.http_session._verify == str(ca)
