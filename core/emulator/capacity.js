@@ -3,7 +3,7 @@
 // Contract: pure, with the clock injected (createCapacity(config, clock), clock() in seconds); no I/O. The rules
 // and their sources are in core/capacity.py's docstring (the Python Capacity that sends `config`):
 //   - WRU: one per started KB of each item (itemSize follows DynamoDB's published item-size rules); a delete: 1.
-//   - Partitions by a stable hash (FNV-1a) of the partition key; each a token bucket of 1,000 WRU/s holding one
+//   - Partitions by key range of a stable hash (FNV-1a, mixed) of the partition key; each a token bucket of 1,000 WRU/s holding one
 //     second of burst. Provisioned: ceil(WCU / 1000) partitions; on-demand: ceil(allowance / 1000).
 //   - provisioned: a table bucket refilled at WCU/s holding 300 s of burst (starts full).
 //   - on-demand: allowance = max(4000 or warm, 2 x previous peak WRU in one second), capped by max and by the
@@ -84,6 +84,20 @@ function fnv1a (text) {
     hash = Math.imul(hash, 0x01000193) >>> 0
   }
   return hash
+}
+
+// The partition of a key among `count`: as DynamoDB, each partition owns one contiguous range of the hashed key
+// space. FNV-1a's low bits are weak (its lowest is the XOR of the bytes' lowest bits: every ISBN-13 of the lab's
+// books has the same, so `% 2` put them all on one partition), so the hash is mixed (MurmurHash3's finaliser)
+// and its range, not its remainder, picks the partition.
+function partitionOf (key, count) {
+  let h = fnv1a(key)
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return Math.floor((h >>> 0) / 4294967296 * count)
 }
 
 function bucket (rate, size, now, full) {
@@ -168,7 +182,7 @@ function createCapacity (raw, clock) {
     const second = record(t, now)
     second.requests++
     items.forEach(function (item, index) {
-      const partition = t.partitions[fnv1a(item.key) % t.partitions.length]
+      const partition = t.partitions[partitionOf(item.key, t.partitions.length)]
       refill(partition, now)
       let reason = null
       if (t.tableBucket.tokens < item.wru) reason = tableReason(t)
@@ -255,4 +269,4 @@ function createCapacity (raw, clock) {
   return { config, admit, forget, stats }
 }
 
-module.exports = { createCapacity, validCapacity, writeUnits, itemSize, fnv1a, PARTITION_WRU, ON_DEMAND_INITIAL, ACCOUNT_TABLE_QUOTA, BURST_SECONDS, LOG_SECONDS, MAX_TABLES }
+module.exports = { createCapacity, validCapacity, writeUnits, itemSize, fnv1a, partitionOf, PARTITION_WRU, ON_DEMAND_INITIAL, ACCOUNT_TABLE_QUOTA, BURST_SECONDS, LOG_SECONDS, MAX_TABLES }

@@ -5,7 +5,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
-const { createCapacity, validCapacity, writeUnits, itemSize, fnv1a, LOG_SECONDS, MAX_TABLES } = require(path.join(__dirname, '..', '..', 'core', 'emulator', 'capacity.js'))
+const { createCapacity, validCapacity, writeUnits, itemSize, partitionOf, LOG_SECONDS, MAX_TABLES } = require(path.join(__dirname, '..', '..', 'core', 'emulator', 'capacity.js'))
 
 function fakeClock (start) {
   const clock = function () { return clock.now }
@@ -18,7 +18,7 @@ function evenKeys (count, partitions) {
   const byPartition = Array.from({ length: partitions }, function () { return [] })
   for (let i = 0; byPartition.some(function (keys) { return keys.length < Math.ceil(count / partitions) }); i++) {
     const key = 'k' + i
-    const list = byPartition[fnv1a(key) % partitions]
+    const list = byPartition[partitionOf(key, partitions)]
     if (list.length < Math.ceil(count / partitions)) list.push(key)
   }
   const keys = []
@@ -207,4 +207,24 @@ test('memory stays bounded: the last LOG_SECONDS seconds per table, at most MAX_
   const names = Object.keys(model.stats().tables)
   assert.equal(names.length, MAX_TABLES)
   assert.ok(!names.includes('T') && names.includes('table' + (MAX_TABLES + 2)))
+})
+
+test('keys spread evenly over partitions: ISBN-13s (one check digit, so one parity) included', function () {
+  // Every valid ISBN-13 gives FNV-1a the same lowest bit: a remainder by an even count put them all on one
+  // partition. The lab's keys reach the model as the JSON of their attribute value, e.g. {"S":"9781234567897"}.
+  const keys = []
+  let seed = 7
+  for (let i = 0; i < 20000; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+    const body = '978' + String(seed % 1000000000).padStart(9, '0')
+    const sum = body.split('').reduce(function (s, d, j) { return s + Number(d) * (j % 2 ? 3 : 1) }, 0)
+    keys.push(JSON.stringify({ S: body + String((10 - sum % 10) % 10) }))
+  }
+  for (const count of [2, 3, 4, 8, 40]) {
+    const per = Array(count).fill(0)
+    for (const key of keys) per[partitionOf(key, count)]++
+    const even = keys.length / count
+    const spread = 5 * Math.sqrt(even) // five standard deviations of a fair split
+    for (const n of per) assert.ok(Math.abs(n - even) < spread, count + ' partitions: ' + per.join(', '))
+  }
 })
