@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 
 from core.books import generate_books
-from core.capacity import Capacity
+from core.capacity import NEW_ON_DEMAND_UNITS, PARTITION_UNITS, Capacity
 from core.emulator import Emulator
 from core.model import SERVER_BOUND_CPU, RetryMode
 from core.monitor import cpu_sampler
@@ -41,8 +41,8 @@ from core.targets import Target, make_target
 from core.verify import verify
 from core.writers import APPROACHES, WriterOptions, write
 
-ON_DEMAND_START = 4_000  # WRU/s a new on-demand table takes at once
-PARTITION_WRU = 1_000
+ON_DEMAND_START = NEW_ON_DEMAND_UNITS  # WRU/s a new on-demand table takes at once
+PARTITION_WRU = PARTITION_UNITS
 ROWS: tuple[tuple[str, RetryMode, str], ...] = (
     ("async-batch", "adaptive", "adaptive (lab)"),
     ("async-batch", "standard", "standard"),

@@ -34,12 +34,13 @@ curve, fed one throttle per answer of 64 in flight, fell to its floor of 0.5 req
 - After a cut the allowed rate follows ``w_max x (1 + scale x (t - K)^3)``, ``K = cbrt((1 - beta) / scale)``: the
   curve is relative to ``w_max``, so it is back at ``w_max`` after ``K`` seconds whatever the table's size, stays
   near it, then probes beyond (a table that grows, as on-demand tables do, is followed); never above twice the units
-  sent in the last window.
+  sent in the last window, and beyond ``w_max`` never above ``ramp`` (1.5) x the goodput: an on-demand table takes
+  up to double its previous peak, so a probe that grows by less than that is not refused for growing.
 
 Sends are spaced at the allowed rate with up to ``burst`` seconds' worth at once (at least one unit's worth).
 Defaults (beta 0.8, scale 0.1, window 1 s, horizon 0.02 s, burst 0.1 s, start 100 units, growth 0.25, cooldown
-0.2 s) were chosen with tests/test_ratecontrol.py's simulation of the lab's writer against a token-bucket table,
-then with ``python -m bench.capacity`` against the capacity model (figures in the README).
+0.2 s, ramp 1.5) were chosen with tests/test_ratecontrol.py's simulation of the lab's writer against a token-bucket
+table, then with ``python -m bench.capacity`` against the capacity model (figures in the README).
 """
 
 from __future__ import annotations
@@ -66,13 +67,13 @@ class Grant:
 class AdaptiveRate:
     def __init__(self, clock: Callable[[], float] = time.monotonic, beta: float = 0.8, scale: float = 0.1,
                  window: float = 1.0, horizon: float = 0.02, burst: float = 0.1, start: int = 100,
-                 growth: float = 0.25, poll: float = 0.005, cooldown: float = 0.2) -> None:
+                 growth: float = 0.25, poll: float = 0.005, cooldown: float = 0.2, ramp: float = 1.5) -> None:
         if not (0 < beta < 1 and min(scale, window, horizon, burst, start, growth, poll) > 0):
             raise ValueError("AdaptiveRate needs 0 < beta < 1 and positive scale, window, horizon, burst, start, "
                              "growth and poll")
         self.clock, self.beta, self.scale = clock, beta, scale
         self.window, self.horizon, self.burst = window, horizon, burst
-        self.growth, self.poll, self.cooldown = growth, poll, cooldown
+        self.growth, self.poll, self.cooldown, self.ramp = growth, poll, cooldown, ramp
         self.in_flight_limit = float(start)  # slow start: units allowed in flight before the first refusal
         self.in_flight = 0
         self.enabled = False
@@ -158,4 +159,5 @@ class AdaptiveRate:
                 self.last_cut = now
             elif self.enabled:
                 grown = self.w_max * (1 + self.scale * (now - self.last_cut - self.k) ** 3)
-                self.rate = max(min(grown, 2 * sent), MIN_RATE)
+                ceiling = min(2 * sent, max(self.w_max, self.ramp * goodput))
+                self.rate = max(min(grown, ceiling), MIN_RATE)

@@ -135,6 +135,21 @@ def test_growth_never_exceeds_twice_the_units_sent() -> None:
     assert rate.rate == pytest.approx(62.0, rel=0.05)
 
 
+@pytest.mark.parametrize(("goodput", "w_max", "expected"), [
+    (1000, 1000, 1500),  # probing past w_max: at most 1.5 x what the table accepts (an on-demand table doubles)
+    (1000, 1800, 1800),  # back up to w_max is never held back by it
+    (400, 1000, 800),  # and twice the units sent still bounds both
+])
+def test_probing_beyond_w_max_grows_by_less_than_an_on_demand_table_does(goodput: float, w_max: float,
+                                                                         expected: float) -> None:
+    clock = Clock()
+    rate = enabled(clock, 0.8 * w_max)
+    answers(rate, clock, goodput, 1.0, units=5)  # everything sent was accepted
+    rate.w_max, rate.last_cut = w_max, clock.now - 60  # far along the curve
+    rate.record(Grant(0.0, rate.epoch), 1, 0)
+    assert rate.rate == pytest.approx(expected, rel=0.02)
+
+
 @pytest.mark.parametrize("allowed", [10.0, 400.0, 1000.0, 20_000.0])
 def test_grants_are_spaced_at_the_allowed_rate_and_never_more_than_the_horizon_ahead(allowed: float) -> None:
     clock = Clock()
