@@ -41,8 +41,6 @@ from core.targets import Target, make_target
 from core.verify import verify
 from core.writers import APPROACHES, WriterOptions, write
 
-ON_DEMAND_START = NEW_ON_DEMAND_UNITS  # WRU/s a new on-demand table takes at once
-PARTITION_WRU = PARTITION_UNITS
 ROWS: tuple[tuple[str, RetryMode, str], ...] = (
     ("async-batch", "adaptive", "adaptive (lab)"),
     ("async-batch", "standard", "standard"),
@@ -99,15 +97,15 @@ def on_demand(server: Emulator, target: Target, items: int) -> None:
     engine = run(server, target, "async-batch", "standard", "standard", Capacity(), items, 1)
     print(f"\nthe engine, no capacity model: async-batch {engine.items_per_second:,.0f} items/s "
           f"(server {engine.cpu:.0f}% CPU{', server-bound' if engine.cpu >= SERVER_BOUND_CPU else ''})")
-    if engine.items_per_second >= ON_DEMAND_START:
-        capacity, units = Capacity("on-demand"), ON_DEMAND_START
-        print(f"fresh on-demand table (takes {ON_DEMAND_START:,} WRU/s at once, then double its peak; "
-              f"÷ capacity is against {ON_DEMAND_START:,}), {items:,} books per run")
+    if engine.items_per_second >= NEW_ON_DEMAND_UNITS:
+        capacity, units = Capacity("on-demand"), NEW_ON_DEMAND_UNITS
+        print(f"fresh on-demand table (takes {NEW_ON_DEMAND_UNITS:,} WRU/s at once, then double its peak; "
+              f"÷ capacity is against {NEW_ON_DEMAND_UNITS:,}), {items:,} books per run")
     else:
-        units = max(PARTITION_WRU, math.floor(engine.items_per_second / PARTITION_WRU) * PARTITION_WRU)
+        units = max(PARTITION_UNITS, math.floor(engine.items_per_second / PARTITION_UNITS) * PARTITION_UNITS)
         capacity = Capacity("provisioned", wcu=units)
-        print(f"the engine cannot carry {ON_DEMAND_START:,} WRU/s here: instead provisioned={units}, the highest "
-              f"multiple of {PARTITION_WRU:,} WCU it carries, {items:,} books per run")
+        print(f"the engine cannot carry {NEW_ON_DEMAND_UNITS:,} WRU/s here: instead provisioned={units}, the highest "
+              f"multiple of {PARTITION_UNITS:,} WCU it carries, {items:,} books per run")
     print(HEADER)
     for name, mode, label in ROWS:
         row = run(server, target, name, mode, label, capacity, items, units)
@@ -141,11 +139,11 @@ def drain_burst(server: Emulator, target: Target, name: str, capacity: Capacity,
     """Use up the table's burst, or say why it cannot be spent. Draining writes the run's own books again, so the
     table then holds exactly what the measured run writes and its verification stays exact."""
     wcu = capacity.wcu or 0
-    partitions = -(-wcu // PARTITION_WRU)
-    if partitions * PARTITION_WRU <= wcu:
-        return f"  (burst unspendable: {partitions} partition(s) x {PARTITION_WRU:,} WRU/s <= {wcu:,} WCU)"
+    partitions = -(-wcu // PARTITION_UNITS)
+    if partitions * PARTITION_UNITS <= wcu:
+        return f"  (burst unspendable: {partitions} partition(s) x {PARTITION_UNITS:,} WRU/s <= {wcu:,} WCU)"
     table = APPROACHES[name].table
-    spend = partitions * PARTITION_WRU - wcu
+    spend = partitions * PARTITION_UNITS - wcu
     seconds = 300 * wcu / spend
     if seconds > MAX_DRAIN_SECONDS:
         return f"  (burst NOT drained: {300 * wcu:,} WRU at {spend:,} WRU/s net would take {seconds:,.0f} s)"

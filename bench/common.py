@@ -38,10 +38,16 @@ class Measured:
     def items_per_second(self) -> float:
         return self.report.items_per_second
 
+    def flag(self) -> str:
+        """A figure's warning when the server, not the client, was the limit."""
+        return f"  [server-bound: {self.server_cpu:.0f}% CPU; a client figure would be the server's]" \
+            if self.server_bound else ""
+
 
 def best_of(runs: Sequence[Measured]) -> Measured:
     """The fastest of repeated runs (the least disturbed by the rest of a noisy machine)."""
     return max(runs, key=lambda run: run.items_per_second)
+
 
     def flag(self) -> str:
         return f"  [server-bound: {self.server_cpu:.0f}% CPU; a client figure would be the server's]" \
@@ -62,3 +68,13 @@ def measure(emulator: Emulator, target: Target, approach: str, books: Sequence[B
     if not report.complete:
         raise SystemExit(f"{approach}: {report.items_failed} failed, {report.items_unknown} unknown: {report.failures}")
     return Measured(report, statistics.mean(samples) if samples else 0.0)
+
+
+def side_by_side(first: tuple[Emulator, Target], second: tuple[Emulator, Target], approach: str,
+                 books: Sequence[Book], repeat: int) -> tuple[Measured, Measured]:
+    """``approach`` measured ``repeat`` times through each (server, target) pair, alternating, best of each."""
+    runs: tuple[list[Measured], list[Measured]] = ([], [])
+    for _ in range(repeat):
+        for side, (server, target) in zip(runs, (first, second), strict=True):
+            side.append(measure(server, target, approach, books))
+    return best_of(runs[0]), best_of(runs[1])

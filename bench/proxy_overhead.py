@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.common import Measured, best_of, measure
+from bench.common import side_by_side
 from core.books import generate_books
 from core.emulator import Emulator
 from core.targets import make_target
@@ -30,11 +30,7 @@ def main() -> None:
         proxied = make_target("embedded", server_url=proxy.endpoint_url)
         print(f"{'approach':<14} {'direct/s':>9} {'proxied/s':>9} {'ratio':>6}")
         for approach in ("sequential", "async", "async-batch"):
-            runs: dict[str, list[Measured]] = {"direct": [], "proxied": []}
-            for _ in range(args.repeat):
-                runs["direct"].append(measure(engine, direct, approach, books))
-                runs["proxied"].append(measure(engine, proxied, approach, books))
-            a, b = best_of(runs["direct"]), best_of(runs["proxied"])
+            a, b = side_by_side((engine, direct), (engine, proxied), approach, books, args.repeat)
             print(f"{approach:<14} {a.items_per_second:>9,.0f} {b.items_per_second:>9,.0f} "
                   f"{b.items_per_second / a.items_per_second:>6.2f}{b.flag()}")
 

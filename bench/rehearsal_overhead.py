@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from bench.common import Measured, best_of, measure
+from bench.common import side_by_side
 from core.books import generate_books
 from core.emulator import Emulator, rehearsal_endpoint
 from core.targets import LOCAL_CREDENTIALS, make_target
@@ -33,11 +33,7 @@ def main() -> None:
                         ca_bundle=rehearsal.ca_bundle)
         print(f"{'approach':<14} {'plain/s':>9} {'rehearsal/s':>11} {'ratio':>6}  proxy CPU plain / rehearsal")
         for approach in ("sequential", "threaded", "async", "async-batch", "aiobotocore"):
-            runs: dict[str, list[Measured]] = {"plain": [], "rehearsal": []}
-            for _ in range(args.repeat):
-                runs["plain"].append(measure(plain, http, approach, books))
-                runs["rehearsal"].append(measure(rehearsal, https, approach, books))
-            a, b = best_of(runs["plain"]), best_of(runs["rehearsal"])
+            a, b = side_by_side((plain, http), (rehearsal, https), approach, books, args.repeat)
             print(f"{approach:<14} {a.items_per_second:>9,.0f} {b.items_per_second:>11,.0f} "
                   f"{b.items_per_second / a.items_per_second:>6.2f}  {a.server_cpu:.0f}% / {b.server_cpu:.0f}%")
 
