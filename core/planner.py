@@ -64,9 +64,7 @@ from core.model import (
     import_cost_of,
 )
 from core.retry import RetryPolicy
-from core.s3source import GZIP_RATIO, PREPARE_US, objects_for, part_bytes_for
-from core.s3source import LINE_OVERHEAD_BYTES as JSON_LINE_BYTES
-from core.s3source import SEEDED_LINE_BYTES as PREPARE_LINE_BYTES
+from core.s3source import GZIP_RATIO, LINE_OVERHEAD_BYTES, PREPARE_US, SEEDED_LINE_BYTES, objects_for, part_bytes_for
 
 TableKind = Literal["new", "existing"]
 TABLE_KINDS: tuple[TableKind, ...] = ("new", "existing")
@@ -104,8 +102,8 @@ DEFAULT_RETRY_MODE = cast(RetryMode, Plan.__dataclass_fields__["retry_mode"].def
 # loads vary that much: 2,000 books at provisioned=1000 took 1.3-3.5 s in three runs of bench/planner.py.
 TAIL_RETRIES = (0, 1, 3)  # fast, central, slow
 
-# s3-import: a line's DynamoDB JSON wrapping (JSON_LINE_BYTES), gzip's ratio and the CPU to prepare a line of
-# PREPARE_LINE_BYTES are core.s3source's measured figures (imported above); larger lines cost proportionally more.
+# s3-import: a line's DynamoDB JSON wrapping (LINE_OVERHEAD_BYTES), gzip's ratio and the CPU to prepare a line of
+# SEEDED_LINE_BYTES are core.s3source's measured figures (imported above); larger lines cost proportionally more.
 PREPARE_SPREAD = (0.67, 1.5)
 UPLOAD_MB_S = (25.0, 80.0, 250.0)  # assumed, not measured: an instance in the bucket's region (low, central, high)
 MAX_IMPORT_BYTES = 15 * 10**12  # raw S3 object bytes per import in us-east-1, us-west-2, eu-west-1 (1 TB elsewhere)
@@ -453,7 +451,7 @@ class ImportShape:
 def import_shape(spec: LoadSpec) -> ImportShape:
     """What the lab's s3-import approach would stage (core/s3source.py): parts of ``part_bytes_for`` the uncompressed
     DynamoDB JSON (larger than ``PART_BYTES`` when ``MAX_OBJECTS`` parts would not hold the items); one PUT per part."""
-    line = spec.item_bytes + JSON_LINE_BYTES
+    line = spec.item_bytes + LINE_OVERHEAD_BYTES
     source = spec.items * line
     parts = objects_for(source, part_bytes_for(source))
     per_part = -(-spec.items // parts)
@@ -462,8 +460,8 @@ def import_shape(spec: LoadSpec) -> ImportShape:
 
 def import_row(spec: LoadSpec) -> LoadRow:
     shape = import_shape(spec)
-    line = spec.item_bytes + JSON_LINE_BYTES
-    prepare_1 = spec.items * PREPARE_US * max(1.0, line / PREPARE_LINE_BYTES) / 1e6  # on one core
+    line = spec.item_bytes + LINE_OVERHEAD_BYTES
+    prepare_1 = spec.items * PREPARE_US * max(1.0, line / SEEDED_LINE_BYTES) / 1e6  # on one core
     gib = shape.source_gib
 
     def seconds(workers: int, which: int = 1) -> float:
@@ -495,7 +493,7 @@ def import_row(spec: LoadSpec) -> LoadRow:
                 "shorten the import")
     basis = (f"{gib:,.2f} GB of DynamoDB JSON ({line} bytes a line), {shape.parts:,} gzipped parts of "
              f"{shape.items_per_part:,} items ({shape.put_requests:,} S3 PUTs); prepared at {PREPARE_US:g} µs per "
-             f"{PREPARE_LINE_BYTES}-byte line per core (measured here), uploaded at {UPLOAD_MB_S[0]:g}–"
+             f"{SEEDED_LINE_BYTES}-byte line per core (measured here), uploaded at {UPLOAD_MB_S[0]:g}–"
              f"{UPLOAD_MB_S[2]:g} MB/s (assumed); import {IMPORT_GB_PER_HOUR[0]:g}–{IMPORT_GB_PER_HOUR[2]:g} GB/h "
              f"after {IMPORT_START_S[0] / 60:g}–{IMPORT_START_S[2] / 60:g} min (public reports, unpublished by AWS)")
     import_central = IMPORT_START_S[1] + gib / IMPORT_GB_PER_HOUR[1] * 3600
@@ -558,11 +556,9 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
                        "machine-scaled prior" if calibration.runs else "built-in prior", client=client)
             for name in names if name in WRITERS]
     notes = []
-    if IMPORT not in names:
-        pass
-    elif spec.table == "new":
+    if IMPORT in names and spec.table == "new":
         rows.append(import_row(spec))
-    else:
+    elif IMPORT in names:
         notes.append("s3-import is not offered: DynamoDB imports only into a new table it creates")
     if spec.capacity.mode == "off":
         notes.append(f"capacity off: no table limit is modelled, so workers add up to {client[1]} ({client[0]}; "

@@ -3,13 +3,13 @@ signature checks, through ``write()`` like every approach; their availability as
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import sys
 import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -24,8 +24,9 @@ from core.sigv4 import Credentials
 from core.tables import count_items, create_table, reset_table
 from core.targets import Target, make_target
 from core.verify import verify
-from core.writers import WriterOptions, write, write_async
+from core.writers import WriterOptions, write
 from core.writers.peers import PEERS, available
+from tests.test_writers import tasks_left_after_cancel
 
 FAST = RetryPolicy(max_attempts=16, base=0.005, cap=0.05)
 PEER_APPROACHES = [name for name, a in APPROACHES.items() if a.client in PEERS]
@@ -131,6 +132,16 @@ def test_a_wrong_secret_is_one_fatal_line_and_no_retry_storm(moto_iam_target: Ta
 
 # --- faults: throttling, timeouts, cancellation -------------------------------------------------------------------
 
+@contextmanager
+def injected(server: Emulator, conditions: Conditions) -> Iterator[None]:
+    """``conditions`` on ``server`` for the block, none after it."""
+    server.set_conditions(conditions)
+    try:
+        yield
+    finally:
+        server.set_conditions(Conditions())
+
+
 @pytest.fixture(scope="module")
 def faulty() -> Iterator[tuple[Emulator, Target]]:
     """An emulator of its own, so injected faults never reach other tests."""
@@ -144,11 +155,8 @@ def test_a_throttling_server_still_ends_with_every_item_written(faulty: tuple[Em
     skip_unless_available(approach)
     server, target = faulty
     table = fresh(target, approach)
-    server.set_conditions(Conditions(throttle=0.3))
-    try:
+    with injected(server, Conditions(throttle=0.3)):
         report = checked_write(approach, generate_books(300, seed=24), target, concurrency=16, policy=FAST)
-    finally:
-        server.set_conditions(Conditions())
     assert report.throttled > 0 and report.retries > 0
     assert (report.items_ok, report.items_failed, report.items_unknown) == (300, 0, 0)
     assert set(report.errors) <= {"ProvisionedThroughputExceededException"}
@@ -162,12 +170,9 @@ def test_a_server_that_always_throttles_ends_failed_within_the_budget(faulty: tu
     skip_unless_available(approach)
     server, target = faulty
     table = fresh(target, approach)
-    server.set_conditions(Conditions(throttle=1.0))
-    try:
+    with injected(server, Conditions(throttle=1.0)):
         report = checked_write(approach, generate_books(6, seed=25), target, concurrency=6,
                                policy=RetryPolicy(max_attempts=3, base=0.01, cap=0.02))
-    finally:
-        server.set_conditions(Conditions())
     assert (report.items_ok, report.items_failed) == (0, 6)
     assert report.requests <= 3 * 6 and report.throttled == report.requests  # the client retried nothing itself
     assert any("ProvisionedThroughputExceededException" in reason for reason in report.failures)
@@ -179,12 +184,9 @@ def test_timeouts_end_unknown_with_the_transport_code(faulty: tuple[Emulator, Ta
     skip_unless_available(approach)
     server, target = faulty
     table = fresh(target, approach)
-    server.set_conditions(Conditions(latency_ms=400))
-    try:
+    with injected(server, Conditions(latency_ms=400)):
         report = checked_write(approach, generate_books(4, seed=28), target, request_timeout=0.2,
                                policy=RetryPolicy(max_attempts=2, base=0.01, cap=0.01))
-    finally:
-        server.set_conditions(Conditions())
     assert report.items_unknown == 4 and report.errors == {"Timeout": 8}
     deadline = time.monotonic() + 30  # the server still finishes the writes it was given
     while count_items(target.client(), table) < 4 and time.monotonic() < deadline:
@@ -228,22 +230,8 @@ def test_cancelling_the_task_leaves_no_task_and_no_open_session(faulty: tuple[Em
     skip_unless_available(approach)
     server, target = faulty
     fresh(target, approach)
-    server.set_conditions(Conditions(latency_ms=50))
-
-    async def scenario() -> set[asyncio.Task[object]]:
-        task = asyncio.create_task(write_async(approach, generate_books(10_000, seed=27), target,
-                                               WriterOptions(concurrency=8)))
-        await asyncio.sleep(0.5)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
-
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            assert asyncio.run(scenario()) == set()
-            gc.collect()
-    finally:
-        server.set_conditions(Conditions())
+    with injected(server, Conditions(latency_ms=50)), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert tasks_left_after_cancel(approach, target, seed=27, concurrency=8) == set()
+        gc.collect()
     assert not [w for w in caught if "nclosed" in str(w.message)]

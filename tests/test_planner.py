@@ -36,9 +36,7 @@ from core.planner import (
     GIB,
     GOODPUT,
     GOODPUT_SOURCES,
-    GZIP_RATIO,
     IMPORT,
-    JSON_LINE_BYTES,
     SCALE_OUT_PER_WORKER_S,
     SCALE_OUT_S,
     LoadSpec,
@@ -53,7 +51,7 @@ from core.planner import (
     writer_estimate,
     written,
 )
-from core.s3source import MAX_OBJECTS, PART_BYTES
+from core.s3source import GZIP_RATIO, LINE_OVERHEAD_BYTES, MAX_OBJECTS, PART_BYTES
 from tests.test_charts import result
 
 ON_DEMAND = Capacity(mode="on-demand")
@@ -315,7 +313,7 @@ def test_provisioned_costs_its_wcu_hours_for_the_loads_duration() -> None:
 def test_the_import_costs_its_uncompressed_gigabytes_and_its_puts() -> None:
     spec = LoadSpec(1_000_000_000, 100, "new", ON_DEMAND)
     shape = import_shape(spec)
-    assert shape.source_bytes == 1_000_000_000 * (100 + JSON_LINE_BYTES)
+    assert shape.source_bytes == 1_000_000_000 * (100 + LINE_OVERHEAD_BYTES)
     assert shape.parts == -(-shape.source_bytes // PART_BYTES)  # the s3-import approach's parts, one PUT each
     assert shape.put_requests == shape.parts
     got = row(plan_load(spec), IMPORT)
@@ -342,7 +340,7 @@ def test_the_import_constants_match_the_labs_books() -> None:
     books = list(generate_books(5_000, seed=3))
     lines = [json.dumps({"Item": b.to_item()}, separators=(",", ":")) + "\n" for b in books]
     extra = statistics.mean(len(line.encode()) - b.size for line, b in zip(lines, books, strict=True))
-    assert extra == pytest.approx(JSON_LINE_BYTES, abs=1)
+    assert extra == pytest.approx(LINE_OVERHEAD_BYTES, abs=1)
     raw = "".join(lines).encode()
     assert len(gzip.compress(raw, 6)) / len(raw) == pytest.approx(GZIP_RATIO, abs=0.03)
 

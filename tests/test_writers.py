@@ -152,21 +152,25 @@ def test_batches_throttled_for_ever_report_exactly_what_was_written(faulty: Targ
     assert check.found == report.items_ok and check.lost == 0 and check.recovered == 0
 
 
-def test_cancelling_leaves_no_task_behind(faulty: Target) -> None:
-    fresh(faulty, "async")
-    set_faults(faulty, Conditions(latency_ms=50))
-
+def tasks_left_after_cancel(approach: str, target: Target, seed: int, concurrency: int) -> set[asyncio.Task[object]]:
+    """Start writing 10,000 books, cancel the task after 0.5 s: the tasks still there once it has ended."""
     async def scenario() -> set[asyncio.Task[object]]:
-        task = asyncio.create_task(write_async("async", generate_books(10_000, seed=8), faulty,
-                                               WriterOptions(concurrency=20)))
+        task = asyncio.create_task(write_async(approach, generate_books(10_000, seed=seed), target,
+                                               WriterOptions(concurrency=concurrency)))
         await asyncio.sleep(0.5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
 
+    return asyncio.run(scenario())
+
+
+def test_cancelling_leaves_no_task_behind(faulty: Target) -> None:
+    fresh(faulty, "async")
+    set_faults(faulty, Conditions(latency_ms=50))
     try:
-        assert asyncio.run(scenario()) == set()
+        assert tasks_left_after_cancel("async", faulty, seed=8, concurrency=20) == set()
     finally:
         set_faults(faulty, Conditions())
 
