@@ -181,9 +181,9 @@ class Target:
     def s3_client(self, *, max_attempts: int = 5, timeout: float = 60.0) -> Any:
         """A boto3 S3 client with this target's credentials and region (s3-import); on an endpoint URL (moto), S3
         is served at that same URL, path-style."""
-        config = Config(region_name=self.region, retries={"mode": "standard", "total_max_attempts": max_attempts},
-                        connect_timeout=timeout, read_timeout=timeout,
-                        s3={"addressing_style": "path"} if self.endpoint_url else None)
+        config = self.client_config(max_attempts=max_attempts, timeout=timeout)
+        if self.endpoint_url:
+            config = config.merge(Config(s3={"addressing_style": "path"}))
         return self._session.client("s3", endpoint_url=self.endpoint_url, verify=self.trusted_ca, config=config)
 
     def resolved_endpoint(self) -> str:

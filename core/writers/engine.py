@@ -265,12 +265,15 @@ Command = Send | Sleep
 Exchange = Generator[Command, object, None]  # receives the Outcome of a Send; anything after a Sleep
 
 
+NO_GRANT = Grant(0.0, 0)  # standard mode: no rate control to ask
+
+
 def exchange(work: Work, policy: RetryPolicy, tally: Tally) -> Exchange:
     """The retry loop of one work unit, once for every driver: (wait for the rate control's grant,) send, (feed the
     rate control,) settle, record, stop check, back off."""
     current = work
     while True:
-        grant = Grant(0.0, 0)
+        grant = NO_GRANT
         while tally.rate is not None:  # adaptive mode: wait for a grant (it may take several asks)
             grant = tally.rate.acquire(len(current.books))
             if grant.wait > 0:
