@@ -261,7 +261,7 @@ class Plan:
         if self.s3_bucket is not None:
             validate_bucket(self.s3_bucket)
         object.__setattr__(self, "s3_prefix", validate_prefix(self.s3_prefix))
-        if not any(imports(name) for name in self.approaches):
+        if not self.imports:
             return
         if needs_bucket(self.target, self.endpoint_url, self.region) and self.s3_bucket is None:
             raise ConfigError(f"s3-import on {self.off_machine} needs --s3-bucket (the page: S3 bucket): a bucket of "
