@@ -1,8 +1,11 @@
 """Logging that never shows a secret: a redacting filter for every handler, botocore's DEBUG output included.
 
-Contract: ``redact(text)`` removes the values of every credential the lab has loaded (``remember``), session
-tokens, secret-key assignments and SigV4 signatures. ``configure(level)`` logs to stderr through the filter;
-``install()`` adds the filter to handlers someone else configured (e.g. Streamlit's).
+Contract: ``redact(text)`` removes the values of every credential the lab has loaded (``remember``, raw and
+URL-encoded), session tokens (headers, assignments, query strings), secret-key and password assignments, passwords
+in URLs, and every 64-hex run (SigV4 signatures in ``Signature:`` blocks, ``Authorization`` headers and
+``X-Amz-Signature`` query strings, and the hashes of ``StringToSign``/``CanonicalRequest``).
+``configure(level)`` logs to stderr through the filter; ``install()`` adds the filter to handlers someone else
+configured (e.g. Streamlit's).
 """
 
 from __future__ import annotations
@@ -11,22 +14,28 @@ import logging
 import re
 import sys
 import threading
+from urllib.parse import quote
 
 MASK = "***"
 _known: set[str] = set()
 _lock = threading.Lock()
+_VALUE = r"([^'\"\s,;&}]+)"
 _PATTERNS = [
-    re.compile(r"(?i)(x-amz-security-token['\"]?\s*[:=]\s*b?['\"]?)([^'\"\s,}]+)"),
-    re.compile(r"(Signature=)([0-9a-f]{64})"),
-    re.compile(r"(?i)((?:aws_)?secret_?(?:access_?)?key['\"]?\s*[:=]\s*['\"]?)([^'\"\s,}]+)"),
-    re.compile(r"(?i)((?:aws_)?session_?token['\"]?\s*[:=]\s*['\"]?)([^'\"\s,}]+)"),
+    re.compile(r"(?i)(x-amz-security-token['\"]?\s*[:=]\s*b?['\"]?)" + _VALUE),
+    re.compile(r"(?i)((?:aws_)?secret_?(?:access_?)?key['\"]?\s*[:=]\s*b?['\"]?)" + _VALUE),
+    re.compile(r"(?i)((?:aws_)?session_?token['\"]?\s*[:=]\s*b?['\"]?)" + _VALUE),
+    re.compile(r"(?i)(\b(?:password|passwd|pwd)['\"]?\s*[:=]\s*b?['\"]?)" + _VALUE),
+    re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@'\"]*:)([^\s@'\"]+)(?=@)"),  # scheme://user:PASSWORD@host
+    re.compile(r"(?i)(^|[^0-9a-f])([0-9a-f]{64})(?![0-9a-f])"),  # signatures and the hashes they are built from
 ]
 
 
 def remember(*secrets: str | None) -> None:
     """Register secret values (secret keys, session tokens) to be masked wherever they appear."""
     with _lock:
-        _known.update(s for s in secrets if s and len(s) >= 4)
+        for secret in secrets:
+            if secret and len(secret) >= 4:
+                _known.update({secret, quote(secret, safe=""), quote(secret, safe="/")})
 
 
 def redact(text: str) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -39,12 +41,14 @@ def test_cli_run_with_canary_credentials_leaks_nothing(emulator: Emulator, tmp_p
         capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "x-amz-security-token" in result.stderr.lower()  # the wire log really was on, and masked
+    assert "Signature:\n" in result.stderr and "StringToSign:\n" in result.stderr  # botocore's signing log too
     with sqlite3.connect(files["h.sqlite3"]) as db:
         stored = "\n".join(row[0] for row in db.execute("SELECT report FROM reports"))
     everything = "\n".join([result.stdout, result.stderr, files["r.json"].read_text(), files["r.csv"].read_text(),
                             stored, files["h.sqlite3"].read_bytes().decode("latin-1")])
-    for secret in (CANARY_SECRET, CANARY_TOKEN):
+    for secret in (CANARY_SECRET, CANARY_TOKEN, quote(CANARY_SECRET, safe=""), quote(CANARY_TOKEN, safe="")):
         assert secret not in everything
+    assert re.findall(r"(?i)(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])", everything) == []  # no signature, in any form
 
 
 @pytest.mark.parametrize("text", [
@@ -53,10 +57,19 @@ def test_cli_run_with_canary_credentials_leaks_nothing(emulator: Emulator, tmp_p
     f"x-amz-security-token:{CANARY_TOKEN}\nhost:example.com",
     f"aws_secret_access_key = {CANARY_SECRET}",
     f"{{'SecretAccessKey': '{CANARY_SECRET}', 'SessionToken': '{CANARY_TOKEN}'}}",
+    f"Signature:\n{'ab' * 32}",
+    f"StringToSign:\nAWS4-HMAC-SHA256\n20260101T000000Z\n20260101/us-east-1/dynamodb/aws4_request\n{'ab' * 32}",
+    f"CanonicalRequest:\nPOST\n/\n\nhost:localhost\nx-amz-security-token:{CANARY_TOKEN}\n\nhost\n{'AB' * 32}",
+    f"GET https://bucket.s3.amazonaws.com/k?X-Amz-Security-Token={quote(CANARY_TOKEN, safe='')}&X-Amz-Signature="
+    f"{'ab' * 32}&X-Amz-Credential=AKID",
+    f"{{'authorization': 'AWS4-HMAC-SHA256 Credential=AKID/x, SignedHeaders=host, Signature={'ab' * 32}'}}",
+    f"connecting to https://lab:{CANARY_SECRET}@proxy.example.com:3128/",
+    f"password={CANARY_SECRET}&user=lab",
 ])
 def test_redaction_patterns(text: str) -> None:
     cleaned = logs.redact(text)
-    assert CANARY_SECRET not in cleaned and CANARY_TOKEN not in cleaned and "ab" * 32 not in cleaned
+    for secret in (CANARY_SECRET, CANARY_TOKEN, quote(CANARY_TOKEN, safe=""), "ab" * 32, "AB" * 32):
+        assert secret not in cleaned
 
 
 def test_remembered_secrets_are_masked_anywhere_in_a_log_record(caplog: pytest.LogCaptureFixture) -> None:
@@ -64,7 +77,10 @@ def test_remembered_secrets_are_masked_anywhere_in_a_log_record(caplog: pytest.L
     logger = logging.getLogger("lab.test")
     caplog.handler.addFilter(logs.RedactingFilter())
     logger.warning("got %s in the middle", "an-unusual-secret-value")
+    logs.remember("an/unusual+secret")
+    logger.warning("signed url ?Token=%s&x=1", quote("an/unusual+secret", safe=""))
     assert "an-unusual-secret-value" not in caplog.text and "got *** in the middle" in caplog.text
+    assert "unusual" not in caplog.text
 
 
 def test_reprs_never_show_secrets(emulator: Emulator) -> None:
