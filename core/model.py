@@ -8,6 +8,7 @@ runner, charts, export, history, the page and the CLI all import this module. Bu
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -111,7 +112,7 @@ class Conditions:
             value = getattr(self, name)
             if not 0 <= value <= 1:
                 raise ConfigError(f"fault {name} is a probability between 0 and 1, got {value}")
-        if sum(getattr(self, name) for name in FAULTS) > 1:
+        if sum(parts_per_million(getattr(self, name)) for name in FAULTS) > 1_000_000:
             raise ConfigError(f"fault probabilities {' + '.join(FAULTS)} must add up to at most 1")
 
     def as_dict(self) -> dict[str, float]:
@@ -121,6 +122,12 @@ class Conditions:
     def faults(self) -> dict[str, float]:
         """The faults that are on, by name."""
         return {name: getattr(self, name) for name in FAULTS if getattr(self, name)}
+
+
+def parts_per_million(probability: float) -> int:
+    """A probability in whole parts per million, rounded half up: fault probabilities add up in these, so that the
+    sum is exact and server.js (which computes ``Math.floor(p * 1e6 + 0.5)``, the same IEEE operations) agrees."""
+    return math.floor(probability * 1_000_000 + 0.5)
 
 
 # The fault names, in one place: the CLI's --faults, the page's sliders and the server's conditions use them.

@@ -375,6 +375,36 @@ def test_conditions_the_cli_accepts_the_server_accepts(emulator: Emulator) -> No
         emulator.set_conditions(Conditions())
 
 
+@pytest.mark.parametrize("faults", [
+    (0.33, 0.56, 0.11), (0.11, 0.56, 0.33), (0.7, 0.2, 0.1), (0.1, 0.2, 0.7), (0.6, 0.3, 0.1), (0.3, 0.6, 0.1),
+    (0.3333334, 0.3333333, 0.3333333), (0.5, 0.5000004, 0.0), (0.5, 0.5000005, 0.0), (0.34, 0.56, 0.11),
+])
+def test_fault_sums_follow_one_rule_in_the_cli_and_the_server(emulator: Emulator,
+                                                              faults: tuple[float, float, float]) -> None:
+    fields = dict(zip(("throttle", "error", "reset"), faults, strict=True))
+    try:
+        Conditions(**fields)
+        python_accepts = True
+    except ConfigError:
+        python_accepts = False
+    status, answer = raw(emulator.port, "POST", "/__lab/conditions", json.dumps(fields).encode(),
+                         {"X-Lab-Token": token_of(emulator)})
+    raw(emulator.port, "POST", "/__lab/conditions", b"{}", {"X-Lab-Token": token_of(emulator)})
+    assert (status == 200) == python_accepts, answer
+    if faults == (0.33, 0.56, 0.11):  # the issue's: they add up to 1 (1.0000000000000002 summed left to right)
+        assert python_accepts
+
+
+def test_settings_the_server_refuses_are_its_one_line_without_a_setup_hint() -> None:
+    forged = Conditions()
+    object.__setattr__(forged, "latency_ms", 70_000.0)  # past the Python check: only server.js sees it
+    with pytest.raises(EmulatorError) as refused:
+        Emulator(conditions=forged).start()
+    message = str(refused.value)
+    assert "latency_ms must be between 0 and 60000 ms, got 70000" in message
+    assert "setup" not in message and "\n" not in message
+
+
 def test_huge_bodies_are_refused_early_without_buffering(emulator: Emulator) -> None:
     node = psutil.Process(emulator.pid)
     before = node.memory_info().rss
@@ -459,3 +489,55 @@ def test_cli_emulator_refuses_a_remote_upstream_in_one_line() -> None:
                             capture_output=True, text=True, cwd=emulator_module.REPO_ROOT, timeout=30)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "not a loopback address" in result.stderr
+
+
+# ---- a proxy that would be its own upstream (issue 22 point 10) ----------------------------------------------------
+
+@pytest.mark.parametrize(("host", "upstream", "itself"), [
+    ("127.0.0.1", "http://127.0.0.1:18777", True),
+    ("127.0.0.1", "http://localhost:18777", True),
+    ("localhost", "http://[::1]:18777", True),
+    ("::1", "http://127.0.0.1:18777", True),
+    ("0.0.0.0", "http://127.0.0.9:18777", True),
+    ("::", "http://localhost:18777", True),
+    ("127.0.0.1", "http://127.0.0.1:18778", False),
+    ("127.0.0.1", "http://127.0.0.2:18777", False),  # another address: another socket
+])
+def test_an_upstream_that_is_the_proxy_itself_is_refused(host: str, upstream: str, itself: bool) -> None:
+    if itself:
+        with pytest.raises(ConfigError, match="is this proxy itself"):
+            Emulator(port=18777, host=host, upstream=upstream)
+    else:
+        Emulator(port=18777, host=host, upstream=upstream)  # not started: the check is at construction
+
+
+def test_cli_emulator_refuses_itself_as_upstream_in_one_line() -> None:
+    port = free_port()
+    result = subprocess.run([sys.executable, "-m", "core", "emulator", "--port", str(port), "--upstream",
+                             f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=60,
+                            cwd=emulator_module.REPO_ROOT)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "is this proxy itself" in result.stderr
+
+
+def test_server_js_refuses_a_request_of_its_own_that_comes_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(emulator_module, "check_not_itself", lambda *_: None)  # a disguise the URL check misses
+    port = free_port()
+    proxy = Emulator(port=port, upstream=f"http://127.0.0.1:{port}")
+    with pytest.raises(ConfigError, match=r"leads back to .* itself"):
+        proxy.start(timeout=20)
+    assert not proxy.running
+    process = subprocess.Popen([node_executable(), str(emulator_module.SERVER_JS), "--port", str(port),
+                                "--upstream", f"http://127.0.0.1:{port}"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=emulator_module.REPO_ROOT)
+    try:
+        assert process.stdout is not None and "port" in json.loads(process.stdout.readline())
+        for _ in range(20):
+            status, answer = raw(port, "POST", "/", b"{}", {"X-Amz-Target": "DynamoDB_20120810.ListTables",
+                                                            "Content-Type": "application/x-amz-json-1.0"})
+            assert status == 508 and b"its upstream leads to itself" in answer
+        assert process.poll() is None and psutil.Process(process.pid).memory_info().rss < 200 * 2**20
+        assert psutil.Process(process.pid).num_fds() < 100
+    finally:
+        process.kill()
+        process.wait()

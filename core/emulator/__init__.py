@@ -36,7 +36,7 @@ from typing import IO, Any
 
 from core.capacity import Capacity
 from core.emulator.tls import ThrowawayCA
-from core.emulator.upstream import check_upstream, needs_proxy
+from core.emulator.upstream import check_not_itself, check_upstream, needs_proxy
 from core.errors import ConfigError, EmulatorError
 from core.model import Conditions
 from core.protocol import CONTENT_TYPE, target_header, unsigned_headers
@@ -45,6 +45,7 @@ from core.sigv4 import Credentials, sign
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_JS = Path(__file__).with_name("server.js")
 SETUP_HINT = "run `./lab.sh setup` in the repository (pip install -r requirements.txt, then npm ci)"
+LOOP_STATUS = 508  # server.js's answer to a request of its own that came back to it (its upstream is itself)
 TOKEN_HEADER = "X-Lab-Token"  # the server requires its control token in this header on /__lab/* requests
 
 
@@ -75,6 +76,8 @@ class Emulator:
         self.conditions = conditions or Conditions()
         self.capacity = capacity or Capacity()
         self.upstream = check_upstream(upstream) if upstream is not None else None
+        if self.upstream is not None:
+            check_not_itself(self.upstream, host, port)
         self.tls = tls
         self.credentials = tuple(credentials)  # Credentials' repr masks the secrets
         if len({c.access_key for c in self.credentials}) != len(self.credentials):
@@ -162,6 +165,8 @@ class Emulator:
         if code == "EADDRINUSE":
             return (f"port {self.requested_port} on {self.host} is in use: pick another with --port, "
                     "or 0 for any free port")
+        if code == "BAD_ARGUMENTS":  # what the lab handed over, not the installation: the server's reason alone
+            return f"{self.name} refused its settings: {announced.get('message')}"
         if code == "NO_DYNALITE":
             return f"dynalite could not be loaded ({announced.get('message')}): {SETUP_HINT}"
         return f"{self.name} did not start ({announced.get('message', 'no answer')}): {SETUP_HINT}"
@@ -175,6 +180,10 @@ class Emulator:
                 status, _ = self.call("ListTables", {})
                 if status == 200 or (self.upstream and status < 500):
                     return
+                if status == LOOP_STATUS:  # server.js saw its own request come back: the upstream is itself
+                    self.stop()
+                    raise ConfigError(f"upstream {self.upstream} leads back to {self.name} itself (a loop): point "
+                                      "--upstream at the engine")
             except OSError:
                 pass
             if time.monotonic() > deadline or not self.running:

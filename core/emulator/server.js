@@ -35,6 +35,7 @@
 // The AWS dress rehearsal: with --tls-cert/--tls-key it serves HTTPS (the lab makes a throwaway CA for it); with
 // credentials (never logged) every DynamoDB request's SigV4 signature is checked as DynamoDB checks it (see auth.js); refusals
 // are counted in stats.auth_refused by error type, TLS connections in stats.tls_server_names by the SNI name sent.
+// A request that comes back to the proxy that sent it (its upstream leads to itself) gets 508 at once (stats.loops).
 'use strict'
 
 const fs = require('fs')
@@ -51,6 +52,11 @@ const { createAuth } = require('./auth.js')
 const MAX_BODY_BYTES = 16 * 1024 * 1024 // DynamoDB's (and dynalite's) limit on a request
 const MAX_LAB_BODY_BYTES = 64 * 1024
 const TOKEN_HEADER = 'x-lab-token'
+// Every request this proxy sends upstream carries its id in this header (after any earlier proxies' ids): a
+// request that comes back with it is a loop, however the upstream URL is spelt, and is refused at once.
+const VIA_HEADER = 'x-lab-proxy-via'
+const PROXY_ID = crypto.randomBytes(12).toString('base64url')
+const LOOP_STATUS = 508
 const MAX_SECRETS_BYTES = 64 * 1024
 let TOKEN = '' // the control token and the key pairs come on stdin (--secrets stdin), see readSecrets
 let CREDENTIALS = null
@@ -117,10 +123,16 @@ function validConditions (raw) {
     }
     out[key] = value
   }
-  if (out.throttle + out.error + out.reset > 1) {
+  if (FAULTS.reduce(function (sum, key) { return sum + partsPerMillion(out[key]) }, 0) > 1000000) {
     throw new Error('fault probabilities throttle + error + reset must add up to at most 1')
   }
   return out
+}
+
+// Probabilities add up in whole parts per million, as core/model.py's parts_per_million does (the same IEEE
+// operations): 0.33 + 0.56 + 0.11 is 1 here and there, whatever order floats would be summed in.
+function partsPerMillion (probability) {
+  return Math.floor(probability * 1000000 + 0.5)
 }
 
 // Only an http:// endpoint on this machine: the proxy never sends anything off the machine.
@@ -220,6 +232,7 @@ function upstreamEngine (upstream) {
       if (!HOP_BY_HOP.has(name) && name !== TOKEN_HEADER) headers[name] = value
     }
     headers['content-length'] = String(body.length)
+    headers[VIA_HEADER] = (req.headers[VIA_HEADER] ? req.headers[VIA_HEADER] + ', ' : '') + PROXY_ID
     if (options.transform) headers['accept-encoding'] = 'identity' // the answer will be rewritten
     const outgoing = http.request({
       hostname: upstream.hostname,
@@ -258,7 +271,7 @@ function upstreamEngine (upstream) {
 
 let args, conditions, capacity, upstream, engine, tls, auth
 const hashKeys = new Map() // table -> its partition key's attribute name, from the CreateTable requests seen
-const stats = { requests: 0, writes: 0, throttled: 0, errors: 0, resets: 0, rejected: 0, upstream_errors: 0, internal_errors: 0, auth_refused: {}, tls_server_names: {} }
+const stats = { requests: 0, writes: 0, throttled: 0, errors: 0, resets: 0, rejected: 0, upstream_errors: 0, internal_errors: 0, loops: 0, auth_refused: {}, tls_server_names: {} }
 try {
   args = parseArgs(process.argv.slice(2))
   conditions = validConditions(JSON.parse(args.conditions))
@@ -529,6 +542,11 @@ function tooLarge (req, res, limit) {
 function handle (req, res, body) {
   if (req.url.startsWith('/__lab/')) return handleLab(req, res, body)
   stats.requests++
+  if (String(req.headers[VIA_HEADER] || '').split(', ').includes(PROXY_ID)) {
+    stats.loops++
+    return send(res, LOOP_STATUS, errorBody(PREFIX + 'InternalServerError', 'the conditions proxy received its own ' +
+      'request back: its upstream leads to itself (a loop); point --upstream at the engine'))
+  }
   const op = String(req.headers['x-amz-target'] || '').split('.')[1] || ''
   const go = function () {
     try {

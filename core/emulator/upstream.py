@@ -2,9 +2,9 @@
 
 Contract: pure functions, no I/O. ``check_upstream`` accepts only a plain ``http://host:port`` endpoint on this
 machine (localhost, 127.0.0.0/8, ::1) and raises ``ConfigError`` with a one-line fix otherwise; server.js applies
-the same rule again. ``needs_proxy`` says whether network conditions must be injected between the lab and an
-engine (or a capacity model applied): with none, the lab talks to the engine directly and no proxy process is
-started.
+the same rule again. ``check_not_itself`` refuses an upstream that is the proxy's own address. ``needs_proxy``
+says whether network conditions must be injected between the lab and an engine (or a capacity model applied):
+with none, the lab talks to the engine directly and no proxy process is started.
 """
 
 from __future__ import annotations
@@ -34,6 +34,23 @@ def check_upstream(url: str) -> str:
         raise ConfigError(f"upstream {parts.hostname} is not a loopback address: the conditions proxy fronts only "
                           "engines on this machine (localhost, 127.0.0.0/8, ::1)")
     return f"http://{parts.netloc}"
+
+
+# Names of this machine a proxy listening on one of them answers on (the wildcards listen on every one).
+_SELF_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+_WILDCARDS = frozenset({"0.0.0.0", "::", ""})
+
+
+def check_not_itself(upstream: str, host: str, port: int) -> None:
+    """``ConfigError`` when the proxy listening on ``host``:``port`` would be its own upstream (a loop that eats
+    memory until it dies); server.js also refuses any request that comes back to it, however the URL is spelt."""
+    parts = urlsplit(upstream)
+    upstream_host = (parts.hostname or "").lower()
+    if port != (parts.port or 80):
+        return
+    if host in _WILDCARDS or upstream_host == host.lower() or {upstream_host, host.lower()} <= _SELF_NAMES:
+        raise ConfigError(f"upstream {upstream} is this proxy itself (it listens on port {port}): point --upstream "
+                          "at the engine's port, or give the proxy another --port")
 
 
 def needs_proxy(conditions: Conditions, capacity: Capacity | None = None) -> bool:
