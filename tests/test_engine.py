@@ -519,6 +519,73 @@ def test_exchange_abandons_a_stopped_retry_without_asking_to_sleep() -> None:
     assert tally.unknown == 1 and tally.unknown_isbns == [ISBN[0]]
 
 
+# --- in doubt: sticky through retries and batch splits ----------------------------------------------------------
+
+CUT, REFUSED = Outcome(code="ConnectionError"), Outcome(code="ConnectionRefused")
+
+
+@pytest.mark.parametrize(("answers", "ok", "failed", "unknown"), [
+    # never in doubt: a refusal for good is failed
+    ([Outcome(code=THROTTLE)] * 4, NONE, ALL, NONE),
+    ([REFUSED] * 4, NONE, ALL, NONE),
+    ([Outcome(code="ValidationException")], NONE, ALL, NONE),
+    ([Outcome(unprocessed=unprocessed(1, 3))] + [Outcome(code=THROTTLE)] * 3, (0, 2, 4), (1, 3), NONE),
+    ([Outcome(unprocessed=unprocessed(1, 3))] * 4, (0, 2, 4), (1, 3), NONE),
+    # cut off once: in doubt for good, whatever later attempts answer (unless one succeeds)
+    ([CUT, REFUSED, REFUSED, REFUSED], NONE, NONE, ALL),
+    ([Outcome(code="Timeout")] + [Outcome(code=THROTTLE)] * 3, NONE, NONE, ALL),
+    ([Outcome(code="HTTP500"), Outcome(code="ValidationException")], NONE, NONE, ALL),
+    ([CUT, REFUSED, Outcome()], ALL, NONE, NONE),
+    # ... through a batch split: the held-back books of an in-doubt batch stay in doubt
+    ([CUT, Outcome(unprocessed=unprocessed(1, 3)), REFUSED, REFUSED], (0, 2, 4), NONE, (1, 3)),
+    ([CUT, Outcome(unprocessed=unprocessed(1, 3)), *[Outcome(unprocessed=unprocessed(1))] * 2],
+     (0, 2, 3, 4), NONE, (1,)),
+    # ... and a split before the doubt puts only the held-back books in doubt
+    ([Outcome(unprocessed=unprocessed(1, 3)), CUT, REFUSED, REFUSED], (0, 2, 4), NONE, (1, 3)),
+])
+@pytest.mark.parametrize("driver", ["drive", "adrive"])
+def test_books_once_in_doubt_end_ok_or_unknown_never_failed(driver: Driver, answers: list[Outcome],
+                                                            ok: tuple[int, ...], failed: tuple[int, ...],
+                                                            unknown: tuple[int, ...]) -> None:
+    script = iter(answers)
+    tally = Tally(driver, "T")
+
+    def send(work: Work) -> Outcome:
+        return next(script)
+
+    async def send_async(work: Work) -> Outcome:
+        return next(script)
+
+    if driver == "drive":
+        drive(Work(tuple(BOOKS), True), send, fast_policy(attempts=4), tally, Sleeps())
+    else:
+        asyncio.run(adrive(Work(tuple(BOOKS), True), send_async, fast_policy(attempts=4), tally, Sleeps().later))
+    assert next(script, None) is None  # every scripted answer was asked for
+    assert (tally.ok, tally.failed, tally.unknown) == (len(ok), len(failed), len(unknown))
+    assert sorted(tally.failed_isbns) == sorted(ISBN[i] for i in failed)
+    assert sorted(tally.unknown_isbns) == sorted(ISBN[i] for i in unknown)
+
+
+@pytest.mark.parametrize(("first", "second", "failed", "unknown"), [
+    (REFUSED, REFUSED, 1, 0), (CUT, REFUSED, 0, 1), (REFUSED, CUT, 0, 1), (CUT, CUT, 0, 1),
+])
+def test_a_run_stopped_by_the_breaker_keeps_the_doubt_of_earlier_attempts(first: Outcome, second: Outcome,
+                                                                           failed: int, unknown: int) -> None:
+    """The breaker opens during a book's second attempt: it ends failed only if no attempt was ever cut off."""
+    tally = Tally("threaded", "T")
+    answers = iter([first, second])
+
+    def send(work: Work) -> Outcome:
+        if work.attempts:  # the second attempt: meanwhile the rest of the run opens the breaker
+            for _ in range(8):
+                tally.request(0.0, THROTTLE)
+        return next(answers)
+
+    drive(Work((BOOKS[0],), False), send, fast_policy(), tally, Sleeps())
+    assert tally.halted is not None and next(answers, None) is None
+    assert (tally.ok, tally.failed, tally.unknown) == (0, failed, unknown)
+
+
 # --- drivers ------------------------------------------------------------------------------------------------------
 
 def test_run_sequential_writes_each_book_once() -> None:

@@ -34,13 +34,16 @@ MAX_LISTED_ISBNS = 100_000
 PROGRESS_INTERVAL = 0.05
 ASYNC_POLL = 0.05  # how often an async backoff sleep looks at the stop signal
 STOPPED = "the run was stopped before these items were settled"
+IN_DOUBT = "; an earlier attempt got no answer, so they may be written"
 
 
 @dataclass(frozen=True)
 class Work:
     """One request's worth of books (one for PutItem, up to 25 for BatchWriteItem) and its attempts so far.
 
-    ``in_doubt``: the last attempt got no clear answer (timeout, reset, 5xx), so its books may be written."""
+    ``in_doubt``: an attempt so far got no clear answer (timeout, reset, 5xx), so its books may be written. Sticky:
+    a later refusal (throttle, refused connection, fatal error) does not undo an earlier attempt that may have
+    written them, so books in doubt end ok or unknown, never failed."""
 
     books: tuple[Book, ...]
     batch: bool
@@ -82,17 +85,23 @@ def settle(work: Work, outcome: Outcome, policy: RetryPolicy, proven: bool = Tru
         if not rest:
             return Step(done=done)
         if attempts < policy.max_attempts:
-            return Step(done=done, retry=Work(rest, work.batch, attempts), delay=policy.delay(attempts, proven))
-        return Step(done=done, failed=rest, reason=f"UnprocessedItems: still throttled after {attempts} attempts")
+            return Step(done=done, retry=Work(rest, work.batch, attempts, work.in_doubt),
+                        delay=policy.delay(attempts, proven))
+        reason = f"UnprocessedItems: still throttled after {attempts} attempts"
+        if work.in_doubt:
+            return Step(done=done, unknown=rest, reason=reason + IN_DOUBT)
+        return Step(done=done, failed=rest, reason=reason)
     kind = classify(outcome.code)
-    doubt = kind in (Kind.UNKNOWN, Kind.TRANSIENT)
+    doubt = work.in_doubt or kind in (Kind.UNKNOWN, Kind.TRANSIENT)
     if policy.should_retry(outcome.code, attempts):
         # A refused connection says nothing about load (nothing listens): probe again soon, never back off 20 s.
         proven = proven and kind is not Kind.REFUSED
         return Step(retry=Work(work.books, work.batch, attempts, doubt), delay=policy.delay(attempts, proven))
     reason = explain(outcome.code, outcome.message)
-    if doubt:
+    if kind in (Kind.UNKNOWN, Kind.TRANSIENT):
         return Step(unknown=work.books, reason=f"{reason} (after {attempts} attempts)")
+    if doubt:  # refused now, but an earlier attempt may have written them
+        return Step(unknown=work.books, reason=f"{reason} (after {attempts} attempts){IN_DOUBT}")
     suffix = f" (after {attempts} attempts)" if kind in (Kind.THROTTLE, Kind.REFUSED) else ""
     return Step(failed=work.books, reason=reason + suffix)
 
