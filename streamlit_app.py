@@ -10,7 +10,6 @@ cancel it and gets its result. Every failure is one readable line, never a trace
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -106,7 +105,7 @@ def managed_server(kind: str) -> Server:
 
 
 def open_history() -> History:
-    return History(os.environ.get("LAB_HISTORY_PATH") or None, elsewhere="set LAB_HISTORY_PATH to another file")
+    return History(elsewhere="set LAB_HISTORY_PATH to another file")
 
 
 # --- sidebar -----------------------------------------------------------------------------------------------------

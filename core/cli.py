@@ -30,8 +30,8 @@ from core.endpoints import KINDS
 from core.environment import environment
 from core.errors import ConfigError, LabError
 from core.estimate import forecast, span
-from core.export import to_csv, to_json
-from core.history import History
+from core.export import EXPORT_HEAD, is_export, to_csv, to_json
+from core.history import History, kept_paths
 from core.history import default_path as default_history_path
 from core.model import (
     MAX_CONCURRENCY,
@@ -178,21 +178,52 @@ def capacity_report(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _identity(path: Path) -> tuple[int, int] | Path:
+    """What names one file however it is spelt: device and inode when it exists, else its resolved path."""
+    try:
+        status = path.stat()
+    except OSError:
+        return path.resolve()
+    return status.st_dev, status.st_ino
+
+
+def _overwritable(path: Path) -> bool:
+    """An export may replace this existing file: not a regular file (a device, a pipe), empty, or an export."""
+    try:
+        if not path.is_file() or path.stat().st_size == 0:
+            return True
+        with path.open("rb") as existing:
+            return is_export(existing.read(EXPORT_HEAD))
+    except OSError:
+        return True  # unreadable: the permission check names it
+
+
 def check_outputs(args: argparse.Namespace) -> None:
-    """Every output path is usable and distinct before anything runs (``ConfigError`` otherwise)."""
-    history = None if args.history.lower() == "off" else args.history
-    named = [(flag, value) for flag, value in (("--json", args.json), ("--csv", args.csv), ("--history", history))
+    """Every output path is usable and distinct before anything runs (``ConfigError`` otherwise). An export never
+    writes over a history (in use, ``LAB_HISTORY_PATH``'s or the standard one, however spelt: links, ``..``, a
+    relative path) nor over an existing file that is not an earlier export (the lab's own files, the user's)."""
+    history = None if args.history.lower() == "off" else Path(args.history or default_history_path()).expanduser()
+    named = [(flag, value) for flag, value in (("--json", args.json), ("--csv", args.csv),
+                                                ("--history", None if history is None else str(history)))
              if value and value != STDOUT]
-    seen: dict[Path, str] = {}
+    kept = {_identity(path): path for path in kept_paths(history)}
+    seen: dict[tuple[int, int] | Path, str] = {}
     for flag, value in named:
         path = Path(value).expanduser().resolve()
-        if path in seen:
-            raise ConfigError(f"{seen[path]} and {flag} name the same file {value}: give each output its own file")
-        seen[path] = flag
+        identity = _identity(path)
+        if identity in seen:
+            raise ConfigError(f"{seen[identity]} and {flag} name the same file {value}: give each output its own file")
+        seen[identity] = flag
         if path.is_dir():
             raise ConfigError(f"cannot write {value} ({flag}): it is a folder; name a file in it")
         if not path.parent.is_dir():
             raise ConfigError(f"cannot write {value} ({flag}): folder {Path(value).parent} does not exist")
+        if flag != "--history" and identity in kept:
+            raise ConfigError(f"cannot write {value} ({flag}): it is the lab's history file {kept[identity]}; "
+                              "name another file")
+        if flag != "--history" and not _overwritable(path):
+            raise ConfigError(f"cannot write {value} ({flag}): it exists and is not an export of the lab (an export "
+                              "replaces only an earlier export); name a new file")
         if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
             raise ConfigError(f"cannot write {value} ({flag}): permission denied; pick another path")
     if args.json == STDOUT and args.csv == STDOUT:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 from core.model import Report, RunResult
@@ -23,6 +24,8 @@ CSV_FIELDS = ("approach", "repeat", "table", "items", "seconds", "items_per_seco
 
 
 MAX_CHART_SAMPLES = 2_000
+EXPORT_HEAD = 4_096  # bytes of a file ``is_export`` needs
+_JSON_HEAD = re.compile(rb'\s*\{\s*"plan"\s*:')
 
 
 def run_dict(run: RunResult, detail: bool = False) -> dict[str, Any]:
@@ -86,3 +89,9 @@ def to_csv(report: Report) -> str:
     for run in to_dict(report)["runs"]:
         writer.writerow(csv_row(run))
     return out.getvalue()
+
+
+def is_export(head: bytes) -> bool:
+    """The first ``EXPORT_HEAD`` bytes of a file are those of a JSON or CSV export (the only files an export may
+    write over)."""
+    return bool(_JSON_HEAD.match(head)) or head.startswith(",".join(CSV_FIELDS[:2]).encode() + b",")

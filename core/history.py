@@ -33,8 +33,28 @@ CREATE TABLE IF NOT EXISTS reports (
 """
 
 
-def default_path() -> Path:
+HISTORY_ENV = "LAB_HISTORY_PATH"
+SIDE_FILES = ("-journal", "-wal", "-shm")  # SQLite's files beside a database
+
+
+def standard_path() -> Path:
+    """history.sqlite3 in the user's data folder (XDG_DATA_HOME on Linux)."""
     return Path(platformdirs.user_data_dir("dynamodb-write-lab")) / "history.sqlite3"
+
+
+def default_path(environ: Mapping[str, str] = os.environ) -> Path:
+    """The history file when none is named: ``LAB_HISTORY_PATH`` if set, else ``standard_path()``. The one place
+    this is decided: the CLI and the page both call it."""
+    named = environ.get(HISTORY_ENV)
+    return Path(named).expanduser() if named else standard_path()
+
+
+def kept_paths(history: Path | None, environ: Mapping[str, str] = os.environ) -> tuple[Path, ...]:
+    """Every file a history may live in, whether or not it exists yet: ``history`` (the one in use, None when
+    off), ``LAB_HISTORY_PATH``'s and the standard one, each with SQLite's side files. No export may write there."""
+    named = environ.get(HISTORY_ENV)
+    bases = [history, Path(named).expanduser() if named else None, standard_path()]
+    return tuple(Path(f"{base}{suffix}") for base in bases if base is not None for suffix in ("", *SIDE_FILES))
 
 
 @dataclass(frozen=True)
