@@ -38,7 +38,7 @@ MAX_OBJECT_BYTES = 5 * 10**9  # 5 GB per object
 _S3_BUCKET = re.compile(r"^[a-z0-9A-Z]+[.\-\w]*[a-z0-9A-Z]+$")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 _NEXT_TOKEN = re.compile(r"^([0-9a-f]{16})+$")
-_ISBN = re.compile(rb'"isbn"\s*:\s*\{\s*"S"\s*:\s*"([^"\\]{1,64})"')
+_ISBN = re.compile(rb'"isbn"\s*:\s*\{\s*"[A-Z]{1,4}"\s*:\s*"([^"\\]{1,64})"')
 
 
 def _choice(value: str, choices: tuple[str, ...], field: str) -> str:

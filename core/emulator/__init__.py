@@ -216,6 +216,12 @@ class Emulator:
         self._control("capacity", capacity.as_dict())
         self.capacity = capacity
 
+    def set_bulk(self, settings: dict[str, Any]) -> None:
+        """Configure the bulk put emulation (``bulkput.js``): its rates, start-up and capacity sharing
+        (``BulkAssumptions.proxy_settings``) and, under "s3", the S3 it reads ({"endpoint", "region", "access_key",
+        "secret_key"}: sent on the token-guarded control endpoint, never argv, the environment or an answer)."""
+        self._control("bulk", settings)
+
     def _control(self, what: str, settings: dict[str, Any]) -> None:
         """POST to a control endpoint (with the lab's token); ``EmulatorError`` with the server's reason."""
         status, answer = self._request("POST", f"/__lab/{what}", json.dumps(settings).encode(),

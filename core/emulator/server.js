@@ -26,6 +26,9 @@
 // PutItem that does not fit gets 400 ProvisionedThroughputExceededException or ThrottlingException with
 // ThrottlingReasons; a batch writes what fits and returns the rest in UnprocessedItems (400 when nothing fits).
 // A CreateTable or DeleteTable seen here starts the table's model afresh (and tells it the partition key).
+// Bulk put (StartBulkPutItems, DescribeBulkOperation, ListBulkOperations, CancelBulkOperation): emulated by
+// bulkput.js in front of the engine, reading S3 set through GET/POST /__lab/bulk (its rates, start-up, S3 endpoint
+// and keys; the keys are never answered).
 // Control endpoints: GET /__lab/stats[?since=UNIX_SECONDS] (request counters, consumed WRU per second and
 // throttle reasons, per table too, cut from `since`), GET/POST
 // /__lab/conditions and /__lab/capacity (read/replace them, validated as the CLI validates them). They answer only
@@ -48,6 +51,7 @@ const zlib = require('zlib')
 const { EventEmitter } = require('events')
 const { createCapacity, validCapacity, writeUnits } = require('./capacity.js')
 const { createAuth } = require('./auth.js')
+const { createBulk, engineCall } = require('./bulkput.js')
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024 // DynamoDB's (and dynalite's) limit on a request
 const MAX_LAB_BODY_BYTES = 64 * 1024
@@ -269,7 +273,7 @@ function upstreamEngine (upstream) {
 
 // ---- the proxy ----------------------------------------------------------------------------------------------
 
-let args, conditions, capacity, upstream, engine, tls, auth
+let args, conditions, capacity, upstream, engine, tls, auth, bulk
 const hashKeys = new Map() // table -> its partition key's attribute name, from the CreateTable requests seen
 const stats = { requests: 0, writes: 0, throttled: 0, errors: 0, resets: 0, rejected: 0, upstream_errors: 0, internal_errors: 0, loops: 0, auth_refused: {}, tls_server_names: {} }
 try {
@@ -295,6 +299,7 @@ try {
 }
 try {
   engine = upstream ? upstreamEngine(upstream) : dynaliteEngine()
+  bulk = createBulk({ engine: engineCall(engine), capacity: function () { return capacity } })
 } catch (err) {
   announceFailure('NO_DYNALITE', String(err.message).split('\n')[0], 3)
 }
@@ -507,6 +512,13 @@ function handleLab (req, res, body) {
     }
     return send(res, 200, capacity.config)
   }
+  if (req.url === '/__lab/bulk') {
+    try {
+      return send(res, 200, req.method === 'POST' ? bulk.configure(JSON.parse(body.toString())) : bulk.describeModel())
+    } catch (err) {
+      return send(res, 400, { message: err.message })
+    }
+  }
   if (req.url !== '/__lab/conditions') return send(res, 404, { message: 'unknown lab endpoint ' + req.method + ' ' + req.url })
   if (req.method === 'POST') {
     try {
@@ -555,6 +567,9 @@ function handle (req, res, body) {
         const type = refused.body.__type.split('#')[1]
         stats.auth_refused[type] = (stats.auth_refused[type] || 0) + 1
         return send(res, refused.status, refused.body)
+      }
+      if (bulk.handles(op) && req.method === 'POST') {
+        return bulk.request(op, body, req).then(function (a) { send(res, a.status, a.data) }, function (err) { internalError(res, err) })
       }
       if (op === 'CreateTable' || op === 'DeleteTable') noteTable(op, body) // only a request that is let through
       if (WRITE_OPS.has(op) && req.method === 'POST') {
