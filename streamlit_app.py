@@ -671,6 +671,8 @@ def history() -> None:
     st.subheader("History")
     store = open_history()
     entries = store.entries()
+    for line in store.skipped_lines():
+        st.warning(line, icon=":material/warning:")
     if not entries:
         st.caption(f"No runs yet: every run is kept in {store.path}.")
         return

@@ -230,6 +230,12 @@ def check_outputs(args: argparse.Namespace) -> None:
         raise ConfigError("--json - and --csv - both ask for standard output: send one of them to a file")
 
 
+def _skipped(history: History | None) -> None:
+    """One warning line per history row that could not be read (it was skipped; the file is left as it is)."""
+    for line in history.skipped_lines() if history is not None else ():
+        print(f"warning: {line}", file=sys.stderr)
+
+
 def _export(path: str, text: str) -> str | None:
     """Write one export; the one-line reason when it failed (the run is kept and reported anyway)."""
     if path == STDOUT:
@@ -292,6 +298,7 @@ def _run(args: argparse.Namespace) -> int:
     sweep = plan_sweep(plan, parse_sweep(args.sweep)) if args.sweep else None
     history = None if args.history.lower() == "off" or args.dry_run else History(args.history or None)
     guess = forecast(plan, history.reports() if history is not None else (), environment())
+    _skipped(history)
     print(f"Plan: {plan.items:,} books x {len(plan.approaches)} approaches x {plan.repeats} on {plan.target}; "
           f"estimated {span(guess)}: {guess.basis}", file=sys.stderr)
     if plan.import_note:
@@ -346,7 +353,9 @@ def _plan_load(args: argparse.Namespace) -> int:
                     concurrency=args.concurrency, retry_mode=args.retry_mode)
     path = None if args.history.lower() == "off" else Path(args.history).expanduser() if args.history \
         else default_history_path()
-    reports = History(path).reports() if path is not None and path.exists() else []  # a plan creates no history
+    history = History(path) if path is not None and path.exists() else None  # a plan creates no history
+    reports = history.reports() if history is not None else []
+    _skipped(history)
     plan = plan_load(spec, reports, environment())
     if args.json:
         print(json.dumps(plan.as_dict(), indent=2, ensure_ascii=False))

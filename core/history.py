@@ -7,6 +7,7 @@ Contract: ``History(path)`` opens (creating) the database; a corrupt, unreadable
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 from collections.abc import Mapping
@@ -74,6 +75,7 @@ class History:
     def __init__(self, path: Path | str | None = None, elsewhere: str = "choose another file with --history") -> None:
         self.path = Path(path) if path else default_path()
         self._fix = f"move {self.path} away or {elsewhere}"
+        self.skipped: dict[int, str] = {}  # row id -> why it could not be read (rows are skipped, never changed)
         if self.path.exists() and not os.access(self.path, os.W_OK):
             raise ConfigError(f"history file {self.path} is read-only: {self._fix}")
         try:
@@ -100,31 +102,118 @@ class History:
         except sqlite3.DatabaseError as error:
             raise ConfigError(f"history file {self.path} cannot be written ({error}): {self._fix}") from None
 
-    def entries(self, limit: int = 200) -> list[Entry]:
+    def _rows(self, sql: str, parameters: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         try:
             with self._connect() as db:
-                rows = db.execute(
-                    "SELECT id, created, target, items, approaches, clean, json_extract(report, '$.plan.conditions'), "
-                    "(SELECT total(json_extract(value, '$.seconds')) FROM json_each(report, '$.runs')), "
-                    "json_extract(report, '$.cancelled') FROM reports ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+                return db.execute(sql, parameters).fetchall()
         except sqlite3.DatabaseError as error:
             raise ConfigError(f"history file {self.path} cannot be read ({error}): {self._fix}") from None
-        return [Entry(r[0], r[1], r[2], r[3], tuple(r[4].split(",")), bool(r[5]), json.loads(r[6] or "{}"),
-                      float(r[7] or 0.0), bool(r[8])) for r in rows]
+
+    def _report(self, row_id: int, text: Any) -> dict[str, Any] | None:
+        """A row's stored report, or None (and the row in ``skipped``) when it is not one the lab can read."""
+        try:
+            data: Any = json.loads(text) if isinstance(text, (str, bytes)) else None
+            problem = report_problem(data)
+        except ValueError:
+            problem = "the report is not JSON"
+        if problem is not None:
+            self.skipped[row_id] = problem
+            return None
+        checked: dict[str, Any] = data
+        return checked
+
+    def skipped_lines(self) -> list[str]:
+        """One line per row skipped so far because it could not be read (the file is left as it is)."""
+        return [f"history file {self.path}: row {row_id} skipped ({problem}); the file is left as it is"
+                for row_id, problem in sorted(self.skipped.items())]
+
+    def entries(self, limit: int = 200) -> list[Entry]:
+        """The latest ``limit`` rows, newest first; unreadable rows skipped (see ``skipped_lines``)."""
+        rows = self._rows("SELECT id, created, target, items, approaches, clean, report FROM reports "
+                          "ORDER BY id DESC LIMIT ?", (limit,))
+        entries = []
+        for row_id, created, target, items, approaches, clean, text in rows:
+            data = self._report(row_id, text)
+            if data is None:
+                continue
+            if not (_number(created) and isinstance(target, str) and isinstance(items, int)
+                    and isinstance(approaches, str)):
+                self.skipped[row_id] = "its created, target, items or approaches column is not what the lab wrote"
+                continue
+            entries.append(Entry(row_id, float(created), target, items, tuple(approaches.split(",")), bool(clean),
+                                 data["plan"].get("conditions") or {},
+                                 sum(float(run["seconds"]) for run in data["runs"]), data.get("cancelled") is True))
+        return entries
 
     def reports(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The stored JSON exports of the latest ``limit`` reports, newest first (the estimate calibrates on them)."""
-        try:
-            with self._connect() as db:
-                rows = db.execute("SELECT report FROM reports ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        except sqlite3.DatabaseError as error:
-            raise ConfigError(f"history file {self.path} cannot be read ({error}): {self._fix}") from None
-        return [json.loads(row[0]) for row in rows]
+        """The stored JSON exports of the latest ``limit`` reports, newest first (the estimate calibrates on them);
+        unreadable rows skipped (see ``skipped_lines``)."""
+        rows = self._rows("SELECT id, report FROM reports ORDER BY id DESC LIMIT ?", (limit,))
+        return [data for row_id, text in rows if (data := self._report(row_id, text)) is not None]
 
     def load(self, entry_id: int) -> dict[str, Any]:
-        """The stored JSON export of one report."""
-        with self._connect() as db:
-            row = db.execute("SELECT report FROM reports WHERE id = ?", (entry_id,)).fetchone()
-        if row is None:
+        """The stored JSON export of one report (``ConfigError`` when there is none or it cannot be read)."""
+        rows = self._rows("SELECT id, report FROM reports WHERE id = ?", (entry_id,))
+        if not rows:
             raise ConfigError(f"no report #{entry_id} in {self.path}")
-        return json.loads(row[0])  # type: ignore[no-any-return]
+        data = self._report(*rows[0])
+        if data is None:
+            raise ConfigError(f"report #{entry_id} in {self.path} cannot be read ({self.skipped[entry_id]})")
+        return data
+
+
+_NUMBER = (int, float)
+_PLAN_FIELDS: dict[str, Any] = {"target": str, "items": int, "approaches": list}
+_PLAN_OPTIONAL: dict[str, Any] = {"threads": int, "concurrency": int, "conditions": dict, "capacity": dict,
+                                  "endpoint_url": str}
+_RUN_FIELDS: dict[str, Any] = {"approach": str, "repeat": int, "items": int, "seconds": _NUMBER,
+                               "items_per_second": _NUMBER, "retries": int, "failed_items": int, "latency_ms": dict,
+                               "verification": dict}
+_RUN_OPTIONAL: dict[str, Any] = {"unknown_items": int, "capacity": dict}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, _NUMBER) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _wrong(data: Mapping[str, Any], fields: Mapping[str, Any], where: str, optional: bool = False) -> str | None:
+    """The first field of ``data`` that is missing (unless ``optional``) or of another type than ``fields`` says."""
+    for name, kind in fields.items():
+        if name not in data or (optional and data[name] is None):
+            if optional:
+                continue
+            return f"{where}{name} is missing"
+        value = data[name]
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind) \
+                or (kind is _NUMBER and not _number(value)):
+            return f"{where}{name} is {json.dumps(value)[:40]}"
+    return None
+
+
+def report_problem(data: Any) -> str | None:
+    """Why a stored report cannot be read back (None when it can): every field the estimate, the planner and the
+    page read, with its type. Reports stored before optional fields existed still pass."""
+    if not isinstance(data, dict):
+        return f"the report is {json.dumps(data)[:40]}, not an object"
+    if not _number(data.get("created")):
+        return "created is missing or not a number"
+    plan, runs = data.get("plan"), data.get("runs")
+    if not isinstance(plan, dict):
+        return "plan is missing or not an object"
+    problem = (_wrong(data, {"cancelled": bool, "environment": dict}, "", optional=True)
+               or _wrong(plan, _PLAN_FIELDS, "plan.") or _wrong(plan, _PLAN_OPTIONAL, "plan.", optional=True))
+    if problem is None and not all(_number(v) for v in (plan.get("conditions") or {}).values()):
+        problem = "plan.conditions holds something other than numbers"
+    if problem is None and not isinstance(runs, list):
+        problem = "runs is missing or not a list"
+    for index, run in enumerate(runs if problem is None and isinstance(runs, list) else ()):
+        where = f"runs[{index}]."
+        if not isinstance(run, dict):
+            return f"runs[{index}] is not an object"
+        problem = (_wrong(run, _RUN_FIELDS, where) or _wrong(run, _RUN_OPTIONAL, where, optional=True)
+                   or _wrong(run["latency_ms"], dict.fromkeys(("p50", "p95", "p99", "max"), _NUMBER),
+                             f"{where}latency_ms.")
+                   or _wrong(run["verification"], dict.fromkeys(("expected", "found"), int), f"{where}verification."))
+        if problem is not None:
+            break
+    return problem
