@@ -22,7 +22,7 @@ from typing import Any
 from core.approaches import APPROACHES, Approach, parallelism
 from core.endpoints import Kind
 from core.model import FAULTS, Plan
-from core.retry import CircuitBreaker, RetryPolicy
+from core.retry import RetryPolicy, first_wave
 
 BATCH = 25
 # The network every request crosses before the lab adds any latency (ms).
@@ -129,7 +129,7 @@ def refused(plan: Plan, chosen: Approach) -> float:
 
 def gives_up(plan: Plan, chosen: Approach) -> bool:
     """True when the circuit breaker will most likely stop the run: its first attempts almost all fail."""
-    opens = CircuitBreaker(parallel=plan.parallelism(chosen.name)).first_failures
+    opens = first_wave(plan.parallelism(chosen.name), requests(chosen, plan.items))
     return refused(plan, chosen) ** opens > 0.5
 
 
@@ -169,7 +169,7 @@ def write_seconds(plan: Plan, name: str, calibration: Calibration | None = None,
     if gives_up(plan, chosen):
         # The breaker opens after its first failures; they come in rounds of p attempts, each round after the
         # probing delay (capped at 4 s until a first success).
-        opens = CircuitBreaker(parallel=plan.parallelism(name)).first_failures
+        opens = first_wave(p, n)
         rounds = -(-opens // p)
         probes = sum(0.5 * min(policy.base * 2.0 ** (k - 1), policy.probe_cap) for k in range(1, rounds))
         return rounds * per_attempt_round + probes

@@ -145,14 +145,25 @@ class RetryPolicy:
         return sum(min(self.base * 2.0 ** (attempt - 1), self.cap) for attempt in range(1, self.max_attempts))
 
 
+FIRST_FAILURES = 8  # refused attempts the first-wave rule always waits for: 0.3**8 = 7e-5 at a 30 % fault rate
+
+
+def first_wave(parallel: int, sent: int, floor: int = FIRST_FAILURES) -> int:
+    """Failed first attempts that prove a target refuses everything: the wave actually sent (the parallelism, or
+    fewer when the run has fewer requests: 30 items in 2 batches), at least ``floor``, at most 64."""
+    return max(floor, min(parallel, sent, 64))
+
+
 class CircuitBreaker:
     """Opens when the target refuses everything, so one run gives up in seconds, not hours.
 
     Fed every HTTP attempt of one run (``attempt(ok)``, thread-safe). It opens when either
 
     - the run has not had one successful attempt and ``first_failures`` attempts have failed (a table that throttles
-      everything, a dead endpoint, wrong credentials): with the probing delays of ``RetryPolicy`` a sequential run
-      sees 8 failures within about 20 s, a concurrent one at once; or
+      everything, a dead endpoint, wrong credentials) — the first wave, ``first_wave``: at least 8, or as many
+      requests as the run has started (``send``) up to its parallelism and 64. With the probing delays of
+      ``RetryPolicy`` a sequential run sees its 8 failures within about 20 s, one with 2 requests (30 items in
+      2 batches) within about 7 s, a concurrent one at once; or
     - ``window`` attempts in a row have failed after earlier successes (the target went away mid-run); or
     - ``refusals`` connections in a row were refused: nothing listens at the endpoint (any more: the lab checked
       it answered before the run); a server that answers, even with a throttle, is alive, and waiting out
@@ -169,9 +180,11 @@ class CircuitBreaker:
     open: the run ends, with the reason kept in ``reason``.
     """
 
-    def __init__(self, parallel: int = 1, first_failures: int = 8, window: int = 24, refusals: int = 5,
+    def __init__(self, parallel: int = 1, first_failures: int = FIRST_FAILURES, window: int = 24, refusals: int = 5,
                  silence: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.first_failures = max(first_failures, min(parallel, 64))
+        self.parallel = parallel
+        self.floor = first_failures
+        self.sent: int | None = None  # distinct requests started (``send``); None: nobody counts, assume parallel
         self.window = max(window, min(2 * parallel, 256))
         self.refusals = refusals
         self.silence = silence
@@ -188,6 +201,16 @@ class CircuitBreaker:
     @property
     def open(self) -> bool:
         return self.reason is not None
+
+    @property
+    def first_failures(self) -> int:
+        """Failed attempts without a success that open the breaker: the first wave actually sent (``first_wave``)."""
+        return first_wave(self.parallel, self.parallel if self.sent is None else self.sent, self.floor)
+
+    def send(self) -> None:
+        """Count one more distinct request (a work unit, not a retry) started by the run."""
+        with self._lock:
+            self.sent = (self.sent or 0) + 1
 
     @property
     def proven(self) -> bool:

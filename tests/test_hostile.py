@@ -95,6 +95,21 @@ def test_total_throttling_gives_up_after_a_bounded_number_of_requests(emulator: 
     assert set(result.report.errors) == {"ProvisionedThroughputExceededException"}
 
 
+@pytest.mark.parametrize(("name", "items", "sent"), [("async-batch", 30, 2), ("async", 5, 5), ("threaded", 3, 3)])
+def test_total_throttling_of_a_small_plan_gives_up_after_its_first_wave(
+        emulator: Emulator, name: str, items: int, sent: int) -> None:
+    """30 items in 2 batches at concurrency 100: the first wave is the 2 requests sent, so the breaker needs its
+    floor of 8 refusals (plus what is in flight), not min(parallelism, 64) = 64 at up to 4 s per round."""
+    plan = Plan(approaches=(name,), items=items, concurrency=100, threads=THREADS, max_attempts=40,
+                conditions=Conditions(throttle=1.0))
+    report = run(plan, emulator=emulator)
+    assert report.error is not None and "gave up" in report.error and "first 8 attempts" in report.error
+    (result,) = report.runs
+    accounted(result.report, items)
+    assert result.report.items_ok == 0
+    assert result.report.requests <= 8 + sent, result.report
+
+
 def test_the_cli_under_total_throttling_reports_the_give_up_in_one_line() -> None:
     """The issue's own reproduction: the embedded server the CLI starts throttles everything from the start."""
     result = lab("run", "--items", "20", "--approaches", "sequential,async", "--faults", "throttle=1.0",

@@ -18,6 +18,7 @@ from core.retry import (
     RetryPolicy,
     classify,
     explain,
+    first_wave,
 )
 
 CODES: list[tuple[str, Kind]] = [
@@ -148,6 +149,24 @@ def test_the_circuit_breaker_opens_only_on_a_target_that_refuses_everything(
     assert breaker.open is (opens_at is not None)
     if opens_at:
         assert "gave up" in (breaker.reason or "") and answers[-1] in (breaker.reason or "")
+
+
+@pytest.mark.parametrize(("parallel", "sent", "first_failures"), [
+    (1, 1, 8),  # sequential: 8 refusals
+    (1, 1000, 8),
+    (100, 2, 8),  # 30 items in 2 batches at concurrency 100: the wave is 2 requests, the floor of 8 holds
+    (100, 20, 20),  # 20 single-item requests: all of them
+    (100, 100, 64),  # a full wave, capped at 64
+    (6, 1000, 8),
+    (16, 1000, 16),
+])
+def test_the_first_wave_is_what_was_actually_sent(parallel: int, sent: int, first_failures: int) -> None:
+    assert first_wave(parallel, sent) == first_failures
+    breaker = CircuitBreaker(parallel=parallel)
+    for _ in range(sent):
+        breaker.send()
+    opened = [i + 1 for i in range(100) if breaker.attempt(THROTTLE)]
+    assert opened == [first_failures]
 
 
 @pytest.mark.parametrize(("answers", "opens_at"), [

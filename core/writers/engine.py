@@ -184,6 +184,7 @@ class Tally:
     def begin(self) -> None:
         with self._lock:
             self.units += 1
+        self.breaker.send()
 
     def record(self, step: Step) -> None:
         with self._lock:
