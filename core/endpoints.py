@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import urllib.request
 from typing import Literal, get_args
 from urllib.parse import urlsplit
 
@@ -74,6 +75,20 @@ def is_local_url(url: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def proxy_for(url: str | None) -> str | None:
+    """The proxy a request to ``url`` goes through (None: direct). A loopback endpoint never goes through one,
+    whatever HTTP_PROXY/HTTPS_PROXY say (a proxy would see its requests, session token included); any other follows
+    the environment as urllib, botocore and aiohttp read it (lower or upper case, NO_PROXY respected). ``url`` None
+    is AWS's regional endpoint (HTTPS)."""
+    if is_local_url(url):
+        return None
+    parts = urlsplit(url or "https://dynamodb.amazonaws.com")
+    proxies = urllib.request.getproxies_environment()
+    if not proxies.get(parts.scheme) or urllib.request.proxy_bypass(parts.netloc):  # botocore's own NO_PROXY test
+        return None
+    return proxies[parts.scheme]
 
 
 def localstack_endpoint() -> str:

@@ -64,7 +64,11 @@ FATAL_HINTS: dict[str, str] = {
 # than D' (NOW + 5 min.)".
 _SKEW = re.compile(r"Signature (?:expired|not yet current): (\d{8}T\d{6}Z) is (?:now earlier|still later) than "
                    r"\d{8}T\d{6}Z \((\d{8}T\d{6}Z) [-+]")
-HINTS: dict[str, str] = {**FATAL_HINTS, "ConnectionRefused": "the endpoint refused the connection: is it running?"}
+# A bare 502/503/504 (no DynamoDB JSON body: DynamoDB's own errors always carry one) came from something in between.
+_PROXY_ANSWERED = ("a proxy (HTTP_PROXY/HTTPS_PROXY, or a load balancer in between) answered, not DynamoDB: check "
+                   "the proxy, or list the endpoint's host in NO_PROXY")
+HINTS: dict[str, str] = {**FATAL_HINTS, "ConnectionRefused": "the endpoint refused the connection: is it running?",
+                         **{f"HTTP{status}": _PROXY_ANSWERED for status in (502, 503, 504)}}
 
 
 def classify(code: str) -> Kind:

@@ -34,6 +34,7 @@ from core.endpoints import (
     Kind,
     is_local_url,
     localstack_endpoint,
+    proxy_for,
     validate_endpoint_url,
     validate_kind,
     validate_region,
@@ -72,6 +73,12 @@ class Target:
     @property
     def is_local(self) -> bool:
         return is_local_url(self.endpoint_url)
+
+    @property
+    def trust_env_proxy(self) -> bool:
+        """Whether an aiohttp client reads HTTP_PROXY/HTTPS_PROXY/NO_PROXY for this target (``trust_env``): never for
+        a loopback one (``proxy_for``)."""
+        return not self.is_local
 
     @property
     def https(self) -> bool:
@@ -162,9 +169,11 @@ class Target:
                       mode: RetryMode = "standard") -> Config:
         """botocore config: pool sized to the caller's threads; by default one attempt per call, since the writers
         retry through the lab's own loop (tables and verification ask for botocore's retries). ``mode`` adaptive
-        turns on botocore's client-side rate limiter (it acts on every attempt, retried or not)."""
+        turns on botocore's client-side rate limiter (it acts on every attempt, retried or not). A loopback target
+        gets an empty proxy map, so botocore never reads HTTP_PROXY/HTTPS_PROXY for it (``proxy_for``)."""
         return Config(
             region_name=self.region,
+            proxies={} if self.is_local else None,
             max_pool_connections=max(pool, 1),
             retries={"mode": mode, "total_max_attempts": max_attempts},
             connect_timeout=timeout,
@@ -230,7 +239,8 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
     where = target.endpoint_url or f"AWS {target.region}"
     hint = (f"run `{LOCALSTACK_START[0]}` (or `{LOCALSTACK_START[1]}` without Docker)" if target.kind == "localstack"
             else "start it or fix the endpoint URL")
-    if target.endpoint_url is not None and not _connectable(target.endpoint_url, timeout):
+    if target.endpoint_url is not None and proxy_for(target.endpoint_url) is None \
+            and not _connectable(target.endpoint_url, timeout):
         # before credentials are looked for: an endpoint that is not there is the problem to name
         raise TargetError(f"{target.kind} target is not reachable at {where}: {hint}")
     try:

@@ -45,10 +45,12 @@ def _require(client: str) -> None:
 
 
 def _session(target: Target, concurrency: int, timeout: float, **options: Any) -> aiohttp.ClientSession:
-    """An aiohttp session for a peer client: ``concurrency`` connections, HTTPS verified as the target decides."""
+    """An aiohttp session for a peer client: ``concurrency`` connections, HTTPS verified and proxies used (never for a
+    loopback target) as the target decides."""
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=0, ttl_dns_cache=300,
                                      ssl=target.ssl_context())
-    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout), **options)
+    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout),
+                                 trust_env=target.trust_env_proxy, **options)
 
 
 # --- the official async AWS SDK ----------------------------------------------------------------------------------
