@@ -37,10 +37,10 @@ from core.model import (
     RETRY_MODES,
     Conditions,
     Plan,
-    Report,
     default_threads,
 )
 from core.planner import DEFAULT_RETRY_MODE, plan_load
+from core.report import Report
 from core.s3source import DEFAULT_PREFIX, needs_bucket
 from core.sigv4 import Credentials
 from core.sweep import DEFAULT_LEVELS, SweepResult, parse_sweep, plan_sweep

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from core.books import generate_books
 from core.capacity import NEW_ON_DEMAND_UNITS, PARTITION_UNITS, Capacity
 from core.emulator import Emulator
-from core.model import SERVER_BOUND_CPU, RetryMode
+from core.model import RetryMode
 from core.monitor import cpu_sampler
+from core.report import SERVER_BOUND_CPU
 from core.retry import RetryPolicy
 from core.tables import reset_table
 from core.targets import Target, make_target

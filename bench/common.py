@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from core.books import Book
 from core.emulator import Emulator
-from core.model import SERVER_BOUND_CPU, Conditions
+from core.model import Conditions
 from core.monitor import cpu_sampler
-from core.report import RunReport
+from core.report import SERVER_BOUND_CPU, RunReport
 from core.tables import reset_table
 from core.targets import Target, make_target
 from core.writers import APPROACHES, WriterOptions, write

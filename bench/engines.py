@@ -30,8 +30,8 @@ from core.books import generate_books
 from core.emulator import Emulator
 from core.engines.dynamodb_local import DynamoDBLocal
 from core.engines.localstack import LocalStack
-from core.model import SERVER_BOUND_CPU
 from core.monitor import cpu_sampler
+from core.report import SERVER_BOUND_CPU
 from core.tables import count_items, create_table
 
 TABLE_SEQ, TABLE_BATCH = "lab_bench_engines_seq", "lab_bench_engines_batch"

@@ -28,8 +28,9 @@ from bench.common import lab, measure
 from core.approaches import APPROACHES, parallelism
 from core.books import generate_books
 from core.emulator import Emulator
-from core.model import NETWORK_PRESETS, SERVER_BOUND_CPU, Conditions
+from core.model import NETWORK_PRESETS, Conditions
 from core.monitor import cpu_sampler
+from core.report import SERVER_BOUND_CPU
 from core.scaleout import ShardedRun, dask_client, run_sharded
 from core.tables import reset_table
 from core.targets import Target

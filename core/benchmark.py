@@ -34,9 +34,9 @@ from core.engines import LocalEngine
 from core.environment import environment
 from core.errors import LabError, TargetError
 from core.importer import ImportCancelled, ImportOptions, ImportProgress, prepare_table, run_import
-from core.model import Conditions, Plan, ProgressEvent, Report, RunResult
+from core.model import Conditions, Plan
 from core.monitor import cpu_sampler, watch
-from core.report import RunReport, Verification
+from core.report import ProgressEvent, Report, RunReport, RunResult, Verification
 from core.retry import RetryPolicy
 from core.s3source import DELEGATED, S3Location
 from core.sigv4 import Credentials

@@ -15,9 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from faker import Faker
-from faker.providers.person.en_US import Provider as PersonProvider
-
 ISBN_BODIES = 10**9  # 978 + 9 digits + check digit
 _FIRST_DATE = dt.date(1900, 1, 1).toordinal()
 _LAST_DATE = dt.date(2022, 3, 28).toordinal()  # the study's publication date: no book from the future
@@ -89,6 +86,9 @@ class _Factory:
     """Builds book ``i`` of one seed; holds the seeded permutation and a Faker instance reseeded per book."""
 
     def __init__(self, seed: int) -> None:
+        from faker import Faker  # here, not at the top: importing the vocabulary (ISBN_BODIES, Book) stays cheap
+        from faker.providers.person.en_US import Provider as PersonProvider
+
         self.seed = seed
         self.a, self.b = _permutation(seed)
         self.faker = Faker("en_US")

@@ -30,15 +30,15 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from core.errors import ConfigError
+from core.paths import CAPACITY_RULES
 
 Mode = Literal["off", "on-demand", "provisioned"]
 # DynamoDB's published numbers the proxy applies (core/emulator/capacity.js) and the planner models, in one file
 # both languages read:
-_RULES: dict[str, int] = json.loads((Path(__file__).parent / "emulator" / "capacity_rules.json").read_text())
+_RULES: dict[str, int] = json.loads(CAPACITY_RULES.read_text())
 MAX_UNITS = _RULES["max_units"]  # the default per-table write quota (WRU/s); the model's upper bound for every setting
 NEW_ON_DEMAND_UNITS = _RULES["new_on_demand_units"]  # WRU/s a new on-demand table takes at once
 PARTITION_UNITS = _RULES["partition_units"]  # WRU/s one partition serves

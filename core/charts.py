@@ -24,7 +24,7 @@ from plotly.subplots import make_subplots
 
 from core.approaches import STUDY_2022_ITEMS, STUDY_2022_SECONDS
 from core.export import to_dict
-from core.model import Report, speedup
+from core.report import Report, speedup
 from core.sweep import SweepResult
 
 OURS = "#2563eb"

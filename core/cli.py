@@ -41,13 +41,11 @@ from core.model import (
     RETRY_MODES,
     Conditions,
     Plan,
-    ProgressEvent,
-    Report,
     default_threads,
     parse_faults,
-    speedup,
 )
 from core.planner import DEFAULT_RETRY_MODE, LoadSpec, parse_duration, plan_load, table_text
+from core.report import ProgressEvent, Report, speedup
 from core.s3source import DEFAULT_PREFIX
 from core.sweep import parse_sweep, plan_sweep, run_sweep
 

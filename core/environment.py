@@ -12,7 +12,7 @@ import os
 import platform
 from typing import Any
 
-from core.emulator import REPO_ROOT
+from core.paths import NODE_MODULES
 
 PACKAGES = ("boto3", "botocore", "aiohttp", "aiobotocore", "Faker", "streamlit", "plotly")
 
@@ -25,7 +25,7 @@ def environment() -> dict[str, Any]:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
     try:
-        versions["dynalite"] = json.loads((REPO_ROOT / "node_modules/dynalite/package.json").read_text())["version"]
+        versions["dynalite"] = json.loads((NODE_MODULES / "dynalite/package.json").read_text())["version"]
     except (OSError, ValueError, KeyError):
         versions["dynalite"] = None
     return {"python": platform.python_version(), "platform": platform.platform(), "cpu_count": os.cpu_count(),

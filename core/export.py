@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from core.model import Report, RunResult
+from core.report import Report, RunResult
 
 CSV_FIELDS = ("approach", "repeat", "table", "items", "seconds", "items_per_second", "requests", "retries",
               "throttled", "errors", "failed_items", "unknown_items", "latency_ms_p50", "latency_ms_p95",

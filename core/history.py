@@ -19,7 +19,7 @@ import platformdirs
 
 from core.errors import ConfigError
 from core.export import to_dict
-from core.model import Report
+from core.report import Report
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (

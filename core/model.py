@@ -1,5 +1,5 @@
-"""The lab's vocabulary: what to run (``Plan``, ``Conditions``) and what came of it (``RunResult``, ``Report``,
-``ProgressEvent``), plus the few decisions the page and the CLI must make the same way.
+"""The lab's vocabulary for what to run (``Plan``, ``Conditions``, presets, faults), plus the few decisions the page
+and the CLI must make the same way (what came of a run is in ``core.report``; prices in ``core.pricing``).
 
 Contract: frozen dataclasses and pure functions, no I/O and no heavy imports (no boto3, aiohttp, psutil): the
 runner, charts, export, history, the page and the CLI all import this module. Building a ``Plan`` or
@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import math
 import os
-import statistics
-import time
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 
 from core.approaches import APPROACHES, STUDY_APPROACHES, imports, parallelism
 from core.books import ISBN_BODIES
-from core.capacity import Capacity, CapacityUse
+from core.capacity import Capacity
 from core.endpoints import (
     DEFAULT_REGION,
     KINDS,
@@ -30,16 +28,13 @@ from core.endpoints import (
     validate_scheduler_address,
 )
 from core.errors import ConfigError
-from core.report import RunReport, Verification
+from core.pricing import IMPORT_PRICE_NOTE, PRICE_NOTE, WRU_PRICE_USD, import_cost_of
 from core.s3source import (
     DEFAULT_PREFIX,
     SEEDED_LINE_BYTES,
     ImportCost,
     delegation_note,
-    import_cost,
     needs_bucket,
-    objects_for,
-    part_bytes_for,
     validate_bucket,
     validate_prefix,
 )
@@ -48,33 +43,8 @@ MAX_ITEMS = 10_000_000
 MAX_THREADS = 512
 MAX_CONCURRENCY = 4096
 MAX_WORKERS = 256
-SERVER_BOUND_CPU = 90.0  # % of one core: dynalite runs on a single Node thread
-WRU_PRICE_USD = 0.625 / 1_000_000  # on-demand write request unit, us-east-1, since November 2024
-PRICE_NOTE = f"{WRU_PRICE_USD * 1e6:.3f} USD per million WRU, us-east-1, since Nov 2024"
-# DynamoDB import from S3: billed per GB of *uncompressed* source data processed (us-east-1, the price published on
-# aws.amazon.com/dynamodb/pricing since the feature launched in August 2022; not re-read live from this offline
-# machine, 2026-11). S3 Standard in us-east-1: PUT 0.005 USD per 1,000 requests, GET 0.0004 per 1,000, storage
-# 0.023 USD per GB-month (aws.amazon.com/s3/pricing).
-# Provisioned capacity, us-east-1 (aws.amazon.com/dynamodb/pricing, provisioned; unchanged by the Nov 2024 on-demand
-# cut; not re-read live from this offline machine, 2026-11): billed per WCU per hour, used or not.
-WCU_HOUR_PRICE_USD = 0.00065
-WCU_PRICE_NOTE = f"{WCU_HOUR_PRICE_USD:.5f} USD per WCU-hour, provisioned, us-east-1"
-IMPORT_PRICE_USD_PER_GB = 0.15
-S3_PUT_PRICE_USD = 0.005 / 1_000
-S3_GET_PRICE_USD = 0.0004 / 1_000
-S3_STORAGE_USD_PER_GB_MONTH = 0.023
-IMPORT_PRICE_NOTE = (f"{IMPORT_PRICE_USD_PER_GB:.2f} USD per GB of uncompressed source, us-east-1, since Aug 2022; "
-                     f"S3 PUT {S3_PUT_PRICE_USD * 1000:.3f} USD per 1,000")
-PHASES = ("reset", "warmup", "write", "verify", "done")
 RetryMode = Literal["standard", "adaptive"]
 RETRY_MODES: tuple[RetryMode, ...] = get_args(RetryMode)
-
-
-def import_cost_of(source_bytes: int) -> ImportCost:
-    """An import of ``source_bytes`` of uncompressed DynamoDB JSON at today's prices (for the planner too), in the
-    parts the importer makes (``part_bytes_for``)."""
-    objects = objects_for(source_bytes, part_bytes_for(source_bytes))
-    return import_cost(source_bytes, objects, IMPORT_PRICE_USD_PER_GB, S3_PUT_PRICE_USD, S3_GET_PRICE_USD)
 
 
 def default_threads() -> int:
@@ -359,104 +329,5 @@ class Plan:
         return cls(**values)
 
 
-def speedup(seconds: Mapping[str, float], approach: str, baseline: str = "sequential") -> float | None:
-    """Seconds of ``baseline`` ÷ seconds of ``approach`` (None without both, or for the baseline on its own):
-    the one definition of "speed-up" the table, the charts and the page use."""
-    base, value = seconds.get(baseline), seconds.get(approach)
-    if base is None or not value or len(seconds) < 2:
-        return None
-    return base / value
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """One measured run of one approach: the writer's report, the read-back check and the server's load."""
-
-    repeat: int
-    report: RunReport
-    verification: Verification
-    server_cpu_percent: float | None = None  # mean over the run, % of one core; None off the embedded target
-    capacity_use: CapacityUse | None = None  # the table's capacity use in the write phase; None when capacity is off
-
-    @property
-    def approach(self) -> str:
-        return self.report.approach
-
-    @property
-    def server_bound(self) -> bool:
-        return self.server_cpu_percent is not None and self.server_cpu_percent >= SERVER_BOUND_CPU
-
-    @property
-    def clean(self) -> bool:
-        """Every item written and verified: nothing lost, failed or unknown."""
-        return self.verification.ok and self.report.complete
-
-
-@dataclass(frozen=True)
-class Summary:
-    approach: str
-    runs: int
-    seconds_min: float
-    seconds_median: float
-    seconds_max: float
-    items_per_second_median: float
-
-
-@dataclass(frozen=True)
-class Report:
-    plan: Plan
-    environment: Mapping[str, Any]
-    runs: tuple[RunResult, ...]
-    created: float = field(default_factory=time.time)
-    cancelled: bool = False
-    error: str | None = None  # why the plan stopped early (e.g. the emulator died), one line
-
-    @property
-    def clean(self) -> bool:
-        return bool(self.runs) and all(run.clean for run in self.runs) and not self.cancelled and not self.error
-
-    def summaries(self) -> list[Summary]:
-        out = []
-        for name in self.plan.approaches:
-            runs = [r for r in self.runs if r.approach == name]
-            if not runs:
-                continue
-            seconds = [r.report.seconds for r in runs]
-            out.append(Summary(name, len(runs), min(seconds), statistics.median(seconds), max(seconds),
-                               statistics.median(r.report.items_per_second for r in runs)))
-        return out
-
-    def not_run(self) -> tuple[str, ...]:
-        """Approaches of the plan that made no run (the plan was cancelled or stopped before them)."""
-        made = {r.approach for r in self.runs}
-        return tuple(name for name in self.plan.approaches if name not in made)
-
-    def speedup(self, approach: str, baseline: str = "sequential") -> float | None:
-        return speedup({s.approach: s.seconds_median for s in self.summaries()}, approach, baseline)
-
-
-@dataclass(frozen=True)
-class ProgressEvent:
-    approach: str
-    repeat: int
-    phase: str  # one of PHASES
-    done: int
-    total: int
-    elapsed: float
-    per_worker: tuple[int, ...] = ()  # a scaled-out write: items settled by each Dask worker's shard
-    dashboard: str | None = None  # a scaled-out plan's Dask dashboard (when bokeh is installed)
-    detail: str | None = None  # one line on what the phase is doing (s3-import: uploading, importing)
-
-    @property
-    def items_per_second(self) -> float:
-        return self.done / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def worker_rates(self) -> tuple[float, ...]:
-        """Items/s of each worker's shard so far."""
-        return tuple(done / self.elapsed if self.elapsed > 0 else 0.0 for done in self.per_worker)
-
-
-__all__ = ["FAULTS", "IMPORT_PRICE_USD_PER_GB", "KINDS", "MAX_ITEMS", "NETWORK_PRESETS", "PRESETS", "SERVER_BOUND_CPU",
-           "WRU_PRICE_USD", "Conditions", "Plan", "Preset", "ProgressEvent", "Report", "RunResult", "Summary",
-           "default_threads", "import_cost_of", "parse_faults", "speedup"]
+__all__ = ["FAULTS", "KINDS", "MAX_ITEMS", "NETWORK_PRESETS", "PRESETS", "Conditions", "Plan", "Preset",
+           "default_threads", "parse_faults"]

@@ -24,7 +24,7 @@ Contract: pure (a ``LoadSpec``, the stored reports of earlier runs and this mach
 - ``s3-import`` (new tables only): what the lab's approach does (core/s3source.py): the items as DynamoDB JSON
   lines, gzipped, in parts of 64 MiB uncompressed (larger when 50,000 parts, an import's limit, would not hold
   them), prepared on ``W`` cores while uploading, then DynamoDB's import. AWS does not publish import throughput:
-  the range comes from public user reports (``IMPORT_SOURCES``). Cost: ``core.model.import_cost_of`` (GB of
+  the range comes from public user reports (``IMPORT_SOURCES``). Cost: ``core.pricing.import_cost_of`` (GB of
   uncompressed source x price + one PUT and one GET per part) + the parts' storage while they wait.
 
 Rows are ranked: those that finish by the deadline (without one: within twice the fastest time) cheapest first,
@@ -47,20 +47,22 @@ from core.endpoints import Kind, validate_kind
 from core.errors import ConfigError
 from core.estimate import Calibration, calibrate, mean_delays, short, usable, write_seconds
 from core.model import (
-    IMPORT_PRICE_NOTE,
     MAX_CONCURRENCY,
     MAX_ITEMS,
     MAX_THREADS,
     MAX_WORKERS,
-    PRICE_NOTE,
     RETRY_MODES,
+    Plan,
+    RetryMode,
+    default_threads,
+)
+from core.pricing import (
+    IMPORT_PRICE_NOTE,
+    PRICE_NOTE,
     S3_STORAGE_USD_PER_GB_MONTH,
     WCU_HOUR_PRICE_USD,
     WCU_PRICE_NOTE,
     WRU_PRICE_USD,
-    Plan,
-    RetryMode,
-    default_threads,
     import_cost_of,
 )
 from core.retry import RetryPolicy

@@ -1,4 +1,5 @@
-"""Frozen results: what one writer run did (``RunReport``) and what verification found (``Verification``).
+"""Frozen results: what one writer run did (``RunReport``), what verification found (``Verification``), one measured
+run of an approach (``RunResult``), a plan's whole ``Report`` and the progress events a run emits.
 
 Contract: plain immutable values, no I/O; safe to export (they never hold credentials).
 """
@@ -6,8 +7,17 @@ Contract: plain immutable values, no I/O; safe to export (they never hold creden
 from __future__ import annotations
 
 import math
+import statistics
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from core.capacity import CapacityUse
+from core.model import Plan
+
+SERVER_BOUND_CPU = 90.0  # % of one core: dynalite runs on a single Node thread
+PHASES = ("reset", "warmup", "write", "verify", "done")
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -98,3 +108,101 @@ class Verification:
     @property
     def ok(self) -> bool:
         return self.checked and self.found == self.expected and not (self.lost or self.unexpected or self.mismatched)
+
+
+def speedup(seconds: Mapping[str, float], approach: str, baseline: str = "sequential") -> float | None:
+    """Seconds of ``baseline`` ÷ seconds of ``approach`` (None without both, or for the baseline on its own):
+    the one definition of "speed-up" the table, the charts and the page use."""
+    base, value = seconds.get(baseline), seconds.get(approach)
+    if base is None or not value or len(seconds) < 2:
+        return None
+    return base / value
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One measured run of one approach: the writer's report, the read-back check and the server's load."""
+
+    repeat: int
+    report: RunReport
+    verification: Verification
+    server_cpu_percent: float | None = None  # mean over the run, % of one core; None off the embedded target
+    capacity_use: CapacityUse | None = None  # the table's capacity use in the write phase; None when capacity is off
+
+    @property
+    def approach(self) -> str:
+        return self.report.approach
+
+    @property
+    def server_bound(self) -> bool:
+        return self.server_cpu_percent is not None and self.server_cpu_percent >= SERVER_BOUND_CPU
+
+    @property
+    def clean(self) -> bool:
+        """Every item written and verified: nothing lost, failed or unknown."""
+        return self.verification.ok and self.report.complete
+
+
+@dataclass(frozen=True)
+class Summary:
+    approach: str
+    runs: int
+    seconds_min: float
+    seconds_median: float
+    seconds_max: float
+    items_per_second_median: float
+
+
+@dataclass(frozen=True)
+class Report:
+    plan: Plan
+    environment: Mapping[str, Any]
+    runs: tuple[RunResult, ...]
+    created: float = field(default_factory=time.time)
+    cancelled: bool = False
+    error: str | None = None  # why the plan stopped early (e.g. the emulator died), one line
+
+    @property
+    def clean(self) -> bool:
+        return bool(self.runs) and all(run.clean for run in self.runs) and not self.cancelled and not self.error
+
+    def summaries(self) -> list[Summary]:
+        out = []
+        for name in self.plan.approaches:
+            runs = [r for r in self.runs if r.approach == name]
+            if not runs:
+                continue
+            seconds = [r.report.seconds for r in runs]
+            out.append(Summary(name, len(runs), min(seconds), statistics.median(seconds), max(seconds),
+                               statistics.median(r.report.items_per_second for r in runs)))
+        return out
+
+    def not_run(self) -> tuple[str, ...]:
+        """Approaches of the plan that made no run (the plan was cancelled or stopped before them)."""
+        made = {r.approach for r in self.runs}
+        return tuple(name for name in self.plan.approaches if name not in made)
+
+    def speedup(self, approach: str, baseline: str = "sequential") -> float | None:
+        return speedup({s.approach: s.seconds_median for s in self.summaries()}, approach, baseline)
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    approach: str
+    repeat: int
+    phase: str  # one of PHASES
+    done: int
+    total: int
+    elapsed: float
+    per_worker: tuple[int, ...] = ()  # a scaled-out write: items settled by each Dask worker's shard
+    dashboard: str | None = None  # a scaled-out plan's Dask dashboard (when bokeh is installed)
+    detail: str | None = None  # one line on what the phase is doing (s3-import: uploading, importing)
+
+    @property
+    def items_per_second(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def worker_rates(self) -> tuple[float, ...]:
+        """Items/s of each worker's shard so far."""
+        return tuple(done / self.elapsed if self.elapsed > 0 else 0.0 for done in self.per_worker)

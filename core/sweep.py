@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from core.approaches import APPROACHES
 from core.errors import ConfigError
-from core.model import MAX_CONCURRENCY, MAX_THREADS, Plan, ProgressEvent
+from core.model import MAX_CONCURRENCY, MAX_THREADS, Plan
+from core.report import ProgressEvent
 from core.sigv4 import Credentials
 
 if TYPE_CHECKING:

@@ -40,6 +40,7 @@ from core.endpoints import (
     validate_region,
 )
 from core.errors import ConfigError, EmulatorError, TargetError
+from core.failures import tls_failure
 from core.model import RetryMode
 from core.sigv4 import Credentials
 
@@ -253,8 +254,6 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
     except ClientError as error:
         raise TargetError(f"{where} refused the request: {explain(*client_error(error.response))}") from None
     except BotoCoreError as error:
-        from core.writers.transports import tls_failure
-
         tls = tls_failure(error)
         if tls is not None:  # nothing was sent: the certificate (or the handshake) is the problem to name
             raise TargetError(f"{where} was not trusted: {explain(*tls)}") from None

@@ -25,17 +25,7 @@ from core.endpoints import validate_kind
 from core.errors import ConfigError, LabError
 from core.estimate import Estimate
 from core.history import Entry
-from core.model import (
-    FAULT_LABELS,
-    NETWORK_PRESETS,
-    PRESETS,
-    Conditions,
-    Plan,
-    ProgressEvent,
-    Report,
-    RetryMode,
-    RunResult,
-)
+from core.model import FAULT_LABELS, NETWORK_PRESETS, PRESETS, Conditions, Plan, RetryMode
 from core.planner import (
     DEFAULT_RETRY_MODE,
     MAX_ITEM_BYTES,
@@ -46,6 +36,7 @@ from core.planner import (
     parse_duration,
     span,
 )
+from core.report import ProgressEvent, Report, RunResult
 from core.sigv4 import Credentials
 from core.sweep import SweepPlan, SweepResult, run_sweep
 

@@ -13,7 +13,8 @@ import pytest
 from core.approaches import APPROACHES
 from core.benchmark import run
 from core.emulator import Emulator
-from core.model import Conditions, Plan, ProgressEvent
+from core.model import Conditions, Plan
+from core.report import ProgressEvent
 from core.targets import make_target
 from core.verify import fetch
 

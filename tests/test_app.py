@@ -18,10 +18,12 @@ from core.emulator import Emulator
 from core.errors import ConfigError
 from core.export import to_dict
 from core.history import History
-from core.model import Conditions, Plan, Report
+from core.model import Conditions, Plan
+from core.paths import REPO_ROOT
+from core.report import Report
 from tests.test_charts import REPORT, capacity_report, report, result
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+APP = str(REPO_ROOT / "streamlit_app.py")
 
 
 @pytest.fixture

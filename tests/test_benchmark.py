@@ -12,7 +12,8 @@ from core.capacity import Capacity
 from core.emulator import Emulator
 from core.errors import ConfigError, TargetError
 from core.estimate import estimate, estimate_seconds
-from core.model import NETWORK_PRESETS, Conditions, Plan, ProgressEvent
+from core.model import NETWORK_PRESETS, Conditions, Plan
+from core.report import ProgressEvent
 from core.tables import delete_table
 from core.targets import LOCAL_CREDENTIALS, Target
 

@@ -20,9 +20,10 @@ import psutil
 import pytest
 
 from core.engines.localstack import LocalStack
+from core.paths import REPO_ROOT
 from tests.servers import assert_all_gone, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -23,9 +23,10 @@ from core.capacity import (
     parse_capacity,
     partitions,
 )
-from core.emulator import REPO_ROOT, Emulator, needs_proxy, node_executable
+from core.emulator import Emulator, needs_proxy, node_executable
 from core.errors import ConfigError
 from core.model import Conditions
+from core.paths import REPO_ROOT
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -16,8 +16,8 @@ from core.approaches import STUDY_2022_SECONDS
 from core.capacity import Capacity, CapacityUse
 from core.export import to_csv, to_dict
 from core.history import History
-from core.model import Plan, Report, RunResult
-from core.report import RunReport, Verification
+from core.model import Plan
+from core.report import Report, RunReport, RunResult, Verification
 from core.sweep import SweepPoint, SweepResult, plan_sweep
 
 

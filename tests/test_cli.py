@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.emulator import REPO_ROOT
 from core.history import History
-from core.model import Plan, Report, parse_faults
+from core.model import Plan, parse_faults
+from core.paths import REPO_ROOT
+from core.report import Report
 
 
 def cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

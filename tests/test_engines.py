@@ -28,13 +28,13 @@ from core.engines.dynamodb_local import LISTENS_ON, DynamoDBLocal, distribution_
 from core.engines.java import AGENT_CLASS, java_tools
 from core.engines.localstack import VENV, LocalStack, venv_python
 from core.errors import ConfigError, EmulatorError
+from core.paths import REPO_ROOT
 from core.tables import reset_table
 from core.targets import LOCAL_CREDENTIALS, Target, check_reachable, make_target
 from core.verify import verify
 from core.writers import APPROACHES, WRITERS, WriterOptions, write
 from tests.servers import assert_all_gone, engine_processes
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 GUARD = REPO_ROOT / "core" / "engines" / "guard.py"
 
 needs_java = pytest.mark.skipif(shutil.which("java") is None or shutil.which("javac") is None,

@@ -11,7 +11,8 @@ import pytest
 from core import estimate as est
 from core.approaches import APPROACHES
 from core.export import to_dict
-from core.model import NETWORK_PRESETS, Conditions, Plan, Report
+from core.model import NETWORK_PRESETS, Conditions, Plan
+from core.report import Report
 from core.retry import RetryPolicy
 from tests.test_charts import result
 

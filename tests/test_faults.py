@@ -14,7 +14,8 @@ import pytest
 from core.benchmark import run
 from core.books import generate_books
 from core.emulator import Emulator
-from core.model import Conditions, Plan, ProgressEvent
+from core.model import Conditions, Plan
+from core.report import ProgressEvent
 from core.retry import explain
 from core.sigv4 import Credentials
 from core.tables import create_table

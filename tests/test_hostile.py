@@ -26,14 +26,15 @@ from core.approaches import APPROACHES
 from core.benchmark import run
 from core.books import generate_books
 from core.cli import main, results_table
-from core.emulator import REPO_ROOT, SETUP_HINT, Emulator
+from core.emulator import SETUP_HINT, Emulator
 from core.endpoints import is_local_url, validate_endpoint_url
 from core.environment import environment
 from core.errors import ConfigError, TargetError
 from core.history import History
-from core.model import Conditions, Plan, ProgressEvent, Report, RunResult
+from core.model import Conditions, Plan
+from core.paths import REPO_ROOT
 from core.protocol import client_error
-from core.report import RunReport, Verification
+from core.report import ProgressEvent, Report, RunReport, RunResult, Verification
 from core.retry import CircuitBreaker, RetryPolicy
 from core.tables import LEASE_TABLE, reset_table
 from core.targets import Target, make_target

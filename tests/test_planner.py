@@ -20,16 +20,7 @@ from core.environment import environment
 from core.errors import ConfigError
 from core.estimate import Calibration, short
 from core.history import History
-from core.model import (
-    IMPORT_PRICE_USD_PER_GB,
-    MAX_WORKERS,
-    S3_GET_PRICE_USD,
-    S3_PUT_PRICE_USD,
-    WCU_HOUR_PRICE_USD,
-    WRU_PRICE_USD,
-    Plan,
-    Report,
-)
+from core.model import MAX_WORKERS, Plan
 from core.planner import (
     BEST_WITHIN,
     DEFAULT_RETRY_MODE,
@@ -51,6 +42,14 @@ from core.planner import (
     writer_estimate,
     written,
 )
+from core.pricing import (
+    IMPORT_PRICE_USD_PER_GB,
+    S3_GET_PRICE_USD,
+    S3_PUT_PRICE_USD,
+    WCU_HOUR_PRICE_USD,
+    WRU_PRICE_USD,
+)
+from core.report import Report
 from core.s3source import GZIP_RATIO, LINE_OVERHEAD_BYTES, MAX_OBJECTS, PART_BYTES
 from tests.test_charts import result
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.emulator import REPO_ROOT
+from core.paths import REPO_ROOT
 
 
 def readme_commands(prefix: str) -> list[list[str]]:

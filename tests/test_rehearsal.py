@@ -307,7 +307,8 @@ def test_a_rehearsal_proxy_stops_with_its_ca_deleted(emulator: Emulator) -> None
 def test_the_js_signature_check_passes_its_unit_tests() -> None:
     import subprocess
 
-    from core.emulator import REPO_ROOT, node_executable
+    from core.emulator import node_executable
+    from core.paths import REPO_ROOT
 
     result = subprocess.run([node_executable(), "--test", "tests/js/auth.test.js"], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=120)
@@ -319,7 +320,7 @@ def test_the_page_offers_the_preset_and_runs_a_rehearsal(tmp_path: Path, monkeyp
     from streamlit.testing.v1 import AppTest
 
     from core import ui
-    from core.emulator import REPO_ROOT
+    from core.paths import REPO_ROOT
 
     monkeypatch.setenv("LAB_HISTORY_PATH", str(tmp_path / "history.sqlite3"))
     monkeypatch.setenv("LOCALSTACK_HOST", "127.0.0.1:9")
@@ -354,7 +355,8 @@ def test_tls_failures_are_told_apart_from_other_transport_failures() -> None:
 
     from botocore.exceptions import SSLError
 
-    from core.writers.transports import tls_failure, transport_code
+    from core.failures import tls_failure
+    from core.writers.transports import transport_code
 
     verify = ssl.SSLCertVerificationError(1, "certificate verify failed")
     verify.verify_message = "certificate has expired"

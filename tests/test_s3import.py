@@ -23,16 +23,15 @@ from core.emulator import Emulator
 from core.errors import ConfigError, TargetError
 from core.estimate import forecast
 from core.importer import ImportCancelled, ImportOptions, ImportProgress, prepare_table, run_import
-from core.model import (
+from core.model import Conditions, Plan
+from core.pricing import (
     IMPORT_PRICE_USD_PER_GB,
     S3_GET_PRICE_USD,
     S3_PUT_PRICE_USD,
     WRU_PRICE_USD,
-    Conditions,
-    Plan,
-    ProgressEvent,
     import_cost_of,
 )
+from core.report import ProgressEvent
 from core.s3source import (
     MAX_OBJECTS,
     PART_BYTES,
@@ -363,7 +362,7 @@ def test_a_plan_on_dynamodb_local_imports_on_moto_and_says_so(dynamodb_local: ob
 
 
 def test_the_page_shows_the_import_stage_in_its_progress() -> None:
-    from core.model import ProgressEvent
+    from core.report import ProgressEvent
     from core.ui import progress_text
 
     line = ImportProgress("import", 1_200, 180_000, 3, "IN_PROGRESS").line

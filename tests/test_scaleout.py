@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 from distributed.diagnostics.plugin import SchedulerPlugin
 
-from core.emulator import REPO_ROOT, Emulator
+from core.emulator import Emulator
 from core.errors import ConfigError, TargetError
 from core.model import Conditions
+from core.paths import REPO_ROOT
 from core.scaleout import ShardedRun, check_scheduler_address, dask_client, run_sharded
 from core.sigv4 import Credentials
 from core.tables import count_items, reset_table
@@ -31,7 +32,7 @@ from core.verify import verify
 from core.writers import APPROACHES, WriterOptions
 from tests.servers import dask_cluster, free_port
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = str(REPO_ROOT)
 
 
 @pytest.fixture(scope="module")

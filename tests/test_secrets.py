@@ -19,8 +19,9 @@ import yaml
 from core import logs
 from core.benchmark import run
 from core.cli import main
-from core.emulator import REPO_ROOT, Emulator
+from core.emulator import Emulator
 from core.model import Plan
+from core.paths import REPO_ROOT
 from core.sigv4 import Credentials
 from core.targets import make_target
 

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.paths import REPO_ROOT
 from core.sigv4 import (
     Credentials,
     Headers,
@@ -37,7 +38,7 @@ from core.sigv4 import (
     string_to_sign,
 )
 
-SUITE = Path(os.environ.get("SIGV4_TESTSUITE") or Path(__file__).resolve().parents[2] / "shared" / "sigv4-testsuite")
+SUITE = Path(os.environ.get("SIGV4_TESTSUITE") or REPO_ROOT.parent / "shared" / "sigv4-testsuite")
 NO_SUITE = (f"the AWS SigV4 test suite is not at {SUITE} (it ships in shared/sigv4-testsuite beside the repository; "
             "set SIGV4_TESTSUITE to point elsewhere)")
 KEYS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")

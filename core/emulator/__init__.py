@@ -39,12 +39,12 @@ from core.emulator.tls import ThrowawayCA
 from core.emulator.upstream import check_not_itself, check_upstream, needs_proxy
 from core.errors import ConfigError, EmulatorError
 from core.model import Conditions
+from core.paths import REPO_ROOT, SETUP
 from core.protocol import CONTENT_TYPE, target_header, unsigned_headers
 from core.sigv4 import Credentials, sign
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_JS = Path(__file__).with_name("server.js")
-SETUP_HINT = "run `./lab.sh setup` in the repository (pip install -r requirements.txt, then npm ci)"
+SETUP_HINT = f"{SETUP} in the repository (pip install -r requirements.txt, then npm ci)"
 LOOP_STATUS = 508  # server.js's answer to a request of its own that came back to it (its upstream is itself)
 TOKEN_HEADER = "X-Lab-Token"  # the server requires its control token in this header on /__lab/* requests
 

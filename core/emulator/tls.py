@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import EmulatorError
+from core.paths import SETUP
 
 SERVER_NAMES = ("127.0.0.1", "::1", "localhost")
 
@@ -35,7 +36,7 @@ class ThrowawayCA:
         try:
             import trustme
         except ImportError:
-            raise EmulatorError("HTTPS for the dress rehearsal needs the trustme package: run `./lab.sh setup` "
+            raise EmulatorError(f"HTTPS for the dress rehearsal needs the trustme package: {SETUP} "
                                 "(pip install -r requirements.txt)") from None
         authority = trustme.CA(organization_name="DynamoDB write lab throwaway CA")
         server = authority.issue_cert(*names)

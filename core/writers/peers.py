@@ -23,11 +23,12 @@ import aiohttp
 
 from core.approaches import APPROACHES
 from core.errors import ConfigError
+from core.failures import tls_failure
 from core.protocol import error_code, unprocessed_isbns
 from core.sigv4 import Credentials
 from core.targets import Target
 from core.writers.engine import AsyncTransport, Outcome, Tally, Work
-from core.writers.transports import CredentialCache, tls_failure, transport_code
+from core.writers.transports import CredentialCache, transport_code
 
 
 def available(client: str) -> str | None:

@@ -12,7 +12,6 @@ otherwise; nothing was sent either way, and neither is retried.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 import zlib
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from botocore.exceptions import (
 )
 
 from core import sigv4
+from core.failures import tls_failure
 from core.protocol import (
     CONTENT_TYPE,
     batch_write_body,
@@ -71,30 +71,6 @@ class BotocoreMeter:
             code = parsed_response.get("Error", {}).get("Code") or None
             partial = bool(parsed_response.get("UnprocessedItems"))
         self.tally.request(seconds, code, partially_throttled=partial)
-
-
-def tls_failure(error: BaseException) -> tuple[str, str] | None:
-    """``(code, reason)`` when ``error`` is (or was caused by) a failed TLS handshake, else None: CertificateError
-    with the verifier's reason when the certificate was not trusted, TLSError with OpenSSL's otherwise."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    found: ssl.SSLError | None = None
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):  # aiohttp's error is one too, without the fields
-            cause = getattr(current, "certificate_error", current)
-            return "CertificateError", str(getattr(cause, "verify_message", None) or getattr(cause, "reason", None)
-                                           or "certificate verify failed")
-        if isinstance(current, ssl.SSLError) and found is None:
-            found = current
-        details = getattr(current, "kwargs", None)  # botocore keeps the cause of its errors in kwargs["error"]
-        nested = details.get("error") if isinstance(details, dict) else None
-        current = nested if isinstance(nested, BaseException) else (current.__cause__ or current.__context__)
-    if found is not None:
-        return "TLSError", str(getattr(found, "reason", None) or found)
-    if "CERTIFICATE_VERIFY_FAILED" in str(error):  # botocore keeps only the text of urllib3's error
-        return "CertificateError", str(error).rsplit("certificate verify failed: ", 1)[-1].split(" (_ssl")[0]
-    return None
 
 
 def transport_failure(error: BaseException) -> tuple[str, str]:
