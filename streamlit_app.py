@@ -2,7 +2,7 @@
 
 Reads top to bottom like the page: sidebar (target, conditions), plan, run, results, the concurrency sweep, the
 bulk-load planner, history. Only ``core`` is imported. The benchmark runs in a background thread
-(``core.ui.BackgroundRun``) that never touches Streamlit, held in the process's one registry (``core.ui.RUNS``): any
+(``core.jobs.BackgroundRun``) that never touches Streamlit, held in the process's one registry (``core.jobs.RUNS``): any
 session, a reloaded tab included, finds the running job there, polls its progress from its own script thread, can
 cancel it and gets its result. Every failure is one readable line, never a traceback.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import charts, export, logs, ui
+from core import charts, export, jobs, logs, wording
 from core.approaches import APPROACHES, STUDY_APPROACHES, imports
 from core.benchmark import Server, start_server
 from core.capacity import Capacity, parse_capacity
@@ -71,7 +71,7 @@ def guard(where: Any = st) -> Iterator[None]:
 
 def running() -> bool:
     """A benchmark or sweep is running in this process (started from this session or any other)."""
-    return ui.RUNS.running is not None
+    return jobs.RUNS.running is not None
 
 
 @st.cache_resource
@@ -245,8 +245,8 @@ def conditions() -> tuple[Conditions, Capacity] | None:
         typed = (left.text_input("Latency (ms)", "25", key="latency_ms", disabled=running()),
                  right.text_input("Jitter (ms)", "5", key="jitter_ms", disabled=running()))
         try:
-            latency = ui.parse_number(typed[0], "Latency (ms)", 0, 60_000)
-            jitter = ui.parse_number(typed[1], "Jitter (ms)", 0, 60_000)
+            latency = wording.parse_number(typed[0], "Latency (ms)", 0, 60_000)
+            jitter = wording.parse_number(typed[1], "Jitter (ms)", 0, 60_000)
         except ConfigError as problem:
             bar.error(str(problem))
             return None
@@ -282,12 +282,12 @@ def header() -> None:
 
 def preset_choice() -> str:
     """The run's preset (the AWS dress rehearsal), on a target on this machine."""
-    return str(st.sidebar.selectbox("Preset", ui.PRESET_CHOICES, key="preset", disabled=running(),
-                                    help=ui.preset_help()))
+    return str(st.sidebar.selectbox("Preset", wording.PRESET_CHOICES, key="preset", disabled=running(),
+                                    help=wording.preset_help()))
 
 
 def plan_form(fields: dict[str, Any], network: tuple[Conditions, Capacity] | None,
-              preset: str = ui.NO_PRESET) -> Plan | None:
+              preset: str = wording.NO_PRESET) -> Plan | None:
     """The plan's inputs; returns the validated plan, or None after showing what to fix."""
     st.subheader("Plan")
     with st.container(border=True):
@@ -329,7 +329,7 @@ def plan_form(fields: dict[str, Any], network: tuple[Conditions, Capacity] | Non
     problems = []
     for name, (label, low, high) in limits.items():
         try:
-            numbers[name] = ui.parse_whole(typed[name], label, low, high)
+            numbers[name] = wording.parse_whole(typed[name], label, low, high)
         except ConfigError as bad:
             problems.append(str(bad))
     if not approaches:
@@ -339,7 +339,7 @@ def plan_form(fields: dict[str, Any], network: tuple[Conditions, Capacity] | Non
     if problems or network is None:
         return None
     try:
-        return ui.with_preset(Plan(
+        return wording.with_preset(Plan(
             approaches=tuple(approaches), conditions=network[0], capacity=network[1], items=numbers["items"],
             threads=numbers["threads"], concurrency=numbers["concurrency"], repeats=numbers["repeats"],
             seed=numbers["seed"], retry_mode=retry_mode, workers=numbers["workers"],
@@ -382,7 +382,7 @@ def plan_estimate(plan: Plan) -> Estimate:
 def run_section(plan: Plan | None, emulator: Server | None, fields: dict[str, Any]) -> None:
     """Before a run: the estimate, the cost and a confirmation off this machine, the Run button. During: progress,
     in whichever session looks (a reload reattaches)."""
-    job = ui.RUNS.current
+    job = jobs.RUNS.current
     if job is not None and job.running:
         watch(job)
         return
@@ -397,21 +397,21 @@ def run_section(plan: Plan | None, emulator: Server | None, fields: dict[str, An
     guess = None
     if plan is not None:
         guess = plan_estimate(plan)
-        right.caption(f"Estimated duration: **{span(guess)}** · {ui.describe_plan(plan)}  \n{guess.basis}")
+        right.caption(f"Estimated duration: **{span(guess)}** · {wording.describe_plan(plan)}  \n{guess.basis}")
         if plan.import_note:
             st.info(plan.import_note)
         if guess.warning:
             st.warning(f"Before you run: {guess.warning}.")
     if clicked and plan is not None:
-        job = ui.plan_job(plan, emulator, typed_keys(plan.target), record=open_history().append, estimate=guess)
+        job = jobs.plan_job(plan, emulator, typed_keys(plan.target), record=open_history().append, estimate=guess)
         start(job, fields)
 
 
-def start(job: ui.BackgroundRun, fields: dict[str, Any]) -> None:
+def start(job: jobs.BackgroundRun, fields: dict[str, Any]) -> None:
     """Start a job in the process's registry; every run off this machine asks for its confirmation again."""
     st.session_state.confirm_round += 1  # a new, unticked confirmation box next time
     try:
-        ui.RUNS.start(job)
+        jobs.RUNS.start(job)
         st.session_state.started_job = job.id
     except LabError as problem:
         st.session_state.run_error = {"for": target_key(fields), "text": str(problem)}
@@ -434,12 +434,12 @@ def confirmation(plan: Plan) -> bool:
                        else "Write to this endpoint", key=f"confirm-{st.session_state.confirm_round}")
 
 
-def watch(job: ui.BackgroundRun) -> None:
+def watch(job: jobs.BackgroundRun) -> None:
     """Poll the background job from this script thread until it ends (any session may watch, and cancel); the
     worker never calls Streamlit. When it ends, its result lands in every session that was watching."""
     with st.container(border=True):
         head = st.empty()
-        bars = {name: st.progress(0.0, text=ui.progress_text(None, name, job.repeats)) for name in job.lanes}
+        bars = {name: st.progress(0.0, text=wording.progress_text(None, name, job.repeats)) for name in job.lanes}
         if st.button("Cancel", key="cancel", disabled=job.cancel_event.is_set()):
             job.cancel()
         if job.estimate is not None:
@@ -448,7 +448,8 @@ def watch(job: ui.BackgroundRun) -> None:
         snap = job.snapshot()
         for name, bar in bars.items():
             event = snap.events.get(name)
-            bar.progress(ui.progress_fraction(event, job.repeats), text=ui.progress_text(event, name, job.repeats))
+            bar.progress(wording.progress_fraction(event, job.repeats),
+                         text=wording.progress_text(event, name, job.repeats))
         state = "cancelling, the requests in flight finish first…" if job.cancel_event.is_set() else "running"
         dashboard = next((e.dashboard for e in snap.events.values() if e.dashboard), None)
         head.markdown(f"**{job.what.capitalize()} {state}** · {snap.elapsed:,.0f} s · {job.title}"
@@ -460,7 +461,7 @@ def watch(job: ui.BackgroundRun) -> None:
     st.rerun()
 
 
-def land(job: ui.BackgroundRun, snap: ui.Snapshot) -> None:
+def land(job: jobs.BackgroundRun, snap: jobs.Snapshot) -> None:
     """A finished job's result, into this session (once)."""
     if st.session_state.seen_job == job.id:
         return
@@ -480,11 +481,11 @@ def results() -> None:
     if report is None:
         return
     st.subheader("Results")
-    st.caption(f"{ui.describe_plan(report.plan)} · {dt.datetime.fromtimestamp(report.created):%Y-%m-%d %H:%M:%S}")
+    st.caption(f"{wording.describe_plan(report.plan)} · {dt.datetime.fromtimestamp(report.created):%Y-%m-%d %H:%M:%S}")
     if report.error:
         st.error(report.error)
     if report.cancelled:
-        st.warning(ui.cancel_summary(report))
+        st.warning(wording.cancel_summary(report))
     for note in dict.fromkeys(note for run in report.runs for note in run.report.notes):  # once each, in order
         st.info(note)
     if st.session_state.run_notice:
@@ -494,7 +495,7 @@ def results() -> None:
         guess, actual = timing
         st.caption(f"Estimated {span(guess)}; the run took **{short(actual)}** (estimate ÷ actual = "
                    f"{guess.ratio(actual):.2f}; the estimate was {guess.basis})")
-    top = ui.headline(report)
+    top = wording.headline(report)
     if top is None:
         return
     cols = st.columns(4, border=True)
@@ -526,7 +527,7 @@ def results() -> None:
         figures.update(capacity_section(data, log))
     if reference:
         with st.expander("This lab and the 2022 study, as numbers"):
-            st.table(ui.study_rows(report), hide_index=True, border="horizontal")
+            st.table(wording.study_rows(report), hide_index=True, border="horizontal")
             st.caption("The study wrote 10,000 books to real AWS from one machine in 2022; compare the speed-ups "
                        "(a ratio within each experiment), not the seconds.")
     verification(report)
@@ -539,8 +540,8 @@ def capacity_section(data: dict[str, Any], log: bool) -> dict[str, Any]:
     figures = {"capacity": charts.capacity_timeline(data, log=log), "waste": charts.waste_bar(data)}
     for column, name in zip(st.columns(2), figures, strict=True):
         column.plotly_chart(figures[name], config=charts.PNG_CONFIG, key=f"{name}_chart")
-    st.table(ui.capacity_rows(data), hide_index=True, border="horizontal")
-    st.caption(ui.CAPACITY_COLUMNS)
+    st.table(wording.capacity_rows(data), hide_index=True, border="horizontal")
+    st.caption(wording.CAPACITY_COLUMNS)
     return figures
 
 
@@ -550,15 +551,15 @@ def verification(report: Report) -> None:
                    or r.report.items_failed or r.report.items_unknown for r in report.runs)
     unchecked = any(not r.verification.checked for r in report.runs)
     if report.clean:
-        st.success(f"Verified: every run wrote all {ui.plural(report.plan.items, 'book')}, none lost.")
+        st.success(f"Verified: every run wrote all {wording.plural(report.plan.items, 'book')}, none lost.")
     elif problems:
         st.error("Not every book was written and verified: the red cells say what is missing.")
     elif unchecked:
         st.error("A table could not be read back, so its run is not verified (the reason is above).")
     elif report.cancelled:
         st.info("Every book the cancelled runs wrote was verified; the runs stopped before writing the rest.")
-    st.table(ui.verification_rows(report), hide_index=True, border="horizontal")
-    st.caption(ui.VERIFICATION_COLUMNS)
+    st.table(wording.verification_rows(report), hide_index=True, border="horizontal")
+    st.caption(wording.VERIFICATION_COLUMNS)
     if any(r.server_bound for r in report.runs):
         st.info("Runs marked server-bound saturated the embedded server's CPU: their figure is the emulator's "
                 "limit, not the client's.")
@@ -596,7 +597,7 @@ def sweep_section(plan: Plan | None, emulator: Server | None, fields: dict[str, 
     sweep_plan = None
     try:
         levels = parse_sweep(levels_text)
-        most = ui.parse_whole(most_text, "Books per level", 1, MAX_ITEMS)
+        most = wording.parse_whole(most_text, "Books per level", 1, MAX_ITEMS)
         if plan is not None:
             sweep_plan = plan_sweep(plan, levels, most_items=most)
     except ConfigError as problem:
@@ -611,7 +612,7 @@ def sweep_section(plan: Plan | None, emulator: Server | None, fields: dict[str, 
     clicked = button.button("Run sweep", key="run_sweep", disabled=sweep_plan is None or not local or running(),
                             width="stretch")
     if clicked and sweep_plan is not None:
-        start(ui.sweep_job(sweep_plan, emulator, typed_keys(sweep_plan.base.target)), fields)
+        start(jobs.sweep_job(sweep_plan, emulator, typed_keys(sweep_plan.base.target)), fields)
     result: SweepResult | None = st.session_state.sweep
     if result is None:
         return
@@ -650,14 +651,14 @@ def bulk_load_section(fields: dict[str, Any]) -> None:
                                    help="adaptive: client-side rate control, which writes more of a throttling "
                                         "table's capacity (measured: 0.89-1.04 of it, against 0.33-0.93 standard)")
         try:
-            spec = ui.load_spec(items, size, table, capacity, deadline, planned,
+            spec = wording.load_spec(items, size, table, capacity, deadline, planned,
                                 fields.get("endpoint_url") if planned == chosen else None, retry_mode)
         except ConfigError as problem:
             st.error(str(problem))
             return
         plan = plan_load(spec, open_history().reports(), machine())
         st.markdown(f"**Recommended:** {plan.recommendation}")
-        st.table(ui.load_plan_rows(plan), hide_index=True, border="horizontal")
+        st.table(wording.load_plan_rows(plan), hide_index=True, border="horizontal")
         st.caption(f"{spec.wru_per_item} WRU per item, {spec.total_wru:,} WRU in all. Writers' figures: "
                    f"{plan.history}. " + " ".join(f"{note[0].upper()}{note[1:]}." for note in plan.notes))
         st.markdown("**Sources**\n" + "\n".join(f"- {source}" for source in plan.sources))
@@ -676,9 +677,9 @@ def history() -> None:
     if not entries:
         st.caption(f"No runs yet: every run is kept in {store.path}.")
         return
-    st.caption(f"{ui.plural(len(entries), 'run')} kept in {store.path}; the latest:")
-    st.table(ui.history_rows(entries[:5]), hide_index=True, border="horizontal")
-    labels = {entry.id: ui.history_label(entry) for entry in entries}
+    st.caption(f"{wording.plural(len(entries), 'run')} kept in {store.path}; the latest:")
+    st.table(wording.history_rows(entries[:5]), hide_index=True, border="horizontal")
+    labels = {entry.id: wording.history_label(entry) for entry in entries}
     st.markdown("**Compare two runs**")
     left, right = st.columns(2)
     first_id = left.selectbox("First run", list(labels), format_func=labels.__getitem__, key="compare_first",
@@ -693,7 +694,7 @@ def history() -> None:
     st.plotly_chart(charts.comparison(first, second, names), config=charts.PNG_CONFIG, key="comparison_chart")
     for data, name, entry_id in zip((first, second), names, chosen, strict=True):
         st.markdown(f"**Run {name}** · {labels[entry_id].split(' · ', 1)[1]}")
-        st.table(ui.summary_rows(data), hide_index=True, border="horizontal")
+        st.table(wording.summary_rows(data), hide_index=True, border="horizontal")
 
 
 header()
@@ -704,7 +705,7 @@ with guard():
     target_fields, emulator = sidebar_target()
     local = off_machine(target_fields["target"], target_fields.get("endpoint_url"), target_fields.get("region",
                         DEFAULT_REGION)) is None
-    preset = preset_choice() if local else ui.NO_PRESET
+    preset = preset_choice() if local else wording.NO_PRESET
     network = conditions() if local else (Conditions(), Capacity())
     plan = plan_form(target_fields, network, preset)
     run_section(plan, emulator, target_fields)

@@ -1,5 +1,5 @@
 """streamlit_app.py through Streamlit's AppTest (the script runs in-process, its benchmark in a background thread):
-targets, validation, a real small run, the estimate against it, a sweep, history; and core.ui's background run:
+targets, validation, a real small run, the estimate against it, a sweep, history; and core.jobs' background run:
 alone in the process, reattached from another session, cancelled."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import ui
+from core import jobs, wording
 from core.emulator import Emulator
 from core.errors import ConfigError
 from core.export import to_dict
@@ -55,7 +55,7 @@ def confirm_box(app: AppTest) -> Any:
 def no_job_left_behind() -> Any:
     """The registry is process-wide (as on a server): every test leaves it idle."""
     yield
-    job = ui.RUNS.running
+    job = jobs.RUNS.running
     if job is not None:
         job.cancel()
         assert job.wait(60)
@@ -169,12 +169,12 @@ def test_a_run_with_capacity_on_shows_consumed_capacity_and_waste_per_approach(a
 
 
 def test_capacity_rows_say_what_each_run_did_to_its_table() -> None:
-    rows = ui.capacity_rows(to_dict(capacity_report()))
+    rows = wording.capacity_rows(to_dict(capacity_report()))
     assert rows[0] == {"approach": "threaded", "repeat": "1", "WRU/s mean": "72", "WRU/s peak": "100",
                        "capacity WRU/s": "100", "goodput ÷ capacity": "0.80", "requests": "200", "wasted": "10.0%",
                        "throttled (by reason)": "KeyRangeThroughputExceeded 5, ProvisionedThroughputExceeded 20"}
     assert rows[1]["throttled (by reason)"] == "none"
-    assert ui.capacity_rows(to_dict(REPORT)) == []  # capacity off: nothing to show
+    assert wording.capacity_rows(to_dict(REPORT)) == []  # capacity off: nothing to show
 
 
 def test_history_lists_earlier_runs_and_compares_two(app: AppTest, history_path: Path) -> None:
@@ -207,7 +207,7 @@ def test_a_remote_endpoint_asks_before_every_run(app: AppTest, monkeypatch: pyte
     assert not app.exception
     assert "custom target is not reachable at http://lab.invalid:8000" in texts(app.error)
     assert not confirm_box(app).value and button(app, "Run").disabled  # asked again, with a fresh box
-    job = ui.RUNS.current  # the failed run's thread may still be ending: widgets are disabled while it runs
+    job = jobs.RUNS.current  # the failed run's thread may still be ending: widgets are disabled while it runs
     assert job is not None and job.wait(60)
     app.run()
     app.sidebar.radio(key="target_kind").set_value("embedded").run()
@@ -305,28 +305,28 @@ def test_checking_absent_aws_credentials_says_there_are_none(app: AppTest, monke
 
 def test_a_cancelled_report_says_what_ran_and_what_did_not() -> None:
     cancelled = Report(Plan(items=200), {}, (result("sequential", 1.0, items=120),), cancelled=True)
-    assert ui.cancel_summary(cancelled) == (
+    assert wording.cancel_summary(cancelled) == (
         "Cancelled: sequential wrote 120 of 200 books; threaded, async did not run. Figures below cover only what "
         "was written before the cancel.")
-    assert ui.headline(cancelled) is not None and ui.headline(cancelled).speedup is None  # type: ignore[union-attr]
+    assert wording.headline(cancelled) is not None and wording.headline(cancelled).speedup is None  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("count", "word", "expected"), [(1, "book", "1 book"), (0, "book", "0 books"),
                                                          (1_000, "book", "1,000 books"),
                                                          (1, "approach", "1 approach")])
 def test_plural(count: int, word: str, expected: str) -> None:
-    assert ui.plural(count, word, "approaches" if word == "approach" else None) == expected
+    assert wording.plural(count, word, "approaches" if word == "approach" else None) == expected
 
 
 @pytest.mark.parametrize(("text", "value"), [("1000", 1000), (" 1,000 ", 1000), ("10_000", 10_000)])
 def test_parse_whole_accepts(text: str, value: int) -> None:
-    assert ui.parse_whole(text, "Books", 1, 10_000) == value
+    assert wording.parse_whole(text, "Books", 1, 10_000) == value
 
 
 @pytest.mark.parametrize("text", ["0", "10001", "-1", "1.5", "", "abc", "1e3"])
 def test_parse_whole_refuses(text: str) -> None:
     with pytest.raises(ConfigError, match=r"^Books must be a whole number from 1 to 10,000, got "):
-        ui.parse_whole(text, "Books", 1, 10_000)
+        wording.parse_whole(text, "Books", 1, 10_000)
 
 
 def test_history_labels_show_conditions_seconds_and_state(history_path: Path) -> None:
@@ -336,9 +336,9 @@ def test_history_labels_show_conditions_seconds_and_state(history_path: Path) ->
                   created=slow.created)
     store.append(slow)
     [entry] = store.entries()
-    label = ui.history_label(entry)
+    label = wording.history_label(entry)
     assert "22 ms + 6 ms, throttle 20%" in label and "377.0 s writing" in label and "100 books" in label
-    assert ui.history_rows([entry])[0]["conditions"] == "22 ms + 6 ms, throttle 20%"
+    assert wording.history_rows([entry])[0]["conditions"] == "22 ms + 6 ms, throttle 20%"
 
 
 def test_a_small_sweep_draws_the_ideal_line_the_capacity_and_the_points(app: AppTest) -> None:
@@ -362,7 +362,7 @@ def test_a_small_sweep_draws_the_ideal_line_the_capacity_and_the_points(app: App
 def test_a_background_run_is_alone_cancels_cleanly_and_records_its_report(emulator: Emulator) -> None:
     recorded: list[Report] = []
     started = threading.Event()
-    job = ui.RUNS.start(ui.plan_job(Plan(approaches=("sequential", "async"), items=200_000), emulator,
+    job = jobs.RUNS.start(jobs.plan_job(Plan(approaches=("sequential", "async"), items=200_000), emulator,
                                     record=recorded.append))
     try:
         while not job.wait(0.05):
@@ -370,7 +370,7 @@ def test_a_background_run_is_alone_cancels_cleanly_and_records_its_report(emulat
             if event is not None and event.phase == "write" and event.done > 0 and not started.is_set():
                 started.set()
                 with pytest.raises(ConfigError, match="another run is in progress"):  # e.g. from another tab
-                    ui.RUNS.start(ui.plan_job(Plan(items=10), emulator))
+                    jobs.RUNS.start(jobs.plan_job(Plan(items=10), emulator))
                 job.cancel()
     finally:
         job.cancel()  # whatever happened above, leave no writer behind
@@ -386,7 +386,7 @@ def test_another_session_reattaches_to_the_running_job_and_gets_its_result(app: 
                                                                           emulator: Emulator) -> None:
     """A run started elsewhere (another tab, or this tab before a reload): this session finds it, watches it and,
     when it ends, shows its result."""
-    job = ui.RUNS.start(ui.plan_job(Plan(items=200_000), emulator))
+    job = jobs.RUNS.start(jobs.plan_job(Plan(items=200_000), emulator))
 
     def cancel_once_writing() -> None:
         while not job.wait(0.05):

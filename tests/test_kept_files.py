@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.emulator import REPO_ROOT
 from core.export import to_csv, to_json
 from core.history import History, default_path, standard_path
 from core.model import Plan
+from core.paths import REPO_ROOT
 from core.report import Report
 
 Spelling = Callable[[Path, Path], str]  # (the history in use, a scratch folder) -> the path typed

@@ -319,7 +319,7 @@ def test_the_js_signature_check_passes_its_unit_tests() -> None:
 def test_the_page_offers_the_preset_and_runs_a_rehearsal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from core import ui
+    from core import jobs, wording
     from core.paths import REPO_ROOT
 
     monkeypatch.setenv("LAB_HISTORY_PATH", str(tmp_path / "history.sqlite3"))
@@ -327,7 +327,7 @@ def test_the_page_offers_the_preset_and_runs_a_rehearsal(tmp_path: Path, monkeyp
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     app = AppTest.from_file(str(REPO_ROOT / "streamlit_app.py"), default_timeout=120).run()
     try:
-        assert list(app.selectbox(key="preset").options) == list(ui.PRESET_CHOICES)
+        assert list(app.selectbox(key="preset").options) == list(wording.PRESET_CHOICES)
         app.selectbox(key="preset").set_value("aws-like").run()
         app.text_input(key="items").set_value("20").run()
         next(b for b in app.button if b.label == "Run").click().run()
@@ -336,18 +336,18 @@ def test_the_page_offers_the_preset_and_runs_a_rehearsal(tmp_path: Path, monkeyp
         assert report.plan.rehearsal and report.plan.capacity == Capacity("on-demand") and report.clean
         assert report.plan.conditions.latency_ms == NETWORK_PRESETS["nearby-region"].latency_ms
     finally:
-        job = ui.RUNS.running
+        job = jobs.RUNS.running
         if job is not None:
             job.cancel()
             assert job.wait(60)
 
 
 def test_the_page_words_say_it_is_a_rehearsal() -> None:
-    from core import ui
+    from core import wording
 
-    plan = ui.with_preset(Plan(items=10), "aws-like")
-    assert "AWS dress rehearsal" in ui.plan_where(plan) and ui.with_preset(plan, ui.NO_PRESET) is plan
-    assert "aws-like" in ui.preset_help()
+    plan = wording.with_preset(Plan(items=10), "aws-like")
+    assert "AWS dress rehearsal" in wording.plan_where(plan) and wording.with_preset(plan, wording.NO_PRESET) is plan
+    assert "aws-like" in wording.preset_help()
 
 
 def test_tls_failures_are_told_apart_from_other_transport_failures() -> None:

@@ -363,7 +363,7 @@ def test_a_plan_on_dynamodb_local_imports_on_moto_and_says_so(dynamodb_local: ob
 
 def test_the_page_shows_the_import_stage_in_its_progress() -> None:
     from core.report import ProgressEvent
-    from core.ui import progress_text
+    from core.wording import progress_text
 
     line = ImportProgress("import", 1_200, 180_000, 3, "IN_PROGRESS").line
     event = ProgressEvent("s3-import", 0, "write", 1_200, 2_000, 1.0, detail=line)
