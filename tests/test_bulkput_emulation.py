@@ -22,7 +22,8 @@ from core.bulkwire import (
     StartBulkPutItems,
     report_line,
 )
-from core.emulator import REPO_ROOT, Emulator, node_executable
+from core.emulator import Emulator, node_executable
+from core.paths import REPO_ROOT
 from core.s3source import item_line
 from core.tables import count_items, create_table, delete_table
 from core.targets import LOCAL_CREDENTIALS, Target, make_target

@@ -19,8 +19,9 @@ import pytest
 
 from core.approaches import APPROACHES
 from core.cli import main
-from core.emulator import REPO_ROOT, Emulator
+from core.emulator import Emulator
 from core.endpoints import proxy_for
+from core.paths import REPO_ROOT
 
 WRITERS = tuple(name for name, a in APPROACHES.items() if a.unavailable is None and a.driver != "import")
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
