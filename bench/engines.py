@@ -25,6 +25,7 @@ from typing import Any
 
 import boto3
 import psutil
+from botocore.config import Config
 
 from core.books import generate_books
 from core.emulator import Emulator
@@ -135,8 +136,8 @@ def run(url: str, pid: int | None, gateway_pid: int | None, books: Sequence[dict
         batch_items: int, threads: int) -> None:
     client = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="bench",
                           aws_secret_access_key="bench",
-                          config=boto3.session.Config(max_pool_connections=threads * 2,
-                                                      retries={"max_attempts": 10, "mode": "standard"}))
+                          config=Config(max_pool_connections=threads * 2,
+                                        retries={"max_attempts": 10, "mode": "standard"}))
     for table in (TABLE_SEQ, TABLE_BATCH):
         create_table(client, table)
     client.put_item(TableName=TABLE_SEQ, Item=books[-1])  # warm the connection and the engine
