@@ -214,9 +214,11 @@ def _write(plan: Plan, name: str, books: tuple[int, int], ctx: _Run, options: Wr
         report = write(name, generate_books(count, plan.seed, start=start), ctx.target, replace(options, cancel=stop),
                        progress=progress)
         return report, lambda: generate_books(report.items, plan.seed, start=start)
-    from core.scaleout import run_sharded
+    from core.scaleout import cluster_workers, run_sharded
 
-    sharded = run_sharded(name, count, plan.seed, plan.workers, ctx.target, options, client=ctx.dask, start=start,
+    # an existing cluster without --workers: one shard per worker it has
+    shards = cluster_workers(ctx.dask) if plan.scheduler is not None and plan.workers == 1 else plan.workers
+    sharded = run_sharded(name, count, plan.seed, shards, ctx.target, options, client=ctx.dask, start=start,
                           cancel=stop, progress=_shard_progress(progress, count, {} if board is None else board))
     return sharded.report, sharded.books
 

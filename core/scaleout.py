@@ -9,8 +9,10 @@ resets the table before and verifies once after (``ShardedRun.books()`` regenera
 item ends ok, failed or unknown: a task whose worker dies is re-run by the scheduler (PutItem/BatchWriteItem of
 the same keys is idempotent) up to ``distributed.scheduler.allowed-failures`` times, then its shard's items are
 reported unknown. An unreachable scheduler is a one-line ``TargetError`` within ``connect_timeout`` seconds,
-before anything is written. Cancelling (a ``threading.Event``) stops every shard's writer promptly through
-``Client.run`` (it reaches each worker's event loop at once, outside the task queue); in-flight items end unknown.
+before anything is written; so is a cluster on another Python or dask (``check_cluster``, which ships the lab's
+``core`` with Dask's ``UploadDirectory`` where it is missing or another version). Cancelling (a
+``threading.Event``) stops every shard's writer promptly through ``Client.run`` (it reaches each worker's event
+loop at once, outside the task queue); in-flight items end unknown.
 Progress: each shard publishes ``{shard, done, total}`` at most every 0.25 s as a structured Dask event
 (``Worker.log_event``) on the run's topic, which the client subscribes to; ``progress(shard, done, total)`` is
 called on the client's event-loop thread (``core.shards.ProgressBoard`` turns it into items/s per worker and in
@@ -250,6 +252,7 @@ def dask_client(workers: int, scheduler: str | None = None, *, connect_timeout: 
             raise TargetError(f"the Dask scheduler at {scheduler} did not answer within {connect_timeout:g} s "
                               f"({type(error).__name__}): start it or fix --scheduler") from None
         try:
+            check_cluster(client)
             yield client
         finally:
             client.close()  # type: ignore[no-untyped-call]
@@ -266,6 +269,118 @@ def dask_client(workers: int, scheduler: str | None = None, *, connect_timeout: 
             client.close()  # type: ignore[no-untyped-call]
     finally:
         cluster.close()
+
+
+def lab_fingerprint() -> str:
+    """This lab's version and a hash of its Python sources (read through ``importlib.resources``, so a copy shipped
+    as a zip hashes alike): what the scheduler and every worker of a cluster must run."""
+    import hashlib
+    from importlib.resources import files
+
+    import core
+
+    digest = hashlib.sha256()
+
+    def walk(node: Any, prefix: str) -> None:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            if child.is_dir() and child.name != "__pycache__":
+                walk(child, f"{prefix}{child.name}/")
+            elif child.name.endswith(".py"):
+                digest.update(f"{prefix}{child.name}\0".encode())
+                digest.update(child.read_bytes())
+
+    walk(files("core"), "")
+    return f"{core.__version__}+{digest.hexdigest()[:12]}"
+
+
+def _runtime() -> tuple[str, str]:
+    """``(Python major.minor, dask version)`` of this process."""
+    import sys
+    from importlib.metadata import version
+
+    return f"{sys.version_info.major}.{sys.version_info.minor}", version("dask")
+
+
+def _probe() -> str:
+    """Run on the scheduler and each worker (by reference: it fails there when ``core`` is not importable)."""
+    return lab_fingerprint()
+
+
+def _lab_folder() -> str:
+    """A folder holding a copy of the lab's ``core`` package (data files included), named after its fingerprint:
+    what ``UploadDirectory`` ships (it puts the folder on ``sys.path`` there, so ``import core`` finds the copy)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import core
+
+    folder = Path(tempfile.gettempdir()) / "lab-ship" / f"lab-{lab_fingerprint().replace('+', '-')}"
+    if not (folder / "core").is_dir():
+        staging = Path(tempfile.mkdtemp(prefix="lab-ship-"))
+        shutil.copytree(Path(core.__file__).parent, staging / "core",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        folder.parent.mkdir(exist_ok=True)
+        with contextlib.suppress(OSError):  # another run made it meanwhile: same fingerprint, same files
+            staging.rename(folder)
+    return str(folder)
+
+
+def _cluster_mismatch(client: Any) -> str | None:
+    """The first process of the cluster (scheduler, then workers) that does not run this lab, and why; else None."""
+    wanted = lab_fingerprint()
+    where: list[tuple[str, Any]] = []
+    try:
+        where.append(("scheduler", client.run_on_scheduler(_probe)))
+    except Exception as error:  # a scheduler that cannot load the probe answers with any error
+        where.append(("scheduler", error))
+    for address, answer in sorted(client.run(_probe, on_error="return").items()):
+        where.append((f"worker {address}", answer))
+    for name, answer in where:
+        if isinstance(answer, BaseException):
+            return f"the {name} cannot import the lab ({type(answer).__name__}: {str(answer).splitlines()[0][:120]})"
+        if answer != wanted:
+            return f"the {name} runs lab {answer}, this is {wanted}"
+    return None
+
+
+def check_cluster(client: Any) -> None:
+    """Make sure an existing cluster runs this lab: the scheduler and every worker need this Python (major.minor)
+    and this dask (else a one-line ``TargetError`` saying what to install); when ``core`` is missing or another
+    version there, the lab ships itself with Dask's ``UploadDirectory`` plugin (a copy of ``core`` put first on
+    ``sys.path`` of the scheduler and of every worker's nanny, which restarts its worker; a worker joining later
+    gets it too). Still not importable afterwards (its requirements missing there, or an older ``core``
+    already loaded): a ``TargetError`` line saying to install the lab there."""
+    python, dask_version = _runtime()
+    versions = client.get_versions(check=False)
+    processes = [("scheduler", versions["scheduler"])] + [
+        (f"worker {address}", info) for address, info in sorted((versions.get("workers") or {}).items())]
+    for name, info in processes:
+        packages = info.get("packages", {}) if isinstance(info, dict) else {}
+        theirs = ".".join(str(packages.get("python", "")).split(".")[:2])
+        if theirs != python or str(packages.get("dask")) != dask_version:
+            raise TargetError(f"the Dask {name} runs Python {theirs or '?'} with dask {packages.get('dask', '?')}, "
+                              f"the lab needs Python {python} with dask {dask_version}: install those there "
+                              f"(pip install -r requirements.txt) and start it again")
+    if _cluster_mismatch(client) is None:
+        return
+    from distributed.diagnostics.plugin import UploadDirectory
+
+    count = cluster_workers(client)
+    client.register_plugin(UploadDirectory(  # type: ignore[no-untyped-call]
+        _lab_folder(), restart_workers=True, update_path=True, mode="all"))
+    with contextlib.suppress(TimeoutError):
+        client.wait_for_workers(count, timeout=60)
+    problem = _cluster_mismatch(client)
+    if problem is not None:
+        raise TargetError(f"{problem}, even after shipping it with Dask's UploadDirectory: install the lab there "
+                          f"(pip install -r requirements.txt, and this checkout on its PYTHONPATH) and restart the "
+                          f"scheduler and workers")
+
+
+def cluster_workers(client: Any) -> int:
+    """How many workers the cluster has now (one shard each, by default)."""
+    return len(client.scheduler_info(n_workers=-1)["workers"])
 
 
 def run_sharded(approach_name: str, items: int, seed: int, workers: int, target: Target,

@@ -64,9 +64,10 @@ def moto_server(*, iam_auth: bool = False, no_auth_actions: int = 0) -> Iterator
 
 
 @contextmanager
-def dask_cluster(workers: int = 2, *, cwd: str | None = None) -> Iterator[str]:
+def dask_cluster(workers: int = 2, *, cwd: str | None = None, lab: bool = True) -> Iterator[str]:
     """A Dask scheduler and ``workers`` workers (one thread each), each started as its own process on 127.0.0.1
-    with the ``dask`` CLI the way a real cluster runs; yields the scheduler's address (read from its file)."""
+    with the ``dask`` CLI the way a real cluster runs; yields the scheduler's address (read from its file).
+    ``lab`` False: started from an empty folder without the lab on PYTHONPATH (``core`` not importable there)."""
     import json
     import tempfile
 
@@ -74,6 +75,8 @@ def dask_cluster(workers: int = 2, *, cwd: str | None = None) -> Iterator[str]:
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     processes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="lab-dask-") as folder:
+        if not lab:
+            root, env = folder, {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         scheduler_file = os.path.join(folder, "scheduler.json")
         try:
             processes.append(subprocess.Popen(

@@ -133,6 +133,50 @@ def test_a_scheduler_and_workers_started_as_separate_processes(embedded_target: 
     assert {r.worker.rsplit(":", 1)[0] for r in run.shards} == {"tcp://127.0.0.1"}
 
 
+def _wait_for_workers(address: str, count: int) -> None:
+    from distributed import Client
+
+    with Client(address, timeout=60, set_as_default=False) as client:  # type: ignore[no-untyped-call]
+        client.wait_for_workers(count, timeout=120)
+
+
+def test_an_existing_cluster_without_the_lab_gets_it_shipped_and_one_shard_per_worker(
+        embedded_target: Target) -> None:
+    """`dask scheduler` and two `dask worker`s started where `core` is not importable (a traceback from the
+    scheduler before): the lab ships itself (upload_file to scheduler and workers), and without --workers the
+    2-worker cluster gets 2 shards; every item written and verified."""
+    from core.benchmark import run
+    from core.model import Plan, ProgressEvent
+
+    with dask_cluster(2, lab=False) as address:
+        _wait_for_workers(address, 2)
+        shards: list[int] = []
+
+        def progress(event: ProgressEvent) -> None:
+            shards.append(len(event.per_worker))
+
+        report = run(Plan(target="embedded", items=200, approaches=("async",), scheduler=address, concurrency=8),
+                     progress=progress)
+    assert report.error is None and report.clean, report.error
+    (result,) = report.runs
+    assert result.report.items_ok == 200 and result.verification.found == 200
+    assert max(shards) == 2
+
+
+def test_an_existing_cluster_on_another_python_or_dask_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                                  embedded_target: Target) -> None:
+    import core.scaleout
+
+    monkeypatch.setattr(core.scaleout, "_runtime", lambda: ("3.99", "1.0.0"))
+    with dask_cluster(1, lab=False) as address:
+        _wait_for_workers(address, 1)
+        with pytest.raises(TargetError) as raised:
+            run_sharded("sequential", 10, 0, 1, embedded_target, scheduler=address, connect_timeout=30)
+    message = str(raised.value)
+    assert "\n" not in message and "the Dask scheduler runs Python" in message
+    assert "the lab needs Python 3.99 with dask 1.0.0: install those there" in message
+
+
 def test_an_unreachable_scheduler_is_one_line_within_seconds_and_nothing_is_written(embedded_target: Target) -> None:
     client = fresh(embedded_target, "sequential")
     started = time.monotonic()
