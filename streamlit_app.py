@@ -18,6 +18,7 @@ import streamlit as st
 
 from core import charts, export, jobs, logs, wording
 from core.approaches import APPROACHES, STUDY_APPROACHES, imports
+from core.approaches import label as approach_label
 from core.benchmark import Server, start_server
 from core.capacity import Capacity, parse_capacity
 from core.emulator import Emulator
@@ -293,12 +294,16 @@ def plan_form(fields: dict[str, Any], network: tuple[Conditions, Capacity] | Non
     with st.container(border=True):
         approaches = st.multiselect(
             "Approaches", list(APPROACHES), default=list(STUDY_APPROACHES), key="approaches", disabled=running(),
-            placeholder="Pick one or more approaches",
-            help="\n".join(f"- **{name}**: {a.description}" + (f" (unavailable here: {a.unavailable})"
+            placeholder="Pick one or more approaches", format_func=approach_label,
+            help="\n".join(f"- **{a.label}**: {a.description}" + (f" (unavailable here: {a.unavailable})"
                                                                  if a.unavailable else "")
                             for name, a in APPROACHES.items()))
         if approaches:
-            st.caption(" · ".join(f"**{name}**: {APPROACHES[name].description}" for name in approaches))
+            st.caption(" · ".join(f"**{approach_label(name)}**: {APPROACHES[name].description}" for name in approaches))
+            if any(APPROACHES[name].shipped for name in approaches):
+                shipped = [f"{name}: {APPROACHES[name].shipped}" for name in approaches if APPROACHES[name].shipped]
+                st.caption("**As shipped**: the library's own retries at their defaults, none of the lab's retry loop "
+                           "(what your code meets, not the fair comparison): " + "; ".join(shipped))
         cols = st.columns(5)
         typed = {
             "items": cols[0].text_input("Books", "1000", key="items", disabled=running(),
@@ -563,7 +568,7 @@ def verification(report: Report) -> None:
     if any(r.server_bound for r in report.runs):
         st.info("Runs marked server-bound saturated the embedded server's CPU: their figure is the emulator's "
                 "limit, not the client's.")
-    reasons = [f"{r.approach}: {reason}" for r in report.runs for reason in r.report.failures]
+    reasons = [f"{approach_label(r.approach)}: {reason}" for r in report.runs for reason in r.report.failures]
     if reasons:
         with st.expander(f"Why items failed ({len(reasons)})"):
             st.markdown("\n".join(f"- {reason}" for reason in reasons))

@@ -5,7 +5,9 @@ flag, the estimate's priors (ms per request) and, for the study's three, the 202
 Every other module (plan validation, writers, tables, estimate, charts, page, CLI) reads this registry, so adding an
 approach touches this file and its transport only. The ``import`` driver is the one approach that does not
 write: ``s3-import`` runs through ``core.importer`` (``imports(name)`` tells it apart). ``Driver`` and ``Client``
-are ``Literal`` types: mypy checks every table keyed by them.
+are ``Literal`` types: mypy checks every table keyed by them. The as-shipped approaches (``shipped``) call a library
+exactly as its documentation shows, with its own retries at their defaults and none of the lab's loop: they answer
+"what does my code do?", not the fair comparison, and every view labels them so (``label``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from core.errors import ConfigError
 from core.s3source import BOOK_US, PREPARE_US
 
 Driver = Literal["sequential", "threaded", "async", "import"]  # import: not a writer (core.importer)
-Client = Literal["boto3", "aiohttp", "aiobotocore", "aws-sdk", "aiodynamo"]
+Client = Literal["boto3", "aiohttp", "aiobotocore", "aws-sdk", "aiodynamo", "pynamodb", "awswrangler"]
 DRIVERS: tuple[Driver, ...] = get_args(Driver)
 CLIENTS: tuple[Client, ...] = get_args(Client)
 
@@ -39,6 +41,13 @@ class Approach:
     study_2022_seconds: float | None = None  # the 2022 study's figure on real AWS for 10,000 books, if it ran it
     requires_python: tuple[int, int] = (3, 11)
     package: str | None = None  # the PyPI package its client comes from, when not one every approach needs
+    extra: str | None = None  # how to install ``package`` when it is an optional extra (not in requirements.txt)
+    shipped: str | None = None  # as shipped: the library's own retries, in one line (None: the lab's retry loop)
+
+    @property
+    def label(self) -> str:
+        """The name every view shows: an as-shipped approach says so."""
+        return f"{self.name} (as shipped)" if self.shipped else self.name
 
     @property
     def module(self) -> str | None:
@@ -58,7 +67,8 @@ class Approach:
             return (f"{self.name} needs Python {need}+ (this is {sys.version.split()[0]}): run the lab with Python "
                     f"{need}+ (./lab.sh picks the newest it finds)")
         if self.module and importlib.util.find_spec(self.module) is None:
-            return f"{self.name} needs the {self.package} package, which is not installed: run ./lab.sh setup"
+            how = self.extra or "run ./lab.sh setup"
+            return f"{self.name} needs the {self.package} package, which is not installed: {how}"
         return None
 
 
@@ -92,6 +102,27 @@ _ALL = (
              package="aiodynamo"),
     Approach("aiodynamo-batch", "async", "aiodynamo", True, "AiodynamoBatchBooks",
              "aiodynamo BatchWriteItem, its retries off", 1.9, 3.7, package="aiodynamo"),
+    # as shipped: each library called as its documentation shows, its own retries at their defaults (core/writers/
+    # shipped.py says which at run time). Priors: those of the lab's boto3 batch approaches (the same BatchWriteItem
+    # requests through botocore), not measured separately
+    Approach("boto3-batch-writer", "sequential", "boto3", True, "BatchWriterBooks",
+             "boto3 Table.batch_writer(), as shipped: unprocessed items resent at once, botocore's default retries",
+             5.0, 5.0, shipped="botocore's retries as configured (default: legacy mode, 10 attempts per call for "
+                               "DynamoDB); UnprocessedItems resent at once, no backoff, no limit"),
+    Approach("boto3-batch-writer-threaded", "threaded", "boto3", True, "BatchWriterThreadedBooks",
+             "one boto3 batch_writer() per thread (AWS's pattern for parallel loads), as shipped", 5.2, 5.0,
+             shipped="botocore's retries as configured (default: legacy mode, 10 attempts per call for DynamoDB); "
+                     "UnprocessedItems resent at once, no backoff, no limit; one writer per thread"),
+    Approach("pynamodb-batch", "sequential", "pynamodb", True, "PynamoBooks",
+             "a PynamoDB Model and Model.batch_write(), as shipped", 5.0, 5.0, package="pynamodb",
+             shipped="PynamoDB's: botocore standard mode, 4 attempts per call (max_retry_attempts 3); "
+                     "UnprocessedItems resent at once, PutError after 3 rounds"),
+    Approach("awswrangler", "threaded", "awswrangler", True, "WranglerBooks",
+             "awswrangler wr.dynamodb.put_items (a list of dicts), as shipped", 5.2, 5.0, package="awswrangler",
+             extra="an optional extra (it brings pandas and pyarrow): pip install awswrangler==3.17.1, or ./lab.sh "
+                   "setup dev",
+             shipped="awswrangler's: botocore max_attempts 5 (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE honoured); "
+                     "UnprocessedItems resent at once, no backoff; os.cpu_count() threads"),
     # not a writer: books streamed to S3 as gzipped DynamoDB JSON, then ImportTable creates the table (no write
     # capacity used). Priors: floor = client CPU per book (generate, encode, gzip: core.s3source's measured figures);
     # round_trip = one S3 PUT of a part, alone (moto, 127.0.0.1)
@@ -105,6 +136,8 @@ STUDY_APPROACHES: tuple[str, ...] = tuple(a.name for a in _ALL if a.study_2022_s
 STUDY_2022_ITEMS = 10_000
 STUDY_2022_SECONDS: dict[str, float] = {a.name: a.study_2022_seconds for a in _ALL if a.study_2022_seconds}
 TABLES: frozenset[str] = frozenset(a.table for a in _ALL)
+SHIPPED: tuple[str, ...] = tuple(a.name for a in _ALL if a.shipped)  # as shipped: the libraries' own retries
+LAB_WRITERS: tuple[str, ...] = tuple(name for name in WRITERS if name not in SHIPPED)  # the lab's loop: the fair ones
 
 
 def approach(name: str) -> Approach:
@@ -113,6 +146,13 @@ def approach(name: str) -> Approach:
         return APPROACHES[name]
     except KeyError:
         raise ConfigError(f"unknown approach {name!r}: choose from {', '.join(APPROACHES)}") from None
+
+
+def label(name: str) -> str:
+    """The name to show for approach ``name``: "(as shipped)" after an as-shipped one; an unknown name as it is (a
+    stored report may name an approach this version no longer has)."""
+    chosen = APPROACHES.get(name)
+    return chosen.label if chosen is not None else name
 
 
 def parallelism(chosen: Approach, threads: int, concurrency: int) -> int:

@@ -23,6 +23,7 @@ from typing import Any, TextIO, TypeVar
 
 from core import logs
 from core.approaches import APPROACHES, STUDY_2022_ITEMS, STUDY_2022_SECONDS, STUDY_APPROACHES
+from core.approaches import label as approach_label
 from core.benchmark import run
 from core.capacity import parse_capacity
 from core.emulator import Emulator
@@ -101,7 +102,7 @@ class ProgressBar:
             filled = int(30 * event.done / max(event.total, 1))
             workers = " (" + " ".join(f"{rate:,.0f}" for rate in event.worker_rates) + " per worker)" \
                 if event.per_worker else ""
-            self.stream.write(f"\r{event.approach:<18} #{event.repeat + 1} {event.phase:<6} "
+            self.stream.write(f"\r{approach_label(event.approach):<18} #{event.repeat + 1} {event.phase:<6} "
                               f"[{'█' * filled}{'·' * (30 - filled)}] {event.done:>8,}/{event.total:,} "
                               f"{event.items_per_second:>8,.0f} items/s{workers}")
             if event.detail:
@@ -117,19 +118,19 @@ class ProgressBar:
                 stage = (event.approach, event.repeat, event.detail.split(":")[0])
                 if stage not in self._phases:
                     self._phases.add(stage)
-                    self.stream.write(f"{event.approach} #{event.repeat + 1}: {event.detail}\n")
+                    self.stream.write(f"{approach_label(event.approach)} #{event.repeat + 1}: {event.detail}\n")
             if key in self._phases:
                 return
             self._phases.add(key)
             rate = f", {event.items_per_second:,.0f} items/s" if event.phase == "done" else ""
-            self.stream.write(f"{event.approach} #{event.repeat + 1}: {event.phase} "
+            self.stream.write(f"{approach_label(event.approach)} #{event.repeat + 1}: {event.phase} "
                               f"({event.done:,}/{event.total:,} items, {event.elapsed:,.1f} s{rate})\n")
             self.stream.flush()
 
 
 def bar_chart(report: Report, width: int = 40) -> str:
     """Seconds per approach as a terminal bar chart, the study's published bars beside ours."""
-    rows = [(s.approach, s.seconds_median) for s in report.summaries()]
+    rows = [(approach_label(s.approach), s.seconds_median) for s in report.summaries()]
     if report.plan.items == STUDY_2022_ITEMS:
         rows += [(f"2022 study: {name}", seconds) for name, seconds in STUDY_2022_SECONDS.items()]
     longest = max((seconds for _, seconds in rows), default=1.0) or 1.0
@@ -139,7 +140,8 @@ def bar_chart(report: Report, width: int = 40) -> str:
 
 
 def results_table(report: Report) -> str:
-    header = (f"{'approach':<18} {'#':>2} {'seconds':>9} {'items/s':>9} {'speed-up':>8} {'p50 ms':>8} "
+    width = max([18, *(len(approach_label(r.approach)) for r in report.runs)])
+    header = (f"{'approach':<{width}} {'#':>2} {'seconds':>9} {'items/s':>9} {'speed-up':>8} {'p50 ms':>8} "
               f"{'p95 ms':>8} {'p99 ms':>8} {'retries':>7} {'throttled':>9}  verification")
     lines = [header, "-" * len(header)]
     medians = {s.approach: s.seconds_median for s in report.summaries()}
@@ -153,11 +155,12 @@ def results_table(report: Report) -> str:
                  + (f" recovered {v.recovered}" if v.recovered else "")
                  + ("" if v.checked else " (not verified)")
                  + ("  [server-bound]" if result.server_bound else ""))
-        lines.append(f"{r.approach:<18} {result.repeat + 1:>2} {r.seconds:>9.2f} {r.items_per_second:>9,.0f} "
+        lines.append(f"{approach_label(r.approach):<{width}} {result.repeat + 1:>2} {r.seconds:>9.2f} "
+                     f"{r.items_per_second:>9,.0f} "
                      f"{f'{gain:.1f}x' if gain else '-':>8} {lat.p50:>8.2f} {lat.p95:>8.2f} {lat.p99:>8.2f} "
                      f"{r.retries:>7,} {r.throttled:>9,}  {check}")
-        lines.extend(f"{'':<21}! {reason}" for reason in r.failures)
-        lines.extend(f"{'':<21}note: {note}" for note in r.notes)
+        lines.extend(f"{'':<{width + 3}}! {reason}" for reason in r.failures)
+        lines.extend(f"{'':<{width + 3}}note: {note}" for note in r.notes)
     if report.not_run():
         lines.append(f"not run: {', '.join(report.not_run())}")
     return "\n".join(lines)
@@ -170,8 +173,8 @@ def capacity_report(report: Report) -> str:
         return ""
     lines = [f"Table capacity {report.plan.capacity} (goodput ÷ capacity: WRU written ÷ what the table offered in "
              "the write phase, burst included; wasted: requests refused whole)"]
-    width = max(len(run.approach) for run in runs)
-    lines.extend(f"{run.approach:<{width}} #{run.repeat + 1}: {run.capacity_use.summary()}"
+    width = max(len(approach_label(run.approach)) for run in runs)
+    lines.extend(f"{approach_label(run.approach):<{width}} #{run.repeat + 1}: {run.capacity_use.summary()}"
                  for run in runs if run.capacity_use is not None)
     return "\n".join(lines)
 

@@ -1,8 +1,9 @@
 """Exports of a ``Report``: JSON (plan, environment, runs) and CSV (one row per run, the same fields).
 
-Contract: pure; a report holds no credentials, so neither does an export. A run's ``capacity`` is its
-``CapacityUse.as_dict()`` (None when the capacity model was off, and absent from reports stored before it existed);
-the CSV carries its figures (blank when off) and its throttles as ``reason=count`` pairs.
+Contract: pure; a report holds no credentials, so neither does an export. Each run carries its approach's ``label``
+and ``as_shipped`` (True for a library run with its own retries, not the lab's: not the fair comparison). A run's
+``capacity`` is its ``CapacityUse.as_dict()`` (None when the capacity model was off, and absent from reports stored
+before it existed); the CSV carries its figures (blank when off) and its throttles as ``reason=count`` pairs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 import re
 from typing import Any
 
+from core.approaches import APPROACHES
+from core.approaches import label as approach_label
 from core.report import Report, RunResult
 
 CSV_FIELDS = ("approach", "repeat", "table", "items", "seconds", "items_per_second", "requests", "retries",
@@ -20,7 +23,7 @@ CSV_FIELDS = ("approach", "repeat", "table", "items", "seconds", "items_per_seco
               "latency_ms_p99", "latency_ms_max", "client_cpu_seconds", "server_cpu_percent", "server_bound",
               "expected", "found", "lost", "unexpected", "mismatched", "recovered", "capacity", "consumed_wru",
               "goodput_wru_per_second", "peak_wru_per_second", "capacity_wru_per_second", "goodput_ratio",
-              "capacity_requests", "refused_requests", "waste", "throttle_reasons")
+              "capacity_requests", "refused_requests", "waste", "throttle_reasons", "label", "as_shipped")
 
 
 MAX_CHART_SAMPLES = 2_000
@@ -38,7 +41,9 @@ def run_dict(run: RunResult, detail: bool = False) -> dict[str, Any]:
         extra = {"latency_samples_ms": [round(v, 3) for v in samples[::step]],
                  "timeline": [[round(t, 3), n] for t, n in report.timeline]}
     return {
-        "approach": report.approach, "repeat": run.repeat, "table": report.table, "items": report.items,
+        "approach": report.approach, "label": approach_label(report.approach),
+        "as_shipped": bool(report.approach in APPROACHES and APPROACHES[report.approach].shipped),
+        "repeat": run.repeat, "table": report.table, "items": report.items,
         "seconds": round(report.seconds, 4), "items_per_second": round(report.items_per_second, 2),
         "requests": report.requests, "retries": report.retries, "throttled": report.throttled,
         "errors": dict(report.errors), "failed_items": report.items_failed, "unknown_items": report.items_unknown,

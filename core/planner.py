@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
-from core.approaches import APPROACHES, WRITERS, imports
+from core.approaches import APPROACHES, LAB_WRITERS, imports
 from core.capacity import BURST_SECONDS, MAX_UNITS, NEW_ON_DEMAND_UNITS, PARTITION_UNITS, Capacity, partitions
 from core.endpoints import Kind, validate_kind
 from core.errors import ConfigError
@@ -556,7 +556,7 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
     client = client_limit(spec, machine)
     rows = [writer_row(spec, name, calibration, "fitted to measured runs" if name in fitted else
                        "machine-scaled prior" if calibration.runs else "built-in prior", client=client)
-            for name in names if name in WRITERS]
+            for name in names if name in LAB_WRITERS]  # as-shipped libraries retry their own way: not modelled
     notes = []
     if IMPORT in names and spec.table == "new":
         rows.append(import_row(spec))

@@ -188,6 +188,19 @@ class Target:
             "dynamodb", endpoint_url=self.endpoint_url, verify=self.trusted_ca,
             config=self.client_config(pool=pool, max_attempts=max_attempts, timeout=timeout, mode=mode))
 
+    def resource(self, *, pool: int = 10) -> Any:
+        """boto3's DynamoDB resource for this target as a user's code makes it (the as-shipped approaches): the
+        target's keys, region, endpoint and CA bundle, and botocore's retries and timeouts left as the environment
+        and profile configure them (botocore's defaults otherwise)."""
+        config = Config(region_name=self.region, max_pool_connections=max(pool, 1))
+        return self._session.resource("dynamodb", endpoint_url=self.endpoint_url, verify=self.trusted_ca,
+                                      config=config)
+
+    def boto3_session(self) -> boto3.Session:
+        """The target's boto3 session, for a library that takes one (awswrangler). Not thread-safe: make its
+        clients in one thread."""
+        return self._session
+
     def s3_client(self, *, max_attempts: int = 5, timeout: float = 60.0) -> Any:
         """A boto3 S3 client with this target's credentials and region (s3-import); on an endpoint URL (moto), S3
         is served at that same URL, path-style."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from core.approaches import STUDY_2022_ITEMS, STUDY_2022_SECONDS
+from core.approaches import label as approach_label
 from core.capacity import parse_capacity
 from core.endpoints import validate_kind
 from core.errors import ConfigError
@@ -136,7 +137,7 @@ def headline(report: Report) -> Headline | None:
     fastest = min(summaries, key=lambda s: s.seconds_median)
     problems = sum(r.verification.lost + r.verification.unexpected + r.verification.mismatched
                    + r.report.items_failed + r.report.items_unknown for r in report.runs)
-    return Headline(fastest.approach, fastest.seconds_median, report.speedup(fastest.approach),
+    return Headline(approach_label(fastest.approach), fastest.seconds_median, report.speedup(fastest.approach),
                     sum(r.verification.found for r in report.runs), sum(r.verification.expected for r in report.runs),
                     problems, sum(r.server_bound for r in report.runs))
 
@@ -159,7 +160,7 @@ def verdict(result: RunResult) -> str:
 
 def verification_rows(report: Report) -> list[dict[str, str]]:
     """One row per run for the verification table; problems in red, clean runs green."""
-    return [{"approach": r.approach, "repeat": str(r.repeat + 1),
+    return [{"approach": approach_label(r.approach), "repeat": str(r.repeat + 1),
              "written": f"{r.verification.found:,}/{r.verification.expected:,}",
              "lost": _bad(r.verification.lost), "unexpected": _bad(r.verification.unexpected),
              "mismatched": _bad(r.verification.mismatched), "recovered": f"{r.verification.recovered:,}",
@@ -202,7 +203,7 @@ def summary_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
     rows = []
     for run_data in data["runs"]:
         check = run_data["verification"]
-        rows.append({"approach": run_data["approach"], "repeat": str(run_data["repeat"] + 1),
+        rows.append({"approach": approach_label(run_data["approach"]), "repeat": str(run_data["repeat"] + 1),
                      "seconds": f"{run_data['seconds']:,.2f}", "items/s": f"{run_data['items_per_second']:,.0f}",
                      "p50 ms": f"{run_data['latency_ms']['p50']:,.1f}",
                      "p95 ms": f"{run_data['latency_ms']['p95']:,.1f}",
@@ -219,7 +220,7 @@ def capacity_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
         if not use:
             continue
         ratio = use["goodput_ratio"]
-        rows.append({"approach": run_data["approach"], "repeat": str(run_data["repeat"] + 1),
+        rows.append({"approach": approach_label(run_data["approach"]), "repeat": str(run_data["repeat"] + 1),
                      "WRU/s mean": f"{use['goodput']:,.0f}", "WRU/s peak": f"{use['peak']:,}",
                      "capacity WRU/s": f"{use['capacity']:,.0f}",
                      "goodput ÷ capacity": "–" if ratio is None else f"{ratio:.2f}",
@@ -248,7 +249,7 @@ VERIFICATION_COLUMNS = (
 
 def cancel_summary(report: Report) -> str:
     """What a cancelled (or stopped) plan did: each run's books written, and the approaches that never ran."""
-    done = [f"{r.approach}{f' (repeat {r.repeat + 1})' if report.plan.repeats > 1 else ''} wrote "
+    done = [f"{approach_label(r.approach)}{f' (repeat {r.repeat + 1})' if report.plan.repeats > 1 else ''} wrote "
             f"{r.verification.found:,} of {report.plan.items:,} books" for r in report.runs]
     missing = report.not_run()
     parts = ["; ".join(done) if done else "no approach wrote anything"]

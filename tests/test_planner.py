@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from core.approaches import APPROACHES, WRITERS
+from core.approaches import LAB_WRITERS
 from core.books import generate_books
 from core.capacity import Capacity, parse_capacity
 from core.cli import main
@@ -217,7 +217,7 @@ def test_the_loss_applies_only_to_what_is_offered_beyond_the_capacity(offered: f
 def test_no_writer_is_slower_than_offering_exactly_the_capacity(capacity: str, items: int, item_bytes: int) -> None:
     spec = LoadSpec(items, item_bytes, "existing", parse_capacity(capacity))
     exactly = spec.total_wru / sustained(spec.capacity)
-    plan = plan_load(spec, approaches=tuple(WRITERS))
+    plan = plan_load(spec, approaches=tuple(LAB_WRITERS))
     for r in plan.rows:  # those that can fill the table (sequential's 256 workers cannot reach 40,000 WRU/s)
         start = SCALE_OUT_S + SCALE_OUT_PER_WORKER_S * r.workers if r.workers > 1 else 0.0
         assert r.seconds <= (exactly + start) * BEST_WITHIN or r.bound.startswith("client"), r
@@ -448,7 +448,7 @@ def test_plan_load_prints_the_ranked_table_the_recommendation_and_the_sources(
     out = capsys.readouterr().out
     assert out.startswith("Load 10 million items of 100 bytes (1 WRU each, 10,000,000 WRU) into a new table")
     assert "Recommended: import: new table, 10 million items" in out
-    for name in (*APPROACHES, IMPORT):
+    for name in (*LAB_WRITERS, IMPORT):  # the as-shipped libraries are not planned (their own retries)
         assert f"  {name}: " in out  # every row's basis
     assert "terraform-provider-aws/issues/27250" in out and "0.625 USD per million WRU" in out
 
@@ -458,7 +458,7 @@ def test_plan_load_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
                  "provisioned=20000", "--deadline", "24h", "--json", "--history", str(tmp_path / "h.sqlite3")]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["spec"]["capacity"] == "provisioned=20000" and data["spec"]["deadline_s"] == 86_400
-    assert len(data["rows"]) == len(WRITERS) and all(r["deadline_note"] for r in data["rows"])
+    assert len(data["rows"]) == len(LAB_WRITERS) and all(r["deadline_note"] for r in data["rows"])
     assert data["history"].startswith("built-in priors")
     assert not (tmp_path / "h.sqlite3").exists()  # planning creates no history file
 
@@ -505,4 +505,4 @@ def test_plan_load_retry_mode(args: list[str], shown: str, capsys: pytest.Captur
     assert main(["plan-load", "--items", "10000000", "--item-bytes", "100", "--history", "off", *args]) == 0
     out = capsys.readouterr().out
     rows, sources = out.split("\nSources:")
-    assert rows.count(shown) == len(WRITERS) and shown.split()[0] + " r" in sources  # each row, and its source
+    assert rows.count(shown) == len(LAB_WRITERS) and shown.split()[0] + " r" in sources  # each row, and its source

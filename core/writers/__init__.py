@@ -7,7 +7,8 @@ approaches, cancellable without leaving a task behind. Every approach retries th
 (``engine.exchange``) and policy: botocore's own retries are off (one attempt per call), so the boto3 and
 aiobotocore approaches back off, give up and stop exactly like the hand-written ones. The registry's one
 approach that does not write (s3-import, ``WRITERS`` leaves it out) is refused here with a ``ConfigError``: it
-runs through ``core.importer``.
+runs through ``core.importer``. The as-shipped approaches (``Approach.shipped``) are the exception to the one loop on
+purpose: ``core.writers.shipped`` hands the books to each library, which retries its own way.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def write(name: str, books: Iterable[Book], target: Target, options: WriterOptio
           progress: ProgressCallback | None = None, table: str | None = None) -> RunReport:
     """Write ``books`` with approach ``name``; blocks until every item is settled."""
     chosen, options = _writer(name), options or WriterOptions()
+    if chosen.shipped:
+        return _write_shipped(chosen, books, target, options, progress, table or chosen.table)
     if chosen.driver == "sequential":
         return _write_sequential(chosen, books, target, options, progress, table or chosen.table)
     return run_loop(write_async(name, books, target, options, progress, table))
@@ -90,6 +93,8 @@ async def write_async(name: str, books: Iterable[Book], target: Target, options:
     variants)."""
     chosen, options = _writer(name), options or WriterOptions()
     table = table or chosen.table
+    if chosen.shipped:  # the libraries block: in a thread, so the event loop stays free
+        return await asyncio.to_thread(_write_shipped, chosen, books, target, options, progress, table)
     tally = _tally(chosen, table, options, progress)
     units = works(books, chosen.batch, tally)
     policy = options.policy
@@ -131,6 +136,13 @@ def _write_sequential(chosen: Approach, books: Iterable[Book], target: Target, o
     with _Stopwatch(tally) as measure:
         run_sequential(works(books, chosen.batch, tally), boto3_sender(client, table), options.policy, tally)
     return measure.report
+
+
+def _write_shipped(chosen: Approach, books: Iterable[Book], target: Target, options: WriterOptions,
+                   progress: ProgressCallback | None, table: str) -> RunReport:
+    from core.writers.shipped import write_shipped  # loads PynamoDB or awswrangler only when one runs
+
+    return write_shipped(chosen, books, target, options.threads, table, progress, options.cancel or threading.Event())
 
 
 class _Stopwatch:

@@ -54,8 +54,12 @@ class BotocoreMeter:
         self.tally = tally
 
     def attach(self, client: Any) -> None:
-        client.meta.events.register(f"request-created.{ANY_BOTOCORE_CALL}", self._started)
-        client.meta.events.register(f"response-received.{ANY_BOTOCORE_CALL}", self._answered)
+        self.listen(client.meta.events)
+
+    def listen(self, events: Any) -> None:
+        """Register on a botocore event emitter (a client's, or a session's before its clients are made)."""
+        events.register(f"request-created.{ANY_BOTOCORE_CALL}", self._started)
+        events.register(f"response-received.{ANY_BOTOCORE_CALL}", self._answered)
 
     def _started(self, request: Any, **_: Any) -> None:
         request.context["lab_started"] = time.perf_counter()
