@@ -174,12 +174,11 @@ class Target:
         gets an empty proxy map, so botocore never reads HTTP_PROXY/HTTPS_PROXY for it (``proxy_for``)."""
         return Config(
             region_name=self.region,
-            proxies={} if self.is_local else None,
             max_pool_connections=max(pool, 1),
             retries={"mode": mode, "total_max_attempts": max_attempts},
             connect_timeout=timeout,
             read_timeout=timeout,
-        )
+        ).merge(self.proxy_config())
 
     def client(self, *, pool: int = 10, max_attempts: int = 1, timeout: float = 10.0,
                mode: RetryMode = "standard") -> DynamoDBClient:
@@ -191,10 +190,17 @@ class Target:
     def resource(self, *, pool: int = 10) -> Any:
         """boto3's DynamoDB resource for this target as a user's code makes it (the as-shipped approaches): the
         target's keys, region, endpoint and CA bundle, and botocore's retries and timeouts left as the environment
-        and profile configure them (botocore's defaults otherwise)."""
-        config = Config(region_name=self.region, max_pool_connections=max(pool, 1))
+        and profile configure them (botocore's defaults otherwise); no proxy for a loopback target
+        (``proxy_config``)."""
+        config = Config(region_name=self.region, max_pool_connections=max(pool, 1)).merge(self.proxy_config())
         return self._session.resource("dynamodb", endpoint_url=self.endpoint_url, verify=self.trusted_ca,
                                       config=config)
+
+    def proxy_config(self) -> Config:
+        """The proxy part of every botocore config for this target: an empty proxy map for a loopback one (botocore
+        then never reads HTTP_PROXY/HTTPS_PROXY), the environment's otherwise. For a library that makes its own
+        clients, set it as its botocore session's default client config (``set_default_client_config``)."""
+        return Config(proxies={} if self.is_local else None)
 
     def boto3_session(self) -> boto3.Session:
         """The target's boto3 session, for a library that takes one (awswrangler). Not thread-safe: make its

@@ -17,7 +17,8 @@ from core.cli import results_table
 from core.emulator import Emulator
 from core.environment import environment
 from core.export import to_csv, to_dict
-from core.model import Conditions, Plan, Report, RunResult
+from core.model import Conditions, Plan
+from core.report import Report, RunResult
 from core.tables import count_items, reset_table
 from core.targets import Target, make_target
 from core.verify import verify

@@ -287,6 +287,7 @@ def _pynamodb(target: Target, table: str, ledger: Ledger, feed: _Feed, threads: 
     session = connection.session  # this thread's botocore session, before its client is made
     if target.https:
         session.set_config_variable("ca_bundle", target.trusted_ca)
+    session.set_default_client_config(target.proxy_config())  # PynamoDB's own config is merged over it
     ledger.listen(session.get_component("event_emitter"))
     with book_model.batch_write() as batch:
         for book in feed:
@@ -302,6 +303,7 @@ def _awswrangler(target: Target, table: str, ledger: Ledger, feed: _Feed, thread
     import awswrangler as wr
 
     session = target.boto3_session()
+    session._session.set_default_client_config(target.proxy_config())  # awswrangler's config is merged over it
     ledger.listen(session.events)
     items = [_plain(book) for book in feed]
     saved = (wr.config.dynamodb_endpoint_url, wr.config.verify)
