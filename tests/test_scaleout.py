@@ -146,7 +146,8 @@ def test_an_existing_cluster_without_the_lab_gets_it_shipped_and_one_shard_per_w
     scheduler before): the lab ships itself (upload_file to scheduler and workers), and without --workers the
     2-worker cluster gets 2 shards; every item written and verified."""
     from core.benchmark import run
-    from core.model import Plan, ProgressEvent
+    from core.model import Plan
+    from core.report import ProgressEvent
 
     with dask_cluster(2, lab=False) as address:
         _wait_for_workers(address, 2)
