@@ -14,7 +14,9 @@
 // Python process that started it.
 //
 // Conditions (JSON, all optional): latency_ms, jitter_ms (every request waits latency + uniform(0, jitter));
-// throttle, error, reset (probabilities, applied to well-formed PutItem and BatchWriteItem requests only):
+// throttle, error, reset (probabilities, applied to valid PutItem and BatchWriteItem requests only: a write that
+// DynamoDB rejects whole, by its shape, sizes, table or keys, meets no fault and no capacity model but goes to the
+// engine untouched and gets its error, nothing written; see validate.js):
 //   throttle: PutItem answers 400 ProvisionedThroughputExceededException; BatchWriteItem holds back each item
 //             with that probability: they are removed from the request before the engine sees it (really not
 //             written) and merged into the engine's UnprocessedItems (400 when every item was held back, as
@@ -22,7 +24,7 @@
 //   error:    500 InternalServerError, nothing written;
 //   reset:    the connection is closed without a response (before or after the write, at random).
 // Capacity (JSON, see core/capacity.py and capacity.js): {"mode": "off" | "on-demand" | "provisioned", "wcu",
-// "warm", "max"}; when on, every well-formed write is charged its write units against the table's model: a
+// "warm", "max"}; when on, every valid write is charged its write units against the table's model: a
 // PutItem that does not fit gets 400 ProvisionedThroughputExceededException or ThrottlingException with
 // ThrottlingReasons; a batch writes what fits and returns the rest in UnprocessedItems (400 when nothing fits).
 // A CreateTable or DeleteTable seen here starts the table's model afresh (and tells it the partition key).
@@ -52,6 +54,7 @@ const { EventEmitter } = require('events')
 const { createCapacity, validCapacity, writeUnits } = require('./capacity.js')
 const { createAuth } = require('./auth.js')
 const { createBulk, engineCall } = require('./bulkput.js')
+const validate = require('./validate.js')
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024 // DynamoDB's (and dynalite's) limit on a request
 const MAX_LAB_BODY_BYTES = 64 * 1024
@@ -61,6 +64,7 @@ const TOKEN_HEADER = 'x-lab-token'
 const VIA_HEADER = 'x-lab-proxy-via'
 const PROXY_ID = crypto.randomBytes(12).toString('base64url')
 const LOOP_STATUS = 508
+const TABLE_TTL_MS = 1000 // how long a table's description is trusted for validating writes (forgotten on changes)
 const MAX_SECRETS_BYTES = 64 * 1024
 let TOKEN = '' // the control token and the key pairs come on stdin (--secrets stdin), see readSecrets
 let CREDENTIALS = null
@@ -275,7 +279,8 @@ function upstreamEngine (upstream) {
 
 let args, conditions, capacity, upstream, engine, tls, auth, bulk
 const hashKeys = new Map() // table -> its partition key's attribute name, from the CreateTable requests seen
-const stats = { requests: 0, writes: 0, throttled: 0, errors: 0, resets: 0, rejected: 0, upstream_errors: 0, internal_errors: 0, loops: 0, auth_refused: {}, tls_server_names: {} }
+const tables = validate.createTables(describeTable, Date.now, TABLE_TTL_MS)
+const stats = { requests: 0, writes: 0, invalid: 0, throttled: 0, errors: 0, resets: 0, rejected: 0, upstream_errors: 0, internal_errors: 0, loops: 0, auth_refused: {}, tls_server_names: {} }
 try {
   args = parseArgs(process.argv.slice(2))
   conditions = validConditions(JSON.parse(args.conditions))
@@ -380,10 +385,37 @@ function faulty () {
   return conditions.throttle > 0 || conditions.error > 0 || conditions.reset > 0
 }
 
-// A write, with the faults drawn for it.
+// A write: validated first, as DynamoDB does (see validate.js): one it rejects whole goes to the engine untouched
+// (or gets DynamoDB's error here), and only a valid one meets the faults and the capacity model.
 function handleWrite (req, res, op, body) {
   const data = faulty() || capacity.config.mode !== 'off' ? wellFormedWrite(op, body) : null
   if (data === null) return forward(req, res, body)
+  const invalid = validate.requestError(op, data)
+  if (invalid) return refuseWhole(req, res, body, invalid)
+  tables.lookup(req, validate.tableNames(op, data), function (found) {
+    try {
+      const wrong = validate.keyError(op, data, found)
+      if (wrong) return refuseWhole(req, res, body, wrong)
+      conditionWrite(req, res, op, body, data)
+    } catch (err) {
+      internalError(res, err)
+    }
+  })
+}
+
+function refuseWhole (req, res, body, invalid) {
+  stats.invalid++
+  if (invalid.answer) return send(res, invalid.status, invalid.body)
+  forward(req, res, body)
+}
+
+// A table's description from the engine, asked with the write's credentials (cached in validate.js).
+function describeTable (req, name, done) {
+  engineCall(engine)('DescribeTable', { TableName: name }, req.headers).then(function (a) { done(a.status, a.data) })
+}
+
+// A valid write, with the faults drawn for it and the capacity model's verdict.
+function conditionWrite (req, res, op, body, data) {
   const roll = faulty() ? Math.random() : 1
   let edge = conditions.reset
   if (roll < edge) {
@@ -537,6 +569,8 @@ function noteTable (op, body) {
   let data
   try { data = JSON.parse(body.toString()) } catch { return }
   if (!isObject(data) || typeof data.TableName !== 'string') return
+  tables.forget(data.TableName)
+  if (op === 'UpdateTable') return // its indexes may change; its keys and capacity model stay
   capacity.forget(data.TableName)
   hashKeys.delete(data.TableName)
   const hash = op === 'CreateTable' && Array.isArray(data.KeySchema) &&
@@ -571,7 +605,7 @@ function handle (req, res, body) {
       if (bulk.handles(op) && req.method === 'POST') {
         return bulk.request(op, body, req).then(function (a) { send(res, a.status, a.data) }, function (err) { internalError(res, err) })
       }
-      if (op === 'CreateTable' || op === 'DeleteTable') noteTable(op, body) // only a request that is let through
+      if (op === 'CreateTable' || op === 'DeleteTable' || op === 'UpdateTable') noteTable(op, body) // only a request that is let through
       if (WRITE_OPS.has(op) && req.method === 'POST') {
         stats.writes++
         return handleWrite(req, res, op, body)
