@@ -3,7 +3,9 @@
 Contract: pure; a report holds no credentials, so neither does an export. Each run carries its approach's ``label``
 and ``as_shipped`` (True for a library run with its own retries, not the lab's: not the fair comparison). A run's
 ``capacity`` is its ``CapacityUse.as_dict()`` (None when the capacity model was off, and absent from reports stored
-before it existed); the CSV carries its figures (blank when off) and its throttles as ``reason=count`` pairs.
+before it existed); the CSV carries its figures (blank when off) and its throttles as ``reason=count`` pairs. A run
+stopped before all of the plan's books were settled is marked ``interrupted``; the JSON carries the verdict's
+sentence (``core.verdict``), the one the CLI and the page print.
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ from typing import Any
 
 from core.approaches import APPROACHES
 from core.approaches import label as approach_label
+from core.model import Plan
 from core.report import Report, RunResult
+from core.verdict import interrupted, verdict
 
 CSV_FIELDS = ("approach", "repeat", "table", "items", "seconds", "items_per_second", "requests", "retries",
               "throttled", "errors", "failed_items", "unknown_items", "latency_ms_p50", "latency_ms_p95",
               "latency_ms_p99", "latency_ms_max", "client_cpu_seconds", "server_cpu_percent", "server_bound",
               "expected", "found", "lost", "unexpected", "mismatched", "recovered", "capacity", "consumed_wru",
               "goodput_wru_per_second", "peak_wru_per_second", "capacity_wru_per_second", "goodput_ratio",
-              "capacity_requests", "refused_requests", "waste", "throttle_reasons", "label", "as_shipped")
+              "capacity_requests", "refused_requests", "waste", "throttle_reasons", "label", "as_shipped",
+              "interrupted")
 
 
 MAX_CHART_SAMPLES = 2_000
@@ -31,8 +36,9 @@ EXPORT_HEAD = 4_096  # bytes of a file ``is_export`` needs
 _JSON_HEAD = re.compile(rb'\s*\{\s*"plan"\s*:')
 
 
-def run_dict(run: RunResult, detail: bool = False) -> dict[str, Any]:
-    """One run as plain data; ``detail`` adds a sample of latencies and the timeline (for charts)."""
+def run_dict(run: RunResult, plan: Plan, detail: bool = False) -> dict[str, Any]:
+    """One run as plain data; ``detail`` adds a sample of latencies and the timeline (for charts). ``interrupted``:
+    the run stopped before all of the plan's books were settled (left out of charts and speed-ups)."""
     report, check, latency = run.report, run.verification, run.report.latency
     extra: dict[str, Any] = {}
     if detail:
@@ -43,7 +49,7 @@ def run_dict(run: RunResult, detail: bool = False) -> dict[str, Any]:
     return {
         "approach": report.approach, "label": approach_label(report.approach),
         "as_shipped": bool(report.approach in APPROACHES and APPROACHES[report.approach].shipped),
-        "repeat": run.repeat, "table": report.table, "items": report.items,
+        "repeat": run.repeat, "interrupted": interrupted(run, plan), "table": report.table, "items": report.items,
         "seconds": round(report.seconds, 4), "items_per_second": round(report.items_per_second, 2),
         "requests": report.requests, "retries": report.retries, "throttled": report.throttled,
         "errors": dict(report.errors), "failed_items": report.items_failed, "unknown_items": report.items_unknown,
@@ -64,8 +70,8 @@ def run_dict(run: RunResult, detail: bool = False) -> dict[str, Any]:
 
 def to_dict(report: Report, detail: bool = False) -> dict[str, Any]:
     return {"plan": report.plan.as_dict(), "environment": report.environment, "created": report.created,
-            "cancelled": report.cancelled, "error": report.error,
-            "runs": [run_dict(run, detail) for run in report.runs]}
+            "cancelled": report.cancelled, "error": report.error, "verdict": verdict(report).sentence,
+            "runs": [run_dict(run, report.plan, detail) for run in report.runs]}
 
 
 def to_json(report: Report) -> str:
