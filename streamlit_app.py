@@ -17,9 +17,11 @@ from typing import Any
 import streamlit as st
 
 from core import charts, export, jobs, logs, wording
-from core.approaches import APPROACHES, STUDY_APPROACHES, imports
+from core.approaches import APPROACHES, STUDY_APPROACHES, bulk_puts, imports
 from core.approaches import label as approach_label
 from core.benchmark import Server, start_server
+from core.bulkmodel import EMULATED
+from core.bulkwire import TIERS
 from core.capacity import Capacity, parse_capacity
 from core.emulator import Emulator
 from core.endpoints import DEFAULT_REGION, LOCALSTACK_START, MANAGED, localstack_endpoint, off_machine
@@ -355,19 +357,30 @@ def plan_form(fields: dict[str, Any], network: tuple[Conditions, Capacity] | Non
 
 
 def s3_inputs(approaches: list[str], fields: dict[str, Any]) -> dict[str, Any]:
-    """s3-import's bucket and prefix: asked whenever the plan needs them (``needs_bucket``: AWS or a URL off this
-    machine, where the lab never creates buckets; on this machine it uses a bucket of its own)."""
-    if not any(imports(name) for name in approaches if name in APPROACHES) or not needs_bucket(
+    """s3-import's and bulk-put's bucket and prefix: asked whenever the plan needs them (``needs_bucket``: AWS or a
+    URL off this machine, where the lab never creates buckets; on this machine it uses a bucket of its own); and
+    bulk-put's tier and MaxWriteRequestUnits whenever it is chosen."""
+    chosen = [name for name in approaches if name in APPROACHES]
+    bulk: dict[str, Any] = {}
+    if any(bulk_puts(name) for name in chosen):
+        cols = st.columns(2)
+        bulk["bulk_tier"] = cols[0].radio("Bulk put tier", TIERS, key="bulk_tier", horizontal=True,
+                                          disabled=running(), help=f"PerformanceTier; {EMULATED} on this machine")
+        max_wru = cols[1].number_input("Bulk put max WRU (0: DynamoDB's default)", 0, 10**9, 0, step=1024,
+                                       key="bulk_max_wru", disabled=running(),
+                                       help="MaxWriteRequestUnits, at least 1,024: caps this operation only")
+        bulk["bulk_max_wru"] = int(max_wru) or None
+    if not any(imports(name) or bulk_puts(name) for name in chosen) or not needs_bucket(
             fields["target"], fields.get("endpoint_url"), fields.get("region") or DEFAULT_REGION):
-        return {}
+        return bulk
     cols = st.columns(2)
-    bucket = cols[0].text_input("S3 bucket (s3-import)", "", key="s3_bucket", disabled=running(),
+    bucket = cols[0].text_input("S3 bucket (s3-import, bulk-put)", "", key="s3_bucket", disabled=running(),
                                 placeholder="a bucket of yours in the region",
                                 help="The books go there as gzipped DynamoDB JSON, then ImportTable reads them; the "
                                      "parts are left there afterwards (the page says where)")
     prefix = cols[1].text_input("S3 prefix", DEFAULT_PREFIX, key="s3_prefix", disabled=running(),
                                 help="Each run puts its parts in a folder of its own under this prefix")
-    return {"s3_bucket": bucket.strip() or None, "s3_prefix": prefix.strip()}
+    return {**bulk, "s3_bucket": bucket.strip() or None, "s3_prefix": prefix.strip()}
 
 
 def target_key(fields: dict[str, Any]) -> tuple[Any, ...]:
@@ -405,6 +418,8 @@ def run_section(plan: Plan | None, emulator: Server | None, fields: dict[str, An
         right.caption(f"Estimated duration: **{span(guess)}** · {wording.describe_plan(plan)}  \n{guess.basis}")
         if plan.import_note:
             st.info(plan.import_note)
+        if plan.bulk_note:
+            st.info(plan.bulk_note)
         if guess.warning:
             st.warning(f"Before you run: {guess.warning}.")
     if clicked and plan is not None:
@@ -655,9 +670,18 @@ def bulk_load_section(fields: dict[str, Any]) -> None:
                                    index=RETRY_MODES.index(DEFAULT_RETRY_MODE), horizontal=True,
                                    help="adaptive: client-side rate control, which writes more of a throttling "
                                         "table's capacity (measured: 0.89-1.04 of it, against 0.33-0.93 standard)")
+        tier, max_wru = "STANDARD", 0
+        if table == "existing":
+            cols = st.columns(2)
+            tier = cols[0].radio("Bulk put tier", TIERS, key="load_bulk_tier", horizontal=True,
+                                 help="bulk-put's PerformanceTier: its rate and price are assumptions (AWS publishes "
+                                      "none)")
+            max_wru = cols[1].number_input("Bulk put max WRU (0: DynamoDB's default)", 0, 10**9, 0, step=1024,
+                                           key="load_bulk_max_wru", help="MaxWriteRequestUnits, at least 1,024")
         try:
             spec = wording.load_spec(items, size, table, capacity, deadline, planned,
-                                fields.get("endpoint_url") if planned == chosen else None, retry_mode)
+                                     fields.get("endpoint_url") if planned == chosen else None, retry_mode,
+                                     bulk_tier=tier, bulk_max_wru=int(max_wru) or None)
         except ConfigError as problem:
             st.error(str(problem))
             return

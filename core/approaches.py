@@ -3,11 +3,11 @@
 Contract: pure facts, no I/O and no heavy imports. Each ``Approach`` owns its name, table, driver, client, batch
 flag, the estimate's priors (ms per request) and, for the study's three, the 2022 study's published seconds.
 Every other module (plan validation, writers, tables, estimate, charts, page, CLI) reads this registry, so adding an
-approach touches this file and its transport only. The ``import`` driver is the one approach that does not
-write: ``s3-import`` runs through ``core.importer`` (``imports(name)`` tells it apart). ``Driver`` and ``Client``
-are ``Literal`` types: mypy checks every table keyed by them. The as-shipped approaches (``shipped``) call a library
-exactly as its documentation shows, with its own retries at their defaults and none of the lab's loop: they answer
-"what does my code do?", not the fair comparison, and every view labels them so (``label``).
+approach touches this file and its transport only. Two drivers do not write: ``s3-import`` runs through
+``core.importer`` (``imports(name)``), ``bulk-put`` through ``core.bulkput`` (``bulk_puts(name)``). ``Driver`` and
+``Client`` are ``Literal`` types: mypy checks every table keyed by them. The as-shipped approaches (``shipped``) call
+a library exactly as its documentation shows, with its own retries at their defaults and none of the lab's loop:
+they answer "what does my code do?", not the fair comparison, and every view labels them so (``label``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Literal, get_args
 from core.errors import ConfigError
 from core.s3source import BOOK_US, PREPARE_US
 
-Driver = Literal["sequential", "threaded", "async", "import"]  # import: not a writer (core.importer)
+Driver = Literal["sequential", "threaded", "async", "import", "bulk"]  # import, bulk: not writers (core.importer,
+# core.bulkput)
 Client = Literal["boto3", "aiohttp", "aiobotocore", "aws-sdk", "aiodynamo", "pynamodb", "awswrangler"]
 DRIVERS: tuple[Driver, ...] = get_args(Driver)
 CLIENTS: tuple[Client, ...] = get_args(Client)
@@ -129,9 +130,14 @@ _ALL = (
     Approach("s3-import", "import", "boto3", False, "ImportedBooks",
              "books to S3 as gzipped DynamoDB JSON, then ImportTable creates a new table",
              (BOOK_US + PREPARE_US) / 1000, 60.0),
+    # not a writer either: the same S3 parts, then StartBulkPutItems writes them into the existing (reset) table,
+    # called with the lab's own SigV4 signer (core.bulkput); offline, the lab's proxy emulates the operation
+    Approach("bulk-put", "bulk", "boto3", False, "BulkPutBooks",
+             "books to S3 as gzipped DynamoDB JSON, then StartBulkPutItems loads the existing table",
+             (BOOK_US + PREPARE_US) / 1000, 60.0),
 )
 APPROACHES: dict[str, Approach] = {a.name: a for a in _ALL}
-WRITERS: tuple[str, ...] = tuple(a.name for a in _ALL if a.driver != "import")  # what core.writers.write runs
+WRITERS: tuple[str, ...] = tuple(a.name for a in _ALL if a.driver not in ("import", "bulk"))  # core.writers.write's
 STUDY_APPROACHES: tuple[str, ...] = tuple(a.name for a in _ALL if a.study_2022_seconds is not None)
 STUDY_2022_ITEMS = 10_000
 STUDY_2022_SECONDS: dict[str, float] = {a.name: a.study_2022_seconds for a in _ALL if a.study_2022_seconds}
@@ -157,9 +163,14 @@ def label(name: str) -> str:
 
 def parallelism(chosen: Approach, threads: int, concurrency: int) -> int:
     """Requests one run of ``chosen`` keeps in flight: 1, the threads or the async concurrency."""
-    return {"sequential": 1, "threaded": threads, "async": concurrency, "import": 1}[chosen.driver]
+    return {"sequential": 1, "threaded": threads, "async": concurrency, "import": 1, "bulk": 1}[chosen.driver]
 
 
 def imports(name: str) -> bool:
     """The approach is an import from S3 (``core.importer``), not a writer."""
     return APPROACHES[name].driver == "import"
+
+
+def bulk_puts(name: str) -> bool:
+    """The approach is DynamoDB's bulk put from S3 into an existing table (``core.bulkput``), not a writer."""
+    return APPROACHES[name].driver == "bulk"

@@ -25,8 +25,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core import lease, logs
-from core.approaches import APPROACHES, imports
+from core.approaches import APPROACHES, bulk_puts, imports
 from core.books import Book, generate_books
+from core.bulkmodel import BulkAssumptions
+from core.bulkput import BulkCancelled, BulkOptions, BulkProgress, run_bulk_put
 from core.capacity import Capacity, CapacityUse, capacity_use
 from core.emulator import Emulator
 from core.emulator.upstream import needs_proxy
@@ -93,18 +95,19 @@ def run(plan: Plan, *, emulator: Server | None = None, credentials: Credentials 
         # where s3-import runs: the target itself, or a moto server for engines without import; never through the
         # conditions/rehearsal proxy set up below (it serves DynamoDB only): plan.import_note says so in the run
         importer = target
-        if plan.imports and plan.target in DELEGATED:
+        if (plan.imports or plan.bulk_puts) and plan.target in DELEGATED:
             from core.engines.moto import MotoServer
 
             moto = MotoServer().start()
             importer = Target("custom", plan.region, moto.endpoint_url, static_credentials=LOCAL_CREDENTIALS)
         controls = emulator if isinstance(emulator, Emulator) else None
+        emulates_bulk = plan.bulk_puts and target.is_local  # the lab's proxy runs the bulk put on this machine
         if plan.rehearsal:
             assert target.endpoint_url is not None, "the dress rehearsal is only allowed on local targets"
             proxy = controls = Emulator(upstream=target.endpoint_url, tls=True,
                                         credentials=[target.credentials()]).start()
             target = replace(target, endpoint_url=proxy.endpoint_url, ca_bundle=proxy.ca_bundle)
-        elif controls is None and needs_proxy(plan.conditions, plan.capacity):
+        elif controls is None and (needs_proxy(plan.conditions, plan.capacity) or emulates_bulk):
             assert target.endpoint_url is not None, "conditions are only allowed on local targets"
             proxy = controls = Emulator(upstream=target.endpoint_url).start()
             target = replace(target, endpoint_url=proxy.endpoint_url)
@@ -123,6 +126,11 @@ def run(plan: Plan, *, emulator: Server | None = None, credentials: Credentials 
             if controls is not None:
                 controls.set_conditions(plan.conditions)
                 controls.set_capacity(plan.capacity)
+                if plan.bulk_puts:  # the proxy emulates the bulk put, reading the lab's S3 (moto)
+                    s3 = importer.credentials()
+                    controls.set_bulk({**BulkAssumptions().proxy_settings(),
+                                       "s3": {"endpoint": importer.endpoint_url, "region": importer.region,
+                                              "access_key": s3.access_key, "secret_key": s3.secret_key}})
             dask = stack.enter_context(_dask(plan, target)) if plan.scaled_out else None
             ctx = _Run(target, client, servers, emulator, dask, controls, importer)
             return _run_plan(plan, ctx, progress, cancel)
@@ -243,6 +251,8 @@ def _run_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptio
              progress: Callable[[ProgressEvent], None] | None) -> RunResult:
     if imports(name):
         return _import_one(plan, name, repeat, ctx, options, progress)
+    if bulk_puts(name):
+        return _bulk_one(plan, name, repeat, ctx, options, progress)
     table = APPROACHES[name].table
 
     board: dict[int, int] = {}  # a scaled-out write: each worker's shard
@@ -353,6 +363,72 @@ def _import_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOp
                        lambda: RunResult(repeat, report, Verification.not_checked(report.items), None))
     tell("done", report.items)
     result = RunResult(repeat, report, check, None)
+    if report.halted:
+        raise PhaseFailed(f"the {name} run gave up: {report.halted}", result)
+    return result
+
+
+def _bulk_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptions,
+              progress: Callable[[ProgressEvent], None] | None) -> RunResult:
+    """One run of bulk-put: its table reset, the books through S3 into it by StartBulkPutItems, verified; the
+    verification must agree with the operation's ProcessedItemCount and FailedItemCount."""
+    s3_target = ctx.importer or ctx.target
+    table = APPROACHES[name].table
+    started = time.perf_counter()
+
+    def tell(phase: str, done: int, detail: str | None = None) -> None:
+        if progress is not None:
+            progress(ProgressEvent(name, repeat, phase, done, plan.items, time.perf_counter() - started,
+                                   detail=detail))
+
+    def update(event: BulkProgress) -> None:  # items processed by the operation (0 while uploading)
+        tell("write", min(event.operation.processed_items if event.operation else 0, plan.items), event.line)
+
+    tell("reset", 0)
+    _phase(name, "the table reset", ctx, lambda: reset_table(ctx.client, table))
+    stop = threading.Event()
+    local = s3_target.is_local
+    step = plan.items / plan.bulk_malformed if plan.bulk_malformed else 0
+    bulk_options = BulkOptions(S3Location(plan.s3_bucket or IMPORT_BUCKET, plan.s3_prefix), tier=plan.bulk_tier,
+                               max_wru=plan.bulk_max_wru, local=local, emulated=ctx.target.is_local,
+                               items=plan.items, poll_seconds=0.2 if local else 10.0, cancel=stop,
+                               malformed=frozenset(int(i * step) for i in range(plan.bulk_malformed)))
+    started, wall = time.perf_counter(), time.time()
+
+    def attempt() -> Any:
+        try:
+            return run_bulk_put(generate_books(plan.items, plan.seed), ctx.target, s3_target, bulk_options,
+                                progress=update, table=table)
+        except BulkCancelled as cancelled:  # before the operation started: nothing written, nothing to verify
+            return cancelled
+
+    with watch(options.cancel, ctx.alive, stop):
+        outcome = _phase(name, "the bulk put", ctx, attempt)
+    if isinstance(outcome, BulkCancelled):
+        died = ctx.died()
+        raise PhaseFailed(f"{died} during the {name} run: the bulk put did not start; run the plan again" if died
+                          else str(outcome), None)
+    report, operation = outcome.report, outcome.operation
+    use = _capacity_use(plan, ctx, table, wall, report.seconds)
+    if (died := ctx.died()) is not None:
+        raise PhaseFailed(f"{died} during the {name} run: the run is marked failed; run the plan again",
+                          RunResult(repeat, report, Verification.not_checked(report.items), None, use))
+    tell("verify", report.items_ok)
+    check = _phase(name, "the verification", ctx,
+                   lambda: verify(ctx.client, table, generate_books(report.items, plan.seed), report),
+                   lambda: RunResult(repeat, report, Verification.not_checked(report.items), None, use))
+    if operation is not None and operation.terminal:
+        agrees = check.found == operation.written and \
+            (check.expected - check.found == operation.failed_items or operation.status not in
+             ("COMPLETED", "COMPLETED_WITH_ERRORS"))
+        line = (f"verification agrees with the operation: {check.found:,} items in the table = ProcessedItemCount "
+                f"{operation.processed_items:,} - FailedItemCount {operation.failed_items:,}") if agrees else (
+                f"verification disagrees with the operation: {check.found:,} items found, ProcessedItemCount "
+                f"{operation.processed_items:,} - FailedItemCount {operation.failed_items:,} = {operation.written:,}")
+        report = replace(report, notes=(*report.notes, line),
+                         halted=report.halted or (None if agrees else line))
+    tell("done", report.items_ok)
+    result = RunResult(repeat, report, check, None, use)
     if report.halted:
         raise PhaseFailed(f"the {name} run gave up: {report.halted}", result)
     return result

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from core.bulkwire import MIN_MAX_WRU, TIERS
+from core.bulkwire import MIN_MAX_WRU, TIERS, Tier
 from core.errors import ConfigError
 
 EMULATED = "bulk put emulated by the lab: its duration is an assumption, not a measurement"
@@ -62,7 +62,8 @@ class BulkAssumptions:
         """The assumptions with ``tier``'s rate set to ``rate`` WRU/s (one figure: the range collapses to it)."""
         if not rate > 0:
             raise ConfigError(f"--bulk-rate must be above 0 WRU/s, got {rate}")
-        return replace(self, rates={**self.rates, tier: (rate, rate)}, source=f"{self.source}; {tier} rate set")
+        return replace(self, rates={**self.rates, tier: (rate, rate)},
+                       source=f"{tier} rate {rate:,.0f} WRU/s given (--bulk-rate); the rest {self.source}")
 
     def with_price(self, tier: str, usd_per_gb: float) -> BulkAssumptions:
         if not usd_per_gb >= 0:
@@ -101,8 +102,8 @@ def check_max_wru(value: int | None) -> int | None:
     return value
 
 
-def check_tier(value: str) -> str:
-    tier = value.upper()
-    if tier not in TIERS:
-        raise ConfigError(f"--bulk-tier must be one of {', '.join(TIERS)}, got {value!r}")
-    return tier
+def check_tier(value: str) -> Tier:
+    for tier in TIERS:
+        if tier == str(value).upper():
+            return tier
+    raise ConfigError(f"--bulk-tier must be one of {', '.join(TIERS)}, got {value!r}")

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -25,6 +26,7 @@ from core import logs
 from core.approaches import APPROACHES, STUDY_2022_ITEMS, STUDY_2022_SECONDS, STUDY_APPROACHES
 from core.approaches import label as approach_label
 from core.benchmark import run
+from core.bulkwire import MIN_MAX_WRU, TIERS
 from core.capacity import parse_capacity
 from core.emulator import Emulator
 from core.endpoints import KINDS
@@ -70,7 +72,8 @@ def plan_from(args: argparse.Namespace) -> Plan:
                 threads=args.threads, concurrency=args.concurrency, conditions=conditions_from(args),
                 max_attempts=args.max_attempts, request_timeout=args.request_timeout, retry_mode=args.retry_mode,
                 capacity=parse_capacity(args.capacity or "off"), workers=args.workers, scheduler=args.scheduler,
-                s3_bucket=args.s3_bucket, s3_prefix=args.s3_prefix)
+                s3_bucket=args.s3_bucket, s3_prefix=args.s3_prefix, bulk_tier=args.bulk_tier,
+                bulk_max_wru=args.bulk_max_wru, bulk_malformed=args.bulk_malformed)
     if not getattr(args, "preset", None):
         return plan
     chosen = {"network"} if args.network or args.latency_ms is not None or args.jitter_ms is not None else set()
@@ -304,6 +307,8 @@ def _run(args: argparse.Namespace) -> int:
           f"estimated {span(guess)}: {guess.basis}", file=sys.stderr)
     if plan.import_note:
         print(f"note: {plan.import_note}", file=sys.stderr)
+    if plan.bulk_note:
+        print(f"note: {plan.bulk_note}", file=sys.stderr)
     if args.dry_run:
         print(f"dry run: nothing was sent; it would write to {where or 'this machine'}", file=sys.stderr)
         return 0
@@ -351,13 +356,19 @@ def _plan_load(args: argparse.Namespace) -> int:
     spec = LoadSpec(items=args.items, item_bytes=args.item_bytes, table=args.table,
                     capacity=parse_capacity(args.capacity), target=args.target, endpoint_url=args.endpoint_url,
                     deadline_s=parse_duration(args.deadline) if args.deadline else None, threads=args.threads,
-                    concurrency=args.concurrency, retry_mode=args.retry_mode)
+                    concurrency=args.concurrency, retry_mode=args.retry_mode, bulk_tier=args.bulk_tier,
+                    bulk_max_wru=args.bulk_max_wru)
     path = None if args.history.lower() == "off" else Path(args.history).expanduser() if args.history \
         else default_history_path()
     history = History(path) if path is not None and path.exists() else None  # a plan creates no history
     reports = history.reports() if history is not None else []
     _skipped(history)
-    plan = plan_load(spec, reports, environment())
+    bulk = spec.bulk
+    if args.bulk_rate is not None:
+        bulk = bulk.with_rate(spec.bulk_tier, args.bulk_rate)
+    if args.bulk_price_per_gb is not None:
+        bulk = bulk.with_price(spec.bulk_tier, args.bulk_price_per_gb)
+    plan = plan_load(replace(spec, bulk=bulk), reports, environment())
     if args.json:
         print(json.dumps(plan.as_dict(), indent=2, ensure_ascii=False))
     else:
@@ -447,10 +458,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="split the books into N shards written by N Dask worker processes (default 1: this one)")
     bench.add_argument("--scheduler", help="an existing Dask cluster's scheduler, e.g. tcp://10.0.0.5:8786 "
                                            "(instead of a local cluster of --workers processes)")
-    bench.add_argument("--s3-bucket", help="s3-import: the S3 bucket for the books (required on AWS, where the lab "
-                                           "never creates buckets; local engines: the lab's own)")
+    bench.add_argument("--s3-bucket", help="s3-import, bulk-put: the S3 bucket for the books (required on AWS, where "
+                                           "the lab never creates buckets; local engines: the lab's own)")
     bench.add_argument("--s3-prefix", default=DEFAULT_PREFIX,
-                       help="s3-import: key prefix under which each run puts its own folder of parts")
+                       help="s3-import, bulk-put: key prefix under which each run puts its own folder of parts")
+    bench.add_argument("--bulk-tier", default="STANDARD", type=str.upper, choices=TIERS,
+                       help="bulk-put: PerformanceTier (its rate is an assumption: AWS publishes none)")
+    bench.add_argument("--bulk-max-wru", type=int, help=f"bulk-put: MaxWriteRequestUnits, at least {MIN_MAX_WRU:,} "
+                                                        "(caps this operation only; default: DynamoDB's own rate)")
+    bench.add_argument("--bulk-malformed", type=int, default=0,
+                       help="bulk-put: write N of the books as broken lines, to see them in the ERROR report")
     bench.add_argument("--json", help="write the report as JSON to this file ('-': standard output)")
     bench.add_argument("--csv", help="write one CSV row per run to this file ('-': standard output)")
     bench.add_argument("--history", default="", help="SQLite history file (default: user data dir; 'off')")
@@ -476,6 +493,14 @@ def build_parser() -> argparse.ArgumentParser:
     planner.add_argument("--retry-mode", choices=RETRY_MODES, default=DEFAULT_RETRY_MODE,
                          help="the writers' retries: adaptive (client-side rate control) writes more of a throttling "
                               f"table's capacity (default {DEFAULT_RETRY_MODE}, as a run)")
+    planner.add_argument("--bulk-tier", default="STANDARD", type=str.upper, choices=TIERS,
+                         help="bulk-put (existing table): PerformanceTier")
+    planner.add_argument("--bulk-max-wru", type=int, help=f"bulk-put: MaxWriteRequestUnits, at least {MIN_MAX_WRU:,}")
+    planner.add_argument("--bulk-rate", type=float,
+                         help="bulk-put: the tier's rate in WRU/s, instead of the assumed range (AWS publishes none)")
+    planner.add_argument("--bulk-price-per-gb", type=float,
+                         help="bulk-put: USD per GB of bulk put bytes, instead of the assumed price (AWS publishes "
+                              "none)")
     planner.add_argument("--history", default="", help="SQLite history to calibrate from (default: user data dir; "
                                                        "'off')")
     planner.add_argument("--json", action="store_true", help="print the plan as JSON")

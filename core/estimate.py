@@ -154,12 +154,28 @@ def import_seconds(plan: Plan, name: str) -> float:
     return upload + plan.items / _MOTO_IMPORT_ITEMS_PER_S + _IMPORT_POLL_S
 
 
+def bulk_seconds(plan: Plan, name: str) -> float:
+    """Expected seconds of one bulk-put run: the upload as s3-import's, then the operation at the tier's assumed rate
+    (the emulation's on this machine, the middle of the assumed range on AWS) after its assumed start-up."""
+    from core.bulkmodel import EMULATED_STARTUP_S, BulkAssumptions
+
+    assumed = BulkAssumptions()
+    low, high = assumed.rate(plan.bulk_tier, plan.bulk_max_wru)
+    if plan.off_machine is None:
+        return import_seconds(plan, name) - plan.items / _MOTO_IMPORT_ITEMS_PER_S + EMULATED_STARTUP_S \
+            + plan.items / high
+    return import_seconds(plan, name) - plan.items / _MOTO_IMPORT_ITEMS_PER_S + sum(assumed.startup_s) / 2 \
+        + plan.items / ((low + high) / 2)
+
+
 def write_seconds(plan: Plan, name: str, calibration: Calibration | None = None,
                   policy: RetryPolicy | None = None) -> float:
     """Expected seconds of one run's writes (what ``RunReport.seconds`` measures)."""
     chosen, calibration = APPROACHES[name], calibration or Calibration.none()
     if chosen.driver == "import":
         return import_seconds(plan, name)
+    if chosen.driver == "bulk":
+        return bulk_seconds(plan, name)
     policy = policy or RetryPolicy(max_attempts=plan.max_attempts)
     n = requests(chosen, plan.items)
     p = min(plan.parallelism(name), n)  # never more in flight than there are requests
@@ -229,8 +245,8 @@ def calibrate(plan: Plan, reports: Iterable[Mapping[str, Any]], machine: Mapping
         latency = added_latency_s(plan.target, conditions.get("latency_ms", 0.0), conditions.get("jitter_ms", 0.0))
         for run in data.get("runs", []):
             chosen = APPROACHES.get(run.get("approach", ""))
-            if chosen is None or chosen.driver == "import" or run.get("failed_items") or run.get("unknown_items") \
-                    or run.get("seconds", 0) <= 0:
+            if chosen is None or chosen.driver in ("import", "bulk") or run.get("failed_items") \
+                    or run.get("unknown_items") or run.get("seconds", 0) <= 0:
                 continue
             if len(floors.get(chosen.name, [])) + len(factors.get(chosen.name, [])) >= per_approach:
                 continue
@@ -314,6 +330,8 @@ def basis(plan: Plan, calibration: Calibration) -> str:
         text += ("; s3-import: upload from built-in figures, the import from moto's speed here"
                  + ("; AWS's import time is not estimated (minutes even for small data)" if plan.target == "aws"
                     or plan.off_machine else ""))
+    if any(APPROACHES[name].driver == "bulk" for name in plan.approaches):
+        text += "; bulk-put: upload from built-in figures, the operation from its assumed rate (AWS publishes none)"
     return text
 
 

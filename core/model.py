@@ -14,8 +14,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 
-from core.approaches import APPROACHES, STUDY_APPROACHES, imports, parallelism
+from core.approaches import APPROACHES, STUDY_APPROACHES, bulk_puts, imports, parallelism
 from core.books import ISBN_BODIES
+from core.bulkmodel import EMULATED, BulkAssumptions, check_max_wru, check_tier
+from core.bulkwire import Tier
 from core.capacity import Capacity
 from core.endpoints import (
     DEFAULT_REGION,
@@ -31,6 +33,7 @@ from core.errors import ConfigError
 from core.pricing import IMPORT_PRICE_NOTE, PRICE_NOTE, WRU_PRICE_USD, import_cost_of
 from core.s3source import (
     DEFAULT_PREFIX,
+    SEEDED_ITEM_BYTES,
     SEEDED_LINE_BYTES,
     ImportCost,
     delegation_note,
@@ -186,6 +189,9 @@ class Plan:
     rehearsal: bool = False  # the AWS dress rehearsal: HTTPS (throwaway CA) and SigV4 checks in the lab's proxy
     s3_bucket: str | None = None  # s3-import: the user's bucket (AWS; the lab never creates one there), else the lab's
     s3_prefix: str = DEFAULT_PREFIX
+    bulk_tier: Tier = "STANDARD"  # bulk-put: PerformanceTier
+    bulk_max_wru: int | None = None  # bulk-put: MaxWriteRequestUnits (None: DynamoDB's default rate)
+    bulk_malformed: int = 0  # bulk-put: books written as broken lines, spread over the load (the ERROR report at work)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "target", validate_kind(self.target))
@@ -238,15 +244,22 @@ class Plan:
         if self.s3_bucket is not None:
             validate_bucket(self.s3_bucket)
         object.__setattr__(self, "s3_prefix", validate_prefix(self.s3_prefix))
-        if not self.imports:
-            return
-        if needs_bucket(self.target, self.endpoint_url, self.region) and self.s3_bucket is None:
-            raise ConfigError(f"s3-import on {self.off_machine} needs --s3-bucket (the page: S3 bucket): a bucket of "
-                              f"yours in {self.region} that the import can read (the lab never creates buckets off "
-                              "this machine)")
-        if self.scaled_out:
-            raise ConfigError("s3-import runs one import, not Dask shards: drop --workers/--scheduler or leave "
-                              "s3-import out")
+        object.__setattr__(self, "bulk_tier", check_tier(self.bulk_tier))
+        check_max_wru(self.bulk_max_wru)
+        if not 0 <= self.bulk_malformed <= self.items:
+            raise ConfigError(f"--bulk-malformed must be between 0 and the items ({self.items:,}), got "
+                              f"{self.bulk_malformed}")
+        for name in self.approaches:
+            if not (imports(name) or bulk_puts(name)):
+                continue
+            what = "import" if imports(name) else "bulk put"
+            if needs_bucket(self.target, self.endpoint_url, self.region) and self.s3_bucket is None:
+                raise ConfigError(f"{name} on {self.off_machine} needs --s3-bucket (the page: S3 bucket): a bucket "
+                                  f"of yours in {self.region} that the {what} can read (the lab never creates buckets "
+                                  "off this machine)")
+            if self.scaled_out:
+                raise ConfigError(f"{name} runs one {what}, not Dask shards: drop --workers/--scheduler or leave "
+                                  f"{name} out")
 
     @property
     def off_machine(self) -> str | None:
@@ -274,7 +287,17 @@ class Plan:
         seeded book is under 1 KB), warm-ups included; s3-import pays each repeat's import (GB of uncompressed
         DynamoDB JSON x price) and its S3 requests (``import_cost``)."""
         return {name: self.import_cost().usd * self.repeats if imports(name)
+                else self.bulk_cost() * self.repeats if bulk_puts(name)
                 else (self.items * self.repeats + self.warmup) * WRU_PRICE_USD for name in self.approaches}
+
+    @property
+    def bulk_put_bytes(self) -> int:
+        """One bulk put's billed bytes, assumed to be the items' DynamoDB size (``SEEDED_ITEM_BYTES`` a book)."""
+        return self.items * SEEDED_ITEM_BYTES
+
+    def bulk_cost(self) -> float:
+        """One bulk put: its bytes at the tier's assumed price, plus the S3 requests an import makes too."""
+        return BulkAssumptions().cost(self.bulk_put_bytes, self.bulk_tier) + self.import_cost().requests_usd
 
     def import_cost(self) -> ImportCost:
         """One import of ``items`` seeded books (mean line size measured, see ``core.s3source``)."""
@@ -283,14 +306,28 @@ class Plan:
     @property
     def cost_text(self) -> str:
         """The cost in one line for the CLI's confirmation and the page, with the prices it rests on."""
-        writers = sum(cost for name, cost in self.cost_by_approach.items() if not imports(name))
-        parts = [f"about ${writers:,.4f} of on-demand writes ({PRICE_NOTE})"] if writers or not self.imports else []
+        writers = sum(cost for name, cost in self.cost_by_approach.items() if not imports(name) and not bulk_puts(name))
+        parts = [f"about ${writers:,.4f} of on-demand writes ({PRICE_NOTE})"] \
+            if writers or not (self.imports or self.bulk_puts) else []
         if self.imports:
             one = self.import_cost()
             parts.append(f"about ${one.usd * self.repeats:,.4f} for s3-import ({one.gigabytes * self.repeats:,.4f} "
                          f"GB imported from {one.objects * self.repeats:,} S3 object(s), PUT and read once; "
                          f"{IMPORT_PRICE_NOTE})")
+        if self.bulk_puts:
+            parts.append(f"{BulkAssumptions().cost_line(self.bulk_put_bytes * self.repeats, self.bulk_tier)} "
+                         "for bulk-put, plus its S3 requests")
         return " + ".join(parts)
+
+    @property
+    def bulk_note(self) -> str | None:
+        """The line every view of a plan whose bulk put the lab emulates (any target on this machine) shows."""
+        return EMULATED if self.bulk_puts and self.off_machine is None else None
+
+    @property
+    def bulk_puts(self) -> bool:
+        """The plan includes the bulk-put approach."""
+        return any(bulk_puts(name) for name in self.approaches)
 
     @property
     def imports(self) -> bool:

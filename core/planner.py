@@ -41,7 +41,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
-from core.approaches import APPROACHES, LAB_WRITERS, imports
+from core.approaches import APPROACHES, LAB_WRITERS, bulk_puts, imports
+from core.bulkmodel import BulkAssumptions, check_max_wru, check_tier
+from core.bulkwire import MAX_OBJECTS as BULK_MAX_OBJECTS
+from core.bulkwire import Tier
 from core.capacity import BURST_SECONDS, MAX_UNITS, NEW_ON_DEMAND_UNITS, PARTITION_UNITS, Capacity, partitions
 from core.endpoints import Kind, validate_kind
 from core.errors import ConfigError
@@ -72,6 +75,15 @@ TableKind = Literal["new", "existing"]
 TABLE_KINDS: tuple[TableKind, ...] = ("new", "existing")
 Ramp = Literal["published", "immediate"]
 IMPORT = next(name for name in APPROACHES if imports(name))  # the s3-import approach
+BULK = next(name for name in APPROACHES if bulk_puts(name))  # the bulk-put approach
+BULK_SOURCES = (
+    "published: StartBulkPutItems loads S3 objects (DynamoDB JSON or Ion, GZIP/ZSTD/NONE) into an existing table; "
+    "MaxWriteRequestUnits >= 1,024 caps only the operation; STANDARD and ACCELERATED tiers; at most 50,000 objects "
+    "of 5 GB each (botocore 1.44.18's service model, 2026-11-04; AWS developer guide)",
+    "assumed (AWS publishes none yet): the tiers' rates, the start-up time, the price per GB of bulk put bytes, and "
+    "that the operation draws on the table's capacity (core/bulkmodel.py; --bulk-rate, --bulk-price-per-gb; "
+    "`python -m core aws-check` measures them on your account)",
+)
 MAX_PLAN_ITEMS = 10**12
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit
 MAX_DEADLINE_S = 365 * 86_400
@@ -149,8 +161,13 @@ class LoadSpec:
     threads: int = field(default_factory=default_threads)
     concurrency: int = 100
     retry_mode: RetryMode = DEFAULT_RETRY_MODE  # the writers' throttled goodput (``GOODPUT``)
+    bulk_tier: Tier = "STANDARD"  # bulk-put (existing tables): PerformanceTier
+    bulk_max_wru: int | None = None  # bulk-put: MaxWriteRequestUnits
+    bulk: BulkAssumptions = field(default_factory=BulkAssumptions)  # bulk-put's assumed (or measured) figures
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "bulk_tier", check_tier(self.bulk_tier))
+        check_max_wru(self.bulk_max_wru)
         for name, value, low, high in (("items", self.items, 1, MAX_PLAN_ITEMS),
                                        ("item bytes", self.item_bytes, 1, MAX_ITEM_BYTES),
                                        ("threads", self.threads, 1, MAX_THREADS),
@@ -207,7 +224,7 @@ class LoadRow:
 
     @property
     def label(self) -> str:
-        return IMPORT if self.approach == IMPORT else f"{self.approach} x {self.workers}"
+        return self.approach if self.approach in (IMPORT, BULK) else f"{self.approach} x {self.workers}"
 
     def meets(self, seconds: float) -> bool:
         return self.possible and self.seconds <= seconds
@@ -506,6 +523,55 @@ def import_row(spec: LoadSpec) -> LoadRow:
                    bound if possible else "over the import size limit", basis, workers_needed, note, possible)
 
 
+def bulk_row(spec: LoadSpec) -> LoadRow:
+    """bulk-put into the existing table: the items staged as s3-import stages them, then the operation at the tier's
+    rate (assumed unless measured: ``spec.bulk``), capped by MaxWriteRequestUnits and, as assumed, by a provisioned
+    table's capacity, after its start-up."""
+    shape, assumed, tier = import_shape(spec), spec.bulk, spec.bulk_tier
+    line = spec.item_bytes + LINE_OVERHEAD_BYTES
+    prepare_1 = spec.items * PREPARE_US * max(1.0, line / SEEDED_LINE_BYTES) / 1e6
+    low_rate, high_rate = assumed.rate(tier, spec.bulk_max_wru)
+    capped = assumed.shares_capacity and spec.capacity.mode == "provisioned" and spec.capacity.wcu is not None
+    if capped:
+        wcu = float(spec.capacity.wcu or 0)
+        low_rate, high_rate = min(low_rate, wcu), min(high_rate, wcu)
+    rates = (high_rate, math.sqrt(low_rate * high_rate), low_rate)  # fast, central, slow
+    starts = (assumed.startup_s[0], sum(assumed.startup_s) / 2, assumed.startup_s[1])
+
+    def seconds(workers: int, which: int = 1) -> float:
+        prepare = prepare_1 * (PREPARE_SPREAD[0], 1.0, PREPARE_SPREAD[1])[which] / workers
+        upload = shape.compressed_bytes / (UPLOAD_MB_S[2 - which] * 1e6)
+        return max(prepare, upload) + starts[which] + spec.total_wru / rates[which]
+
+    fastest = min(seconds(w) for w in range(1, MAX_WORKERS + 1))
+    best = _smallest(MAX_WORKERS, lambda w: seconds(w) <= fastest * BEST_WITHIN) or MAX_WORKERS
+    t, low, high = seconds(best), seconds(best, 0), seconds(best, 2)
+    put_bytes = spec.items * spec.item_bytes  # assumed: the items' DynamoDB size, as the emulation counts them
+
+    def cost(total_s: float) -> float:
+        storage = shape.compressed_bytes / GIB * S3_STORAGE_USD_PER_GB_MONTH * total_s / (730 * 3600)
+        return assumed.cost(put_bytes, tier) + import_cost_of(shape.source_bytes).requests_usd + storage
+
+    possible = shape.parts <= BULK_MAX_OBJECTS
+    workers_needed, note = None, None
+    if spec.deadline_s is not None:
+        deadline = spec.deadline_s
+        workers_needed = _smallest(MAX_WORKERS, lambda w: seconds(w) <= deadline)
+        note = (f"{workers_needed} worker{'s' if workers_needed > 1 else ''} preparing parts"
+                if workers_needed is not None else
+                f"cannot: the operation takes at least {short(seconds(MAX_WORKERS))} at the {tier} rate; raise "
+                "--bulk-max-wru or take ACCELERATED")
+    cap = f", MaxWriteRequestUnits {spec.bulk_max_wru:,}" if spec.bulk_max_wru else ""
+    held = f", held to the table's {spec.capacity.wcu:,} WCU (assumed: it shares the capacity)" if capped else ""
+    basis = (f"{shape.parts:,} gzipped parts staged as s3-import's; {tier}{cap}: {low_rate:,.0f}–{high_rate:,.0f} "
+             f"WRU/s{held} after {starts[0] / 60:g}–{starts[2] / 60:g} min, "
+             f"{assumed.price_per_gb[tier]:.2f} USD/GB of bulk put bytes: {assumed.source}")
+    bound = "the operation's rate (MaxWriteRequestUnits)" if spec.bulk_max_wru and high_rate == spec.bulk_max_wru \
+        else "the table's capacity" if capped else f"the {tier} tier's rate"
+    return LoadRow(BULK, best, t, low, high, cost(t), cost(low), cost(high),
+                   bound if possible else "over 50,000 S3 objects", basis, workers_needed, note, possible)
+
+
 # --- the plan -----------------------------------------------------------------------------------------------------
 
 def history_basis(spec: LoadSpec, reports: Sequence[Mapping[str, Any]], machine: Mapping[str, Any] | None,
@@ -562,6 +628,11 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
         rows.append(import_row(spec))
     elif IMPORT in names:
         notes.append("s3-import is not offered: DynamoDB imports only into a new table it creates")
+    if BULK in names and spec.table == "existing":
+        rows.append(bulk_row(spec))
+    elif BULK in names:
+        notes.append("bulk-put is offered for an existing table (--table existing); for a new one s3-import is the "
+                     "answer (its throughput has public user reports, the bulk put's has none yet)")
     if spec.capacity.mode == "off":
         notes.append(f"capacity off: no table limit is modelled, so workers add up to {client[1]} ({client[0]}; "
                      "writes priced as on-demand); on AWS give on-demand or provisioned=WCU")
@@ -576,6 +647,9 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
                      "minutes (the range's slow end)")
     notes.append("writers: workers are Dask processes with a core each (a cluster past this machine's cores); "
                  "time is the writes only (no table creation, no verification)")
+    if not rows and BULK in names:
+        raise ConfigError("no approach to plan: bulk-put loads an existing table; give --table existing (the page: "
+                          "Table existing) or add a writer approach")
     if not rows and IMPORT in names:
         raise ConfigError("no approach to plan: s3-import loads only a new table; give --table new (the page: Table "
                           "new) or add a writer approach")
@@ -584,8 +658,8 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
     ranked, by = rank(rows, spec.deadline_s)
     best = ranked[0]
     table = f"{spec.table} table"
-    what = "import" if best.approach == IMPORT else f"{best.approach} with {best.workers} worker" + \
-        ("s" if best.workers > 1 else "")
+    what = "import" if best.approach == IMPORT else "bulk put" if best.approach == BULK else \
+        f"{best.approach} with {best.workers} worker" + ("s" if best.workers > 1 else "")
     why = "by the deadline" if spec.deadline_s is not None else f"within twice the fastest ({short(by)})"
     recommendation = (f"{what}: {table}, {count_words(spec.items)} items, ~{short(best.seconds)}, "
                       f"{money(best.cost_usd)} (the cheapest that finishes {why})" if best.meets(by) else
@@ -595,7 +669,8 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
               f"S3 storage {S3_STORAGE_USD_PER_GB_MONTH} USD per GB-month while the parts wait")
     sources = (f"writers' client figures: {history}; the estimate's model (core/estimate.py)", *CAPACITY_SOURCES,
                GOODPUT_SOURCES[spec.retry_mode],
-               *prices, *(IMPORT_SOURCES if spec.table == "new" else ()))
+               *prices, *(IMPORT_SOURCES if spec.table == "new" else ()),
+               *(BULK_SOURCES if spec.table == "existing" and BULK in names else ()))
     return LoadPlan(spec, ranked, recommendation, tuple(notes), sources, calibration.runs, history)
 
 

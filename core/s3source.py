@@ -18,7 +18,7 @@ import gzip
 import io
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -64,15 +64,17 @@ class Part:
     source_bytes: int  # uncompressed (what the import bills)
 
 
-def parts(books: Iterable[Book], part_bytes: int = PART_BYTES, level: int = COMPRESS_LEVEL) -> Iterator[Part]:
-    """The books as GZIP parts of about ``part_bytes`` uncompressed each (the last one smaller), lazily."""
+def parts(books: Iterable[Book], part_bytes: int = PART_BYTES, level: int = COMPRESS_LEVEL,
+          line_of: Callable[[Book], bytes] = item_line) -> Iterator[Part]:
+    """The books as GZIP parts of about ``part_bytes`` uncompressed each (the last one smaller), lazily; each book is
+    the line ``line_of`` makes of it (``item_line``)."""
     if part_bytes < 1:
         raise ConfigError(f"part size must be at least 1 byte, got {part_bytes}")
     index = items = size = 0
     buffer = io.BytesIO()
     stream = gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=level, mtime=0)
     for book in books:
-        line = item_line(book)
+        line = line_of(book)
         stream.write(line)
         items, size = items + 1, size + len(line)
         if size >= part_bytes:
@@ -146,6 +148,13 @@ def part_bytes_for(source_bytes: int) -> int:
     """The part size for ``source_bytes`` of uncompressed lines: ``PART_BYTES``, larger when ``MAX_OBJECTS`` parts
     of that size would not hold them (an import reads at most ``MAX_OBJECTS`` objects)."""
     return max(PART_BYTES, math.ceil(source_bytes / MAX_OBJECTS))
+
+
+def even_part_bytes(source_bytes: int) -> int:
+    """``part_bytes_for`` evened out: the same number of parts, each about the same size (a bulk put's best
+    practice: similarly sized objects)."""
+    count = objects_for(source_bytes)
+    return max(1, math.ceil(source_bytes / count))
 
 
 def objects_for(source_bytes: int, part_bytes: int | None = None) -> int:

@@ -88,7 +88,7 @@ def plan_sweep(base: Plan, levels: Sequence[int] = DEFAULT_LEVELS, approaches: S
     (default: the base plan's)."""
     chosen = tuple(approaches)
     for name in chosen:
-        if name not in APPROACHES or APPROACHES[name].driver in ("sequential", "import"):
+        if name not in APPROACHES or APPROACHES[name].driver in ("sequential", "import", "bulk"):
             raise ConfigError(f"the sweep varies concurrency: choose threaded or async approaches, not {name!r}")
     ordered = validate_levels(list(levels))
     most = most_items or base.items

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from core.approaches import STUDY_2022_ITEMS, STUDY_2022_SECONDS
 from core.approaches import label as approach_label
+from core.bulkwire import Tier
 from core.capacity import parse_capacity
 from core.endpoints import validate_kind
 from core.errors import ConfigError
@@ -279,14 +280,16 @@ def study_rows(report: Report) -> list[dict[str, str]]:
 # --- the bulk-load planner ----------------------------------------------------------------------------------------
 
 def load_spec(items: str, item_bytes: str, table: str, capacity: str, deadline: str, target: str,
-              endpoint_url: str | None, retry_mode: str = DEFAULT_RETRY_MODE) -> LoadSpec:
+              endpoint_url: str | None, retry_mode: str = DEFAULT_RETRY_MODE, *, bulk_tier: str = "STANDARD",
+              bulk_max_wru: int | None = None) -> LoadSpec:
     """The planner's question from the page's text fields (an empty deadline: none); ``ConfigError`` otherwise."""
     return LoadSpec(items=parse_whole(items, "Items", 1, MAX_PLAN_ITEMS),
                     item_bytes=parse_whole(item_bytes, "Item size (bytes)", 1, MAX_ITEM_BYTES),
                     table="new" if table == "new" else "existing", capacity=parse_capacity(capacity),
                     target=validate_kind(target), endpoint_url=endpoint_url,
                     deadline_s=parse_duration(deadline) if deadline.strip() else None,
-                    retry_mode=cast(RetryMode, retry_mode))  # LoadSpec checks it
+                    retry_mode=cast(RetryMode, retry_mode),  # LoadSpec checks it
+                    bulk_tier=cast(Tier, bulk_tier), bulk_max_wru=bulk_max_wru)
 
 
 def load_plan_rows(plan: LoadPlan) -> list[dict[str, str]]:

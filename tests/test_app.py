@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import jobs, wording
+from core.bulkmodel import EMULATED
 from core.emulator import Emulator
 from core.errors import ConfigError
 from core.export import to_dict
@@ -417,6 +418,21 @@ def test_s3_import_runs_on_moto_and_the_page_says_its_time_is_not_representative
     report: Report = app.session_state["report"]
     assert report.clean and [r.approach for r in report.runs] == ["s3-import", "async"]
     assert texts(app.info).count(note) >= 1 and note in report.runs[0].report.notes[0]
+
+
+def test_bulk_put_runs_with_its_tier_and_max_wru_and_the_page_says_it_is_emulated(app: AppTest) -> None:
+    app.multiselect(key="approaches").set_value(["bulk-put"]).run()
+    app.text_input(key="items").set_value("300").run()
+    assert EMULATED in texts(app.info)  # before the run, beside the estimate
+    app.radio(key="bulk_tier").set_value("ACCELERATED").run()
+    app.number_input(key="bulk_max_wru").set_value(2048).run()
+    button(app, "Run").click().run()
+    assert not app.exception, app.exception
+    assert not app.error, texts(app.error)
+    report: Report = app.session_state["report"]
+    assert report.clean and report.plan.bulk_tier == "ACCELERATED" and report.plan.bulk_max_wru == 2048
+    assert EMULATED in report.runs[0].report.notes
+    assert "MaxWriteRequestUnits 2,048" in " ".join(report.runs[0].report.notes)
 
 
 def test_s3_import_on_a_remote_url_asks_for_the_bucket_the_plan_needs(app: AppTest,

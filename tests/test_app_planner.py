@@ -49,11 +49,23 @@ def test_an_existing_table_has_no_import_and_a_deadline_adds_the_workers_it_take
     page.radio(key="load_table").set_value("existing")
     page.text_input(key="load_deadline").input("1h").run()
     table = planner_table(page)
-    assert IMPORT not in set(table["Approach"])
-    assert "For the deadline" in table.columns and table["For the deadline"].str.match(r"\d+ workers?$").all()
+    assert IMPORT not in set(table["Approach"]) and "bulk-put" in set(table["Approach"])
+    writers = table[table["Approach"] != "bulk-put"]
+    assert "For the deadline" in table.columns and writers["For the deadline"].str.match(r"\d+ workers?$").all()
     page.text_input(key="load_deadline").input("30min").run()  # the new table's 4,000 WRU/s for 30 min: 36 min
     assert planner_table(page)["For the deadline"].str.startswith("cannot: ").all()
     assert "imports only into a new table" in "\n".join(str(c.value) for c in page.caption)
+
+
+def test_an_existing_table_offers_bulk_put_with_its_tier_and_max_wru(page: AppTest) -> None:
+    page.radio(key="load_table").set_value("existing").run()
+    slow = planner_table(page).set_index("Approach").loc["bulk-put"]
+    assert "assumed" in slow["Based on"] and "STANDARD" in slow["Based on"]
+    page.radio(key="load_bulk_tier").set_value("ACCELERATED").run()
+    fast = planner_table(page).set_index("Approach").loc["bulk-put"]
+    assert "ACCELERATED" in fast["Based on"] and fast["Time (range)"] != slow["Time (range)"]
+    page.number_input(key="load_bulk_max_wru").set_value(2048).run()
+    assert "MaxWriteRequestUnits 2,048" in planner_table(page).set_index("Approach").loc["bulk-put"]["Based on"]
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [

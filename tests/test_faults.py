@@ -20,10 +20,10 @@ from core.retry import explain
 from core.sigv4 import Credentials
 from core.tables import create_table
 from core.targets import Target, make_target
-from core.writers import APPROACHES, WriterOptions, write
+from core.writers import APPROACHES, WRITERS, WriterOptions, write
 
-ALL = tuple(name for name, a in APPROACHES.items()  # aws-sdk: Python 3.12+; s3-import is no writer; the as-shipped
-            if a.unavailable is None and a.driver != "import" and not a.shipped)  # ones retry their own way
+ALL = tuple(name for name, a in APPROACHES.items()  # aws-sdk: Python 3.12+; s3-import, bulk-put: no writers; the
+            if a.unavailable is None and a.name in WRITERS and not a.shipped)  # as-shipped ones retry their own way
 
 
 @pytest.fixture

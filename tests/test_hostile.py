@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from core import lease
-from core.approaches import APPROACHES
+from core.approaches import APPROACHES, WRITERS
 from core.benchmark import run
 from core.books import generate_books
 from core.cli import main, results_table
@@ -41,8 +41,8 @@ from core.targets import Target, make_target
 from core.writers import WriterOptions, write
 from core.writers.engine import Outcome, Tally, Work, drive
 
-ALL = tuple(name for name, a in APPROACHES.items()  # aws-sdk: Python 3.12+; s3-import is no writer; the as-shipped
-            if a.unavailable is None and a.driver != "import" and not a.shipped)  # ones retry their own way
+ALL = tuple(name for name, a in APPROACHES.items()  # aws-sdk: Python 3.12+; s3-import, bulk-put: no writers; the
+            if a.unavailable is None and a.name in WRITERS and not a.shipped)  # as-shipped ones retry their own way
 HANG = 90.0  # seconds: only a hang takes this long, however loaded the machine
 THREADS, CONCURRENCY = 4, 8
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import statistics
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -291,7 +292,7 @@ def test_nothing_to_plan_is_one_line(table: Any, approaches: tuple[str, ...], me
     (10_000, 100, 1), (10_000, 1_024, 1), (10_000, 1_025, 2), (1_000_000_000, 4_000, 4), (7, 409_600, 400),
 ])
 def test_on_demand_costs_one_wru_per_started_kb(items: int, item_bytes: int, wru: int) -> None:
-    plan = plan_load(LoadSpec(items, item_bytes, "existing", ON_DEMAND))
+    plan = plan_load(LoadSpec(items, item_bytes, "existing", ON_DEMAND), approaches=LAB_WRITERS)
     assert plan.spec.wru_per_item == wru
     for r in plan.rows:
         assert r.cost_usd == r.cost_low == r.cost_high == pytest.approx(items * wru * WRU_PRICE_USD)
@@ -450,6 +451,7 @@ def test_plan_load_prints_the_ranked_table_the_recommendation_and_the_sources(
     assert "Recommended: import: new table, 10 million items" in out
     for name in (*LAB_WRITERS, IMPORT):  # the as-shipped libraries are not planned (their own retries)
         assert f"  {name}: " in out  # every row's basis
+    assert "note: bulk-put is offered for an existing table" in out
     assert "terraform-provider-aws/issues/27250" in out and "0.625 USD per million WRU" in out
 
 
@@ -458,7 +460,7 @@ def test_plan_load_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
                  "provisioned=20000", "--deadline", "24h", "--json", "--history", str(tmp_path / "h.sqlite3")]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["spec"]["capacity"] == "provisioned=20000" and data["spec"]["deadline_s"] == 86_400
-    assert len(data["rows"]) == len(LAB_WRITERS) and all(r["deadline_note"] for r in data["rows"])
+    assert len(data["rows"]) == len(LAB_WRITERS) + 1 and all(r["deadline_note"] for r in data["rows"])  # + bulk-put
     assert data["history"].startswith("built-in priors")
     assert not (tmp_path / "h.sqlite3").exists()  # planning creates no history file
 
@@ -506,3 +508,46 @@ def test_plan_load_retry_mode(args: list[str], shown: str, capsys: pytest.Captur
     out = capsys.readouterr().out
     rows, sources = out.split("\nSources:")
     assert rows.count(shown) == len(LAB_WRITERS) and shown.split()[0] + " r" in sources  # each row, and its source
+
+
+
+def test_plan_load_offers_bulk_put_for_an_existing_table_with_its_assumptions_named(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan-load", "--items", "10000000", "--item-bytes", "100", "--table", "existing",
+                 "--history", "off"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.split()[1:2] == ["bulk-put"])
+    assert "the STANDARD tier's rate" in row
+    assert "bulk-put: 24 gzipped parts" in out and "1,000–4,000 WRU/s" in out and "assumed (AWS publishes no" in out
+    assert "published: StartBulkPutItems" in out and "assumed (AWS publishes none yet)" in out
+    assert "s3-import is not offered" in out
+
+
+@pytest.mark.parametrize(("changes", "faster", "cheaper"), [
+    ({"bulk_tier": "ACCELERATED"}, True, False),
+    ({"bulk_max_wru": 1024}, False, None),
+    ({"capacity": Capacity("provisioned", wcu=500)}, False, None),  # assumed: it shares the table's capacity
+])
+def test_bulk_row_moves_with_its_knobs(changes: dict[str, Any], faster: bool, cheaper: bool | None) -> None:
+    from core.planner import bulk_row
+
+    base = LoadSpec(items=10_000_000, item_bytes=100, table="existing")
+    row, other = bulk_row(base), bulk_row(replace(base, **changes))
+    assert (other.seconds < row.seconds) == faster
+    if cheaper is not None:
+        assert (other.cost_usd < row.cost_usd) == cheaper
+
+
+def test_bulk_rate_and_price_override_the_assumptions() -> None:
+    from core.planner import bulk_row
+
+    spec = LoadSpec(items=1_000_000, item_bytes=1024, table="existing")
+    given = replace(spec, bulk=spec.bulk.with_rate("STANDARD", 2000).with_price("STANDARD", 1.0))
+    row = bulk_row(given)
+    assert row.low < row.high and "2,000–2,000 WRU/s" in row.basis and "given (--bulk-rate)" in row.basis
+    assert row.cost_usd == pytest.approx(1_000_000 * 1024 / 2**30 * 1.0, rel=0.01)
+
+
+def test_bulk_put_alone_on_a_new_table_is_refused_in_one_line() -> None:
+    with pytest.raises(ConfigError, match="bulk-put loads an existing table"):
+        plan_load(LoadSpec(items=10, item_bytes=10), approaches=("bulk-put",))
