@@ -14,7 +14,8 @@ from core.bulkmodel import EMULATED, BulkAssumptions
 from core.cli import main
 from core.emulator import Emulator
 from core.errors import ConfigError
-from core.model import Plan, ProgressEvent
+from core.model import Plan
+from core.report import ProgressEvent
 from core.s3source import SEEDED_LINE_BYTES, even_part_bytes, parts
 
 
