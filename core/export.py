@@ -20,7 +20,7 @@ from core.approaches import APPROACHES
 from core.approaches import label as approach_label
 from core.model import Plan
 from core.report import Report, RunResult
-from core.verdict import interrupted, verdict
+from core.verdict import Verdict, interrupted, verdict
 
 CSV_FIELDS = ("approach", "repeat", "table", "items", "seconds", "items_per_second", "requests", "retries",
               "throttled", "errors", "failed_items", "unknown_items", "latency_ms_p50", "latency_ms_p95",
@@ -68,14 +68,16 @@ def run_dict(run: RunResult, plan: Plan, detail: bool = False) -> dict[str, Any]
     }
 
 
-def to_dict(report: Report, detail: bool = False) -> dict[str, Any]:
+def to_dict(report: Report, detail: bool = False, answer: Verdict | None = None) -> dict[str, Any]:
+    """The report as plain data with its verdict's sentence (``answer``: the page's, with its AWS line; else the
+    report's own)."""
     return {"plan": report.plan.as_dict(), "environment": report.environment, "created": report.created,
-            "cancelled": report.cancelled, "error": report.error, "verdict": verdict(report).sentence,
+            "cancelled": report.cancelled, "error": report.error, "verdict": (answer or verdict(report)).sentence,
             "runs": [run_dict(run, report.plan, detail) for run in report.runs]}
 
 
-def to_json(report: Report) -> str:
-    return json.dumps(to_dict(report), indent=2, ensure_ascii=False)
+def to_json(report: Report, answer: Verdict | None = None) -> str:
+    return json.dumps(to_dict(report, answer=answer), indent=2, ensure_ascii=False)
 
 
 def csv_row(run: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,15 @@
-"""The answer to "which way should I write?" after a run: one ``Verdict`` (and its sentence) that the CLI, the page
-and the exports all show, so that they never disagree.
+"""The answer to "which way should I write, and how long will my load take?" after a run: one ``Verdict`` (and its
+sentence) that the CLI, the page and the exports all show, so that they never disagree.
 
-Contract: pure, no I/O. ``verdict(report)`` names the approach with the highest median items/s among the runs that
-finished (an ``interrupted`` run, stopped before all of its books were settled, is left out of the choice and of
-every speed-up, and is listed with its counts), its speed-up over ``sequential`` by items/s (never by seconds: a
-partial run writes fewer books), the conditions it ran under and the bound that limits the figure.
+Contract: pure, no I/O. ``verdict(report, load)`` names the approach with the highest median items/s among the runs
+that finished and wrote something (an ``interrupted`` run, stopped before all of its books were settled, is left out
+of the choice and of every speed-up, and is listed with its counts; approaches that never ran are named), its
+speed-up over ``sequential`` by items/s (never by seconds: a partial run writes fewer books), the books and time it
+took here, the conditions it ran under and the bound that limits the figure (the server, the table's capacity, this
+machine, the round trip, or the local engine: an emulator, not DynamoDB). With ``load`` (the planner's answer to
+``aws_spec``) it says what N items would take on AWS. Where a study approach's speed-up is under half the 2022
+study's at a lower latency, it says why: the study's ratio comes from its ~83 ms round trips to AWS, which the network
+preset study-2022 reproduces.
 """
 
 from __future__ import annotations
@@ -12,13 +17,20 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from core.approaches import APPROACHES, parallelism
+from core.approaches import APPROACHES, LAB_WRITERS, STUDY_2022_ITEMS, STUDY_2022_SECONDS, parallelism
 from core.approaches import label as approach_label
+from core.estimate import short
 from core.model import NETWORK_PRESETS, Plan
+from core.planner import LoadPlan, LoadSpec, count_words, money
 from core.report import Report, RunResult
+from core.s3source import SEEDED_ITEM_BYTES
 
 BASELINE = "sequential"
 CLIENT_BOUND_CPU = 0.9  # client CPU seconds per second of writing: one core busy (the GIL allows about one)
+STUDY_NETWORK = "study-2022"
+STUDY_ROUND_TRIP_MS = STUDY_2022_SECONDS[BASELINE] / STUDY_2022_ITEMS * 1000  # ~83 ms per sequential put
+DEFAULT_AWS_ITEMS = 10_000_000  # the load the planner is asked about when the user gives none
+ENGINES = {"embedded": "dynalite", "dynamodb-local": "DynamoDB Local", "localstack": "LocalStack"}
 
 
 def interrupted(result: RunResult, plan: Plan) -> bool:
@@ -37,12 +49,12 @@ def interrupted_text(result: RunResult, plan: Plan) -> str:
 
 
 def rates(report: Report) -> dict[str, float]:
-    """Median items/s per approach over its finished runs, in the plan's order."""
+    """Median items/s per approach over its finished runs that wrote something, in the plan's order."""
     runs = finished(report)
     out = {}
     for name in report.plan.approaches:
         values = [run.report.items_per_second for run in runs if run.approach == name]
-        if values:
+        if values and statistics.median(values) > 0:
             out[name] = statistics.median(values)
     return out
 
@@ -61,7 +73,7 @@ def conditions_text(plan: Plan) -> str:
     preset = next((name for name, p in NETWORK_PRESETS.items()
                    if name != "none" and (p.latency_ms, p.jitter_ms) == (c.latency_ms, c.jitter_ms)), None)
     if c.latency_ms or c.jitter_ms:
-        latency = f"{c.latency_ms:g} ms + up to {c.jitter_ms:g} ms per request"
+        latency = f"{c.latency_ms:g} ms" + (f" + up to {c.jitter_ms:g} ms" if c.jitter_ms else "") + " per request"
         parts = [f"{plan.target}, {preset} latency ({latency})" if preset else f"{plan.target}, {latency} added"]
     else:
         parts = [f"{plan.target}, no added latency"]
@@ -91,13 +103,57 @@ def bound_text(report: Report, name: str) -> str:
         chosen = APPROACHES.get(name)
         flight = parallelism(chosen, plan.threads, plan.concurrency) if chosen is not None else 1
         return f"bound by the round trip: {flight:,} request(s) in flight at {latency:g} ms each"
-    return ("bound by the local engine (the study's ratios come from ~80 ms round trips: "
-            "--network study-2022 reproduces them)")
+    if plan.target == "aws":
+        return "bound by the round trip to AWS"
+    engine = ENGINES.get(plan.target, "the engine at the custom URL")
+    return f"bound by the local engine ({engine} on this machine answered, not DynamoDB)"
+
+
+def aws_spec(items: int = DEFAULT_AWS_ITEMS, item_bytes: int = SEEDED_ITEM_BYTES) -> LoadSpec:
+    """The planner's question behind the verdict's AWS line: ``items`` of the run's kind (a seeded book's size by
+    default) into an existing on-demand table on AWS."""
+    return LoadSpec(items=items, item_bytes=item_bytes, table="existing", target="aws")
+
+
+def aws_approaches(report: Report) -> tuple[str, ...]:
+    """The report's approaches the planner models (the lab's writers: not s3-import nor the as-shipped ones)."""
+    return tuple(name for name in report.plan.approaches if name in LAB_WRITERS)
+
+
+def aws_text(load: LoadPlan, approach: str) -> str:
+    """'10 million items on AWS would take ~41 min (15 min-61 min) with async x 6 workers, $6.25': the planner's row
+    for ``approach`` (its best row when it does not model it)."""
+    row = next((r for r in load.rows if r.approach == approach and r.possible), load.best)
+    how = "s3-import" if row.label == "s3-import" else \
+        f"{row.approach} x {row.workers} worker{'s' if row.workers > 1 else ''}"
+    return (f"{count_words(load.spec.items)} items on AWS would take ~{short(row.seconds)} "
+            f"({short(row.low)}–{short(row.high)}) with {how}, {money(row.cost_usd)}")
+
+
+def gap_text(report: Report, name: str) -> str | None:
+    """Why a study approach's speed-up here is under half the study's at a lower latency (None otherwise): the
+    study's ratio comes from its round trips to AWS."""
+    gains = speedups(report)
+    study = name if name in STUDY_2022_SECONDS and name != BASELINE else "async" if "async" in gains else None
+    ours = gains.get(study) if study is not None else None
+    if study is None or ours is None:
+        return None
+    theirs = STUDY_2022_SECONDS[BASELINE] / STUDY_2022_SECONDS[study]
+    if ours >= theirs / 2 or report.plan.conditions.latency_ms >= NETWORK_PRESETS[STUDY_NETWORK].latency_ms:
+        return None
+    trips = [run.report.latency.p50 for run in finished(report) if run.approach == BASELINE]
+    here = f", a round trip took {statistics.median(trips):,.1f} ms here" if trips else ""
+    fix = (f'; the network preset {STUDY_NETWORK} (Network "{STUDY_NETWORK}", --network {STUDY_NETWORK}) '
+           "reproduces it") if report.plan.off_machine is None else ""
+    return (f"{approach_label(study)} is {ours:,.1f}x {BASELINE} here against the 2022 study's {theirs:,.0f}x: the "
+            f"study's ratio comes from ~{STUDY_ROUND_TRIP_MS:.0f} ms round trips to AWS, where waiting dominates"
+            f"{here}{fix}")
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The answer after a run. ``approach`` None: no run finished (``sentence`` says so)."""
+    """The answer after a run. ``approach`` None: no run finished (``sentence`` says so). ``aws``: what the user's
+    load would take on AWS (None without the planner's answer); ``gap``: why the speed-up is far from the study's."""
 
     approach: str | None
     items_per_second: float
@@ -106,17 +162,26 @@ class Verdict:
     bound: str
     interrupted: tuple[str, ...]
     sentence: str
+    items: int = 0
+    seconds: float = 0.0
+    aws: str | None = None
+    gap: str | None = None
 
 
-def verdict(report: Report) -> Verdict:
-    """The one sentence the CLI, the page and the exports print after a run (see the module's contract)."""
+def verdict(report: Report, load: LoadPlan | None = None) -> Verdict:
+    """The one sentence the CLI, the page and the exports print after a run (see the module's contract); ``load``:
+    the planner's answer to ``aws_spec`` for the AWS line (restricted to ``aws_approaches`` where it models them)."""
     plan, by_rate = report.plan, rates(report)
     conditions = conditions_text(plan)
     partial = tuple(interrupted_text(run, plan) for run in report.runs if interrupted(run, plan))
-    left_out = f" Interrupted, left out: {'; '.join(partial)}." if partial else ""
+    never = report.not_run()
+    left_out = (f" Interrupted, left out: {'; '.join(partial)}." if partial else "") + (
+        f" Never ran: {', '.join(map(approach_label, never))}." if never else "")
     if not by_rate:
+        why = report.error or next((reason for run in report.runs for reason in run.report.failures), None)
         return Verdict(None, 0.0, None, conditions, "", partial,
-                       f"No approach finished, so there is no answer yet (on {conditions}).{left_out}")
+                       f"No approach finished, so there is no answer yet (on {conditions})"
+                       + (f": {why}." if why else ".") + left_out)
     clean = {name for name in by_rate
              if all(run.clean for run in finished(report) if run.approach == name)}
     pool = [name for name in by_rate if name in clean] or list(by_rate)
@@ -130,8 +195,15 @@ def verdict(report: Report) -> Verdict:
         versus = f", no finished {BASELINE} run to compare with"
     else:
         versus = ", the only approach that finished"
+    runs = [run for run in finished(report) if run.approach == best]
+    items = int(statistics.median(run.report.items_ok for run in runs))
+    seconds = float(statistics.median(run.report.seconds for run in runs))
     bound = bound_text(report, best)
+    aws = aws_text(load, best) if load is not None and load.rows else None
+    gap = gap_text(report, best)
     caveat = "" if best in clean else " Its runs lost, failed or left items unknown: see the table."
-    sentence = (f"Use {approach_label(best)}: {by_rate[best]:,.0f} items/s{versus}, on {conditions}; {bound}."
-                f"{caveat}{left_out}")
-    return Verdict(best, by_rate[best], gain, conditions, bound, partial, sentence)
+    sentence = (f"Use {approach_label(best)}: {by_rate[best]:,.0f} items/s{versus}, on {conditions}, "
+                f"{items:,} books in {short(seconds)}; {bound}."
+                + (f" {aws[0].upper()}{aws[1:]}." if aws else "") + (f" {gap[0].upper()}{gap[1:]}." if gap else "")
+                + f"{caveat}{left_out}")
+    return Verdict(best, by_rate[best], gain, conditions, bound, partial, sentence, items, seconds, aws, gap)
