@@ -1,5 +1,6 @@
 """The command line: ``python -m core run`` (the benchmark), ``python -m core plan-load`` (the bulk-load planner:
-nothing is sent), ``python -m core emulator`` and ``python -m core localstack`` (LocalStack's DynamoDB without Docker).
+nothing is sent), ``python -m core proxy`` (alias ``emulator``: the conditions proxy for the user's own code) and
+``python -m core proxy-report``, and ``python -m core localstack`` (LocalStack's DynamoDB without Docker).
 
 Contract: ``main(argv)`` returns the exit code: 0 when every run verified with nothing lost or failed, 1 when
 anything was lost or failed (or a target failed), 2 for bad input, printed as one line on stderr; no traceback.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -27,8 +29,9 @@ from core.approaches import APPROACHES, STUDY_2022_ITEMS, STUDY_2022_SECONDS, ST
 from core.approaches import label as approach_label
 from core.benchmark import run
 from core.bulkwire import MIN_MAX_WRU, TIERS
-from core.capacity import parse_capacity
-from core.emulator import Emulator
+from core.capacity import Capacity, parse_capacity
+from core.emulator import Emulator, fetch_stats
+from core.emulator.traffic import read_ticket, remove_ticket, traffic_report, write_ticket
 from core.endpoints import KINDS
 from core.environment import environment
 from core.errors import ConfigError, LabError
@@ -50,7 +53,9 @@ from core.model import (
 from core.planner import DEFAULT_RETRY_MODE, LoadSpec, parse_duration, plan_load, table_text
 from core.report import ProgressEvent, Report, speedup
 from core.s3source import DEFAULT_PREFIX
+from core.sigv4 import Credentials
 from core.sweep import parse_sweep, plan_sweep, run_sweep
+from core.targets import Target
 
 STDOUT = "-"
 T = TypeVar("T")
@@ -376,35 +381,108 @@ def _plan_load(args: argparse.Namespace) -> int:
     return 0
 
 
-def _emulator(args: argparse.Namespace) -> int:
-    emulator = Emulator(port=args.port, host=args.host, conditions=conditions_from(args), upstream=args.upstream,
-                        capacity=parse_capacity(args.capacity or "off"))
+def proxy_settings(args: argparse.Namespace) -> tuple[Conditions, Capacity, bool, bool]:
+    """The proxy's conditions, capacity, TLS and signature checks: the flags, over ``--preset``'s (an explicit
+    --network/--latency-ms/--jitter-ms or --capacity wins, as for a run: the same ``Preset.apply``)."""
+    plan = Plan(conditions=conditions_from(args), capacity=parse_capacity(args.capacity or "off"))
+    if args.preset:
+        chosen = {"network"} if args.network or args.latency_ms is not None or args.jitter_ms is not None else set()
+        plan = PRESETS[args.preset].apply(plan, keep=chosen | ({"capacity"} if args.capacity is not None else set()))
+    return plan.conditions, plan.capacity, args.tls or plan.rehearsal, args.check_signatures or plan.rehearsal
+
+
+def signature_keys(args: argparse.Namespace, stdin: TextIO) -> tuple[tuple[Credentials, ...], bool]:
+    """The key pairs the proxy checks signatures against, and whether they are a test pair made here: the profile's
+    (``--profile``), else "ACCESS_KEY_ID SECRET" lines on stdin (piped; never argv or the environment), else, with
+    nothing on stdin, a throwaway test pair."""
+    if args.profile:
+        try:
+            found = Target("aws", profile=args.profile).credentials()
+        except LabError as error:
+            raise ConfigError(f"--profile {args.profile}: {error}") from None
+        return (found,), False
+    pairs: list[Credentials] = []
+    if not stdin.isatty():
+        for number, line in enumerate(stdin, 1):
+            words = line.split()
+            if not words or words[0].startswith("#"):
+                continue
+            if len(words) != 2:
+                raise ConfigError(f"stdin line {number}: give one key pair per line as ACCESS_KEY_ID SECRET")
+            pairs.append(Credentials(words[0], words[1]))
+            logs.remember(words[1])
+    if pairs:
+        return tuple(pairs), False
+    return (Credentials("AKIDLABPROXY" + secrets.token_hex(4).upper(), secrets.token_urlsafe(30)),), True
+
+
+def paste_lines(proxy: Emulator, keys: Sequence[Credentials], generated: bool, region: str = "us-east-1") -> list[str]:
+    """What a user pastes into another shell to send their own code through the proxy."""
+    lines = [f"export AWS_ENDPOINT_URL_DYNAMODB={proxy.endpoint_url}"]
+    if proxy.ca_bundle:
+        lines.append(f"export AWS_CA_BUNDLE={proxy.ca_bundle}")
+    if not keys:
+        lines.append("export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing  # any key: none is checked")
+    elif generated:
+        lines.append(f"export AWS_ACCESS_KEY_ID={keys[0].access_key} AWS_SECRET_ACCESS_KEY={keys[0].secret_key}"
+                     "  # a test pair made for this proxy")
+    else:
+        lines.append(f"export AWS_ACCESS_KEY_ID={keys[0].access_key}  # and AWS_SECRET_ACCESS_KEY: the secret you gave")
+    lines.append(f"export AWS_DEFAULT_REGION={region}")
+    return lines
+
+
+def _proxy(args: argparse.Namespace) -> int:
+    """``python -m core proxy`` (and its alias ``emulator``): the server in the foreground, the lines to paste, and
+    on Ctrl-C (or SIGTERM) the report of what the traffic met."""
+    conditions, capacity, tls, checks = proxy_settings(args)
+    keys, generated = signature_keys(args, sys.stdin) if checks else ((), False)
+    proxy = Emulator(port=args.port, host=args.host, conditions=conditions, upstream=args.upstream,
+                     capacity=capacity, tls=tls, credentials=keys)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {args.host} makes the emulator reachable from other machines "
-              "(it checks no credentials)", file=sys.stderr)
+        print(f"warning: listening on {args.host} makes the emulator reachable from other machines"
+              + ("" if checks else " (it checks no credentials)"), file=sys.stderr)
+
     class Stop(Exception):
         """SIGTERM: leave the wait and stop the server outside the signal handler."""
 
     def terminate(*_: object) -> None:
         raise Stop
 
-    stopped = False
+    stopped, ticket = False, None
     signal.signal(signal.SIGTERM, terminate)  # before the URL is printed: a SIGTERM right after it stops cleanly
     try:
-        emulator.start()
-        what = f"Conditions proxy in front of {emulator.upstream}" if emulator.upstream \
-            else "Embedded DynamoDB (dynalite)"
-        print(f"{what} at {emulator.endpoint_url}  pid {emulator.pid}  (Ctrl-C stops it)", flush=True)
-        print(f"  aws dynamodb list-tables --endpoint-url {emulator.endpoint_url} --region us-east-1", flush=True)
-        code = emulator.wait()
+        proxy.start()
+        what = f"Conditions proxy in front of {proxy.upstream}" if proxy.upstream else "Embedded DynamoDB (dynalite)"
+        print(f"{what} at {proxy.endpoint_url}  pid {proxy.pid}  (Ctrl-C stops it and prints its report)", flush=True)
+        print(f"  aws dynamodb list-tables --endpoint-url {proxy.endpoint_url} --region us-east-1", flush=True)
+        ticket = write_ticket(proxy.ticket)
+        print("Paste into the shell of your own code (the AWS CLI, boto3 and the other SDKs read these):")
+        print("\n".join(f"  {line}" for line in paste_lines(proxy, keys, generated)))
+        print(f"Report while it runs: python -m core proxy-report --url {proxy.endpoint_url}", flush=True)
+        code = proxy.wait()
     except (KeyboardInterrupt, Stop):
         stopped, code = True, 0
+        if proxy.running:
+            try:
+                print(traffic_report(proxy.stats(), proxy.endpoint_url), flush=True)
+            except (OSError, LabError) as error:
+                print(f"error: no report: the proxy did not answer ({error})", file=sys.stderr)
     finally:
-        emulator.stop()
+        if ticket is not None:
+            remove_ticket(ticket)
+        proxy.stop()
     if not stopped:
-        reason = emulator.exit_reason(code if code is not None else 0)
-        print(f"error: {emulator.name} stopped unexpectedly ({logs.redact(reason)}); start it again", file=sys.stderr)
+        reason = proxy.exit_reason(code if code is not None else 0)
+        print(f"error: {proxy.name} stopped unexpectedly ({logs.redact(reason)}); start it again", file=sys.stderr)
         return 1
+    return 0
+
+
+def _proxy_report(args: argparse.Namespace) -> int:
+    """``python -m core proxy-report --url URL``: the running proxy's report, through its ticket."""
+    ticket = read_ticket(args.url)
+    print(traffic_report(fetch_stats(ticket), ticket.url))
     return 0
 
 
@@ -505,14 +583,26 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "'off')")
     planner.add_argument("--json", action="store_true", help="print the plan as JSON")
     planner.set_defaults(handler=_plan_load)
-    emulator = commands.add_parser("emulator", help="run the embedded DynamoDB (dynalite) in the foreground")
-    emulator.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
-    emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-
-    emulator.add_argument("--upstream", help="front this DynamoDB engine on this machine instead of hosting dynalite, "
-                                             "e.g. http://127.0.0.1:8001 (DynamoDB Local, LocalStack, moto)")
-    _add_conditions(emulator)
-    emulator.set_defaults(handler=_emulator)
+    proxy = commands.add_parser(
+        "proxy", aliases=["emulator"],
+        help="the conditions proxy for your own code: the embedded DynamoDB, or any engine on this machine "
+             "(--upstream), with latency, faults, capacity, HTTPS and signature checks; a report on Ctrl-C")
+    proxy.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
+    proxy.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    proxy.add_argument("--upstream", help="front this DynamoDB engine on this machine instead of hosting dynalite, "
+                                          "e.g. http://127.0.0.1:8001 (DynamoDB Local, LocalStack, moto)")
+    _add_conditions(proxy)
+    proxy.add_argument("--preset", choices=list(PRESETS), help="; ".join(
+        f"{name}: {preset.description}" for name, preset in PRESETS.items()))
+    proxy.add_argument("--tls", action="store_true", help="serve HTTPS with a throwaway CA (its file: AWS_CA_BUNDLE)")
+    proxy.add_argument("--check-signatures", action="store_true",
+                       help="refuse requests whose SigV4 signature does not match: the keys of --profile, or "
+                            "'ACCESS_KEY_ID SECRET' lines on stdin, else a test pair it prints")
+    proxy.add_argument("--profile", help="with --check-signatures: check against this AWS profile's keys")
+    proxy.set_defaults(handler=_proxy)
+    report = commands.add_parser("proxy-report", help="what the traffic met in a running `python -m core proxy`")
+    report.add_argument("--url", required=True, help="the URL the proxy printed, e.g. https://127.0.0.1:8000")
+    report.set_defaults(handler=_proxy_report)
     localstack = commands.add_parser("localstack", add_help=False,
                                      help="run LocalStack's DynamoDB on this machine without Docker (127.0.0.1)")
     localstack.set_defaults(handler=None)  # main() hands its arguments to core.engines.localstack.main

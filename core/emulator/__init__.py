@@ -33,9 +33,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from core.capacity import Capacity
 from core.emulator.tls import ThrowawayCA
+from core.emulator.traffic import Ticket
 from core.emulator.upstream import check_not_itself, check_upstream, needs_proxy
 from core.errors import ConfigError, EmulatorError
 from core.model import Conditions
@@ -239,23 +241,13 @@ class Emulator:
 
     def _request(self, method: str, path: str, body: bytes, headers: dict[str, str],
                  timeout: float = 10.0) -> tuple[int, dict[str, Any]]:
-        connection: http.client.HTTPConnection
-        if self._authority is not None:
-            context = ssl.create_default_context(cafile=str(self._authority.ca_bundle))
-            connection = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=context)
-        else:
-            connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            payload = response.read()
-            try:
-                answer = json.loads(payload) if payload else {}
-            except ValueError:  # an engine's non-JSON answer (moto answers auth failures in XML)
-                answer = {"message": payload[:200].decode(errors="replace")}
-            return response.status, answer if isinstance(answer, dict) else {"message": str(answer)[:200]}
-        finally:
-            connection.close()
+        ca = str(self._authority.ca_bundle) if self._authority is not None else None
+        return _request(self.host, self.port, ca, method, path, body, headers, timeout)
+
+    @property
+    def ticket(self) -> Ticket:
+        """How another process of this user reaches the control endpoints (``core.emulator.traffic``)."""
+        return Ticket(self.endpoint_url, self._token, self.ca_bundle)
 
     def wait(self) -> int | None:
         """Block until the server process ends; its exit code (None when it was not running)."""
@@ -324,6 +316,41 @@ def rehearsal_endpoint(upstream: str, credentials: Sequence[Credentials], condit
     with Emulator(port=port, conditions=conditions, upstream=upstream, capacity=capacity, tls=True,
                   credentials=credentials) as proxy:
         yield proxy
+
+
+def _request(host: str, port: int | None, ca_bundle: str | None, method: str, path: str, body: bytes,
+             headers: dict[str, str], timeout: float = 10.0) -> tuple[int, dict[str, Any]]:
+    """One request to a server.js at host:port (HTTPS verified against ``ca_bundle`` when given): status and JSON."""
+    connection: http.client.HTTPConnection
+    if ca_bundle is not None:
+        context = ssl.create_default_context(cafile=ca_bundle)
+        connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    else:
+        connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        payload = response.read()
+        try:
+            answer = json.loads(payload) if payload else {}
+        except ValueError:  # an engine's non-JSON answer (moto answers auth failures in XML)
+            answer = {"message": payload[:200].decode(errors="replace")}
+        return response.status, answer if isinstance(answer, dict) else {"message": str(answer)[:200]}
+    finally:
+        connection.close()
+
+
+def fetch_stats(ticket: Ticket, timeout: float = 10.0) -> dict[str, Any]:
+    """The ``/__lab/stats`` of the running proxy a ticket names; ``EmulatorError`` when it does not answer."""
+    parts = urlsplit(ticket.url)
+    try:
+        status, answer = _request(parts.hostname or "127.0.0.1", parts.port, ticket.ca_bundle, "GET",
+                                  "/__lab/stats", b"", {TOKEN_HEADER: ticket.token}, timeout)
+    except (OSError, ssl.SSLError) as error:
+        raise EmulatorError(f"the proxy at {ticket.url} does not answer ({error}): is it still running?") from None
+    if status != 200:
+        raise EmulatorError(f"the proxy at {ticket.url} refused the report: {answer.get('message')}")
+    return answer
 
 
 def _drain(stream: IO[bytes] | None, tail: deque[str]) -> None:

@@ -280,7 +280,7 @@ function upstreamEngine (upstream) {
 let args, conditions, capacity, upstream, engine, tls, auth, bulk
 const hashKeys = new Map() // table -> its partition key's attribute name, from the CreateTable requests seen
 const tables = validate.createTables(describeTable, Date.now, TABLE_TTL_MS)
-const stats = { requests: 0, writes: 0, invalid: 0, throttled: 0, errors: 0, resets: 0, rejected: 0, upstream_errors: 0, internal_errors: 0, loops: 0, auth_refused: {}, tls_server_names: {} }
+const stats = { requests: 0, writes: 0, invalid: 0, throttled: 0, errors: 0, resets: 0, rejected: 0, upstream_errors: 0, internal_errors: 0, loops: 0, injected_ms: 0, auth_refused: {}, tls_server_names: {} }
 try {
   args = parseArgs(process.argv.slice(2))
   conditions = validConditions(JSON.parse(args.conditions))
@@ -616,6 +616,7 @@ function handle (req, res, body) {
     }
   }
   const delay = conditions.latency_ms + Math.random() * conditions.jitter_ms
+  stats.injected_ms += delay // the latency injected, summed (the traffic report of `python -m core proxy`)
   if (delay > 0) setTimeout(go, delay)
   else go()
 }
