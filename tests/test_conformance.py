@@ -1,4 +1,4 @@
-"""The engine conformance suite: bench.conformance's one list of raw requests, sent to dynalite, AWS DynamoDB Local,
+"""The engine conformance suite: core.conformance's one list of raw requests, sent to dynalite, AWS DynamoDB Local,
 host-mode LocalStack and moto, each started once per session by tests/conftest.py.
 
 Each case asserts the LAB's contract on every engine, never DynamoDB's: an answer that is not a 200 is read by
@@ -16,8 +16,8 @@ import datetime as dt
 
 import pytest
 
-from bench.conformance import CASES, ENGINES, Case, Observation, breaches, differences, prepare, run_case
 from core.books import Book, generate_books
+from core.conformance import CASES, ENGINES, Case, Observation, breaches, differences, prepare, run_case
 from core.errors import EmulatorError
 from core.protocol import MAX_ITEM_BYTES
 from core.tables import reset_table
