@@ -64,11 +64,11 @@ class Row:
 
     def line(self) -> str:
         bound = "  server-bound" if self.cpu >= SERVER_BOUND_CPU else ""
-        return (f"  {self.label:<36} {self.items_per_second:>8,.0f} {self.items_per_second / self.capacity:>10.2f} "
+        return (f"  {self.label:<40} {self.items_per_second:>8,.0f} {self.items_per_second / self.capacity:>10.2f} "
                 f"{self.requests:>9,} {self.wasted:>7.1%} {self.lost:>5,} {self.cpu:>9.0f}%{bound}{self.note}")
 
 
-HEADER = (f"  {'approach, retry mode':<36} {'items/s':>8} {'÷ capacity':>10} {'requests':>9} {'wasted':>7} "
+HEADER = (f"  {'approach, retry mode':<40} {'items/s':>8} {'÷ capacity':>10} {'requests':>9} {'wasted':>7} "
           f"{'lost':>5} {'server CPU':>10}")
 
 
@@ -93,8 +93,10 @@ def main() -> None:
         server.set_capacity(Capacity())
 
 
-def on_demand(server: Emulator, target: Target, items: int) -> None:
-    """The fresh on-demand table, or the highest provisioned rate the engine carries when it cannot take 4,000."""
+def on_demand(server: Emulator, target: Target, items: int,
+              rows: tuple[tuple[str, RetryMode, str], ...] = ROWS) -> None:
+    """The fresh on-demand table, or the highest provisioned rate the engine carries when it cannot take 4,000; one
+    line per row (approach, retry mode, label)."""
     engine = run(server, target, "async-batch", "standard", "standard", Capacity(), items, 1)
     print(f"\nthe engine, no capacity model: async-batch {engine.items_per_second:,.0f} items/s "
           f"(server {engine.cpu:.0f}% CPU{', server-bound' if engine.cpu >= SERVER_BOUND_CPU else ''})")
@@ -108,13 +110,13 @@ def on_demand(server: Emulator, target: Target, items: int) -> None:
         print(f"the engine cannot carry {NEW_ON_DEMAND_UNITS:,} WRU/s here: instead provisioned={units}, the highest "
               f"multiple of {PARTITION_UNITS:,} WCU it carries, {items:,} books per run")
     print(HEADER)
-    for name, mode, label in ROWS:
+    for name, mode, label in rows:
         row = run(server, target, name, mode, label, capacity, items, units)
         stats = server.stats().get("capacity", {}).get("tables", {}).get(APPROACHES[name].table, {})
         grown = stats.get("capacity_wru_per_second")
         note = f"  (table grew to {grown:,} WRU/s)" if capacity.mode == "on-demand" and grown else ""
         print(Row(row.label, row.items_per_second, units, row.requests, row.wasted, row.lost, row.cpu,
-                  note).line(), flush=True)
+                  row.note + note).line(), flush=True)
 
 
 def run(server: Emulator, target: Target, name: str, mode: RetryMode, label: str, capacity: Capacity, items: int,
@@ -132,6 +134,8 @@ def run(server: Emulator, target: Target, name: str, mode: RetryMode, label: str
     check = verify(target.client(max_attempts=3), table, generate_books(items, seed=SEED, start=START), report)
     wasted = report.throttled / report.requests if report.requests else 0.0
     lost = check.lost + check.missing + (items - report.items)
+    if report.failures:  # e.g. an as-shipped library that gave up: the exception that ended it
+        note += f"  ({report.failures[0].split(':')[0]})"
     return Row(f"{name}, {label}", report.items_ok / report.seconds if report.seconds else 0.0,
                units, report.requests, wasted, lost, statistics.mean(samples) if samples else 0.0, note)
 

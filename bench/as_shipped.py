@@ -1,0 +1,77 @@
+"""What users call, as shipped, against a throttling table: boto3's batch_writer, PynamoDB, awswrangler beside the
+lab's adaptive writers.
+
+    nice -n 10 python -m bench.as_shipped [--items 20000] [--wcu 1000] [--on-demand-items 20000]
+
+On the embedded server (dynalite) with the capacity model, in one process, one after another: each as-shipped
+approach (``core/writers/shipped.py``: the library's own retries at their defaults, none of the lab's loop) and the
+lab's ``threaded-batch`` (botocore's adaptive mode) and ``async-batch`` (the lab's adaptive rate control), on
+
+1. ``provisioned=WCU`` with its burst spent where it can be (``bench.capacity.drain_burst``: at 1,000 WCU one
+   partition's 1,000 WRU/s binds first, so the burst cannot be spent and the run meets the sustained rate from its
+   start; the line says so), and
+2. a fresh ``on-demand`` table (4,000 WRU/s at once; ``bench.capacity.on_demand``: when the engine cannot carry
+   4,000 WRU/s here, the highest provisioned rate it carries instead, and it says so).
+
+Per row (``bench.capacity.Row``): items/s, ÷ capacity (every seeded book is one WRU), requests, wasted (requests
+throttled, wholly or in part) as a share of all, lost (books not in the table at the end, verified by reading every
+item back: what the library dropped when it gave up, or acknowledged and lost), the server's CPU. The exception that
+ended a run is named after its line. Figures, never assertions: the machine is shared (run it with nice; its load
+average is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from bench.capacity import HEADER, on_demand, run
+from core.approaches import APPROACHES, SHIPPED
+from core.capacity import Capacity
+from core.emulator import Emulator
+from core.model import RetryMode
+from core.targets import make_target
+
+LAB: tuple[tuple[str, RetryMode, str], ...] = (
+    ("threaded-batch", "adaptive", "adaptive (botocore)"),
+    ("async-batch", "adaptive", "adaptive (lab)"),
+)
+
+
+def rows() -> tuple[tuple[str, RetryMode, str], ...]:
+    """The as-shipped approaches that can run here (the others are named as skipped), then the lab's two."""
+    shipped: list[tuple[str, RetryMode, str]] = []
+    for name in SHIPPED:
+        reason = APPROACHES[name].unavailable
+        if reason:
+            print(f"  skipped: {reason}")
+        else:
+            shipped.append((name, "standard", "as shipped"))
+    return (*shipped, *LAB)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--items", type=int, default=20_000, help="books per provisioned run")
+    parser.add_argument("--wcu", type=int, default=1_000, help="the provisioned table's WCU")
+    parser.add_argument("--on-demand-items", type=int, default=20_000, help="books per on-demand run (0: skip)")
+    args = parser.parse_args()
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, embedded dynalite, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}, niceness {os.nice(0)}; threads 8 (threaded-batch, one "
+          "batch_writer per thread), 64 coroutines (async-batch); awswrangler: its os.cpu_count() threads")
+    chosen = rows()
+    with Emulator() as server:
+        target = make_target("embedded", server_url=server.endpoint_url)
+        print(f"\nprovisioned={args.wcu} WCU, {args.items:,} books per run")
+        print(HEADER)
+        for name, mode, label in chosen:
+            row = run(server, target, name, mode, label, Capacity("provisioned", wcu=args.wcu), args.items, args.wcu)
+            print(row.line(), flush=True)
+        if args.on_demand_items:
+            on_demand(server, target, args.on_demand_items, chosen)
+        server.set_capacity(Capacity())
+
+
+if __name__ == "__main__":
+    main()
