@@ -14,9 +14,9 @@ from pathlib import Path
 
 from core.approaches import STUDY_2022_SECONDS
 from core.benchmark import run
-from core.cli import ProgressBar
 from core.export import to_json
 from core.model import NETWORK_PRESETS, Plan
+from core.terminal import RunProgress, console
 from core.writers import APPROACHES
 
 
@@ -28,7 +28,8 @@ def main() -> None:
     import sys
 
     plan = Plan(items=args.items, approaches=tuple(APPROACHES), conditions=NETWORK_PRESETS["study-2022"])
-    report = run(plan, progress=ProgressBar(sys.stderr))
+    with RunProgress(console(sys.stderr), plan.items, len(plan.approaches)) as progress:
+        report = run(plan, progress=progress)
     if args.json:
         args.json.write_text(to_json(report))
     rates = {r.approach: r.report.items_per_second for r in report.runs}

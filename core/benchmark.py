@@ -257,11 +257,11 @@ def _run_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptio
 
     board: dict[int, int] = {}  # a scaled-out write: each worker's shard
 
-    def tell(phase: str, done: int, total: int, started: float) -> None:
+    def tell(phase: str, done: int, total: int, started: float, measured: float | None = None) -> None:
         if progress is not None:
             workers = tuple(board[i] for i in sorted(board))
             progress(ProgressEvent(name, repeat, phase, done, total, time.perf_counter() - started, workers,
-                                   ctx.dashboard))
+                                   ctx.dashboard, measured=measured))
 
     started = time.perf_counter()
     tell("reset", 0, plan.items, started)
@@ -290,10 +290,10 @@ def _run_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptio
         raise PhaseFailed(f"the {name} run gave up: {report.halted}; the target no longer answers, so the table "
                           "was not verified",
                           RunResult(repeat, report, Verification.not_checked(report.items), cpu, use))
-    tell("verify", report.items, plan.items, started)
+    tell("verify", report.items, plan.items, started, report.items_per_second)
     check = _phase(name, "the verification", ctx, lambda: verify(ctx.client, table, settled(), report),
                    lambda: RunResult(repeat, report, Verification.not_checked(report.items), cpu, use))
-    tell("done", report.items, plan.items, started)
+    tell("done", report.items, plan.items, started, report.items_per_second)
     result = RunResult(repeat, report, check, cpu, use)
     if report.halted:
         raise PhaseFailed(f"the {name} run gave up: {report.halted}", result)

@@ -4,9 +4,11 @@ nothing is sent), ``python -m core proxy`` (alias ``emulator``: the conditions p
 
 Contract: ``main(argv)`` returns the exit code: 0 when every run verified with nothing lost or failed, 1 when
 anything was lost or failed (or a target failed), 2 for bad input, printed as one line on stderr; no traceback.
-Every output path is checked before anything runs. Progress goes to stderr (a redrawn bar on a terminal, one line
-per phase otherwise); the chart and table to stdout (``--json -``/``--csv -`` print there too). The first Ctrl-C
-stops the run within seconds and still prints and records what was done; a second one exits at once.
+Every output path is checked before anything runs. Progress goes to stderr (``core.terminal``: a line per approach
+and one overall on a terminal, plain periodic lines otherwise); the chart, the tables and the verdict to stdout
+(``--json -``/``--csv -`` print there too), after the exports and the history are written. The first Ctrl-C stops
+the run within seconds and still prints and records what was done (the partial run marked INTERRUPTED); a second
+one, a second or more later, exits at once.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from rich.console import Console
+
 from core import logs
-from core.approaches import APPROACHES, STUDY_2022_ITEMS, STUDY_2022_SECONDS, STUDY_APPROACHES
+from core.approaches import APPROACHES, STUDY_APPROACHES
 from core.approaches import label as approach_label
 from core.benchmark import run
 from core.bulkwire import MIN_MAX_WRU, TIERS
@@ -35,7 +39,7 @@ from core.emulator.traffic import read_ticket, remove_ticket, traffic_report, wr
 from core.endpoints import KINDS
 from core.environment import environment
 from core.errors import ConfigError, LabError
-from core.estimate import forecast, span
+from core.estimate import duration, forecast, short, span
 from core.export import EXPORT_HEAD, is_export, to_csv, to_json
 from core.history import History, kept_paths
 from core.history import default_path as default_history_path
@@ -51,13 +55,18 @@ from core.model import (
     parse_faults,
 )
 from core.planner import DEFAULT_RETRY_MODE, LoadSpec, parse_duration, plan_load, table_text
-from core.report import ProgressEvent, Report, speedup
+from core.report import Report
 from core.s3source import DEFAULT_PREFIX
 from core.sigv4 import Credentials
-from core.sweep import parse_sweep, plan_sweep, run_sweep
+from core.sweep import SWEEP_APPROACHES, parse_sweep, plan_sweep, run_sweep
 from core.targets import Target
+from core.terminal import RunProgress, chart, console, table, verdict_text, width_of
+from core.verdict import Verdict, aws_approaches, aws_spec, conditions_text, verdict
+from core.wording import plural
 
 STDOUT = "-"
+SAME_SIGNAL_S = 1.0  # a second SIGINT within this long of the first is the same Ctrl-C (see run_interruptibly)
+CONFIRM_OVER_S = 600.0  # a local run estimated longer than this asks first (--yes skips the question)
 T = TypeVar("T")
 
 
@@ -83,95 +92,6 @@ def plan_from(args: argparse.Namespace) -> Plan:
         return plan
     chosen = {"network"} if args.network or args.latency_ms is not None or args.jitter_ms is not None else set()
     return PRESETS[args.preset].apply(plan, keep=chosen | ({"capacity"} if args.capacity is not None else set()))
-
-
-class ProgressBar:
-    """On a terminal, one line on stderr redrawn from whatever thread reports progress; elsewhere (a log, CI) one
-    plain line per phase of each run."""
-
-    def __init__(self, stream: TextIO, interactive: bool | None = None) -> None:
-        self.stream, self.lock, self.last = stream, threading.Lock(), 0.0
-        self.interactive = stream.isatty() if interactive is None else interactive
-        self._phases: set[tuple[str, int, str]] = set()
-        self._dashboard: str | None = None
-
-    def __call__(self, event: ProgressEvent) -> None:
-        if event.dashboard and event.dashboard != self._dashboard:
-            self._dashboard = event.dashboard
-            self.stream.write(f"Dask dashboard: {event.dashboard}\n")
-        if not self.interactive:
-            self._line(event)
-            return
-        now = time.monotonic()
-        if event.phase == "write" and now - self.last < 0.2 and event.done < event.total:
-            return
-        with self.lock:
-            self.last = now
-            filled = int(30 * event.done / max(event.total, 1))
-            workers = " (" + " ".join(f"{rate:,.0f}" for rate in event.worker_rates) + " per worker)" \
-                if event.per_worker else ""
-            self.stream.write(f"\r{approach_label(event.approach):<18} #{event.repeat + 1} {event.phase:<6} "
-                              f"[{'█' * filled}{'·' * (30 - filled)}] {event.done:>8,}/{event.total:,} "
-                              f"{event.items_per_second:>8,.0f} items/s{workers}")
-            if event.detail:
-                self.stream.write(f" {event.detail[:60]:<60}")
-            if event.phase == "done":
-                self.stream.write("\n")
-            self.stream.flush()
-
-    def _line(self, event: ProgressEvent) -> None:
-        key = (event.approach, event.repeat, event.phase)
-        with self.lock:
-            if event.detail:  # s3-import: each stage once (uploading, then each import status)
-                stage = (event.approach, event.repeat, event.detail.split(":")[0])
-                if stage not in self._phases:
-                    self._phases.add(stage)
-                    self.stream.write(f"{approach_label(event.approach)} #{event.repeat + 1}: {event.detail}\n")
-            if key in self._phases:
-                return
-            self._phases.add(key)
-            rate = f", {event.items_per_second:,.0f} items/s" if event.phase == "done" else ""
-            self.stream.write(f"{approach_label(event.approach)} #{event.repeat + 1}: {event.phase} "
-                              f"({event.done:,}/{event.total:,} items, {event.elapsed:,.1f} s{rate})\n")
-            self.stream.flush()
-
-
-def bar_chart(report: Report, width: int = 40) -> str:
-    """Seconds per approach as a terminal bar chart, the study's published bars beside ours."""
-    rows = [(approach_label(s.approach), s.seconds_median) for s in report.summaries()]
-    if report.plan.items == STUDY_2022_ITEMS:
-        rows += [(f"2022 study: {name}", seconds) for name, seconds in STUDY_2022_SECONDS.items()]
-    longest = max((seconds for _, seconds in rows), default=1.0) or 1.0
-    label = max((len(name) for name, _ in rows), default=10)
-    return "\n".join(f"{name:>{label}}: {'▇' * max(1, round(width * seconds / longest))} {seconds:,.2f} s"
-                     for name, seconds in rows)
-
-
-def results_table(report: Report) -> str:
-    width = max([18, *(len(approach_label(r.approach)) for r in report.runs)])
-    header = (f"{'approach':<{width}} {'#':>2} {'seconds':>9} {'items/s':>9} {'speed-up':>8} {'p50 ms':>8} "
-              f"{'p95 ms':>8} {'p99 ms':>8} {'retries':>7} {'throttled':>9}  verification")
-    lines = [header, "-" * len(header)]
-    medians = {s.approach: s.seconds_median for s in report.summaries()}
-    for result in report.runs:
-        r, v, lat = result.report, result.verification, result.report.latency
-        gain = speedup({**medians, r.approach: r.seconds}, r.approach)
-        check = (f"{'OK' if result.clean else 'FAIL'} found {v.found:,}/{v.expected:,} lost {v.lost}"
-                 f" failed {r.items_failed} unknown {r.items_unknown}"
-                 + (f" unexpected {v.unexpected}" if v.unexpected else "")
-                 + (f" mismatched {v.mismatched}" if v.mismatched else "")
-                 + (f" recovered {v.recovered}" if v.recovered else "")
-                 + ("" if v.checked else " (not verified)")
-                 + ("  [server-bound]" if result.server_bound else ""))
-        lines.append(f"{approach_label(r.approach):<{width}} {result.repeat + 1:>2} {r.seconds:>9.2f} "
-                     f"{r.items_per_second:>9,.0f} "
-                     f"{f'{gain:.1f}x' if gain else '-':>8} {lat.p50:>8.2f} {lat.p95:>8.2f} {lat.p99:>8.2f} "
-                     f"{r.retries:>7,} {r.throttled:>9,}  {check}")
-        lines.extend(f"{'':<{width + 3}}! {reason}" for reason in r.failures)
-        lines.extend(f"{'':<{width + 3}}note: {note}" for note in r.notes)
-    if report.not_run():
-        lines.append(f"not run: {', '.join(report.not_run())}")
-    return "\n".join(lines)
 
 
 def capacity_report(report: Report) -> str:
@@ -257,11 +177,14 @@ def _export(path: str, text: str) -> str | None:
     return None
 
 
-def run_interruptibly(work: Callable[[threading.Event], T]) -> T:
+def run_interruptibly(work: Callable[[threading.Event], T], clock: Callable[[], float] = time.monotonic) -> T:
     """Run ``work(cancel)`` in a worker thread; the first Ctrl-C sets ``cancel`` (the run stops within seconds and
-    returns what it did), the second exits the process at once."""
+    returns what it did), a second one more than ``SAME_SIGNAL_S`` later exits the process at once. A second SIGINT
+    sooner is the same Ctrl-C delivered twice (GNU ``timeout`` forwards the terminal's SIGINT to its child, which
+    also receives it): it counts once."""
     cancel = threading.Event()
     box: dict[str, Any] = {}
+    first: list[float] = []
 
     def target() -> None:
         try:
@@ -270,10 +193,13 @@ def run_interruptibly(work: Callable[[threading.Event], T]) -> T:
             box["error"] = error
 
     def interrupted(*_: object) -> None:
+        if first and clock() - first[0] < SAME_SIGNAL_S:
+            return
         if cancel.is_set():
             sys.stderr.write("\ninterrupted again: exiting now\n")
             sys.stderr.flush()
             os._exit(130)
+        first.append(clock())
         cancel.set()
         sys.stderr.write("\ninterrupted: stopping (in-flight items are reported unknown); Ctrl-C again to quit now\n")
         sys.stderr.flush()
@@ -295,6 +221,46 @@ def run_interruptibly(work: Callable[[threading.Event], T]) -> T:
     return result
 
 
+def _history_for_estimate(args: argparse.Namespace) -> History | None:
+    """The history a run records into; a dry run reads an existing one (to estimate as the run will) and creates
+    none."""
+    if args.history.lower() == "off":
+        return None
+    if not args.dry_run:
+        return History(args.history or None)
+    path = Path(args.history).expanduser() if args.history else default_history_path()
+    return History(path) if path.exists() else None
+
+
+def _confirm(err: Console, guess_seconds: float, yes: bool) -> None:
+    """Ask before a local run estimated over ``CONFIRM_OVER_S`` (``--yes`` skips it; without a terminal to ask on,
+    ``ConfigError`` says to add ``--yes``)."""
+    if yes or guess_seconds <= CONFIRM_OVER_S:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError(f"this run is estimated at {duration(guess_seconds)}: add --yes to run it, or plan fewer "
+                          "books (--items) or less latency")
+    err.print(f"This run is estimated at {duration(guess_seconds)}. Run it? [y/N] ", end="")
+    if input().strip().lower() not in ("y", "yes"):
+        raise ConfigError("not run: answer y to run it, or add --yes")
+
+
+def _sweep_approaches(args: argparse.Namespace) -> tuple[str, ...]:
+    """The approaches a sweep varies: those of ``--approaches`` when given, else the threaded and async ones."""
+    return tuple(a.strip() for a in args.approaches.split(",") if a.strip()) if args.approaches \
+        else SWEEP_APPROACHES
+
+
+def _verdict(report: Report, past: Sequence[Mapping[str, Any]]) -> Verdict:
+    """The verdict with its AWS line, as the page computes it (the planner on the run's writers, calibrated from the
+    history); without the line when the planner cannot answer."""
+    try:
+        load = plan_load(aws_spec(), past, environment(), aws_approaches(report) or None)
+    except LabError:
+        load = None
+    return verdict(report, load)
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.log_level:
         logs.configure(args.log_level)
@@ -304,47 +270,75 @@ def _run(args: argparse.Namespace) -> int:
     if where is not None and not args.yes:
         cost = f" ({plan.cost_text})" if plan.target == "aws" else ""
         raise ConfigError(f"{where} is not a local endpoint: add --yes to write there{cost}")
-    sweep = plan_sweep(plan, parse_sweep(args.sweep)) if args.sweep else None
-    history = None if args.history.lower() == "off" or args.dry_run else History(args.history or None)
-    guess = forecast(plan, history.reports() if history is not None else (), environment())
+    sweep = plan_sweep(plan, parse_sweep(args.sweep), _sweep_approaches(args)) if args.sweep else None
+    history = _history_for_estimate(args)
+    past = history.reports() if history is not None else ()
+    err = console(sys.stderr)
     _skipped(history)
-    print(f"Plan: {plan.items:,} books x {len(plan.approaches)} approaches x {plan.repeats} on {plan.target}; "
-          f"estimated {span(guess)}: {guess.basis}", file=sys.stderr)
-    if plan.import_note:
-        print(f"note: {plan.import_note}", file=sys.stderr)
-    if plan.bulk_note:
-        print(f"note: {plan.bulk_note}", file=sys.stderr)
-    if args.dry_run:
-        print(f"dry run: nothing was sent; it would write to {where or 'this machine'}", file=sys.stderr)
-        return 0
     if sweep is not None:
-        result = run_interruptibly(lambda cancel: run_sweep(sweep, progress=ProgressBar(sys.stderr), cancel=cancel))
-        print(result.table())
-        print(result.summary())
+        guesses = [forecast(step, past, environment()) for step in sweep.steps]
+        seconds = sum(g.seconds for g in guesses)
+        books = ", ".join(f"{step.items:,}" for step in sweep.steps)
+        err.print(f"Sweep: concurrency {', '.join(map(str, sweep.levels))} x {', '.join(sweep.approaches)} "
+                  f"= {len(sweep.steps) * len(sweep.approaches)} runs on {plan.target}, books per point {books} "
+                  f"(20 rounds of C requests, at most --items); estimated {duration(seconds)} "
+                  f"({short(sum(g.low for g in guesses))}–{short(sum(g.high for g in guesses))}): "
+                  f"{guesses[0].basis}")
+    else:
+        guess = forecast(plan, past, environment())
+        seconds = guess.seconds
+        runs = len(plan.approaches) * plan.repeats
+        err.print(f"Plan: {plural(plan.items, 'book')} x {plural(len(plan.approaches), 'approach', 'approaches')} "
+                  f"x {plan.repeats} = {plural(runs, 'run')} on {conditions_text(plan)}; estimated "
+                  f"{span(guess)}: {guess.basis}")
+        if guess.warning:
+            err.print(f"warning: {guess.warning}")
+    if plan.import_note:
+        err.print(f"note: {plan.import_note}")
+    if plan.bulk_note:
+        err.print(f"note: {plan.bulk_note}")
+    if args.dry_run:
+        err.print(f"dry run: nothing was sent; it would write to {where or 'this machine'}")
+        return 0
+    _confirm(err, seconds, args.yes or where is not None)
+    if sweep is not None:
+        with RunProgress(err, max(step.items for step in sweep.steps), len(sweep.steps) * len(sweep.approaches)) \
+                as progress:
+            result = run_interruptibly(lambda cancel: run_sweep(sweep, progress=progress, cancel=cancel))
+        out = console(sys.stdout)
+        out.print(result.table())
+        out.print(result.summary())
         if result.error:
             print(f"error: {logs.redact(result.error)}", file=sys.stderr)
         return 130 if result.cancelled else 1 if result.error else 0
-    report = run_interruptibly(lambda cancel: run(plan, progress=ProgressBar(sys.stderr), cancel=cancel))
-    out = sys.stderr if STDOUT in (args.json, args.csv) else sys.stdout
-    print(bar_chart(report), file=out)
-    print(file=out)
-    print(results_table(report), file=out)
-    if capacity := capacity_report(report):
-        print(file=out)
-        print(capacity, file=out)
-    problems = [problem for path, text in ((args.json, to_json), (args.csv, to_csv)) if path
+    with RunProgress(err, plan.items, len(plan.approaches) * plan.repeats) as progress:
+        report = run_interruptibly(lambda cancel: run(plan, progress=progress, cancel=cancel))
+    answer = _verdict(report, past)
+    # what was measured is kept before anything is drawn: a terminal that cannot draw loses nothing
+    problems = [problem for path, text in ((args.json, lambda r: to_json(r, answer)), (args.csv, to_csv)) if path
                 for problem in [_export(path, text(report))] if problem]
     if history is not None:
         try:
             history.append(report)
         except LabError as error:
             problems.append(str(error))
+    out = console(sys.stderr if STDOUT in (args.json, args.csv) else sys.stdout)
+    width = width_of(out)
+    out.print(chart(report, width, ascii_only=out.options.ascii_only), width=width)
+    out.print()
+    out.print(table(report), width=width)
+    if capacity := capacity_report(report):
+        out.print()
+        out.print(capacity, width=width, markup=False)
+    out.print()
+    out.print(verdict_text(answer), width=width)
     for problem in problems:
         print(f"error: {logs.redact(problem)}", file=sys.stderr)
     if report.cancelled:
         if report.error:  # e.g. s3-import: what a cancel left where
             print(f"error: {logs.redact(report.error)}", file=sys.stderr)
-        print("error: the run was interrupted: the table above shows what was done", file=sys.stderr)
+        print("error: the run was interrupted: the table above shows what was done (rows marked INTERRUPTED)",
+              file=sys.stderr)
         return 130
     if report.error:
         print(f"error: {logs.redact(report.error)}", file=sys.stderr)

@@ -197,9 +197,13 @@ class ProgressEvent:
     per_worker: tuple[int, ...] = ()  # a scaled-out write: items settled by each Dask worker's shard
     dashboard: str | None = None  # a scaled-out plan's Dask dashboard (when bokeh is installed)
     detail: str | None = None  # one line on what the phase is doing (s3-import: uploading, importing)
+    measured: float | None = None  # after the write: the run's items/s as its report (and the table) has it
 
     @property
     def items_per_second(self) -> float:
+        """The measured rate once the write ended; before, items settled ÷ time since the write began."""
+        if self.measured is not None:
+            return self.measured
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
 
     @property

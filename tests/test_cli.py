@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -91,7 +92,8 @@ def test_a_full_run_prints_chart_table_and_writes_exports(tmp_path: Path) -> Non
                  "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "r.csv"), "--history", str(history))
     assert result.returncode == 0, result.stderr
     assert "sequential: ▇" in result.stdout and "async-batch: ▇" in result.stdout
-    assert result.stdout.count("OK found 60/60 lost 0") == 4
+    assert len(re.findall(r"^\S+ +1 +OK +60/60 +0 +0 +0 ", result.stdout, re.M)) == 4
+    assert "Use " in result.stdout
     assert "Table capacity" not in result.stdout  # the capacity model was off
     assert "estimated" in result.stderr and "items/s" in result.stderr
     data = json.loads((tmp_path / "r.json").read_text())
@@ -114,7 +116,10 @@ def test_a_capacity_run_prints_each_approach_s_use_of_the_table() -> None:
     result = cli("run", "--items", "320", "--approaches", "async-batch,threaded-batch", "--capacity", "provisioned=1",
                  "--max-attempts", "2", "--history", "off")
     assert result.returncode in (0, 1), result.stderr  # items still throttled after 2 attempts fail (exit 1)
-    report = result.stdout.split("Table capacity provisioned=1 (goodput ÷ capacity: ", 1)[1].splitlines()
+    section = result.stdout.split("Table capacity provisioned=1 (goodput ÷ capacity: ", 1)[1].split("\n\n")[0]
+    assert max(len(line) for line in section.splitlines()) <= 100  # folded to fit
+    report = [" ".join(part.strip() for part in entry.splitlines())  # one entry per run, unfolded
+              for entry in re.split(r"\n(?=\S+ +#1: )", section)]
     assert report[1].startswith("async-batch    #1: ") and report[2].startswith("threaded-batch #1: ")
     for line in report[1:3]:
         assert "peak vs capacity 1 WRU/s + 300 WRU burst at the start; goodput ÷ capacity " in line

@@ -13,7 +13,6 @@ import pytest
 from core.approaches import APPROACHES, LAB_WRITERS, SHIPPED, label
 from core.books import generate_books
 from core.capacity import Capacity
-from core.cli import results_table
 from core.emulator import Emulator
 from core.environment import environment
 from core.export import to_csv, to_dict
@@ -21,6 +20,7 @@ from core.model import Conditions, Plan
 from core.report import Report, RunResult
 from core.tables import count_items, reset_table
 from core.targets import Target, make_target
+from core.terminal import results_table
 from core.verify import verify
 from core.writers import WriterOptions, write
 from core.writers.shipped import _isbns, retry_settings
