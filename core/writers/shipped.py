@@ -80,10 +80,10 @@ class Ledger:
         keys = _isbns((params.get("RequestItems") or {}).get(self.table, ()))
         context["lab_keys"] = keys
         with self._lock:
-            fresh = any(key not in self._sent for key in keys)
+            resend = any(key in self._sent for key in keys)
             self._sent.update(keys)
-        if fresh:
-            self.tally.begin()  # a first send of these books: later sends of them are retries
+        if not resend:  # a call that resends any book (UnprocessedItems) counts as a retry, as botocore's attempts do
+            self.tally.begin()
 
     def _attempted(self, context: dict[str, Any], exception: Exception | None,
                    response_dict: dict[str, Any] | None = None, **_: Any) -> None:
