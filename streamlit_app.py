@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import streamlit as st
@@ -20,7 +21,7 @@ from core import charts, export, jobs, logs, wording
 from core.approaches import APPROACHES, STUDY_APPROACHES, bulk_puts, imports
 from core.approaches import label as approach_label
 from core.benchmark import Server, start_server
-from core.bulkmodel import EMULATED
+from core.bulkmodel import EMULATED, with_measured
 from core.bulkwire import TIERS
 from core.capacity import Capacity, parse_capacity
 from core.emulator import Emulator
@@ -685,7 +686,9 @@ def bulk_load_section(fields: dict[str, Any]) -> None:
         except ConfigError as problem:
             st.error(str(problem))
             return
-        plan = plan_load(spec, open_history().reports(), machine())
+        kept = open_history()
+        spec = replace(spec, bulk=with_measured(spec.bulk, kept.checks(), spec.bulk_tier))  # aws-check's figures
+        plan = plan_load(spec, kept.reports(), machine())
         st.markdown(f"**Recommended:** {plan.recommendation}")
         st.table(wording.load_plan_rows(plan), hide_index=True, border="horizontal")
         st.caption(f"{spec.wru_per_item} WRU per item, {spec.total_wru:,} WRU in all. Writers' figures: "

@@ -7,13 +7,18 @@ for them, each named, each overridable (``--bulk-rate``, ``--bulk-price-per-gb``
 (``source``: assumed, or measured on AWS by ``python -m core aws-check``); every view that shows a figure derived
 from them says which is published and which is assumed. ``proxy_settings`` is what the lab's proxy emulates with
 (``core/emulator/bulkput.js``); ``EMULATED`` is the line every view of an emulated run shows.
+
+``MeasuredBulk`` is one bulk put timed by ``aws-check`` (``measure`` makes it from the polls: each figure is a range
+between two polls); ``with_measured`` puts the newest one measured on AWS for a tier in place of the assumed start-up
+and rate. A check against another endpoint (the lab's emulation, LocalStack) is ``emulated`` and never used.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -107,3 +112,143 @@ def check_tier(value: str) -> Tier:
         if tier == str(value).upper():
             return tier
     raise ConfigError(f"--bulk-tier must be one of {', '.join(TIERS)}, got {value!r}")
+
+
+Range = tuple[float, float | None]  # low, high (None: the high end was not measured)
+MEASURED_STATUSES = ("COMPLETED",)  # the only ending whose figures the planner may take
+
+
+@dataclass(frozen=True)
+class MeasuredBulk:
+    """One bulk put timed by ``python -m core aws-check``: each figure a range (low, high) between two polls of
+    DescribeBulkOperation, seconds counted from StartBulkPutItems. ``emulated``: the check ran against another
+    endpoint than AWS's (``endpoint``): those figures are never taken as AWS's."""
+
+    created: float  # epoch seconds
+    region: str
+    tier: str
+    items: int
+    status: str
+    startup_s: tuple[float, float]  # StartBulkPutItems -> the first ProcessedItemCount > 0
+    end_s: tuple[float, float]  # StartBulkPutItems -> a terminal status
+    items_per_second: Range  # while processing: from the first item to the end
+    bytes_per_second: Range  # ProcessedInputBytes (the S3 input as stored: gzipped) per second, likewise
+    wru_per_second: Range  # the items' write units (1 per started KB of each) per second, likewise
+    emulated: bool
+    endpoint: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.tier not in TIERS or not isinstance(self.items, int) or self.items < 1:
+            raise ConfigError(f"a measured bulk put needs a tier and items, got {self.tier!r}, {self.items!r}")
+        for name in ("startup_s", "end_s", "items_per_second", "bytes_per_second", "wru_per_second"):
+            low, high = getattr(self, name)
+            if not (isinstance(low, (int, float)) and math.isfinite(low) and low >= 0
+                    and (high is None or (isinstance(high, (int, float)) and low <= high < math.inf))):
+                raise ConfigError(f"a measured bulk put's {name} must be a range low <= high, got {low!r}, {high!r}")
+
+    @property
+    def on_aws(self) -> bool:
+        """Measured on AWS (not emulated, no custom endpoint): the only figures the planner may use."""
+        return not self.emulated and self.endpoint is None
+
+    @property
+    def date(self) -> str:
+        return dt.datetime.fromtimestamp(self.created, dt.UTC).date().isoformat()
+
+    @property
+    def where(self) -> str:
+        return f"on AWS on {self.date} ({self.region}, {self.tier})" if self.on_aws else \
+            f"emulated at {self.endpoint} on {self.date} ({self.tier}): not AWS's figures"
+
+    @property
+    def line(self) -> str:
+        """The figures in one line."""
+        return (f"start-up {_span(self.startup_s)}, {_rate(self.items_per_second, 'items')}, "
+                f"{_rate(self.wru_per_second, 'WRU')}, {_rate(self.bytes_per_second, 'input bytes')} while "
+                f"processing, {_span(self.end_s)} to {self.status} ({self.items:,} items {self.where})")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MeasuredBulk:
+        """A stored check; ``ConfigError`` when it is not one (a field missing or of another type)."""
+        try:
+            startup, end = _pair(data["startup_s"]), _pair(data["end_s"])
+            if startup[1] is None or end[1] is None:
+                raise ValueError("start-up and end need both ends")
+            endpoint = data.get("endpoint")
+            return cls(float(data["created"]), str(data["region"]), str(data["tier"]), data["items"],
+                       str(data["status"]), (startup[0], startup[1]), (end[0], end[1]),
+                       _pair(data["items_per_second"]), _pair(data["bytes_per_second"]),
+                       _pair(data["wru_per_second"]), emulated=data["emulated"] is not False,
+                       endpoint=None if endpoint is None else str(endpoint))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ConfigError(f"not a measured bulk put ({type(error).__name__}: {error})") from None
+
+
+def _pair(value: Any) -> tuple[float, float | None]:
+    low, high = value
+    return float(low), None if high is None else float(high)
+
+
+def _span(seconds: tuple[float, float]) -> str:
+    return f"{seconds[0]:,.1f}–{seconds[1]:,.1f} s"
+
+
+def _rate(rate: Range, unit: str) -> str:
+    return f"{rate[0]:,.0f}–{rate[1]:,.0f} {unit}/s" if rate[1] is not None else f"at least {rate[0]:,.0f} {unit}/s"
+
+
+@dataclass(frozen=True)
+class Poll:
+    """One answer of the operation: seconds since StartBulkPutItems was sent, what it had processed, its status."""
+
+    seconds: float
+    items: int
+    input_bytes: int
+    terminal: bool
+
+
+def measure(polls: Sequence[Poll], *, wru: int, created: float, region: str, tier: str, status: str,
+            emulated: bool, endpoint: str | None = None) -> MeasuredBulk | None:
+    """The figures the polls bracket (None when no poll saw an item processed or none saw the end). ``polls`` in
+    time order, the first being StartBulkPutItems' own answer; ``wru``: the write units of every item processed.
+    Start-up lies between the last poll with nothing processed (or the start) and the first with something; the end
+    between the last poll still running and the first terminal one; the rate's low end is what was processed over
+    the widest window, its high end over the narrowest (unknown when one poll saw both the first item and the end)."""
+    first = next((i for i, poll in enumerate(polls) if poll.items > 0), None)
+    done = next((i for i, poll in enumerate(polls) if poll.terminal), None)
+    if first is None or done is None or done < first:
+        return None
+    last_idle = polls[first - 1].seconds if first > 0 else 0.0
+    last_running = polls[done - 1].seconds if done > 0 else 0.0
+    final = polls[done]
+    widest = final.seconds - last_idle
+    narrowest = last_running - polls[first].seconds
+
+    def rate(amount: float) -> Range:
+        return amount / widest if widest > 0 else 0.0, amount / narrowest if narrowest > 0 else None
+
+    return MeasuredBulk(created, region, tier, final.items, status, (last_idle, polls[first].seconds),
+                        (last_running, final.seconds), rate(final.items), rate(final.input_bytes), rate(wru),
+                        emulated, endpoint)
+
+
+def with_measured(assumptions: BulkAssumptions, checks: Sequence[MeasuredBulk], tier: str) -> BulkAssumptions:
+    """The assumptions with ``tier``'s start-up and rate taken from the newest check measured on AWS for that tier
+    (COMPLETED), said so in ``source``; unchanged when there is none. Emulated checks are never taken; the price
+    stays assumed (a check does not see the bill)."""
+    chosen = max((c for c in checks if c.on_aws and c.tier == tier and c.status in MEASURED_STATUSES
+                  and c.wru_per_second[0] > 0), key=lambda c: c.created, default=None)
+    if chosen is None:
+        return assumptions
+    low, high = chosen.wru_per_second
+    assumed_high = assumptions.rates[tier][1]
+    upper = "" if high is not None else \
+        f" (its upper end {max(low, assumed_high):,.0f} WRU/s assumed: one poll saw the first item and the end)"
+    source = (f"start-up and rate measured {chosen.where} with {chosen.items:,} items by python -m core aws-check"
+              f"{upper}; the price and the capacity sharing assumed (AWS publishes none yet)")
+    return replace(assumptions, rates={**assumptions.rates, tier: (low, high if high is not None
+                                                                   else max(low, assumed_high))},
+                   startup_s=chosen.startup_s, source=source)

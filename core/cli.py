@@ -1,6 +1,7 @@
 """The command line: ``python -m core run`` (the benchmark), ``python -m core plan-load`` (the bulk-load planner:
-nothing is sent), ``python -m core proxy`` (alias ``emulator``: the conditions proxy for the user's own code) and
-``python -m core proxy-report``, and ``python -m core localstack`` (LocalStack's DynamoDB without Docker).
+nothing is sent), ``python -m core aws-check`` (a tiny bulk put timed on AWS, for the planner), ``python -m core
+proxy`` (alias ``emulator``: the conditions proxy for the user's own code) and ``python -m core proxy-report``, and
+``python -m core localstack`` (LocalStack's DynamoDB without Docker).
 
 Contract: ``main(argv)`` returns the exit code: 0 when every run verified with nothing lost or failed, 1 when
 anything was lost or failed (or a target failed), 2 for bad input, printed as one line on stderr; no traceback.
@@ -31,7 +32,9 @@ from rich.console import Console
 from core import logs
 from core.approaches import APPROACHES, STUDY_APPROACHES
 from core.approaches import label as approach_label
+from core.awscheck import DEFAULT_ITEMS, CheckOptions, confirmation, run_check, summary
 from core.benchmark import run
+from core.bulkmodel import with_measured
 from core.bulkwire import MIN_MAX_WRU, TIERS
 from core.capacity import Capacity, parse_capacity
 from core.emulator import Emulator, fetch_stats
@@ -362,7 +365,7 @@ def _plan_load(args: argparse.Namespace) -> int:
     history = History(path) if path is not None and path.exists() else None  # a plan creates no history
     reports = history.reports() if history is not None else []
     _skipped(history)
-    bulk = spec.bulk
+    bulk = with_measured(spec.bulk, history.checks() if history is not None else [], spec.bulk_tier)
     if args.bulk_rate is not None:
         bulk = bulk.with_rate(spec.bulk_tier, args.bulk_rate)
     if args.bulk_price_per_gb is not None:
@@ -373,6 +376,32 @@ def _plan_load(args: argparse.Namespace) -> int:
     else:
         print(table_text(plan))
     return 0
+
+
+def _aws_check(args: argparse.Namespace) -> int:
+    """A tiny bulk put on the user's account (core/awscheck.py), its figures stored for the planner."""
+    options = CheckOptions(args.s3_bucket, args.s3_prefix, args.region, args.table, args.items, args.bulk_tier,
+                           args.profile, args.endpoint_url, args.s3_endpoint_url)
+    history = None if args.history.lower() == "off" or args.dry_run else History(args.history or None)
+    print("\n".join(confirmation(options)), file=sys.stderr)
+    if args.dry_run:
+        print("dry run: nothing was sent", file=sys.stderr)
+        return 0
+    if options.off_machine is not None and not args.yes:
+        raise ConfigError(f"{options.off_machine} is not a local endpoint: add --yes to create what is listed above")
+    result = run_interruptibly(lambda cancel: run_check(options, cancel=cancel,
+                                                        progress=lambda line: print(line, file=sys.stderr)))
+    print("\n".join(summary(result, options)))
+    if result.figures is not None and history is not None:
+        row = history.append_check(result.figures)
+        use = "plan-load --table existing now takes its start-up and rate" if result.figures.on_aws else \
+            "marked emulated: the planner never takes it for AWS's figures"
+        print(f"stored in {history.path} (aws-check #{row}): {use}")
+    for line in result.left:
+        print(f"error: could not delete {logs.redact(line)}", file=sys.stderr)
+    if result.error:
+        print(f"error: {logs.redact(result.error)}", file=sys.stderr)
+    return 130 if result.cancelled else 1 if result.error or result.left else 0
 
 
 def proxy_settings(args: argparse.Namespace) -> tuple[Conditions, Capacity, bool, bool]:
@@ -577,6 +606,22 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "'off')")
     planner.add_argument("--json", action="store_true", help="print the plan as JSON")
     planner.set_defaults(handler=_plan_load)
+    check = commands.add_parser("aws-check", help="time a tiny bulk put on your AWS account (a table and S3 objects "
+                                                  "it creates and deletes) and store the figures for plan-load")
+    check.add_argument("--s3-bucket", required=True, help="a bucket of yours that DynamoDB can read (never created)")
+    check.add_argument("--s3-prefix", default=DEFAULT_PREFIX, help="key prefix for the check's folder of objects")
+    check.add_argument("--region", default="us-east-1")
+    check.add_argument("--profile", help="AWS profile (default: the usual credential chain)")
+    check.add_argument("--table", help="the table to create (it must not exist; default LabBulkCheck-<time>-<random>)")
+    check.add_argument("--items", type=int, default=DEFAULT_ITEMS, help="books to bulk put (a check is tiny)")
+    check.add_argument("--bulk-tier", default="STANDARD", type=str.upper, choices=TIERS, help="PerformanceTier")
+    check.add_argument("--endpoint-url", help="DynamoDB elsewhere than AWS (the lab's emulation, LocalStack): the "
+                                              "figures are stored as emulated, never used as AWS's")
+    check.add_argument("--s3-endpoint-url", help="S3 elsewhere than AWS, with --endpoint-url (default: the same URL)")
+    check.add_argument("--history", default="", help="SQLite history file (default: user data dir; 'off')")
+    check.add_argument("--yes", action="store_true", help="go ahead on AWS (the confirmation lists what it costs)")
+    check.add_argument("--dry-run", action="store_true", help="print what would be created and its cost; send nothing")
+    check.set_defaults(handler=_aws_check)
     proxy = commands.add_parser(
         "proxy", aliases=["emulator"],
         help="the conditions proxy for your own code: the embedded DynamoDB, or any engine on this machine "

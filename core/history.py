@@ -1,7 +1,9 @@
 """History: every benchmark report appended to a local SQLite database, to list and compare later.
 
 Contract: ``History(path)`` opens (creating) the database; a corrupt, unreadable or read-only file is a
-``ConfigError`` that names the file and the fix. Stored reports are the JSON export (no secrets).
+``ConfigError`` that names the file and the fix. Stored reports are the JSON export (no secrets). Beside them, the
+bulk puts timed by ``python -m core aws-check`` (``append_check``, ``checks``: ``core.bulkmodel.MeasuredBulk``), in
+their own table, which a file written before it existed gains on opening (its reports are untouched).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import platformdirs
 
+from core.bulkmodel import MeasuredBulk
 from core.errors import ConfigError
 from core.export import to_dict
 from core.report import Report
@@ -30,6 +33,14 @@ CREATE TABLE IF NOT EXISTS reports (
     approaches TEXT NOT NULL,
     clean INTEGER NOT NULL,
     report TEXT NOT NULL
+)
+"""
+CHECKS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bulk_checks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created REAL NOT NULL,
+    emulated INTEGER NOT NULL,
+    figures TEXT NOT NULL
 )
 """
 
@@ -76,12 +87,14 @@ class History:
         self.path = Path(path) if path else default_path()
         self._fix = f"move {self.path} away or {elsewhere}"
         self.skipped: dict[int, str] = {}  # row id -> why it could not be read (rows are skipped, never changed)
+        self.skipped_checks: dict[int, str] = {}  # the same for the bulk_checks table
         if self.path.exists() and not os.access(self.path, os.W_OK):
             raise ConfigError(f"history file {self.path} is read-only: {self._fix}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
                 db.execute(SCHEMA)
+                db.execute(CHECKS_SCHEMA)
         except sqlite3.DatabaseError as error:
             raise ConfigError(f"history file {self.path} is unusable ({error}): {self._fix}") from None
         except OSError as error:
@@ -125,7 +138,32 @@ class History:
     def skipped_lines(self) -> list[str]:
         """One line per row skipped so far because it could not be read (the file is left as it is)."""
         return [f"history file {self.path}: row {row_id} skipped ({problem}); the file is left as it is"
-                for row_id, problem in sorted(self.skipped.items())]
+                for row_id, problem in sorted(self.skipped.items())] + [
+            f"history file {self.path}: aws-check row {row_id} skipped ({problem}); the file is left as it is"
+            for row_id, problem in sorted(self.skipped_checks.items())]
+
+    def append_check(self, figures: MeasuredBulk) -> int:
+        """Store one aws-check's figures (emulated ones too, marked so)."""
+        try:
+            with self._connect() as db:
+                cursor = db.execute("INSERT INTO bulk_checks (created, emulated, figures) VALUES (?, ?, ?)",
+                                    (figures.created, int(not figures.on_aws), json.dumps(figures.as_dict())))
+                return int(cursor.lastrowid or 0)
+        except sqlite3.DatabaseError as error:
+            raise ConfigError(f"history file {self.path} cannot be written ({error}): {self._fix}") from None
+
+    def checks(self, limit: int = 50) -> list[MeasuredBulk]:
+        """The latest ``limit`` aws-check figures, newest first; unreadable rows skipped (see ``skipped_lines``)."""
+        out = []
+        for row_id, text in self._rows("SELECT id, figures FROM bulk_checks ORDER BY id DESC LIMIT ?", (limit,)):
+            try:
+                data = json.loads(text) if isinstance(text, (str, bytes)) else None
+                if not isinstance(data, dict):
+                    raise ConfigError("the figures are not a JSON object")
+                out.append(MeasuredBulk.from_dict(data))
+            except (ValueError, ConfigError) as error:
+                self.skipped_checks[row_id] = str(error)[:120]
+        return out
 
     def entries(self, limit: int = 200) -> list[Entry]:
         """The latest ``limit`` rows, newest first; unreadable rows skipped (see ``skipped_lines``)."""

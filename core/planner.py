@@ -564,7 +564,7 @@ def bulk_row(spec: LoadSpec) -> LoadRow:
     cap = f", MaxWriteRequestUnits {spec.bulk_max_wru:,}" if spec.bulk_max_wru else ""
     held = f", held to the table's {spec.capacity.wcu:,} WCU (assumed: it shares the capacity)" if capped else ""
     basis = (f"{shape.parts:,} gzipped parts staged as s3-import's; {tier}{cap}: {low_rate:,.0f}–{high_rate:,.0f} "
-             f"WRU/s{held} after {starts[0] / 60:g}–{starts[2] / 60:g} min, "
+             f"WRU/s{held} after {short(starts[0])}–{short(starts[2])}, "
              f"{assumed.price_per_gb[tier]:.2f} USD/GB of bulk put bytes: {assumed.source}")
     bound = "the operation's rate (MaxWriteRequestUnits)" if spec.bulk_max_wru and high_rate == spec.bulk_max_wru \
         else "the table's capacity" if capped else f"the {tier} tier's rate"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from core.s3source import ImportCost, import_cost, objects_for, part_bytes_for
 
 WRU_PRICE_USD = 0.625 / 1_000_000  # on-demand write request unit, us-east-1, since November 2024
+RRU_PRICE_USD = 0.125 / 1_000_000  # on-demand read request unit, us-east-1, since November 2024
 PRICE_NOTE = f"{WRU_PRICE_USD * 1e6:.3f} USD per million WRU, us-east-1, since Nov 2024"
 # DynamoDB import from S3: billed per GB of *uncompressed* source data processed (us-east-1, the price published on
 # aws.amazon.com/dynamodb/pricing since the feature launched in August 2022; not re-read live from this offline

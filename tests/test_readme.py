@@ -1,6 +1,6 @@
-"""Every command the README shows runs as written: ``run`` commands with ``--dry-run`` added (the plan, the outputs
-and the off-machine check all happen; nothing is sent), the ``emulator`` command for real, ``plan-load`` commands
-(which send nothing) for real, their printed answers compared with the README's."""
+"""Every command the README shows runs as written: ``run`` and ``aws-check`` commands with ``--dry-run`` added (the
+plan, the outputs and the off-machine check all happen; nothing is sent), the ``emulator`` command for real,
+``plan-load`` commands (which send nothing) for real, their printed answers compared with the README's."""
 
 from __future__ import annotations
 
@@ -42,6 +42,21 @@ def test_every_run_command_in_the_readme_is_accepted_as_written(
         monkeypatch.delenv(name, raising=False)
     assert main(["run", *args, "--dry-run"]) == 0, capsys.readouterr().err
     assert "dry run: nothing was sent" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+CHECKS = readme_commands(".venv/bin/python -m core aws-check")
+
+
+@pytest.mark.parametrize("args", CHECKS, ids=" ".join)
+def test_every_aws_check_command_in_the_readme_is_accepted_as_written(
+        args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """aws-check needs AWS: run as written with --dry-run added (the confirmation is printed, nothing is sent)."""
+    monkeypatch.chdir(tmp_path)
+    assert CHECKS, "the README shows no aws-check command"
+    assert main(["aws-check", *args, "--dry-run"]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "dry run: nothing was sent" in err and "create the on-demand table" in err
     assert list(tmp_path.iterdir()) == []
 
 
