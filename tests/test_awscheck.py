@@ -5,7 +5,10 @@ from them (measured on AWS: yes; emulated: never); the figures' arithmetic table
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +21,7 @@ from core.bulkmodel import BulkAssumptions, MeasuredBulk, Poll, measure, with_me
 from core.cli import main
 from core.emulator import Emulator
 from core.history import History
+from core.paths import REPO_ROOT
 from core.targets import LOCAL_CREDENTIALS, Target
 from tests.servers import moto_server
 
@@ -84,6 +88,24 @@ def test_ctrl_c_cancels_the_bulk_put_and_cleans_up(emulator: Emulator, emulated:
     assert result.cancelled and result.status == "CANCELLED" and result.figures is None
     assert result.left == () and result.error is None
     assert tables(emulator) == [] and objects(emulated) == []
+
+
+def test_ctrl_c_on_the_command_cancels_it_exits_130_and_stores_nothing(
+        emulator: Emulator, emulated: Any, moto_url: str, tmp_path: Path) -> None:
+    emulator.set_bulk({"rates": {"STANDARD": 1500, "ACCELERATED": 1500}, "startup_s": 0})
+    history = tmp_path / "h.sqlite3"
+    process = subprocess.Popen([sys.executable, "-m", "core", *check_args(emulator, moto_url, history),
+                                "--items", "20000"], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith("bulk put IN_PROGRESS") and not line.startswith("bulk put IN_PROGRESS: 0 items"):
+            process.send_signal(signal.SIGINT)
+            break
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "cancelled: the bulk put ended CANCELLED" in out and "Traceback" not in err
+    assert tables(emulator) == [] and objects(emulated) == [] and History(history).checks() == []
 
 
 def test_a_failed_bulk_put_is_one_line_with_its_failure_code(
