@@ -79,6 +79,15 @@ def resolve_target(plan: Plan, server: Server | None, credentials: Credentials |
                        credentials=credentials, server_url=server.endpoint_url if server else None)
 
 
+def preflight(plan: Plan, credentials: Credentials | None = None) -> None:
+    """What a run refuses before it starts anything, beyond the plan's own checks (``ConfigError``): the real run
+    and ``--dry-run`` both call this, so a dry run refuses exactly what the run would."""
+    if plan.scheduler:
+        from core.scaleout import check_scheduler
+
+        check_scheduler(plan.scheduler, local_target=plan.off_machine is None, shipped_keys=credentials is not None)
+
+
 def run(plan: Plan, *, emulator: Server | None = None, credentials: Credentials | None = None,
         progress: Callable[[ProgressEvent], None] | None = None, cancel: threading.Event | None = None) -> Report:
     """Run the plan. ``emulator``: the running server of a managed target (embedded, dynamodb-local); without one,
@@ -86,6 +95,7 @@ def run(plan: Plan, *, emulator: Server | None = None, credentials: Credentials 
     conditions proxy the lab puts in front of any other local engine (only when they inject anything). A dress
     rehearsal (``plan.rehearsal``) always goes through such a proxy, in front of any local engine, embedded too: it
     serves HTTPS from a throwaway CA the target then trusts, and checks every signature with the target's keys."""
+    preflight(plan, credentials)
     own = proxy = moto = None
     if emulator is None:
         emulator = own = start_server(plan)

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from core.errors import ConfigError
+from core.numbers import whole
 from core.paths import CAPACITY_RULES
 
 Mode = Literal["off", "on-demand", "provisioned"]
@@ -122,7 +123,7 @@ def parse_capacity(text: str) -> Capacity:
 
 def _units(name: str, value: str) -> int:
     try:
-        number = int(value.strip())
+        number = whole(value)
     except ValueError:
         raise ConfigError(f"capacity {name} must be a whole number from 1 to {MAX_UNITS}, got {value!r}") from None
     if not 1 <= number <= MAX_UNITS:

@@ -33,7 +33,7 @@ from core import logs
 from core.approaches import APPROACHES, STUDY_APPROACHES
 from core.approaches import label as approach_label
 from core.awscheck import DEFAULT_ITEMS, CheckOptions, confirmation, run_check, summary
-from core.benchmark import run
+from core.benchmark import preflight, run
 from core.bulkmodel import with_measured
 from core.bulkwire import MIN_MAX_WRU, TIERS
 from core.capacity import Capacity, parse_capacity
@@ -57,6 +57,7 @@ from core.model import (
     default_threads,
     parse_faults,
 )
+from core.numbers import FLOAT, INT
 from core.planner import DEFAULT_RETRY_MODE, LoadSpec, parse_duration, plan_load, table_text
 from core.report import Report
 from core.s3source import DEFAULT_PREFIX
@@ -136,16 +137,18 @@ def check_outputs(args: argparse.Namespace) -> None:
     relative path) nor over an existing file that is not an earlier export (the lab's own files, the user's)."""
     history = None if args.history.lower() == "off" else Path(args.history or default_history_path()).expanduser()
     named = [(flag, value) for flag, value in (("--json", args.json), ("--csv", args.csv),
-                                                ("--history", None if history is None else str(history)))
-             if value and value != STDOUT]
+                                                ("--history", None if history is None else args.history))
+             if value and value != STDOUT]  # the default history's folder is created when it is opened
     kept = {_identity(path): path for path in kept_paths(history)}
     seen: dict[tuple[int, int] | Path, str] = {}
     for flag, value in named:
-        path = Path(value).expanduser().resolve()
-        identity = _identity(path)
+        identity = _identity(Path(value).expanduser().resolve())
         if identity in seen:
             raise ConfigError(f"{seen[identity]} and {flag} name the same file {value}: give each output its own file")
         seen[identity] = flag
+    for flag, value in named:
+        path = Path(value).expanduser().resolve()
+        identity = _identity(path)
         if path.is_dir():
             raise ConfigError(f"cannot write {value} ({flag}): it is a folder; name a file in it")
         if not path.parent.is_dir():
@@ -274,6 +277,7 @@ def _run(args: argparse.Namespace) -> int:
         cost = f" ({plan.cost_text})" if plan.target == "aws" else ""
         raise ConfigError(f"{where} is not a local endpoint: add --yes to write there{cost}")
     sweep = plan_sweep(plan, parse_sweep(args.sweep), _sweep_approaches(args)) if args.sweep else None
+    preflight(plan)
     history = _history_for_estimate(args)
     past = history.reports() if history is not None else ()
     err = console(sys.stderr)
@@ -512,8 +516,8 @@ def _proxy_report(args: argparse.Namespace) -> int:
 def _add_conditions(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network", choices=list(NETWORK_PRESETS),
                         help="latency preset injected by the lab's server or proxy (local targets; default none)")
-    parser.add_argument("--latency-ms", type=float, help="fixed latency per request (overrides the preset)")
-    parser.add_argument("--jitter-ms", type=float, help="extra uniform random latency per request")
+    parser.add_argument("--latency-ms", type=FLOAT, help="fixed latency per request (overrides the preset)")
+    parser.add_argument("--jitter-ms", type=FLOAT, help="extra uniform random latency per request")
     parser.add_argument("--faults", help="fault probabilities, e.g. throttle=0.3,error=0.05,reset=0.02")
     parser.add_argument("--capacity",
                         help="table capacity model: off (the default), on-demand, on-demand:warm=N,max=N or "
@@ -534,17 +538,17 @@ def build_parser() -> argparse.ArgumentParser:
                                               "and custom targets")
     bench.add_argument("--region", default="us-east-1")
     bench.add_argument("--profile", help="AWS profile for the aws and custom targets")
-    bench.add_argument("--items", type=int, default=1_000)
+    bench.add_argument("--items", type=INT, default=1_000)
     bench.add_argument("--approaches", default=",".join(STUDY_APPROACHES),
                        help=f"comma-separated, from: {', '.join(APPROACHES)}" + "".join(
                            f"; unavailable here: {a.unavailable}" for a in APPROACHES.values() if a.unavailable))
-    bench.add_argument("--repeat", type=int, default=1)
-    bench.add_argument("--warmup", type=int, default=0, help="items written (and discarded) before measuring")
-    bench.add_argument("--seed", type=int, default=0)
-    bench.add_argument("--threads", type=int, default=default_threads())
-    bench.add_argument("--concurrency", type=int, default=100)
-    bench.add_argument("--max-attempts", type=int, default=10, help="attempt budget per request, every approach")
-    bench.add_argument("--request-timeout", type=float, default=10.0, help="seconds per request")
+    bench.add_argument("--repeat", type=INT, default=1)
+    bench.add_argument("--warmup", type=INT, default=0, help="items written (and discarded) before measuring")
+    bench.add_argument("--seed", type=INT, default=0)
+    bench.add_argument("--threads", type=INT, default=default_threads())
+    bench.add_argument("--concurrency", type=INT, default=100)
+    bench.add_argument("--max-attempts", type=INT, default=10, help="attempt budget per request, every approach")
+    bench.add_argument("--request-timeout", type=FLOAT, default=10.0, help="seconds per request")
     bench.add_argument("--retry-mode", choices=RETRY_MODES, default="standard",
                        help="adaptive: client-side rate control fed by throttles (botocore's for the boto3 and "
                             "aiobotocore approaches, the lab's for the others)")
@@ -555,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
         for name, preset in PRESETS.items()))
     bench.add_argument("--sweep", help="items/s against concurrency instead of one run, for the threaded and async "
                                        "approaches: e.g. concurrency=1,4,16,64,256 (the ideal line C / L beside)")
-    bench.add_argument("--workers", type=int, default=1,
+    bench.add_argument("--workers", type=INT, default=1,
                        help="split the books into N shards written by N Dask worker processes (default 1: this one)")
     bench.add_argument("--scheduler", help="an existing Dask cluster's scheduler, e.g. tcp://10.0.0.5:8786 "
                                            "(instead of a local cluster of --workers processes)")
@@ -565,9 +569,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="s3-import, bulk-put: key prefix under which each run puts its own folder of parts")
     bench.add_argument("--bulk-tier", default="STANDARD", type=str.upper, choices=TIERS,
                        help="bulk-put: PerformanceTier (its rate is an assumption: AWS publishes none)")
-    bench.add_argument("--bulk-max-wru", type=int, help=f"bulk-put: MaxWriteRequestUnits, at least {MIN_MAX_WRU:,} "
+    bench.add_argument("--bulk-max-wru", type=INT, help=f"bulk-put: MaxWriteRequestUnits, at least {MIN_MAX_WRU:,} "
                                                         "(caps this operation only; default: DynamoDB's own rate)")
-    bench.add_argument("--bulk-malformed", type=int, default=0,
+    bench.add_argument("--bulk-malformed", type=INT, default=0,
                        help="bulk-put: write N of the books as broken lines, to see them in the ERROR report")
     bench.add_argument("--json", help="write the report as JSON to this file ('-': standard output)")
     bench.add_argument("--csv", help="write one CSV row per run to this file ('-': standard output)")
@@ -580,8 +584,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(handler=_run)
     planner = commands.add_parser("plan-load", help="how to load N items: each approach's best worker count, time "
                                                     "and cost (and s3-import for a new table); sends nothing")
-    planner.add_argument("--items", type=int, required=True, help="items to load, up to 10**12")
-    planner.add_argument("--item-bytes", type=int, required=True, help="DynamoDB size of one item (up to 409600)")
+    planner.add_argument("--items", type=INT, required=True, help="items to load, up to 10**12")
+    planner.add_argument("--item-bytes", type=INT, required=True, help="DynamoDB size of one item (up to 409600)")
     planner.add_argument("--table", choices=("new", "existing"), default="new")
     planner.add_argument("--capacity", default="on-demand",
                          help="the table's capacity: on-demand, on-demand:warm=N,max=N, provisioned=WCU or off")
@@ -589,17 +593,17 @@ def build_parser() -> argparse.ArgumentParser:
                          help="where the writers' measured figures come from (default aws)")
     planner.add_argument("--endpoint-url", help="for localstack and custom targets")
     planner.add_argument("--deadline", help="finish by then: e.g. 45min, 2h, 3d (the workers it takes are shown)")
-    planner.add_argument("--threads", type=int, default=default_threads(), help=f"per worker, 1 to {MAX_THREADS}")
-    planner.add_argument("--concurrency", type=int, default=100, help=f"per worker, 1 to {MAX_CONCURRENCY}")
+    planner.add_argument("--threads", type=INT, default=default_threads(), help=f"per worker, 1 to {MAX_THREADS}")
+    planner.add_argument("--concurrency", type=INT, default=100, help=f"per worker, 1 to {MAX_CONCURRENCY}")
     planner.add_argument("--retry-mode", choices=RETRY_MODES, default=DEFAULT_RETRY_MODE,
                          help="the writers' retries: adaptive (client-side rate control) writes more of a throttling "
                               f"table's capacity (default {DEFAULT_RETRY_MODE}, as a run)")
     planner.add_argument("--bulk-tier", default="STANDARD", type=str.upper, choices=TIERS,
                          help="bulk-put (existing table): PerformanceTier")
-    planner.add_argument("--bulk-max-wru", type=int, help=f"bulk-put: MaxWriteRequestUnits, at least {MIN_MAX_WRU:,}")
-    planner.add_argument("--bulk-rate", type=float,
+    planner.add_argument("--bulk-max-wru", type=INT, help=f"bulk-put: MaxWriteRequestUnits, at least {MIN_MAX_WRU:,}")
+    planner.add_argument("--bulk-rate", type=FLOAT,
                          help="bulk-put: the tier's rate in WRU/s, instead of the assumed range (AWS publishes none)")
-    planner.add_argument("--bulk-price-per-gb", type=float,
+    planner.add_argument("--bulk-price-per-gb", type=FLOAT,
                          help="bulk-put: USD per GB of bulk put bytes, instead of the assumed price (AWS publishes "
                               "none)")
     planner.add_argument("--history", default="", help="SQLite history to calibrate from (default: user data dir; "
@@ -613,7 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--region", default="us-east-1")
     check.add_argument("--profile", help="AWS profile (default: the usual credential chain)")
     check.add_argument("--table", help="the table to create (it must not exist; default LabBulkCheck-<time>-<random>)")
-    check.add_argument("--items", type=int, default=DEFAULT_ITEMS, help="books to bulk put (a check is tiny)")
+    check.add_argument("--items", type=INT, default=DEFAULT_ITEMS, help="books to bulk put (a check is tiny)")
     check.add_argument("--bulk-tier", default="STANDARD", type=str.upper, choices=TIERS, help="PerformanceTier")
     check.add_argument("--endpoint-url", help="DynamoDB elsewhere than AWS (the lab's emulation, LocalStack): the "
                                               "figures are stored as emulated, never used as AWS's")
@@ -626,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
         "proxy", aliases=["emulator"],
         help="the conditions proxy for your own code: the embedded DynamoDB, or any engine on this machine "
              "(--upstream), with latency, faults, capacity, HTTPS and signature checks; a report on Ctrl-C")
-    proxy.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
+    proxy.add_argument("--port", type=INT, default=8000, help="port to listen on (0: any free port)")
     proxy.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     proxy.add_argument("--upstream", help="front this DynamoDB engine on this machine instead of hosting dynalite, "
                                           "e.g. http://127.0.0.1:8001 (DynamoDB Local, LocalStack, moto)")

@@ -11,7 +11,7 @@ import ipaddress
 import re
 import urllib.request
 from typing import Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from core.errors import ConfigError
 
@@ -36,9 +36,21 @@ def validate_region(region: str) -> str:
     return region
 
 
+def _split(url: str, what: str, expected: str) -> SplitResult:
+    """``urlsplit`` for typed URLs: ASCII only (a full-width ':' or '/' looks like one and is not; an international
+    host name goes in its xn-- form), and a malformed one ('http://[::1') is a ``ConfigError``."""
+    if not isinstance(url, str) or not url.isascii() or not url.isprintable():
+        raise ConfigError(f"invalid {what} {url!r}: use plain ASCII characters (an international host name in its "
+                          f"xn-- form): {expected}")
+    try:
+        return urlsplit(url)
+    except ValueError as error:
+        raise ConfigError(f"invalid {what} {url!r} ({error}): expected {expected}") from None
+
+
 def validate_endpoint_url(url: str) -> str:
-    """The URL without a trailing slash; ``ConfigError`` for anything but http(s)://host[:port][/path]."""
-    parts = urlsplit(url)
+    """The URL without a trailing slash; ``ConfigError`` for anything but http(s)://host[:port][/path] in ASCII."""
+    parts = _split(url, "endpoint URL", "http(s)://host[:port], e.g. http://localhost:4566")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise ConfigError("the endpoint URL must not carry credentials (user:password@): remove them and use "
                           "AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the page's key form instead")
@@ -53,7 +65,8 @@ def validate_endpoint_url(url: str) -> str:
 
 def validate_scheduler_address(address: str) -> str:
     """A Dask scheduler address, normalised to scheme://host:port (tcp:// assumed when no scheme is given)."""
-    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    parts = _split(address if "://" in address else f"tcp://{address}", "scheduler address",
+                   "tcp://HOST:PORT or tls://HOST:PORT, e.g. tcp://127.0.0.1:8786")
     try:
         port = parts.port
     except ValueError:
@@ -68,7 +81,10 @@ def is_local_url(url: str | None) -> bool:
     """True for loopback endpoints (localhost, 127.0.0.0/8, ::1): safe to write to without asking."""
     if not url:
         return False
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # malformed: not a loopback URL (validation names the problem)
+        return False
     if host == "localhost":  # not *.localhost: without a resolver that pins it, such a name may go to DNS
         return True
     try:

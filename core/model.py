@@ -30,6 +30,7 @@ from core.endpoints import (
     validate_scheduler_address,
 )
 from core.errors import ConfigError
+from core.numbers import number
 from core.pricing import IMPORT_PRICE_NOTE, PRICE_NOTE, WRU_PRICE_USD, import_cost_of
 from core.s3source import (
     DEFAULT_PREFIX,
@@ -158,7 +159,7 @@ def parse_faults(text: str) -> dict[str, float]:
         if name in faults:
             raise ConfigError(f"--faults names {name} twice: give each fault once")
         try:
-            faults[name] = float(value)
+            faults[name] = number(value)
         except ValueError:
             raise ConfigError(f"bad --faults value {value!r} for {name}: expected a number from 0 to 1") from None
     return faults

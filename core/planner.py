@@ -716,7 +716,7 @@ _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86_4
 
 def parse_duration(text: str) -> float:
     """'90s', '45min', '2h', '1.5h', '3d' -> seconds; ConfigError otherwise."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*", text.lower())
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]+)\s*", text.lower())
     if not match or match.group(2) not in _UNITS:
         raise ConfigError(f"bad deadline {text!r}: give a number and a unit, e.g. 90s, 45min, 2h or 3d")
     seconds = float(match.group(1)) * _UNITS[match.group(2)]

@@ -110,10 +110,32 @@ class S3Location:
         return f"s3://{self.bucket}/{self.folder(run_id)}"
 
 
+BUCKET_RULES_URL = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html"
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")  # S3's general purpose bucket naming rules
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def bucket_problem(name: str) -> str | None:
+    """The S3 naming rule ``name`` breaks, as "must ..." (None when S3 accepts it as a general purpose bucket's)."""
+    if not isinstance(name, str) or not _BUCKET.fullmatch(name):
+        return "must be 3 to 63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit"
+    if ".." in name:
+        return "must not hold two dots in a row"
+    if re.fullmatch(r"[0-9]+(\.[0-9]+){3}", name):
+        return "must not be formatted as an IP address"
+    reserved = next((p for p in _RESERVED_PREFIXES if name.startswith(p)), None)
+    if reserved:
+        return f"must not start with {reserved} (reserved by S3)"
+    reserved = next((s for s in _RESERVED_SUFFIXES if name.endswith(s)), None)
+    if reserved:
+        return f"must not end with {reserved} (reserved by S3)"
+    return None
+
+
 def validate_bucket(name: str) -> str:
-    if not isinstance(name, str) or not _BUCKET.match(name) or ".." in name:
-        raise ConfigError(f"invalid S3 bucket name {name!r}: 3 to 63 lowercase letters, digits, dots or hyphens, "
-                          "starting and ending with a letter or digit (--s3-bucket)")
+    problem = bucket_problem(name)
+    if problem is not None:
+        raise ConfigError(f"invalid S3 bucket name {name!r} (--s3-bucket): it {problem}; see {BUCKET_RULES_URL}")
     return name
 
 

@@ -223,15 +223,20 @@ def _loopback(address: str) -> bool:
 
 
 def check_scheduler_address(address: str, target: Target) -> str:
-    """Validate ``--scheduler``: a remote cluster cannot reach a loopback target, and typed keys go to a
-    non-loopback scheduler only over TLS."""
+    """Validate ``--scheduler`` against a built target (``check_scheduler`` says the rule)."""
+    return check_scheduler(address, target.is_local, TargetSpec.of(target).keys != "chain")
+
+
+def check_scheduler(address: str, local_target: bool, shipped_keys: bool) -> str:
+    """The scheduler address, normalised, if a run may use it: a remote cluster cannot reach a loopback target, and
+    keys shipped to the workers (typed ones) go to a non-loopback scheduler only over TLS. A plan's check (before
+    anything starts, dry runs too) and a built target's both come here."""
     address = validate_scheduler_address(address)
     parts = urlsplit(address)
-    if not _loopback(address) and target.is_local:
-        raise ConfigError(f"the scheduler {address} is on another machine, but the target {target.endpoint_url} is "
-                          "this machine's loopback: its workers cannot reach it; use a target they can reach")
-    if parts.scheme == "tcp" and not _loopback(address) and not TargetSpec.of(target).keys == "chain" \
-            and not target.is_local:
+    if not _loopback(address) and local_target:
+        raise ConfigError(f"the scheduler {address} is on another machine, but the target is this machine's "
+                          "loopback: its workers cannot reach it; use a target they can reach")
+    if parts.scheme == "tcp" and not _loopback(address) and shipped_keys and not local_target:
         raise ConfigError(f"the scheduler {address} is reached over plain tcp://: typed AWS keys would cross the "
                           "network in clear; use a tls:// scheduler, or a profile/role so workers use their own keys")
     return address

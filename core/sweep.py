@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from core.approaches import APPROACHES
 from core.errors import ConfigError
 from core.model import MAX_CONCURRENCY, MAX_THREADS, Plan
+from core.numbers import whole
 from core.report import ProgressEvent
 from core.sigv4 import Credentials
 
@@ -38,9 +39,11 @@ def parse_sweep(text: str) -> tuple[int, ...]:
     raw = values if sep else text
     levels = []
     for part in filter(None, (p.strip() for p in raw.split(","))):
-        if not part.isdigit():
-            raise ConfigError(f"bad sweep level {part!r}: use whole numbers, e.g. concurrency=1,4,16,64,256")
-        levels.append(int(part))
+        try:
+            levels.append(whole(part))
+        except ValueError:
+            raise ConfigError(f"bad sweep level {part!r}: use whole numbers (digits 0-9), e.g. "
+                              "concurrency=1,4,16,64,256") from None
     return validate_levels(levels)
 
 

@@ -48,6 +48,11 @@ from core.sigv4 import Credentials, sign
 SERVER_JS = Path(__file__).with_name("server.js")
 SETUP_HINT = f"{SETUP} in the repository (pip install -r requirements.txt, then npm ci)"
 LOOP_STATUS = 508  # server.js's answer to a request of its own that came back to it (its upstream is itself)
+LISTEN_ERRORS = {  # Node's listen() failures that are about the --host asked for
+    "EADDRNOTAVAIL": "no interface of this machine has that address",
+    "ENOTFOUND": "that name does not resolve", "EAI_AGAIN": "that name does not resolve",
+    "EACCES": "permission denied", "EAFNOSUPPORT": "that address family is not supported here",
+}
 TOKEN_HEADER = "X-Lab-Token"  # the server requires its control token in this header on /__lab/* requests
 
 
@@ -156,6 +161,8 @@ class Emulator:
             announced = _read_announcement(process.stdout, timeout)
             if "port" not in announced:
                 self._kill()
+                if announced.get("error") in LISTEN_ERRORS:  # a bad --host: the user's input
+                    raise ConfigError(self._explain(announced))
                 raise EmulatorError(self._explain(announced))
             self.port = int(announced["port"])
             atexit.register(self.stop)
@@ -169,6 +176,9 @@ class Emulator:
                     "or 0 for any free port")
         if code == "BAD_ARGUMENTS":  # what the lab handed over, not the installation: the server's reason alone
             return f"{self.name} refused its settings: {announced.get('message')}"
+        if code in LISTEN_ERRORS:  # the address asked for, not the installation
+            return (f"{self.name} cannot listen on {self.host} ({LISTEN_ERRORS[code]}): use 127.0.0.1 (the default), "
+                    "or an address of this machine's own interfaces")
         if code == "NO_DYNALITE":
             return f"dynalite could not be loaded ({announced.get('message')}): {SETUP_HINT}"
         return f"{self.name} did not start ({announced.get('message', 'no answer')}): {SETUP_HINT}"

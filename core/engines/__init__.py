@@ -221,8 +221,8 @@ class LocalEngine:
             except (OSError, http.client.HTTPException):
                 pass
             if time.monotonic() > deadline:
-                raise EmulatorError(f"{self.name} did not answer on {self.endpoint_url} within {timeout:.0f} s"
-                                    f"{self._last_line()}: {self.setup_hint}")
+                raise EmulatorError(f"{self.name} did not answer on {self.endpoint_url} within {timeout:g} s"
+                                    f"{self._last_line()}: it is installed but slow or stuck; allow it more time")
             time.sleep(0.2)
 
     def _failure(self, message: str | None = None) -> str:

@@ -24,6 +24,7 @@ import tempfile
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 import psutil
 
@@ -31,6 +32,7 @@ from core.engines import LOOPBACK, LocalEngine, http_json
 from core.engines.dynamodb_local import distribution_dir
 from core.engines.java import LAUNCHER_CLASS, java_executable, java_tools
 from core.errors import ConfigError, EmulatorError
+from core.numbers import INT, flag_type, seconds
 from core.paths import LAB_DIR, REPO_ROOT, SETUP_DEV
 
 VENV = Path(os.environ.get("LAB_LOCALSTACK_VENV", REPO_ROOT / ".venv-localstack"))
@@ -171,13 +173,21 @@ class LocalStack(LocalEngine):
             shutil.rmtree(root, ignore_errors=True)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Refusals are one ``error:`` line on stderr, exit 2 (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m core localstack [--port 4566]``: run LocalStack (DynamoDB) in the foreground until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="python -m core localstack",
+    parser = _Parser(prog="python -m core localstack",
                                      description="Run LocalStack's DynamoDB on this machine without Docker "
                                                  "(host mode, 127.0.0.1 only) until Ctrl-C.")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1 (default 4566; 0: any)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for it to be ready")
+    parser.add_argument("--port", type=INT, default=DEFAULT_PORT, help="port on 127.0.0.1 (default 4566; 0: any)")
+    parser.add_argument("--timeout", type=flag_type(seconds, "timeout", "seconds above 0"), default=120.0,
+                        help="seconds to wait for it to be ready")
     parser.add_argument("--quiet", action="store_true", help="do not copy LocalStack's log to stderr")
     arguments = parser.parse_args(argv)
     stop = threading.Event()
