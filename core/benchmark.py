@@ -43,7 +43,7 @@ from core.retry import RetryPolicy
 from core.s3source import DELEGATED, S3Location
 from core.sigv4 import Credentials
 from core.tables import check_schema, describe_table, reset_table
-from core.targets import LOCAL_CREDENTIALS, Target, check_reachable, make_target
+from core.targets import LOCAL_CREDENTIALS, Target, check_aws_environment, check_reachable, make_target
 from core.verify import verify
 from core.writers import WriterOptions, write
 
@@ -82,6 +82,7 @@ def resolve_target(plan: Plan, server: Server | None, credentials: Credentials |
 def preflight(plan: Plan, credentials: Credentials | None = None) -> None:
     """What a run refuses before it starts anything, beyond the plan's own checks (``ConfigError``): the real run
     and ``--dry-run`` both call this, so a dry run refuses exactly what the run would."""
+    check_aws_environment()
     if plan.scheduler:
         from core.scaleout import check_scheduler
 
@@ -208,6 +209,10 @@ def _run_plan(plan: Plan, ctx: _Run, progress: Callable[[ProgressEvent], None] |
                     runs.append(failed.result)
                 return Report(plan, environment(), tuple(runs), error=str(failed),
                               cancelled=cancel is not None and cancel.is_set())
+            except Exception as error:  # a library's surprise: the finished runs are kept, reported and recorded
+                return Report(plan, environment(), tuple(runs), error=(
+                    f"the {name} run failed unexpectedly ({type(error).__name__}: {_one_line(error)}); the runs "
+                    "before it are kept"), cancelled=cancel is not None and cancel.is_set())
     return Report(plan, environment(), tuple(runs), cancelled=cancel is not None and cancel.is_set())
 
 

@@ -16,7 +16,7 @@ import os
 import socket
 import ssl
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,7 @@ from core.endpoints import (
 from core.errors import ConfigError, EmulatorError, TargetError
 from core.failures import tls_failure
 from core.model import RetryMode
+from core.numbers import number, whole
 from core.sigv4 import Credentials
 
 if TYPE_CHECKING:
@@ -218,6 +219,57 @@ class Target:
     def resolved_endpoint(self) -> str:
         """The endpoint botocore resolves for this target (region, FIPS and dual-stack settings honoured)."""
         return str(self.client().meta.endpoint_url)
+
+
+def _choice(*values: str) -> tuple[str, Callable[[str], bool]]:
+    return f"{', '.join(values[:-1])} or {values[-1]}", lambda text: text.lower() in values
+
+
+def _whole_from(low: int, high: int | None = None) -> tuple[str, Callable[[str], bool]]:
+    def ok(text: str) -> bool:
+        try:
+            value = whole(text)
+        except ValueError:
+            return False
+        return value >= low and (high is None or value <= high)
+
+    return f"a whole number from {low}" + (f" to {high:,}" if high is not None else ""), ok
+
+
+def _seconds_ok(text: str) -> bool:
+    try:
+        return number(text) > 0
+    except ValueError:
+        return False
+
+
+_TRUE_FALSE = _choice("true", "false")
+AWS_ENVIRONMENT: dict[str, tuple[str, Callable[[str], bool]]] = {  # what botocore and the official SDK read
+    "AWS_MAX_ATTEMPTS": _whole_from(1),
+    "AWS_RETRY_MODE": _choice("legacy", "standard", "adaptive"),
+    "AWS_DEFAULTS_MODE": _choice("legacy", "standard", "in-region", "cross-region", "mobile", "auto"),
+    "AWS_STS_REGIONAL_ENDPOINTS": _choice("legacy", "regional"),
+    "AWS_REQUEST_CHECKSUM_CALCULATION": _choice("when_supported", "when_required"),
+    "AWS_RESPONSE_CHECKSUM_VALIDATION": _choice("when_supported", "when_required"),
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": _choice("preferred", "disabled", "required"),
+    "AWS_REQUEST_MIN_COMPRESSION_SIZE_BYTES": _whole_from(0, 10_485_760),
+    "AWS_METADATA_SERVICE_TIMEOUT": ("a number of seconds above 0", _seconds_ok),
+    "AWS_METADATA_SERVICE_NUM_ATTEMPTS": _whole_from(1),
+    "AWS_USE_FIPS_ENDPOINT": _TRUE_FALSE,
+    "AWS_USE_DUALSTACK_ENDPOINT": _TRUE_FALSE,
+    "AWS_EC2_METADATA_DISABLED": _TRUE_FALSE,
+    "AWS_DISABLE_REQUEST_COMPRESSION": _TRUE_FALSE,
+}
+
+
+def check_aws_environment(environ: Mapping[str, str] = os.environ) -> None:
+    """``ConfigError`` naming the first AWS SDK setting in the environment whose value botocore or the official SDK
+    would refuse mid-run (or silently misread): checked before a run starts, whatever its approaches."""
+    for name, (expected, ok) in AWS_ENVIRONMENT.items():
+        value = environ.get(name, "").strip()
+        if value and not ok(value):
+            raise ConfigError(f"the environment variable {name}={value[:40]!r} is not valid: the AWS SDKs expect "
+                              f"{expected}; fix or unset it (unset {name})")
 
 
 def make_target(kind: Kind, *, endpoint_url: str | None = None, region: str | None = None,

@@ -4,14 +4,20 @@ mean nothing; each is one ``error:`` line and exit 2, and ``--dry-run`` refuses 
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from core import benchmark
+from core.approaches import APPROACHES
 from core.cli import main
 from core.emulator import REPO_ROOT
 from core.errors import ConfigError
+from core.history import History
 from core.numbers import number, whole
 from core.s3source import validate_bucket
 
@@ -138,3 +144,48 @@ def test_the_dry_run_refuses_exactly_what_the_run_refuses(args: list[str],
     assert main(["run", "--items", "5", "--history", "off", *args, "--dry-run"]) == 2
     dry = capsys.readouterr().err
     assert dry == real and real.count("\n") == 1 and "is on another machine, but the target" in real
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("AWS_MAX_ATTEMPTS", "abc"), ("AWS_MAX_ATTEMPTS", "0"), ("AWS_MAX_ATTEMPTS", "３"), ("AWS_RETRY_MODE", "garbage"),
+    ("AWS_DEFAULTS_MODE", "fast"), ("AWS_STS_REGIONAL_ENDPOINTS", "global"),
+    ("AWS_REQUEST_CHECKSUM_CALCULATION", "always"), ("AWS_RESPONSE_CHECKSUM_VALIDATION", "never"),
+    ("AWS_ACCOUNT_ID_ENDPOINT_MODE", "maybe"), ("AWS_REQUEST_MIN_COMPRESSION_SIZE_BYTES", "99999999"),
+    ("AWS_METADATA_SERVICE_TIMEOUT", "-1"), ("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "many"),
+    ("AWS_USE_FIPS_ENDPOINT", "yes"), ("AWS_USE_DUALSTACK_ENDPOINT", "1"),
+])
+@pytest.mark.parametrize("dry", [False, True])
+def test_aws_sdk_settings_in_the_environment_are_checked_before_the_run(
+        name: str, value: str, dry: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(name, value)
+    args = ["run", "--items", "5", "--approaches", "async,aws-sdk", "--history", "off", *(["--dry-run"] if dry else [])]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: the environment variable {name}=") and err.count("\n") == 1, err
+    assert "Plan:" not in err  # nothing ran
+
+
+@pytest.mark.parametrize(("name", "value"), [("AWS_MAX_ATTEMPTS", "3"), ("AWS_RETRY_MODE", "Adaptive"),
+                                             ("AWS_USE_FIPS_ENDPOINT", "false"), ("AWS_DEFAULTS_MODE", "")])
+def test_valid_aws_sdk_settings_pass(name: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(name, value)
+    assert main(["run", "--items", "5", "--approaches", "async", "--history", "off", "--dry-run"]) == 0
+
+
+def test_an_approach_failing_unexpectedly_keeps_the_finished_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The official SDK refusing a setting mid-run (its own ConfigValidationError, the check above switched off):
+    the async run before it keeps its row, its JSON and its history entry; one error line names the approach."""
+    if APPROACHES["aws-sdk"].unavailable:
+        pytest.skip(APPROACHES["aws-sdk"].unavailable)
+    monkeypatch.setattr(benchmark, "check_aws_environment", lambda: None)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "abc")
+    history, exported = tmp_path / "h.sqlite3", tmp_path / "r.json"
+    assert main(["run", "--items", "5", "--approaches", "async,aws-sdk", "--history", str(history),
+                 "--json", str(exported)]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert "error: the aws-sdk run failed unexpectedly (ConfigValidationError" in captured.err
+    assert re.search(r"async +1 +OK +5/5", captured.out) and "Never ran: aws-sdk" in captured.out
+    assert [run["approach"] for run in json.loads(exported.read_text())["runs"]] == ["async"]
+    assert [entry.approaches for entry in History(history).entries()] == [("async", "aws-sdk")]
