@@ -7,6 +7,7 @@ import gc
 import sys
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -38,11 +39,13 @@ def skip_unless_available(approach: str) -> None:
         pytest.skip(reason)
 
 
-def checked_write(approach: str, books: Iterable[Book], target: Target, **options: object) -> RunReport:
-    """``write`` that fails the test on any unclosed session or connector the run left behind."""
+def checked_write(approach: str, books: Iterable[Book], target: Target, table: str | None = None,
+                  **options: object) -> RunReport:
+    """``write`` (to ``table``, else the approach's) that fails the test on any unclosed session or connector the run
+    left behind."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        report = write(approach, books, target, WriterOptions(**options))  # type: ignore[arg-type]
+        report = write(approach, books, target, WriterOptions(**options), table=table)  # type: ignore[arg-type]
         gc.collect()
     unclosed = [str(w.message) for w in caught if "nclosed" in str(w.message)]
     assert not unclosed, unclosed
@@ -50,8 +53,9 @@ def checked_write(approach: str, books: Iterable[Book], target: Target, **option
 
 
 def fresh(target: Target, approach: str) -> str:
-    table = APPROACHES[approach].table
-    reset_table(target.client(), table)
+    """A new table of this test's own (what a slow server writes late never lands in another test's table)."""
+    table = f"{APPROACHES[approach].table}-{uuid.uuid4().hex[:8]}"
+    create_table(target.client(), table)
     return table
 
 
@@ -97,7 +101,7 @@ def test_writing_with_an_unavailable_peer_is_a_config_error(embedded_target: Tar
 def test_each_peer_writes_books_that_verify(embedded_target: Target, approach: str) -> None:
     skip_unless_available(approach)
     table = fresh(embedded_target, approach)
-    report = checked_write(approach, generate_books(300, seed=21), embedded_target, concurrency=16, policy=FAST)
+    report = checked_write(approach, generate_books(300, seed=21), embedded_target, table, concurrency=16, policy=FAST)
     assert (report.items, report.items_ok, report.items_failed, report.items_unknown) == (300, 300, 0, 0)
     assert report.requests == (12 if APPROACHES[approach].batch else 300) and report.retries == 0
     assert report.latency.count == report.requests and not report.errors
@@ -156,7 +160,7 @@ def test_a_throttling_server_still_ends_with_every_item_written(faulty: tuple[Em
     server, target = faulty
     table = fresh(target, approach)
     with injected(server, Conditions(throttle=0.3)):
-        report = checked_write(approach, generate_books(300, seed=24), target, concurrency=16, policy=FAST)
+        report = checked_write(approach, generate_books(300, seed=24), target, table, concurrency=16, policy=FAST)
     assert report.throttled > 0 and report.retries > 0
     assert (report.items_ok, report.items_failed, report.items_unknown) == (300, 0, 0)
     assert set(report.errors) <= {"ProvisionedThroughputExceededException"}
@@ -171,7 +175,7 @@ def test_a_server_that_always_throttles_ends_failed_within_the_budget(faulty: tu
     server, target = faulty
     table = fresh(target, approach)
     with injected(server, Conditions(throttle=1.0)):
-        report = checked_write(approach, generate_books(6, seed=25), target, concurrency=6,
+        report = checked_write(approach, generate_books(6, seed=25), target, table, concurrency=6,
                                policy=RetryPolicy(max_attempts=3, base=0.01, cap=0.02))
     assert (report.items_ok, report.items_failed) == (0, 6)
     assert report.requests <= 3 * 6 and report.throttled == report.requests  # the client retried nothing itself
@@ -185,14 +189,13 @@ def test_timeouts_end_unknown_with_the_transport_code(faulty: tuple[Emulator, Ta
     server, target = faulty
     table = fresh(target, approach)
     with injected(server, Conditions(latency_ms=400)):
-        report = checked_write(approach, generate_books(4, seed=28), target, request_timeout=0.2,
+        report = checked_write(approach, generate_books(4, seed=28), target, table, request_timeout=0.2,
                                policy=RetryPolicy(max_attempts=2, base=0.01, cap=0.01))
     assert report.items_unknown == 4 and report.errors == {"Timeout": 8}
     deadline = time.monotonic() + 30  # the server still finishes the writes it was given
     while count_items(target.client(), table) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert verify(target.client(), table, generate_books(4, seed=28), report).lost == 0
-    time.sleep(0.5)  # the retried copies, sent after the first ones timed out, land 0.4 s later: not in the next test
 
 
 @pytest.mark.parametrize("approach", PEER_APPROACHES)
@@ -214,7 +217,7 @@ def test_a_cancelled_run_leaves_nothing_unaccounted(faulty: tuple[Emulator, Targ
             yield book
 
     try:
-        report = checked_write(approach, stopping(), target, concurrency=8, cancel=stop,
+        report = checked_write(approach, stopping(), target, table, concurrency=8, cancel=stop,
                                policy=RetryPolicy(max_attempts=30, base=0.01, cap=0.1))
     finally:
         server.set_conditions(Conditions())
@@ -229,7 +232,7 @@ def test_cancelling_the_task_leaves_no_task_and_no_open_session(faulty: tuple[Em
                                                                  approach: str) -> None:
     skip_unless_available(approach)
     server, target = faulty
-    fresh(target, approach)
+    reset_table(target.client(), APPROACHES[approach].table)  # tasks_left_after_cancel writes the approach's own
     with injected(server, Conditions(latency_ms=50)), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert tasks_left_after_cancel(approach, target, seed=27, concurrency=8) == set()
