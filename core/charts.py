@@ -27,6 +27,7 @@ from core.approaches import label as approach_label
 from core.export import to_dict
 from core.report import Report, speedup
 from core.sweep import SweepResult
+from core.verdict import conditions_text
 
 OURS = "#2563eb"
 OTHER = "#059669"  # the second report of a comparison
@@ -45,10 +46,20 @@ def as_data(report: ReportLike) -> Mapping[str, Any]:
 
 
 def _by_approach(data: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The finished runs by approach label: an interrupted run (cancelled before all its books were settled) is left
+    out of every chart, as of the verdict; a run that wrote nothing has no rate, and is left out too."""
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for run in data["runs"]:
+        if run.get("interrupted") or not run["items_per_second"]:
+            continue
         runs[approach_label(run["approach"])].append(run)  # an as-shipped approach says so on every chart
     return dict(runs)
+
+
+def has_sequential(report: ReportLike) -> bool:
+    """A finished sequential run and one other approach: the speed-ups can be drawn."""
+    gains = speedups(report)
+    return any(gain is not None for name, gain in gains.items() if name != "sequential")
 
 
 def medians(report: ReportLike, field: str) -> dict[str, float]:
@@ -62,14 +73,13 @@ def speedups(report: ReportLike) -> dict[str, float | None]:
     return {name: speedup(seconds, name) for name in seconds}
 
 
-def _labels(data: Mapping[str, Any]) -> list[str]:
-    """Bar labels: the speed-up vs sequential (or the seconds without one), 'server-bound' when it applies."""
+def _labels(data: Mapping[str, Any], field: str) -> list[str]:
+    """Bar labels: each bar's own value ('2.63 s', or '4,312/s'), 'server-bound' when it applies."""
     bound = {name for name, runs in _by_approach(data).items() if any(r.get("server_bound") for r in runs)}
-    seconds = medians(data, "seconds")
     out = []
-    for name, gain in speedups(data).items():
-        label = f"{gain:,.1f}×" if gain is not None else f"{seconds[name]:,.2f} s"
-        out.append(label + ("<br>server-bound" if name in bound else ""))
+    for name, value in medians(data, field).items():
+        text = f"{value:,.2f} s" if field == "seconds" else f"{value:,.0f}/s"
+        out.append(text + ("<br>server-bound" if name in bound else ""))
     return out
 
 
@@ -94,13 +104,13 @@ def seconds_bar(report: ReportLike, log: bool = False) -> go.Figure:
     plan = data["plan"]
     fig = go.Figure(go.Bar(
         name=f"this lab ({plan['items']:,} books, {plan['target']})", x=names, y=[seconds[n] for n in names],
-        marker_color=OURS, text=_labels(data), textposition="outside", offsetgroup="lab", showlegend=False,
+        marker_color=OURS, text=_labels(data, "seconds"), textposition="outside", offsetgroup="lab", showlegend=False,
         error_y={"type": "data", "visible": True, "color": "#1e3a8a", "thickness": 1,
                  "array": [max(r["seconds"] for r in runs[n]) - seconds[n] for n in names],
                  "arrayminus": [seconds[n] - min(r["seconds"] for r in runs[n]) for n in names]},
         hovertemplate="%{x}: %{y:,.3f} s (median)<extra>this lab</extra>"))
     fig = _layout(fig, "Seconds to write every book (lower is better)",
-                  "median of repeats, whiskers min–max; labels: speed-up vs sequential", "seconds", log)
+                  "median of repeats, whiskers min–max; labels: seconds", "seconds", log)
     fig.update_layout(yaxis={"rangemode": "tozero"})
     return fig
 
@@ -126,7 +136,7 @@ def speedup_bar(report: ReportLike, log: bool = False, reference: bool = True) -
                            x=list(ours), y=list(ours.values()), marker_color=OURS, offsetgroup="lab",
                            text=[f"{g:,.1f}×" for g in ours.values()], textposition="outside",
                            hovertemplate="%{x}: %{y:,.1f}× sequential<extra>this lab</extra>"))
-    if reference:
+    if reference and ours:  # the study's bars alone would read as ours
         theirs = study_speedups()
         fig.add_trace(_study_bar(list(theirs.values()), [f"{g:,.1f}×" for g in theirs.values()], "%{y:,.1f}×"))
     subtitle = ("seconds of sequential ÷ seconds of each approach, within each experiment" if ours
@@ -135,19 +145,19 @@ def speedup_bar(report: ReportLike, log: bool = False, reference: bool = True) -
 
 
 def throughput_bar(report: ReportLike, log: bool = False, reference: bool = False) -> go.Figure:
-    """Items per second per approach (median of repeats), labelled with the speed-up vs sequential; with
+    """Items per second per approach (median of repeats), labelled with its items/s; with
     ``reference``, the 2022 study's items/s (its 10,000 books ÷ its seconds, real AWS) beside, hatched grey."""
     data = as_data(report)
     rates = medians(data, "items_per_second")
     fig = go.Figure(go.Bar(name=f"this lab ({data['plan']['items']:,} books, {data['plan']['target']})",
                            x=list(rates), y=list(rates.values()), marker_color=OURS, offsetgroup="lab",
-                           text=_labels(data), textposition="outside", showlegend=reference,
+                           text=_labels(data, "items_per_second"), textposition="outside", showlegend=reference,
                            hovertemplate="%{x}: %{y:,.0f} items/s<extra>this lab</extra>"))
     if reference:
         theirs = [STUDY_2022_ITEMS / seconds for seconds in STUDY_2022_SECONDS.values()]
         fig.add_trace(_study_bar(theirs, [f"{v:,.0f}/s" for v in theirs], "%{y:,.0f} items/s"))
     return _layout(fig, "Items written per second (higher is better)",
-                   "median of repeats; labels: speed-up vs sequential", "items/s", log)
+                   "median of repeats; labels: items/s", "items/s", log)
 
 
 def latency_box(report: ReportLike, log: bool = False) -> go.Figure:
@@ -238,7 +248,7 @@ def sweep_chart(result: SweepResult) -> go.Figure:
         if knee is not None:
             fig.add_trace(go.Scatter(
                 name=f"{name} knee (C = {knee.concurrency})", x=[knee.concurrency], y=[knee.items_per_second],
-                mode="markers+text", text=[f"{name} knee"], textposition=("top left", "bottom right")[index % 2],
+                mode="markers",
                 marker={"symbol": "star", "size": 18, "color": color, "line": {"color": "#111827", "width": 1}},
                 hovertemplate="stops scaling after C = %{x}<extra>" + name + "</extra>"))
     top = result.capacity
@@ -247,11 +257,9 @@ def sweep_chart(result: SweepResult) -> go.Figure:
         fig.add_trace(go.Scatter(name=f"{label}: {top:,.0f} items/s", x=[levels[0], levels[-1]], y=[top, top],
                                  mode="lines", line={"color": "#dc2626", "dash": "dot", "width": 2},
                                  hovertemplate="%{y:,.0f} items/s<extra>" + label + "</extra>"))
-    conditions = result.plan.base.conditions
     fig.update_layout(
         title={"text": "Where concurrency stops paying: items/s against requests in flight",
-               "subtitle": {"text": f"{result.plan.base.target}, {conditions.latency_ms:g} ms + up to "
-                                    f"{conditions.jitter_ms:g} ms added; threads = concurrency = C; log-log"}},
+               "subtitle": {"text": f"{conditions_text(result.plan.base)}; threads = concurrency = C; log-log"}},
         template="plotly_white", height=480, font=FONT, legend={"orientation": "h", "y": -0.2},
         margin={"t": 90, "b": 40, "l": 70, "r": 40})
     fig.update_xaxes(type="log", title="concurrency C (threads or requests in flight)", tickvals=levels)

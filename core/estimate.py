@@ -336,9 +336,11 @@ def basis(plan: Plan, calibration: Calibration) -> str:
 
 
 def short(seconds: float) -> str:
-    """'0.4 s', '12 s', '4 min', '3.5 h'."""
+    """'0.4 s', '12 s', '4 min', '3.5 h', '12 days'."""
     if seconds < 120:
         return f"{seconds:,.0f} s" if seconds >= 1 else f"{seconds:,.1f} s"
+    if seconds >= 2 * 86_400:
+        return f"{seconds / 86_400:,.0f} days" if seconds >= 10 * 86_400 else f"{seconds / 86_400:,.1f} days"
     return f"{seconds / 60:,.0f} min" if seconds < 3 * 3600 else f"{seconds / 3600:,.1f} h"
 
 
@@ -350,7 +352,7 @@ def duration(seconds: float) -> str:
         return f"about {seconds:,.0f} s"
     if seconds < 3 * 3600:
         return f"about {seconds / 60:,.0f} min"
-    return f"about {seconds / 3600:,.1f} h"
+    return f"about {short(seconds)}"
 
 
 def span(estimate: Estimate) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 import platformdirs
 
 from core.bulkmodel import MeasuredBulk
+from core.capacity import Capacity
 from core.errors import ConfigError
 from core.export import to_dict
 from core.report import Report
@@ -80,6 +81,17 @@ class Entry:
     conditions: Mapping[str, float] = field(default_factory=dict)  # the plan's latency, jitter and faults
     seconds: float = 0.0  # the runs' write seconds, summed
     cancelled: bool = False
+    capacity: str = "off"  # the plan's capacity model, as the CLI spells it
+    rehearsal: bool = False  # the AWS dress rehearsal (preset aws-like)
+    workers: int = 1
+
+
+def _capacity_text(stored: Any) -> str:
+    """A stored plan's capacity as the CLI spells it ('off' when absent or not what the lab wrote)."""
+    try:
+        return str(Capacity(**stored)) if isinstance(stored, dict) else "off"
+    except (TypeError, ConfigError):
+        return "off"
 
 
 class History:
@@ -180,7 +192,9 @@ class History:
                 continue
             entries.append(Entry(row_id, float(created), target, items, tuple(approaches.split(",")), bool(clean),
                                  data["plan"].get("conditions") or {},
-                                 sum(float(run["seconds"]) for run in data["runs"]), data.get("cancelled") is True))
+                                 sum(float(run["seconds"]) for run in data["runs"]), data.get("cancelled") is True,
+                                 _capacity_text(data["plan"].get("capacity")), data["plan"].get("rehearsal") is True,
+                                 int(data["plan"].get("workers") or 1)))
         return entries
 
     def reports(self, limit: int = 100) -> list[dict[str, Any]]:

@@ -510,8 +510,9 @@ def import_row(spec: LoadSpec) -> LoadRow:
                 if workers_needed is not None else
                 f"cannot: the upload and AWS's import take at least {short(seconds(MAX_WORKERS))}; workers cannot "
                 "shorten the import")
-    basis = (f"{gib:,.2f} GB of DynamoDB JSON ({line} bytes a line), {shape.parts:,} gzipped parts of "
-             f"{shape.items_per_part:,} items ({shape.put_requests:,} S3 PUTs); prepared at {PREPARE_US:g} µs per "
+    basis = (f"{gigabytes(gib)} of DynamoDB JSON ({line} bytes a line), {count_of(shape.parts, 'gzipped part')} of "
+             f"{shape.items_per_part:,} items ({count_of(shape.put_requests, 'S3 PUT')}); prepared at "
+             f"{PREPARE_US:g} µs per "
              f"{SEEDED_LINE_BYTES}-byte line per core (measured here), uploaded at {UPLOAD_MB_S[0]:g}–"
              f"{UPLOAD_MB_S[2]:g} MB/s (assumed); import {IMPORT_GB_PER_HOUR[0]:g}–{IMPORT_GB_PER_HOUR[2]:g} GB/h "
              f"after {IMPORT_START_S[0] / 60:g}–{IMPORT_START_S[2] / 60:g} min (public reports, unpublished by AWS)")
@@ -604,6 +605,20 @@ def count_words(count: int) -> str:
     return f"{count:,}"
 
 
+def count_of(count: int, word: str) -> str:
+    """'1 gzipped part', '3 gzipped parts'."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def gigabytes(gib: float) -> str:
+    """'12.34 GB', '0.0046 GB', '120 KB' (never '0.00 GB')."""
+    if gib >= 0.01:
+        return f"{gib:,.2f} GB"
+    if gib >= 0.001 / 1024:
+        return f"{gib * 1024:,.2f} MB" if gib * 1024 >= 0.01 else f"{gib * 1024 * 1024:,.0f} KB"
+    return f"{gib * 1024**3:,.0f} bytes"
+
+
 def money(usd: float) -> str:
     return f"${usd:,.2f}" if usd >= 0.01 else f"${usd:.4f}"
 
@@ -681,7 +696,8 @@ def span(row: LoadRow) -> str:
 
 
 def cost_span(row: LoadRow) -> str:
-    if math.isclose(row.cost_low, row.cost_high, rel_tol=1e-9):
+    """'$0.22', or '$0.22 ($0.15-$0.31)' when the range shows at the cent."""
+    if money(row.cost_low) == money(row.cost_high):
         return money(row.cost_usd)
     return f"{money(row.cost_usd)} ({money(row.cost_low)}–{money(row.cost_high)})"
 

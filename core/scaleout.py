@@ -38,8 +38,10 @@ import contextlib
 import importlib.util
 import logging
 import random
+import sys
 import threading
 import time
+import types
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -242,6 +244,30 @@ def check_scheduler(address: str, local_target: bool, shipped_keys: bool) -> str
     return address
 
 
+_MAIN_LOCK = threading.Lock()
+
+
+@contextmanager
+def script_hidden() -> Iterator[None]:
+    """Worker processes started in the block do not run this process's main script again.
+
+    multiprocessing's spawn (Dask's nannies use it) re-runs the parent's ``__main__`` in every child when it was
+    started by path rather than as a module: under ``streamlit run`` that is the page, which would start its own
+    servers in each worker. The workers need only ``core`` (``write_shard`` lives here): while they start,
+    ``__main__`` is a bare module with nothing to re-run. A main started as a module (``python -m core``) is kept:
+    spawn imports it by name, guarded by ``if __name__ == "__main__"``."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(getattr(main, "__spec__", None), "name", None) or not getattr(main, "__file__", None):
+        yield
+        return
+    with _MAIN_LOCK:
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            sys.modules["__main__"] = main
+
+
 @contextmanager
 def dask_client(workers: int, scheduler: str | None = None, *, connect_timeout: float = CONNECT_TIMEOUT,
                 allowed_failures: int | None = None) -> Iterator[Any]:
@@ -263,7 +289,7 @@ def dask_client(workers: int, scheduler: str | None = None, *, connect_timeout: 
             client.close()  # type: ignore[no-untyped-call]
         return
     settings = {} if allowed_failures is None else {"distributed.scheduler.allowed-failures": allowed_failures}
-    with dask.config.set(settings):
+    with dask.config.set(settings), script_hidden():
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",  # type: ignore[no-untyped-call]
                                dashboard_address="127.0.0.1:0")
     try:

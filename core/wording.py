@@ -6,6 +6,7 @@ Contract: pure, no Streamlit here; the page lays these out.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -29,13 +30,15 @@ from core.planner import (
     span,
 )
 from core.report import ProgressEvent, Report, RunResult
+from core.verdict import verdict as run_verdict
 
 
 def network_label(conditions: Conditions) -> str:
     named = next((name for name, preset in NETWORK_PRESETS.items()
                   if (preset.latency_ms, preset.jitter_ms) == (conditions.latency_ms, conditions.jitter_ms)), None)
+    jitter = f" + up to {conditions.jitter_ms:g} ms" if conditions.jitter_ms else ""
     text = "no added latency" if not conditions.latency_ms and not conditions.jitter_ms else (
-        f"{named or 'custom'} network: {conditions.latency_ms:g} ms + up to {conditions.jitter_ms:g} ms")
+        f"{named or 'custom'} network: {conditions.latency_ms:g} ms{jitter}")
     faults = [f"{name} {value:.0%}" for name, value in conditions.faults.items()]
     return text + (f", faults: {', '.join(faults)}" if faults else "")
 
@@ -62,11 +65,17 @@ def plural(count: int, word: str, many: str | None = None) -> str:
 
 
 def plan_where(plan: Plan) -> str:
-    """The target and, on the embedded one, its conditions: 'embedded (no added latency)'; a dress rehearsal says
-    so."""
-    where = f"{plan.target} ({network_label(plan.conditions)})" if plan.target == "embedded" else (
-        f"{plan.target} ({plan.endpoint_url or plan.region})")
-    return where + (" as an AWS dress rehearsal (HTTPS, signatures checked)" if plan.rehearsal else "")
+    """The target and, on a target on this machine, its conditions and capacity model: 'embedded (no added
+    latency)'; a dress rehearsal and a scale-out say so."""
+    local = plan.off_machine is None
+    place = "" if plan.target == "embedded" else f"{plan.endpoint_url or plan.region}, "
+    said = [network_label(plan.conditions)] if local else []
+    if plan.capacity.on:
+        said.append(f"capacity {plan.capacity}")
+    where = f"{plan.target} ({place}{', '.join(said)})" if said else f"{plan.target} ({place.rstrip(', ')})"
+    return where + (" as an AWS dress rehearsal (preset aws-like: HTTPS, signatures checked)" if plan.rehearsal
+                    else "") + (f" on {plural(plan.workers, 'Dask worker')}" if plan.workers > 1 else "") + (
+        f" on the Dask cluster at {plan.scheduler}" if plan.scheduler else "")
 
 
 def describe_plan(plan: Plan) -> str:
@@ -120,10 +129,11 @@ def progress_fraction(event: ProgressEvent | None, repeats: int = 1) -> float:
 
 @dataclass(frozen=True)
 class Headline:
-    """The metrics row: the fastest approach, its speed-up vs sequential, items verified, runs server-bound."""
+    """The metrics row: the approach the verdict recommends and its items/s, its speed-up vs sequential (by items/s),
+    items verified, runs server-bound."""
 
     fastest: str
-    fastest_seconds: float
+    fastest_rate: float
     speedup: float | None
     verified: int
     expected: int
@@ -132,15 +142,30 @@ class Headline:
 
 
 def headline(report: Report) -> Headline | None:
-    summaries = report.summaries()
-    if not summaries:
+    """The metrics row, from the verdict (None when no run was made): a cancelled or failed approach is never
+    "fastest"."""
+    if not report.runs:
         return None
-    fastest = min(summaries, key=lambda s: s.seconds_median)
+    said = run_verdict(report)
     problems = sum(r.verification.lost + r.verification.unexpected + r.verification.mismatched
                    + r.report.items_failed + r.report.items_unknown for r in report.runs)
-    return Headline(approach_label(fastest.approach), fastest.seconds_median, report.speedup(fastest.approach),
-                    sum(r.verification.found for r in report.runs), sum(r.verification.expected for r in report.runs),
-                    problems, sum(r.server_bound for r in report.runs))
+    return Headline(approach_label(said.approach) if said.approach else "none finished", said.items_per_second,
+                    said.speedup, sum(r.verification.found for r in report.runs),
+                    sum(r.verification.expected for r in report.runs), problems,
+                    sum(r.server_bound for r in report.runs))
+
+
+SIGNATURE_ERRORS = ("InvalidSignatureException", "IncompleteSignatureException", "MissingAuthenticationTokenException",
+                    "UnrecognizedClientException")
+
+
+def rehearsal_summary(report: Report) -> str:
+    """What the dress rehearsal checked: HTTPS and every signature, and how many the proxy refused."""
+    requests = sum(r.report.requests for r in report.runs)
+    refused = sum(count for r in report.runs for code, count in r.report.errors.items() if code in SIGNATURE_ERRORS)
+    return ("Dress rehearsal: every request went over HTTPS (a throwaway CA) and the lab's proxy checked its SigV4 "
+            f"signature as AWS does: {plural(requests, 'request')}, "
+            + ("none refused." if not refused else f":red[**{refused:,} refused**] (see Why items failed)."))
 
 
 def _bad(count: int) -> str:
@@ -175,7 +200,8 @@ def verification_rows(report: Report) -> list[dict[str, str]]:
 def conditions_label(conditions: Mapping[str, float]) -> str:
     """'no added latency' or '22 ms + 6 ms, throttle 20%' from a stored plan's conditions."""
     latency, jitter = conditions.get("latency_ms", 0.0), conditions.get("jitter_ms", 0.0)
-    parts = [f"{latency:g} ms + {jitter:g} ms" if latency or jitter else "no added latency"]
+    parts = [(f"{latency:g} ms" + (f" + {jitter:g} ms" if jitter else "")) if latency or jitter
+             else "no added latency"]
     parts += [f"{name} {conditions[name]:.0%}" for name in FAULT_LABELS if conditions.get(name)]
     return ", ".join(parts)
 
@@ -184,17 +210,44 @@ def _entry_state(entry: Entry) -> str:
     return "cancelled" if entry.cancelled else "verified" if entry.clean else "incomplete"
 
 
+def entry_conditions(entry: Entry) -> str:
+    """An entry's conditions, capacity model, preset and workers: '22 ms + 6 ms, capacity on-demand, aws-like'."""
+    parts = [conditions_label(entry.conditions)]
+    if entry.capacity != "off":
+        parts.append(f"capacity {entry.capacity}")
+    if entry.rehearsal:
+        parts.append("preset aws-like")
+    if entry.workers > 1:
+        parts.append(plural(entry.workers, "worker"))
+    return ", ".join(parts)
+
+
 def history_label(entry: Entry) -> str:
-    return (f"#{entry.id} · {dt.datetime.fromtimestamp(entry.created):%Y-%m-%d %H:%M} · {entry.target}, "
-            f"{conditions_label(entry.conditions)} · {plural(entry.items, 'book')} · {', '.join(entry.approaches)} · "
-            f"{entry.seconds:,.1f} s writing · {_entry_state(entry)}")
+    return (f"{dt.datetime.fromtimestamp(entry.created):%Y-%m-%d %H:%M} · {entry.target}, "
+            f"{entry_conditions(entry)} · {plural(entry.items, 'book')} · {', '.join(entry.approaches)} · "
+            f"{entry.seconds:,.1f} s writing · {_entry_state(entry)} · run {entry.id}")
+
+
+def run_name(data: Mapping[str, Any]) -> str:
+    """A stored run's short name for a comparison: '2026-12-06 21:14, 500 books on embedded'."""
+    created = dt.datetime.fromtimestamp(float(data.get("created") or 0))
+    return f"{created:%Y-%m-%d %H:%M}, {plural(int(data['plan']['items']), 'book')} on {data['plan']['target']}"
+
+
+def comparison_warning(first: Mapping[str, Any], second: Mapping[str, Any]) -> str | None:
+    """What makes two stored runs' seconds not comparable (other book counts), or None."""
+    a, b = int(first["plan"]["items"]), int(second["plan"]["items"])
+    if a == b:
+        return None
+    return (f"The runs wrote different book counts ({a:,} and {b:,}): compare their items/s, not their seconds "
+            "(seconds grow with the books).")
 
 
 def history_rows(entries: list[Entry]) -> list[dict[str, str]]:
     badge = {"verified": ":green-background[verified]", "incomplete": ":red-background[incomplete]",
              "cancelled": ":orange-background[cancelled]"}
-    return [{"run": f"#{e.id}", "when": f"{dt.datetime.fromtimestamp(e.created):%Y-%m-%d %H:%M:%S}",
-             "target": e.target, "conditions": conditions_label(e.conditions), "books": f"{e.items:,}",
+    return [{"when": f"{dt.datetime.fromtimestamp(e.created):%Y-%m-%d %H:%M:%S}",
+             "target": e.target, "conditions": entry_conditions(e), "books": f"{e.items:,}",
              "approaches": ", ".join(e.approaches), "seconds writing": f"{e.seconds:,.1f}",
              "verified": badge[_entry_state(e)]} for e in entries]
 
@@ -292,10 +345,24 @@ def load_spec(items: str, item_bytes: str, table: str, capacity: str, deadline: 
                     bulk_tier=cast(Tier, bulk_tier), bulk_max_wru=bulk_max_wru)
 
 
-def load_plan_rows(plan: LoadPlan) -> list[dict[str, str]]:
-    """The planner's ranked rows as the page's table shows them, each with what it rests on."""
+def load_plan_rows(plan: LoadPlan, basis: bool = True, most: int | None = None) -> list[dict[str, str]]:
+    """The planner's ranked rows as the page's table shows them (the first ``most``), each with what it rests on
+    when ``basis``."""
     deadline = plan.spec.deadline_s is not None
     return [{"#": str(i), "Approach": row.approach, "Workers": str(row.workers),
              "Time (range)": span(row) if row.possible else "-", "Cost USD (range)": cost_span(row),
              "Bound by": row.bound, **({"For the deadline": row.deadline_note or ""} if deadline else {}),
-             "Based on": row.basis} for i, row in enumerate(plan.rows, 1)]
+             **({"Based on": row.basis} if basis else {})} for i, row in enumerate(plan.rows[:most], 1)]
+
+
+_LINKABLE = re.compile(r"(?<![\w/.])((?:github\.com|docs\.aws\.amazon\.com|aws\.amazon\.com)/[\w./#%?=&-]*[\w/#])")
+_AWS_PAGE = re.compile(r"(?<![\w/.])(S3DataImport\.[\w.]+\.html)")
+_REPO_PATH = re.compile(r"(?<![\w/.`])((?:core|bench|docs|tests)/[\w./-]+\.(?:py|md|js))")
+
+
+def linked(source: str) -> str:
+    """A planner source as Markdown: web addresses as links, AWS guide pages linked, repository paths as code."""
+    text = _LINKABLE.sub(lambda m: f"[{m.group(1)}](https://{m.group(1)})", source)
+    text = _AWS_PAGE.sub(lambda m: f"[{m.group(1)}](https://docs.aws.amazon.com/amazondynamodb/latest/"
+                                   f"developerguide/{m.group(1)})", text)
+    return _REPO_PATH.sub(lambda m: f"`{m.group(1)}`", text)

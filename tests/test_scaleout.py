@@ -338,3 +338,24 @@ def test_the_cli_with_an_unreachable_scheduler_is_one_line_and_writes_nothing() 
     assert result.returncode == 1 and "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and f"127.0.0.1:{port}" in last
+
+
+def test_worker_processes_do_not_run_the_main_script_again(tmp_path: Path) -> None:
+    """Under `streamlit run` the page is ``__main__``, started by path: spawn would re-run it in every worker (the
+    page would start its own servers there). A stand-in main script that leaves a mark when it runs shows it."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    script = tmp_path / "page.py"
+    script.write_text(
+        "import os, pathlib, sys\n"
+        f"pathlib.Path({str(marks)!r}, str(os.getpid())).touch()\n"
+        "if __name__ == '__main__':\n"
+        "    from core.scaleout import dask_client\n"
+        "    with dask_client(2) as client:\n"
+        "        print(sorted(client.run(os.getpid).values()))\n")
+    done = subprocess.run([sys.executable, str(script)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    workers = json.loads(done.stdout.strip().splitlines()[-1])
+    ran = [int(path.name) for path in marks.iterdir()]
+    assert len(workers) == 2 and len(ran) == 1 and not set(ran) & set(workers)  # the parent alone ran the script
