@@ -45,12 +45,13 @@ def as_data(report: ReportLike) -> Mapping[str, Any]:
     return to_dict(report, detail=True) if isinstance(report, Report) else report
 
 
-def _by_approach(data: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def _by_approach(data: Mapping[str, Any], every: bool = False) -> dict[str, list[dict[str, Any]]]:
     """The finished runs by approach label: an interrupted run (cancelled before all its books were settled) is left
-    out of every chart, as of the verdict; a run that wrote nothing has no rate, and is left out too."""
+    out of the rate and time charts, as of the verdict, and so is a run that wrote nothing (it has no rate);
+    ``every``: all runs (what the table saw, for the capacity charts)."""
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for run in data["runs"]:
-        if run.get("interrupted") or not run["items_per_second"]:
+        if not every and (run.get("interrupted") or not run["items_per_second"]):
             continue
         runs[approach_label(run["approach"])].append(run)  # an as-shipped approach says so on every chart
     return dict(runs)
@@ -273,7 +274,7 @@ CAPACITY_LINE = "#dc2626"
 def _capacity_runs(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Each approach's first run that has capacity figures: its ``capacity`` dict."""
     out: dict[str, dict[str, Any]] = {}
-    for name, runs in _by_approach(data).items():
+    for name, runs in _by_approach(data, every=True).items():
         use = next((r["capacity"] for r in runs if r.get("capacity")), None)
         if use is not None:
             out[name] = use

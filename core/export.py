@@ -28,7 +28,7 @@ CSV_FIELDS = ("approach", "repeat", "table", "items", "seconds", "items_per_seco
               "expected", "found", "lost", "unexpected", "mismatched", "recovered", "capacity", "consumed_wru",
               "goodput_wru_per_second", "peak_wru_per_second", "capacity_wru_per_second", "goodput_ratio",
               "capacity_requests", "refused_requests", "waste", "throttle_reasons", "label", "as_shipped",
-              "interrupted")
+              "interrupted", "cancelled")
 
 
 MAX_CHART_SAMPLES = 2_000
@@ -80,8 +80,11 @@ def to_json(report: Report, answer: Verdict | None = None) -> str:
     return json.dumps(to_dict(report, answer=answer), indent=2, ensure_ascii=False)
 
 
-def csv_row(run: dict[str, Any]) -> dict[str, Any]:
+def csv_row(run: dict[str, Any], cancelled: bool = False) -> dict[str, Any]:
+    """One run as a CSV row: ``repeat`` counts from 1 as the page shows it; ``cancelled``: the plan was cancelled."""
     row = {key: run[key] for key in CSV_FIELDS if key in run}
+    row["repeat"] = run["repeat"] + 1
+    row["cancelled"] = cancelled
     row["errors"] = ";".join(f"{code}={count}" for code, count in sorted(run["errors"].items()))
     row.update({f"latency_ms_{k}": v for k, v in run["latency_ms"].items()})
     row.update(run["verification"])
@@ -100,7 +103,7 @@ def to_csv(report: Report) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for run in to_dict(report)["runs"]:
-        writer.writerow(csv_row(run))
+        writer.writerow(csv_row(run, report.cancelled))
     return out.getvalue()
 
 

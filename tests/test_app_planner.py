@@ -18,7 +18,9 @@ def page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("LAB_HISTORY_PATH", str(tmp_path / "history.sqlite3"))
     monkeypatch.setenv("LOCALSTACK_HOST", "127.0.0.1:9")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    return AppTest.from_file(APP, default_timeout=120).run()
+    app = AppTest.from_file(APP, default_timeout=120).run()
+    app.switch_page("app_pages/plan_load.py").run()
+    return app.toggle(key="load_all").set_value(True).run()  # every row, with what it rests on
 
 
 def planner_table(app: AppTest) -> Any:
@@ -26,7 +28,7 @@ def planner_table(app: AppTest) -> Any:
 
 
 def markdown(app: AppTest) -> str:
-    return "\n".join(str(m.value) for m in app.markdown)
+    return "\n".join(str(m.value) for m in (*app.success, *app.markdown))
 
 
 def test_the_default_question_gets_a_recommendation_and_a_table_with_sources(page: AppTest) -> None:

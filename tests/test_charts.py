@@ -50,15 +50,15 @@ def test_medians_and_speedups() -> None:
     assert charts.speedups(report(result("async", 1.0))) == {"async": None}
 
 
-def test_seconds_bar_has_one_bar_per_approach_with_speedup_labels_and_whiskers() -> None:
+def test_seconds_bar_has_one_bar_per_approach_with_its_seconds_and_whiskers() -> None:
     figure = charts.seconds_bar(REPORT)
     assert len(figure.data) == 1  # the study's seconds (other books, other machine) are never on this axis
     bars = figure.data[0]
     assert bars.name == "this lab (100 books, embedded)"
     assert list(bars.x) == ["sequential", "threaded", "async"] and list(bars.y) == [10.0, 2.0, 0.5]
-    assert list(bars.text) == ["1.0×", "5.0×", "20.0×<br>server-bound"]  # one async repeat saturated the server
+    assert list(bars.text) == ["10.00 s", "2.00 s", "0.50 s<br>server-bound"]  # one async repeat saturated the server
     assert list(bars.error_y.array) == [2.0, 0.0, 0.0] and list(bars.error_y.arrayminus) == [2.0, 0.0, 0.0]
-    assert "speed-up vs sequential" in figure.layout.title.subtitle.text
+    assert "labels: seconds" in figure.layout.title.subtitle.text  # the labels are what the subtitle says
     assert figure.layout.font.size >= 14 and figure.layout.uniformtext.minsize >= 12
 
 
@@ -102,7 +102,20 @@ def test_throughput_bar() -> None:
     assert len(figure.data) == 1
     assert list(figure.data[0].x) == ["sequential", "threaded", "async"]
     assert list(figure.data[0].y) == [10.0, 50.0, 200.0]
-    assert list(figure.data[0].text)[:2] == ["1.0×", "5.0×"]
+    assert list(figure.data[0].text) == ["10/s", "50/s", "200/s<br>server-bound"]  # ours in items/s, as the study's
+    assert "labels: items/s" in figure.layout.title.subtitle.text
+    study = charts.throughput_bar(REPORT, reference=True).data[1]
+    assert list(study.text) == ["12/s", "140/s", "904/s"]
+
+
+def test_cancelled_and_failed_runs_are_not_drawn_as_if_finished() -> None:
+    """A cancelled sequential run (35 of 100 books) has no bar for the whole count; a run that wrote nothing has no
+    rate; without a finished sequential run there are no speed-ups to draw, the study's neither."""
+    cancelled = replace(result("sequential", 14.77, items=35), repeat=0)
+    data = to_dict(Report(Plan(approaches=("sequential", "async"), items=100), {}, (cancelled,), cancelled=True))
+    assert list(charts.seconds_bar(data).data[0].x) == [] and not charts.has_sequential(data)
+    assert [t.name for t in charts.speedup_bar(data).data] == ["this lab (100 books, embedded)"]
+    assert charts.has_sequential(REPORT)
 
 
 def test_latency_and_timeline_have_one_trace_per_approach() -> None:
