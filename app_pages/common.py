@@ -351,9 +351,9 @@ def conditions() -> tuple[Conditions, Capacity] | None:
         try:
             latency = wording.parse_number(typed[0], "Latency (ms)", 0, 60_000)
             jitter = wording.parse_number(typed[1], "Jitter (ms)", 0, 60_000)
-        except ConfigError as problem:
-            bar.error(str(problem))
-            st.session_state.sidebar_problem = str(problem)
+        except ConfigError as bad:
+            bar.error(str(bad))
+            st.session_state.sidebar_problem = str(bad)
             return None
     faulty = any(st.session_state.get(name, 0.0) for name in FAULTS)
     hints = {"throttle": "400 ProvisionedThroughputExceededException; batches hold items back",
@@ -371,9 +371,8 @@ def conditions() -> tuple[Conditions, Capacity] | None:
         units = wording.parse_whole(wcu, "Provisioned WCU", 1, MAX_UNITS) if mode == "provisioned" else 0
         capacity = parse_capacity(f"provisioned={units}" if mode == "provisioned" else mode)
     except ConfigError as error:
-        problem = str(error)
-        bar.error(problem)
-        st.session_state.sidebar_problem = problem
+        bar.error(str(error))
+        st.session_state.sidebar_problem = str(error)
         return None
     st.session_state.sidebar_problem = None
     return Conditions(latency, jitter, **faults), capacity

@@ -45,11 +45,11 @@ with guard():
                                     "capacity (measured: 0.89-1.04 of it, against 0.33-0.93 standard)")
     tier, max_wru = "STANDARD", 0
     if table == "existing":
-        cols = st.columns(2)
-        tier = cols[0].radio("Bulk put tier", TIERS, key="load_bulk_tier", horizontal=True,
+        bulk = st.columns(2)
+        tier = bulk[0].radio("Bulk put tier", TIERS, key="load_bulk_tier", horizontal=True,
                              help="bulk-put's PerformanceTier: its rate and price are assumptions (AWS publishes "
                                   "none)")
-        max_wru = cols[1].number_input("Bulk put max WRU (0: DynamoDB's default)", 0, 10**9, 0, step=1024,
+        max_wru = bulk[1].number_input("Bulk put max WRU (0: DynamoDB's default)", 0, 10**9, 0, step=1024,
                                        key="load_bulk_max_wru", help="MaxWriteRequestUnits, at least 1,024")
     spec = None
     try:
