@@ -290,12 +290,16 @@ def verification(report: Report) -> None:
     problems = any(r.verification.lost or r.verification.unexpected or r.verification.mismatched
                    or r.report.items_failed or r.report.items_unknown for r in report.runs)
     unchecked = any(not r.verification.checked for r in report.runs)
+    cut_short = any(r.verification.cut_short for r in report.runs)
     if report.clean:
         st.success(f"Verified: every run wrote all {wording.plural(report.plan.items, 'book')}, none lost.")
     elif problems:
         st.error("Not every book was written and verified: the red cells say what is missing.")
     elif unchecked:
         st.error("A table could not be read back, so its run is not verified (the reason is above).")
+    elif cut_short:
+        st.warning("The verification was cancelled before every book was read back: whether the books not "
+                   "checked are on the table is unknown.")
     elif report.cancelled:
         st.info("Every book the cancelled runs wrote was verified; the runs stopped before writing the rest.")
     st.table(wording.verification_rows(report), hide_index=True, border="horizontal")

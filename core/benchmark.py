@@ -34,7 +34,7 @@ from core.emulator import Emulator
 from core.emulator.upstream import needs_proxy
 from core.engines import LocalEngine
 from core.environment import environment
-from core.errors import LabError, TargetError
+from core.errors import Cancelled, LabError, TargetError
 from core.importer import ImportCancelled, ImportOptions, ImportProgress, prepare_table, run_import
 from core.model import Conditions, Plan
 from core.monitor import cpu_sampler, watch
@@ -48,8 +48,15 @@ from core.verify import verify
 from core.writers import WriterOptions, write
 
 ADMIN_ATTEMPTS = 3  # reset and verification calls: botocore's standard retries, a dead server fails in seconds
-ADMIN_TIMEOUT = 10.0
+ADMIN_TIMEOUT = 10.0  # plus the plan's added latency and jitter (admin_timeout)
 LEASE_ATTEMPTS, LEASE_TIMEOUT = 2, 3.0  # small conditional writes: a hung target must not hold the exit for long
+
+
+def admin_timeout(conditions: Conditions, base: float) -> float:
+    """The timeout of the lab's own calls (reset, describe, delete, verification, leases) under ``conditions``: the
+    server delays every request by up to their latency plus jitter, so the timeout allows that on top of ``base``
+    (a 60,000 ms latency gives the admin calls 70 s, the lease calls 63 s)."""
+    return base + conditions.added_seconds
 
 
 class PhaseFailed(Exception):
@@ -123,14 +130,18 @@ def run(plan: Plan, *, emulator: Server | None = None, credentials: Credentials 
             proxy = controls = Emulator(upstream=target.endpoint_url).start()
             target = replace(target, endpoint_url=proxy.endpoint_url)
         servers = [server for server in (emulator, proxy, moto) if server is not None]
-        client = target.client(max_attempts=ADMIN_ATTEMPTS, timeout=ADMIN_TIMEOUT)
+        client = target.client(max_attempts=ADMIN_ATTEMPTS, timeout=admin_timeout(plan.conditions, ADMIN_TIMEOUT))
         tables = [APPROACHES[name].table for name in plan.approaches]
         with contextlib.ExitStack() as stack:
             try:
                 for table in tables:
                     check_schema(client, table)  # before anything is written anywhere
-                leases = target.client(max_attempts=LEASE_ATTEMPTS, timeout=LEASE_TIMEOUT)
-                stack.enter_context(lease.hold(leases, tables))  # another run here: refused, nothing written
+                leases = target.client(max_attempts=LEASE_ATTEMPTS,
+                                       timeout=admin_timeout(plan.conditions, LEASE_TIMEOUT))
+                # another run here: refused, nothing written
+                stack.enter_context(lease.hold(leases, tables, cancel=cancel))
+            except Cancelled:
+                return Report(plan, environment(), (), cancelled=True)
             except (BotoCoreError, ClientError) as error:
                 raise TargetError(f"the target failed before anything was written ({_one_line(error)}): "
                                   "run the plan again") from None
@@ -204,6 +215,8 @@ def _run_plan(plan: Plan, ctx: _Run, progress: Callable[[ProgressEvent], None] |
                 return Report(plan, environment(), tuple(runs), cancelled=True)
             try:
                 runs.append(_run_one(plan, name, repeat, ctx, options, progress))
+            except Cancelled:  # during a wait, before this approach wrote anything
+                return Report(plan, environment(), tuple(runs), cancelled=True)
             except PhaseFailed as failed:
                 if failed.result is not None:
                     runs.append(failed.result)
@@ -218,9 +231,12 @@ def _run_plan(plan: Plan, ctx: _Run, progress: Callable[[ProgressEvent], None] |
 
 def _phase(name: str, what: str, ctx: _Run, action: Callable[[], Any],
            result: Callable[[], RunResult | None] = lambda: None) -> Any:
-    """Run one phase; a target error ends the plan with one line naming the phase (and the run so far)."""
+    """Run one phase; a target error ends the plan with one line naming the phase (and the run so far). A cancel
+    during one of its waits (``Cancelled``) is passed on: it is no failure."""
     try:
         return action()
+    except Cancelled:
+        raise
     except (BotoCoreError, ClientError, LabError, OSError) as error:
         cause = ctx.died() or _one_line(error)
         raise PhaseFailed(f"{what} of {name} failed: {cause}; the plan stopped there, run it again", result()) \
@@ -231,19 +247,20 @@ def _write(plan: Plan, name: str, books: tuple[int, int], ctx: _Run, options: Wr
            progress: Callable[[int], None] | None = None, board: dict[int, int] | None = None,
            ) -> tuple[RunReport, Callable[[], Iterator[Book]]]:
     """Write ``books`` (count, start) with one approach, in this process or across the plan's Dask workers (whose
-    shards' counts go to ``board``); the report and how to regenerate the books it settled (for verification)."""
+    shards' counts go to ``board``); the report (every one of the ``count`` books accounted for: those a stopped run
+    never took are not sent) and how to regenerate the books it took (for verification)."""
     count, start = books
     if ctx.dask is None:
         report = write(name, generate_books(count, plan.seed, start=start), ctx.target, replace(options, cancel=stop),
-                       progress=progress)
-        return report, lambda: generate_books(report.items, plan.seed, start=start)
+                       progress=progress).planned(count)
+        return report, lambda: generate_books(report.taken, plan.seed, start=start)
     from core.scaleout import cluster_workers, run_sharded
 
     # an existing cluster without --workers: one shard per worker it has
     shards = cluster_workers(ctx.dask) if plan.scheduler is not None and plan.workers == 1 else plan.workers
     sharded = run_sharded(name, count, plan.seed, shards, ctx.target, options, client=ctx.dask, start=start,
                           cancel=stop, progress=_shard_progress(progress, count, {} if board is None else board))
-    return sharded.report, sharded.books
+    return sharded.report.planned(count), sharded.books
 
 
 def _shard_progress(progress: Callable[[int], None] | None, total: int,
@@ -281,14 +298,16 @@ def _run_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptio
     started = time.perf_counter()
     tell("reset", 0, plan.items, started)
     if plan.warmup and repeat == 0:
-        _phase(name, "the reset before the warm-up", ctx, lambda: reset_table(ctx.client, table))
+        _phase(name, "the reset before the warm-up", ctx, lambda: reset_table(ctx.client, table, cancel=options.cancel))
         tell("warmup", 0, plan.warmup, started)
         stop = threading.Event()
         with watch(options.cancel, ctx.alive, stop):
             warm, _ = _write(plan, name, (plan.warmup, plan.items), ctx, options, stop)
-        if stop.is_set() and not (options.cancel is not None and options.cancel.is_set()):
+        if stop.is_set() and not _cancelled(options):
             raise PhaseFailed(f"the warm-up of {name} failed: {ctx.died() or warm.halted or 'it was stopped'}", None)
-    _phase(name, "the table reset", ctx, lambda: reset_table(ctx.client, table))
+    _phase(name, "the table reset", ctx, lambda: reset_table(ctx.client, table, cancel=options.cancel))
+    if _cancelled(options):  # cancelled during the reset or the warm-up: the write does not start
+        raise Cancelled(f"{name} was cancelled before its write")
     started, wall = time.perf_counter(), time.time()
     stop = threading.Event()
     engine_pid = ctx.engine.pid if ctx.engine is not None else None
@@ -301,12 +320,14 @@ def _run_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptio
         raise PhaseFailed(f"{died} during the {name} run ({report.items_ok:,} of {plan.items:,} items "
                           "acknowledged): the run is marked failed; run the plan again",
                           RunResult(repeat, report, Verification.not_checked(report.items), None))
-    if report.halted and not _answers(ctx.target):  # dead or hung: verifying would only wait out its timeouts
+    if report.halted and not _answers(ctx.target, plan.conditions):  # dead or hung: verifying would wait it out
         raise PhaseFailed(f"the {name} run gave up: {report.halted}; the target no longer answers, so the table "
                           "was not verified",
                           RunResult(repeat, report, Verification.not_checked(report.items), cpu, use))
     tell("verify", report.items, plan.items, started, report.items_per_second)
-    check = _phase(name, "the verification", ctx, lambda: verify(ctx.client, table, settled(), report),
+    # A cancel during the verification cuts it short; a run cancelled during its write still verifies what it wrote.
+    interrupt = None if _cancelled(options) else options.cancel
+    check = _phase(name, "the verification", ctx, lambda: verify(ctx.client, table, settled(), report, interrupt),
                    lambda: RunResult(repeat, report, Verification.not_checked(report.items), cpu, use))
     tell("done", report.items, plan.items, started, report.items_per_second)
     result = RunResult(repeat, report, check, cpu, use)
@@ -337,7 +358,7 @@ def _import_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOp
     target = ctx.importer or ctx.target
     table = APPROACHES[name].table
     local = target.is_local  # the lab's own server: it makes the bucket, replaces the table, removes the parts
-    client = target.client(max_attempts=ADMIN_ATTEMPTS, timeout=ADMIN_TIMEOUT)
+    client = target.client(max_attempts=ADMIN_ATTEMPTS, timeout=admin_timeout(plan.conditions, ADMIN_TIMEOUT))
     started = time.perf_counter()
 
     def tell(phase: str, done: int, detail: str | None = None) -> None:
@@ -349,7 +370,8 @@ def _import_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOp
         tell("write", min(event.done, plan.items), event.line)  # the books uploaded: never back to 0 for the import
 
     tell("reset", 0)
-    _phase(name, "the check for an old table", ctx, lambda: prepare_table(client, table, local, target.region))
+    _phase(name, "the check for an old table", ctx,
+           lambda: prepare_table(client, table, local, target.region, options.cancel))
     stop = threading.Event()
     import_options = ImportOptions(S3Location(plan.s3_bucket or IMPORT_BUCKET, plan.s3_prefix), local=local,
                                    items=plan.items, poll_seconds=0.2 if local else 10.0, cancel=stop,
@@ -400,7 +422,7 @@ def _bulk_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOpti
         tell("write", min(event.operation.processed_items if event.operation else 0, plan.items), event.line)
 
     tell("reset", 0)
-    _phase(name, "the table reset", ctx, lambda: reset_table(ctx.client, table))
+    _phase(name, "the table reset", ctx, lambda: reset_table(ctx.client, table, cancel=options.cancel))
     stop = threading.Event()
     local = s3_target.is_local
     step = plan.items / plan.bulk_malformed if plan.bulk_malformed else 0
@@ -449,9 +471,13 @@ def _bulk_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOpti
     return result
 
 
-def _answers(target: Target) -> bool:
+def _cancelled(options: WriterOptions) -> bool:
+    return options.cancel is not None and options.cancel.is_set()
+
+
+def _answers(target: Target, conditions: Conditions) -> bool:
     try:
-        check_reachable(target, timeout=LEASE_TIMEOUT)
+        check_reachable(target, timeout=admin_timeout(conditions, LEASE_TIMEOUT))
     except LabError:
         return False
     return True

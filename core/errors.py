@@ -4,7 +4,8 @@ LabError
 ├── ConfigError      bad input from the user (CLI flags, page widgets, environment); nothing has been written
 ├── EmulatorError    the embedded DynamoDB could not be started, reached or stopped
 ├── TargetError      a target is unreachable, refuses our credentials or holds an unusable table
-└── WriteFailed      a write could not be completed (raised only where a caller asks for all-or-nothing)
+├── WriteFailed      a write could not be completed (raised only where a caller asks for all-or-nothing)
+└── Cancelled        the user cancelled while the lab waited (for a table, a lease): nothing more was started
 """
 
 from __future__ import annotations
@@ -31,3 +32,7 @@ class TargetError(LabError):
 
 class WriteFailed(LabError):
     """A write failed for good (non-retryable error or retry budget spent)."""
+
+
+class Cancelled(LabError):
+    """The user cancelled during a wait; the line says what was being waited for. Not a failure of the target."""

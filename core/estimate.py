@@ -246,7 +246,7 @@ def calibrate(plan: Plan, reports: Iterable[Mapping[str, Any]], machine: Mapping
         for run in data.get("runs", []):
             chosen = APPROACHES.get(run.get("approach", ""))
             if chosen is None or chosen.driver in ("import", "bulk") or run.get("failed_items") \
-                    or run.get("unknown_items") or run.get("seconds", 0) <= 0:
+                    or run.get("unknown_items") or run.get("not_sent_items") or run.get("seconds", 0) <= 0:
                 continue
             if len(floors.get(chosen.name, [])) + len(factors.get(chosen.name, [])) >= per_approach:
                 continue

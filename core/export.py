@@ -23,12 +23,12 @@ from core.report import Report, RunResult
 from core.verdict import Verdict, interrupted, verdict
 
 CSV_FIELDS = ("approach", "repeat", "table", "items", "seconds", "items_per_second", "requests", "retries",
-              "throttled", "errors", "failed_items", "unknown_items", "latency_ms_p50", "latency_ms_p95",
-              "latency_ms_p99", "latency_ms_max", "client_cpu_seconds", "server_cpu_percent", "server_bound",
-              "expected", "found", "lost", "unexpected", "mismatched", "recovered", "capacity", "consumed_wru",
-              "goodput_wru_per_second", "peak_wru_per_second", "capacity_wru_per_second", "goodput_ratio",
-              "capacity_requests", "refused_requests", "waste", "throttle_reasons", "label", "as_shipped",
-              "interrupted", "cancelled")
+              "throttled", "errors", "failed_items", "unknown_items", "not_sent_items", "latency_ms_p50",
+              "latency_ms_p95", "latency_ms_p99", "latency_ms_max", "client_cpu_seconds", "server_cpu_percent",
+              "server_bound", "expected", "found", "lost", "unexpected", "mismatched", "recovered", "unchecked",
+              "capacity", "consumed_wru", "goodput_wru_per_second", "peak_wru_per_second", "capacity_wru_per_second",
+              "goodput_ratio", "capacity_requests", "refused_requests", "waste", "throttle_reasons", "label",
+              "as_shipped", "interrupted", "cancelled")
 
 
 MAX_CHART_SAMPLES = 2_000
@@ -53,6 +53,7 @@ def run_dict(run: RunResult, plan: Plan, detail: bool = False) -> dict[str, Any]
         "seconds": round(report.seconds, 4), "items_per_second": round(report.items_per_second, 2),
         "requests": report.requests, "retries": report.retries, "throttled": report.throttled,
         "errors": dict(report.errors), "failed_items": report.items_failed, "unknown_items": report.items_unknown,
+        "not_sent_items": report.items_not_sent,
         "latency_ms": {"p50": round(latency.p50, 3), "p95": round(latency.p95, 3), "p99": round(latency.p99, 3),
                        "max": round(latency.max, 3)},
         "client_cpu_seconds": round(report.client_cpu_seconds, 4),
@@ -62,7 +63,7 @@ def run_dict(run: RunResult, plan: Plan, detail: bool = False) -> dict[str, Any]
         "notes": list(report.notes),
         "verification": {"expected": check.expected, "found": check.found, "lost": check.lost,
                          "unexpected": check.unexpected, "mismatched": check.mismatched,
-                         "recovered": check.recovered},
+                         "recovered": check.recovered, "unchecked": check.unchecked},
         "capacity": None if run.capacity_use is None else run.capacity_use.as_dict(),
         **extra,
     }

@@ -113,13 +113,13 @@ class ImportProgress:
 ImportProgressCallback = Callable[[ImportProgress], None]
 
 
-def prepare_table(client: Any, table: str, local: bool, region: str) -> None:
-    """An import creates its table: a table of that name must not exist. The lab deletes its own on a local engine;
-    on AWS a ``TargetError`` says how to remove it."""
+def prepare_table(client: Any, table: str, local: bool, region: str, cancel: threading.Event | None = None) -> None:
+    """An import creates its table: a table of that name must not exist. The lab deletes its own on a local engine
+    (a cancel stops that wait: ``Cancelled``); on AWS a ``TargetError`` says how to remove it."""
     if describe_table(client, table) is None:
         return
     if local:
-        delete_table(client, table)
+        delete_table(client, table, cancel=cancel)
         return
     raise TargetError(f"table {table} already exists in {region}: an import creates a new table; delete it with "
                       f"`aws dynamodb delete-table --table-name {table} --region {region}` and run again")

@@ -11,6 +11,7 @@ runs a daemon thread renews the leases; on exit they are released. A run that di
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -79,10 +80,12 @@ def _release_all(client: DynamoDBClient, tables: Iterable[str], run: str) -> Non
 
 
 @contextmanager
-def hold(client: DynamoDBClient, tables: Iterable[str], clock: Callable[[], float] = time.time) -> Iterator[str]:
-    """Hold a lease on every table while the block runs; yields this run's id."""
+def hold(client: DynamoDBClient, tables: Iterable[str], clock: Callable[[], float] = time.time,
+         cancel: threading.Event | None = None) -> Iterator[str]:
+    """Hold a lease on every table while the block runs; yields this run's id. A cancel while the lease table is
+    being created stops that wait (``Cancelled``), nothing taken."""
     run, names, since = uuid.uuid4().hex, sorted(set(tables)), clock()
-    create_table(client, LEASE_TABLE)
+    create_table(client, LEASE_TABLE, cancel=cancel)
     taken: list[str] = []
     try:
         for name in names:

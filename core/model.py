@@ -93,6 +93,12 @@ class Conditions:
         return asdict(self)
 
     @property
+    def added_seconds(self) -> float:
+        """The most these conditions add to one request's time (latency plus the whole jitter), in seconds: what any
+        timeout of a call through them must allow on top of its own."""
+        return (self.latency_ms + self.jitter_ms) / 1000
+
+    @property
     def faults(self) -> dict[str, float]:
         """The faults that are on, by name."""
         return {name: getattr(self, name) for name in FAULTS if getattr(self, name)}

@@ -65,7 +65,8 @@ def cpu_sampler(pid: int | None, interval: float = 0.2) -> Iterator[list[float]]
 @contextmanager
 def watch(cancel: threading.Event | None, alive: Callable[[], bool], stop: threading.Event,
           interval: float = 0.1) -> Iterator[None]:
-    """Sets ``stop`` when ``cancel`` is set or ``alive()`` turns False, while the block runs."""
+    """Sets ``stop`` when ``cancel`` is set or ``alive()`` turns False, while the block runs (checked on entry too:
+    a block entered after a cancel starts stopped)."""
 
     def check() -> bool:
         if (cancel is not None and cancel.is_set()) or not alive():
@@ -73,5 +74,8 @@ def watch(cancel: threading.Event | None, alive: Callable[[], bool], stop: threa
             return False
         return True
 
+    if not check():
+        yield
+        return
     with every(interval, check, "lab-watchdog"):
         yield

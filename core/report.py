@@ -10,7 +10,7 @@ import math
 import statistics
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.capacity import CapacityUse
@@ -45,8 +45,9 @@ class LatencySummary:
 
 @dataclass(frozen=True)
 class RunReport:
-    """One writer run. Items end in exactly one of: ok (acknowledged), failed (refused for good) or unknown
-    (no answer after the last attempt: may or may not be written)."""
+    """One writer run. Items end in exactly one of: ok (acknowledged), failed (refused for good), unknown (an
+    attempt got no answer: may or may not be written) or not sent (the run stopped before taking them from its
+    stream: not written). ``items`` counts all four; the books taken (``taken``) are the stream's first ones."""
 
     approach: str
     table: str
@@ -67,6 +68,18 @@ class RunReport:
     unknown_isbns: tuple[str, ...] = field(default=(), repr=False)
     halted: str | None = None  # why the circuit breaker gave up on the target, one line
     notes: tuple[str, ...] = ()  # facts about the run to show beside it (e.g. s3-import ran on moto), one line each
+    items_not_sent: int = 0  # books of the plan never taken from the stream (the run stopped first)
+
+    @property
+    def taken(self) -> int:
+        """The books the writer took from its stream: the stream's first ``taken`` books, the ones verified."""
+        return self.items - self.items_not_sent
+
+    def planned(self, count: int) -> RunReport:
+        """This report accounting for a plan of ``count`` books: those never taken are counted not sent."""
+        if count <= self.items:
+            return self
+        return replace(self, items=count, items_not_sent=self.items_not_sent + count - self.items)
 
     @property
     def items_per_second(self) -> float:
@@ -89,7 +102,8 @@ class Verification:
     mismatched: present with other attributes; lost: acknowledged but absent; missing: absent and reported failed or
     unknown (not lost, but not written); unexpected: present but never given; recovered: reported failed or unknown,
     yet present. ``checked`` False: the table could not be read back (the reason is the report's error), so
-    nothing above was counted.
+    nothing above was counted. ``unchecked``: books not read back because the verification was cut short (a cancel):
+    whether they are on the table is unknown; ``unexpected`` was then not counted.
     """
 
     expected: int
@@ -100,6 +114,7 @@ class Verification:
     recovered: int
     missing: int = 0
     checked: bool = True
+    unchecked: int = 0
 
     @classmethod
     def not_checked(cls, expected: int) -> Verification:
@@ -108,6 +123,11 @@ class Verification:
     @property
     def ok(self) -> bool:
         return self.checked and self.found == self.expected and not (self.lost or self.unexpected or self.mismatched)
+
+    @property
+    def cut_short(self) -> bool:
+        """The read-back was stopped before every book was checked."""
+        return self.unchecked > 0
 
 
 def speedup(seconds: Mapping[str, float], approach: str, baseline: str = "sequential") -> float | None:

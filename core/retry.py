@@ -158,6 +158,17 @@ def first_wave(parallel: int, sent: int, floor: int = FIRST_FAILURES) -> int:
     return max(floor, min(parallel, sent, 64))
 
 
+HUNG_FLOOR = 10.0  # seconds: the shortest silence taken for a hung server
+HUNG_TIMEOUTS = 3  # ... else this many request timeouts
+
+
+def hung_after(request_timeout: float) -> float:
+    """Seconds without any answer after which a target counts as hung: ``HUNG_TIMEOUTS`` request timeouts, at least
+    ``HUNG_FLOOR`` (30 s at the default 10 s timeout; 10 s at 1 s). A slow target still answers within a timeout, so
+    only one that answers nothing at all for that long is given up."""
+    return max(HUNG_FLOOR, HUNG_TIMEOUTS * request_timeout)
+
+
 class CircuitBreaker:
     """Opens when the target refuses everything, so one run gives up in seconds, not hours.
 
@@ -172,9 +183,10 @@ class CircuitBreaker:
     - ``refusals`` connections in a row were refused: nothing listens at the endpoint (any more: the lab checked
       it answered before the run); a server that answers, even with a throttle, is alive, and waiting out
       ``window`` backoffs for a dead one would keep a sequential run sleeping for minutes; or
-    - the target has not answered at all (every attempt timed out, was cut or refused) for ``silence`` seconds,
-      over at least 3 attempts in a row: a hung server, which a sequential run would otherwise wait out one
-      request timeout and one backoff at a time until ``window`` (minutes).
+    - the target has not answered at all (every attempt timed out, was cut or refused) for ``silence`` seconds
+      (``hung_after`` the run's request timeout), over at least 3 attempts in a row: a hung server, which a
+      sequential run would otherwise wait out one request timeout and one backoff at a time until ``window``
+      (minutes).
 
     At a 30 % fault rate the chance of a false opening is 0.3**8 = 7e-5 per run for the first rule and 0.3**window
     per attempt for the second (window >= 24: below 3e-13). Compared with botocore's retry quota (a bucket of 500
@@ -185,7 +197,7 @@ class CircuitBreaker:
     """
 
     def __init__(self, parallel: int = 1, first_failures: int = FIRST_FAILURES, window: int = 24, refusals: int = 5,
-                 silence: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 silence: float = hung_after(10.0), clock: Callable[[], float] = time.monotonic) -> None:
         self.parallel = parallel
         self.floor = first_failures
         self.sent: int | None = None  # distinct requests started (``send``); None: nobody counts, assume parallel

@@ -160,7 +160,7 @@ def merge_reports(results: Sequence[ShardResult], rng: random.Random | None = No
         seconds=max(0.0, end - origin), requests=sum(r.requests for r in reports),
         retries=sum(r.retries for r in reports), throttled=sum(r.throttled for r in reports), errors=dict(errors),
         items_ok=sum(r.items_ok for r in reports), items_failed=sum(r.items_failed for r in reports),
-        items_unknown=sum(r.items_unknown for r in reports),
+        items_unknown=sum(r.items_unknown for r in reports), items_not_sent=sum(r.items_not_sent for r in reports),
         latencies_ms=merged_latencies(ordered, rng or random.Random(0)),
         client_cpu_seconds=sum(r.client_cpu_seconds for r in reports),
         timeline=merged_timeline(timed, origin),

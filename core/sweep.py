@@ -224,7 +224,7 @@ def run_sweep(sweep: SweepPlan, *, emulator: Server | None = None, credentials: 
 
         report = run(step, emulator=emulator, credentials=credentials, progress=relay, cancel=cancel)
         for result in report.runs:
-            points.append(SweepPoint(result.approach, step.concurrency, result.report.items, result.report.seconds,
+            points.append(SweepPoint(result.approach, step.concurrency, result.report.taken, result.report.seconds,
                                      result.report.items_per_second, result.server_cpu_percent, result.server_bound,
                                      result.clean))
         if report.error or report.cancelled:

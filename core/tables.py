@@ -1,11 +1,14 @@
 """Lab tables: one on-demand table per approach, keyed by ``isbn`` (S, HASH).
 
 Contract: every function takes a boto3 DynamoDB client and blocks until DynamoDB reports the table ACTIVE (or
-gone). A table that exists with another key schema is never touched: ``TargetError`` says how to fix it.
+gone), or until ``cancel`` is set: the wait then stops within one poll (at most ``POLL_CAP`` seconds plus one
+DescribeTable call) and raises ``Cancelled``. A table that exists with another key schema is never touched:
+``TargetError`` says how to fix it.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from core.approaches import TABLES
-from core.errors import TargetError
+from core.errors import Cancelled, TargetError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 KEY = "isbn"
 LEASE_TABLE = "LabLeases"  # core.lease: which run holds which table (keyed by the table's name under KEY)
+POLL_CAP = 1.0  # the longest pause between two DescribeTable calls while waiting
 
 
 @dataclass(frozen=True)
@@ -35,13 +39,16 @@ def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def _wait(probe: Callable[[], bool], what: str, timeout: float) -> None:
+def _wait(probe: Callable[[], bool], what: str, timeout: float, cancel: threading.Event | None = None) -> None:
     delay, deadline = 0.02, time.monotonic() + timeout
-    while not probe():
+    stop = cancel or threading.Event()
+    while not stop.is_set() and not probe():
         if time.monotonic() > deadline:
             raise TargetError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(delay)
-        delay = min(delay * 2, 2.0)
+        stop.wait(delay)
+        delay = min(delay * 2, POLL_CAP)
+    if stop.is_set():
+        raise Cancelled(f"cancelled while waiting for {what}")
 
 
 def describe_table(client: DynamoDBClient, name: str) -> TableInfo | None:
@@ -71,7 +78,8 @@ def check_schema(client: DynamoDBClient, name: str) -> None:
                           " (the lab needs isbn (S) as its only key)")
 
 
-def create_table(client: DynamoDBClient, name: str, timeout: float = 300.0) -> None:
+def create_table(client: DynamoDBClient, name: str, timeout: float = 300.0,
+                 cancel: threading.Event | None = None) -> None:
     """Create an on-demand table keyed by isbn and wait until it is ACTIVE (an existing lab table is kept)."""
     check_schema(client, name)
     try:
@@ -85,24 +93,26 @@ def create_table(client: DynamoDBClient, name: str, timeout: float = 300.0) -> N
         if _code(error) != "ResourceInUseException":
             raise
     _wait(lambda: (info := describe_table(client, name)) is not None and info.status == "ACTIVE",
-          f"table {name} to become ACTIVE", timeout)
+          f"table {name} to become ACTIVE", timeout, cancel)
 
 
-def delete_table(client: DynamoDBClient, name: str, timeout: float = 300.0) -> None:
+def delete_table(client: DynamoDBClient, name: str, timeout: float = 300.0,
+                 cancel: threading.Event | None = None) -> None:
     """Delete a table if it exists and wait until it is gone."""
     try:
         client.delete_table(TableName=name)
     except ClientError as error:
         if _code(error) not in ("ResourceNotFoundException", "ResourceInUseException"):
             raise
-    _wait(lambda: describe_table(client, name) is None, f"table {name} to be deleted", timeout)
+    _wait(lambda: describe_table(client, name) is None, f"table {name} to be deleted", timeout, cancel)
 
 
-def reset_table(client: DynamoDBClient, name: str, timeout: float = 300.0) -> None:
+def reset_table(client: DynamoDBClient, name: str, timeout: float = 300.0,
+                cancel: threading.Event | None = None) -> None:
     """Empty a lab table by deleting and recreating it (after checking it is one of ours)."""
     check_schema(client, name)
-    delete_table(client, name, timeout)
-    create_table(client, name, timeout)
+    delete_table(client, name, timeout, cancel)
+    create_table(client, name, timeout, cancel)
 
 
 def count_items(client: DynamoDBClient, name: str) -> int:

@@ -257,7 +257,7 @@ def table(report: Report) -> RenderableType:
     base = by_rate.get(BASELINE)
     speed = _grid("approach", "#", "seconds", "items/s", "speed-up", "p50\nms", "p95\nms", "p99\nms",
                   "retries", "throt-\ntled")
-    check = _grid("approach", "#", "check", "found", "lost", "failed", "unknown", "server\nCPU")
+    check = _grid("approach", "#", "check", "found", "lost", "failed", "unknown", "not\nsent", "server\nCPU")
     notes = [Text(f"speed-up: items/s ÷ {BASELINE}'s median items/s")] if base and len(by_rate) > 1 else []
 
     def gain(rate: float) -> str:
@@ -275,14 +275,17 @@ def table(report: Report) -> RenderableType:
             cpu = "-" if result.server_cpu_percent is None else f"{result.server_cpu_percent:.0f}%" + (
                 " bound" if result.server_bound else "")
             check.add_row(*who, _check(result, report), f"{v.found:,}/{v.expected:,}" if v.checked else
-                          "not verified", f"{v.lost:,}", f"{r.items_failed:,}", f"{r.items_unknown:,}", cpu)
+                          "not verified", f"{v.lost:,}", f"{r.items_failed:,}", f"{r.items_unknown:,}",
+                          f"{r.items_not_sent:,}", cpu)
             named = " #".join(who)
             if partial:
-                notes.append(Text(f"{named}: INTERRUPTED after {r.items:,} of {report.plan.items:,} books; left out "
+                notes.append(Text(f"{named}: INTERRUPTED after {r.taken:,} of {report.plan.items:,} books; left out "
                                   "of the chart and the speed-ups", style="yellow"))
             extra = [f"{count:,} {what}" for count, what in ((v.unexpected, "unexpected"),
                                                                (v.mismatched, "mismatched"),
-                                                               (v.recovered, "recovered")) if count]
+                                                               (v.recovered, "recovered"),
+                                                               (v.unchecked, "not checked, unknown (verification "
+                                                                             "cut short)")) if count]
             if extra:
                 notes.append(Text(f"{named}: {', '.join(extra)}"))
             notes.extend(Text(f"{named}: ! {reason}", style="red") for reason in r.failures)

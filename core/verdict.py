@@ -35,7 +35,7 @@ ENGINES = {"embedded": "dynalite", "dynamodb-local": "DynamoDB Local", "localsta
 
 def interrupted(result: RunResult, plan: Plan) -> bool:
     """The run stopped before all of the plan's books were settled (cancelled, or the target went away)."""
-    return result.report.items < plan.items
+    return result.report.taken < plan.items
 
 
 def finished(report: Report) -> tuple[RunResult, ...]:
@@ -45,7 +45,7 @@ def finished(report: Report) -> tuple[RunResult, ...]:
 
 def interrupted_text(result: RunResult, plan: Plan) -> str:
     """'sequential #1: 67 of 2,000 books' for an interrupted run."""
-    return f"{approach_label(result.approach)} #{result.repeat + 1}: {result.report.items:,} of {plan.items:,} books"
+    return f"{approach_label(result.approach)} #{result.repeat + 1}: {result.report.taken:,} of {plan.items:,} books"
 
 
 def rates(report: Report) -> dict[str, float]:

@@ -137,7 +137,7 @@ class Headline:
     speedup: float | None
     verified: int
     expected: int
-    problems: int  # items lost, failed, unknown, unexpected or mismatched
+    problems: int  # items lost, failed, unknown, not sent, unexpected or mismatched
     server_bound: int
 
 
@@ -148,7 +148,7 @@ def headline(report: Report) -> Headline | None:
         return None
     said = run_verdict(report)
     problems = sum(r.verification.lost + r.verification.unexpected + r.verification.mismatched
-                   + r.report.items_failed + r.report.items_unknown for r in report.runs)
+                   + r.report.items_failed + r.report.items_unknown + r.report.items_not_sent for r in report.runs)
     return Headline(approach_label(said.approach) if said.approach else "none finished", said.items_per_second,
                     said.speedup, sum(r.verification.found for r in report.runs),
                     sum(r.verification.expected for r in report.runs), problems,
@@ -179,8 +179,9 @@ def verdict(result: RunResult) -> str:
     check, report = result.verification, result.report
     issues = [f"{count:,} {what}" for count, what in (
         (check.lost, "lost"), (report.items_failed, "failed"), (report.items_unknown, "unknown"),
+        (report.items_not_sent, "not sent"),
         (check.unexpected, "unexpected"), (check.mismatched, "mismatched"),
-        (check.missing, "missing")) if count > 0]
+        (check.missing, "missing"), (check.unchecked, "unknown (verification cut short)")) if count > 0]
     return f":red-background[{', '.join(issues) or 'incomplete'}]"
 
 
@@ -191,6 +192,7 @@ def verification_rows(report: Report) -> list[dict[str, str]]:
              "lost": _bad(r.verification.lost), "unexpected": _bad(r.verification.unexpected),
              "mismatched": _bad(r.verification.mismatched), "recovered": f"{r.verification.recovered:,}",
              "failed": _bad(r.report.items_failed), "unknown": _bad(r.report.items_unknown),
+             "not sent": _bad(r.report.items_not_sent),
              "retries": f"{r.report.retries:,}", "throttled": f"{r.report.throttled:,}",
              "server CPU": "–" if r.server_cpu_percent is None else (
                  f"{r.server_cpu_percent:.0f}%" + (" :orange-badge[server-bound]" if r.server_bound else "")),
@@ -261,7 +263,8 @@ def summary_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
                      "seconds": f"{run_data['seconds']:,.2f}", "items/s": f"{run_data['items_per_second']:,.0f}",
                      "p50 ms": f"{run_data['latency_ms']['p50']:,.1f}",
                      "p95 ms": f"{run_data['latency_ms']['p95']:,.1f}",
-                     "retries": f"{run_data['retries']:,}", "written": f"{check['found']:,}/{check['expected']:,}"})
+                     "retries": f"{run_data['retries']:,}", "written": f"{check['found']:,}/{check['expected']:,}",
+                     "not sent": f"{run_data.get('not_sent_items', 0):,}"})  # absent from reports stored before
     return rows
 
 
@@ -297,8 +300,9 @@ VERIFICATION_COLUMNS = (
     "**written**: books found in the table with exactly the attributes written, of those the run was given · "
     "**lost**: acknowledged by the server, yet absent · **unexpected**: present, but never given to this run · "
     "**mismatched**: present with other attributes · **recovered**: reported failed or unknown by the writer, "
-    "yet present (a write whose answer was lost) · **failed**: refused for good · **unknown**: no answer after "
-    "the last attempt · **retries**, **throttled**: extra attempts, and how many were throttled")
+    "yet present (a write whose answer was lost) · **failed**: refused for good · **unknown**: an attempt got no "
+    "answer, so it may be written · **not sent**: the run stopped before sending it (cancelled, or the server "
+    "died) · **retries**, **throttled**: extra attempts, and how many were throttled")
 
 
 def cancel_summary(report: Report) -> str:

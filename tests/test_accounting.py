@@ -4,18 +4,27 @@ written is never reported failed (issue 22, point 2), and the items a dying run 
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import signal
+import sqlite3
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from core import wording
 from core.approaches import APPROACHES
 from core.benchmark import run
 from core.emulator import Emulator
+from core.export import to_csv, to_dict, to_json
+from core.history import History
 from core.model import Conditions, Plan
 from core.report import ProgressEvent
 from core.targets import make_target
+from core.terminal import results_table
 from core.verify import fetch
 
 THREADS, CONCURRENCY = 4, 8
@@ -66,3 +75,37 @@ def test_items_reported_failed_are_never_on_the_table_when_the_server_in_front_d
     assert not result.verification.checked and report.error is not None
     assert result.report.items_unknown > 0, result.report  # requests were in flight when the proxy died
     assert written == set(), f"{len(written)} items reported failed are on the table"
+
+
+def test_every_item_of_the_plan_is_accounted_for_when_the_embedded_server_dies(tmp_path: Path) -> None:
+    """Killed after 30 of 200 books: the books never sent are counted as such in the report, the results table, the
+    exports and the history (which still loads rows stored before the count existed)."""
+    with Emulator(conditions=Conditions(latency_ms=5)) as server:
+        report = run(Plan(approaches=("sequential",), items=200), emulator=server,
+                     progress=kill_during_write(server, after=30))
+    (result,) = report.runs
+    counts = result.report
+    assert report.error is not None and "stopped during the sequential run" in report.error
+    assert counts.items == 200 and 0 < counts.items_not_sent < 200 - 30
+    assert counts.items_ok + counts.items_failed + counts.items_unknown + counts.items_not_sent == 200
+    assert counts.taken == 200 - counts.items_not_sent and not result.clean
+    table = results_table(report)
+    (row,) = [line.split() for line in table.splitlines() if "INTERRUPTED" in line and "sequential" in line
+              and "books" not in line]
+    assert row[-2] == f"{counts.items_not_sent:,}" and "sent" in table  # the column before server CPU
+    assert f"{counts.items_not_sent:,} not sent" in wording.verdict(result)
+    (row,) = wording.verification_rows(report)
+    assert row["not sent"] == f":red[**{counts.items_not_sent:,}**]"
+    assert json.loads(to_json(report))["runs"][0]["not_sent_items"] == counts.items_not_sent
+    (csv_row,) = csv.DictReader(io.StringIO(to_csv(report)))
+    assert csv_row["not_sent_items"] == str(counts.items_not_sent)
+    history = History(tmp_path / "history.sqlite3")
+    history.append(report)
+    old = to_dict(report)
+    del old["runs"][0]["not_sent_items"]  # a row stored before the count existed
+    with sqlite3.connect(history.path) as db:
+        db.execute("INSERT INTO reports (created, target, items, approaches, clean, report) VALUES (?, ?, ?, ?, ?, ?)",
+                   (report.created, "embedded", 200, "sequential", 0, json.dumps(old)))
+    new_entry, old_entry = (entry.id for entry in history.entries()[::-1])
+    assert wording.summary_rows(history.load(new_entry))[0]["not sent"] == f"{counts.items_not_sent:,}"
+    assert wording.summary_rows(history.load(old_entry))[0]["not sent"] == "0"

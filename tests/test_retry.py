@@ -19,6 +19,7 @@ from core.retry import (
     classify,
     explain,
     first_wave,
+    hung_after,
 )
 
 CODES: list[tuple[str, Kind]] = [
@@ -189,6 +190,38 @@ def test_the_circuit_breaker_opens_on_a_target_that_stopped_answering(
     assert opened == ([opens_at] if opens_at else [])
     if opens_at:
         assert "stopped responding" in (breaker.reason or "")
+
+
+@pytest.mark.parametrize(("request_timeout", "silence"), [(0.1, 10.0), (1.0, 10.0), (3.0, 10.0), (5.0, 15.0),
+                                                       (10.0, 30.0), (60.0, 180.0)])
+def test_a_target_is_hung_after_three_request_timeouts_of_silence_at_least_ten_seconds(
+        request_timeout: float, silence: float) -> None:
+    assert hung_after(request_timeout) == silence
+
+
+@pytest.mark.parametrize(("request_timeout", "answers", "opens_at"), [
+    # the hostile case's async run at a 1 s timeout: timeouts from 1 s on, 3+ of them; given up at 10 s, not 30 s
+    (1.0, [(0, None), (1, "Timeout"), (1, "Timeout"), (1, "Timeout"), (4, "Timeout"), (9.5, "Timeout"),
+           (10.2, "Timeout")], 7),
+    (1.0, [(0, None), (1, "Timeout"), (1, "Timeout"), (9.9, "Timeout"), (10.5, None)], None),  # answered in time
+    # the default 10 s timeout keeps 30 s: a slow target that answers within its timeouts is never given up
+    (10.0, [(0, None), (10, "Timeout"), (21, "Timeout"), (25, "Timeout"), (29, "Timeout")], None),
+    (10.0, [(0, None), (10, "Timeout"), (21, "Timeout"), (30.5, "Timeout")], 4),
+])
+def test_the_run_gives_up_on_a_hung_target_by_its_request_timeout(
+        request_timeout: float, answers: list[tuple[float, str | None]], opens_at: int | None) -> None:
+    from core.approaches import approach
+    from core.writers import WriterOptions, _tally
+
+    tally = _tally(approach("async"), "T", WriterOptions(request_timeout=request_timeout), None)
+    now = [0.0]
+    breaker = CircuitBreaker(parallel=8, silence=tally.breaker.silence, clock=lambda: now[0])
+    opened = []
+    for i, (at, code) in enumerate(answers):
+        now[0] = at
+        if breaker.attempt(code):
+            opened.append(i + 1)
+    assert opened == ([opens_at] if opens_at else [])
 
 
 def test_a_refused_connection_is_retried_with_probing_delays_even_in_a_proven_run() -> None:

@@ -28,7 +28,7 @@ from core.errors import ConfigError
 from core.model import RetryMode, default_threads, validate_knobs
 from core.ratecontrol import AdaptiveRate
 from core.report import RunReport
-from core.retry import CircuitBreaker, RetryPolicy
+from core.retry import CircuitBreaker, RetryPolicy, hung_after
 from core.targets import Target
 from core.writers.engine import ProgressCallback, Tally, run_async, run_sequential, run_threaded, works
 from core.writers.peers import TRANSPORTS as PEER_TRANSPORTS
@@ -53,7 +53,8 @@ class WriterOptions:
 
 def _tally(chosen: Approach, table: str, options: WriterOptions, progress: ProgressCallback | None) -> Tally:
     """The run's tally, around the caller's stop signal, with a circuit breaker sized to the approach."""
-    breaker = CircuitBreaker(parallel=parallelism(chosen, options.threads, options.concurrency))
+    breaker = CircuitBreaker(parallel=parallelism(chosen, options.threads, options.concurrency),
+                             silence=hung_after(options.request_timeout))
     rate = AdaptiveRate() if options.retry_mode == "adaptive" and not chosen.botocore else None
     return Tally(chosen.name, table, progress, options.cancel or threading.Event(), breaker, rate)
 
