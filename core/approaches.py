@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from core.errors import ConfigError
+from core.errors import ConfigError, did_you_mean
 from core.s3source import BOOK_US, PREPARE_US
 
 Driver = Literal["sequential", "threaded", "async", "import", "bulk"]  # import, bulk: not writers (core.importer,
@@ -151,7 +151,8 @@ def approach(name: str) -> Approach:
     try:
         return APPROACHES[name]
     except KeyError:
-        raise ConfigError(f"unknown approach {name!r}: choose from {', '.join(APPROACHES)}") from None
+        raise ConfigError(f"unknown approach {name!r}{did_you_mean(name, APPROACHES)}: choose from "
+                          f"{', '.join(APPROACHES)}") from None
 
 
 def label(name: str) -> str:

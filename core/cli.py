@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import signal
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,25 +31,28 @@ from typing import Any, TextIO, TypeVar
 
 from rich.console import Console
 
+import core
 from core import logs
 from core.approaches import APPROACHES, STUDY_APPROACHES
 from core.approaches import label as approach_label
 from core.awscheck import DEFAULT_ITEMS, CheckOptions, confirmation, run_check, summary
+from core.awscheck import MAX_ITEMS as CHECK_MAX_ITEMS
 from core.benchmark import preflight, run
 from core.bulkmodel import with_measured
 from core.bulkwire import MIN_MAX_WRU, TIERS
 from core.capacity import Capacity, parse_capacity
 from core.emulator import Emulator, fetch_stats
 from core.emulator.traffic import read_ticket, remove_ticket, traffic_report, write_ticket
-from core.endpoints import KINDS
+from core.endpoints import DUMMY_KEYS, KINDS, try_commands
 from core.environment import environment
-from core.errors import ConfigError, LabError
+from core.errors import ConfigError, LabError, did_you_mean
 from core.estimate import duration, forecast, short, span
 from core.export import EXPORT_HEAD, is_export, to_csv, to_json
 from core.history import History, kept_paths
 from core.history import default_path as default_history_path
 from core.model import (
     MAX_CONCURRENCY,
+    MAX_ITEMS,
     MAX_THREADS,
     NETWORK_PRESETS,
     PRESETS,
@@ -57,15 +62,23 @@ from core.model import (
     default_threads,
     parse_faults,
 )
-from core.numbers import FLOAT, INT
-from core.planner import DEFAULT_RETRY_MODE, LoadSpec, parse_duration, plan_load, table_text
+from core.numbers import FLOAT, INT, parse_count
+from core.planner import (
+    DEFAULT_RETRY_MODE,
+    MAX_ITEM_BYTES,
+    MAX_PLAN_ITEMS,
+    LoadSpec,
+    parse_duration,
+    plan_load,
+    table_text,
+)
 from core.report import Report
 from core.s3source import DEFAULT_PREFIX
 from core.sigv4 import Credentials
 from core.sweep import SWEEP_APPROACHES, parse_sweep, plan_sweep, run_sweep
 from core.targets import Target
 from core.terminal import RunProgress, chart, console, table, verdict_text, width_of
-from core.verdict import Verdict, aws_approaches, aws_spec, conditions_text, verdict
+from core.verdict import Verdict, aws_approaches, aws_spec, conditions_text, in_effect, verdict
 from core.wording import plural
 
 STDOUT = "-"
@@ -84,7 +97,7 @@ def conditions_from(args: argparse.Namespace) -> Conditions:
 
 
 def plan_from(args: argparse.Namespace) -> Plan:
-    approaches = tuple(a.strip() for a in args.approaches.split(",") if a.strip())
+    approaches = tuple(a.strip() for a in (args.approaches or ",".join(STUDY_APPROACHES)).split(",") if a.strip())
     plan = Plan(target=args.target, endpoint_url=args.endpoint_url, region=args.region, profile=args.profile,
                 approaches=approaches, items=args.items, seed=args.seed, repeats=args.repeat, warmup=args.warmup,
                 threads=args.threads, concurrency=args.concurrency, conditions=conditions_from(args),
@@ -459,6 +472,20 @@ def paste_lines(proxy: Emulator, keys: Sequence[Credentials], generated: bool, r
     return lines
 
 
+def try_lines(url: str, ca_bundle: str | None, keys: Sequence[Credentials], generated: bool,
+              profile: str | None = None) -> list[str]:
+    """``core.endpoints.try_commands`` for the proxy: dummy keys when none are checked, else the test pair, the
+    profile or the user's own key (its secret left for them to type), and the throwaway CA under TLS."""
+    env = [f"AWS_CA_BUNDLE={ca_bundle}"] if ca_bundle else []
+    if not keys:
+        env.append(DUMMY_KEYS)
+    elif generated:
+        env.append(f"AWS_ACCESS_KEY_ID={keys[0].access_key} AWS_SECRET_ACCESS_KEY={keys[0].secret_key}")
+    elif not profile:
+        env.append(f"AWS_ACCESS_KEY_ID={keys[0].access_key} AWS_SECRET_ACCESS_KEY=YOUR_SECRET")
+    return try_commands(url, "custom", " ".join(env), f"--profile {profile}" if profile else "")
+
+
 def _proxy(args: argparse.Namespace) -> int:
     """``python -m core proxy`` (and its alias ``emulator``): the server in the foreground, the lines to paste, and
     on Ctrl-C (or SIGTERM) the report of what the traffic met."""
@@ -482,10 +509,14 @@ def _proxy(args: argparse.Namespace) -> int:
         proxy.start()
         what = f"Conditions proxy in front of {proxy.upstream}" if proxy.upstream else "Embedded DynamoDB (dynalite)"
         print(f"{what} at {proxy.endpoint_url}  pid {proxy.pid}  (Ctrl-C stops it and prints its report)", flush=True)
-        print(f"  aws dynamodb list-tables --endpoint-url {proxy.endpoint_url} --region us-east-1", flush=True)
+        checked = "signatures checked" if checks else "no credentials checked (any key works)"
+        print(f"Conditions: {in_effect(conditions, capacity)}; {'HTTPS' if tls else 'HTTP'}, {checked}")
         ticket = write_ticket(proxy.ticket)
         print("Paste into the shell of your own code (the AWS CLI, boto3 and the other SDKs read these):")
         print("\n".join(f"  {line}" for line in paste_lines(proxy, keys, generated)))
+        print("Or try it as is (no AWS account needed):")
+        print("\n".join(f"  {line}" for line in try_lines(proxy.endpoint_url, proxy.ca_bundle, keys, generated,
+                                                          args.profile if checks else None)))
         print(f"Report while it runs: python -m core proxy-report --url {proxy.endpoint_url}", flush=True)
         code = proxy.wait()
     except (KeyboardInterrupt, Stop):
@@ -513,111 +544,288 @@ def _proxy_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_conditions(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--network", choices=list(NETWORK_PRESETS),
-                        help="latency preset injected by the lab's server or proxy (local targets; default none)")
-    parser.add_argument("--latency-ms", type=FLOAT, help="fixed latency per request (overrides the preset)")
-    parser.add_argument("--jitter-ms", type=FLOAT, help="extra uniform random latency per request")
-    parser.add_argument("--faults", help="fault probabilities, e.g. throttle=0.3,error=0.05,reset=0.02")
-    parser.add_argument("--capacity",
-                        help="table capacity model: off (the default), on-demand, on-demand:warm=N,max=N or "
-                             "provisioned=WCU")
+def _add_conditions(group: argparse._ActionsContainer) -> None:
+    group.add_argument("--network", choices=list(NETWORK_PRESETS),
+                       help="latency preset injected by the lab's server or proxy (targets on this machine): "
+                            + ", ".join(f"{name} {c.latency_ms:g}+{c.jitter_ms:g} ms" for name, c in
+                                        NETWORK_PRESETS.items() if name != "none") + "; default none")
+    group.add_argument("--latency-ms", type=FLOAT, metavar="MS",
+                       help="fixed latency per request (overrides the preset)")
+    group.add_argument("--jitter-ms", type=FLOAT, metavar="MS", help="extra uniform random latency per request")
+    group.add_argument("--faults", metavar="LIST", help="fault probabilities, e.g. throttle=0.3,error=0.05,reset=0.02")
+    group.add_argument("--capacity", metavar="MODEL",
+                       help="table capacity model: off (the default), on-demand, on-demand:warm=N,max=N or "
+                            "provisioned=WCU")
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Help at the terminal's width: defaults shown, descriptions wrapped by paragraph, example lines (indented by
+    two spaces) kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, False, "", argparse.SUPPRESS) or "default" in text or "%(default)" in text:
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines: list[str] = []
+        paragraph: list[str] = []
+        for line in [*text.strip("\n").splitlines(), ""]:
+            if line.startswith("  ") or not line.strip():
+                if paragraph:
+                    lines += textwrap.wrap(" ".join(paragraph), width, initial_indent=indent, subsequent_indent=indent,
+                                           break_on_hyphens=False)
+                    paragraph = []
+                lines.append(indent + line if line.strip() else "")
+            else:
+                paragraph.append(line.strip())
+        return "\n".join(lines).rstrip("\n")
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
 
 class _Parser(argparse.ArgumentParser):
+    """argparse with the lab's errors: one line with the closest choice and where the help is (``ConfigError``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(f"{message} (see python -m core {self.prog.split()[-1]} --help)")
+        message = re.sub(r"^argument (\S+): \1 ", r"\1 ", message)  # "argument --items: --items must be" once
+        raise ConfigError(f"{message} (see {self.prog} --help)")
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is not None and value not in action.choices:
+            choices = [str(choice) for choice in action.choices]
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r}{did_you_mean(str(value), choices)}; "
+                                                 f"choose from {', '.join(choices)}")
+
+    def subparser(self, command: str | None) -> _Parser:
+        """The parser of ``command`` (a name or an alias), or this one."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+                found: _Parser = action.choices[command]
+                return found
+        return self
+
+    def unrecognized(self, extra: Sequence[str]) -> None:
+        """The error for arguments this parser does not know, with the closest of its options."""
+        options = [name for name in self._option_string_actions if name.startswith("--")]
+        hint = did_you_mean(extra[0].split("=", 1)[0], options) if extra[0].startswith("-") else ""
+        self.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m core", description="The DynamoDB write-concurrency lab.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    bench = commands.add_parser("run", help="write the same seeded books with each approach and compare")
-    bench.add_argument("--target", choices=KINDS, default="embedded")
-    bench.add_argument("--endpoint-url", help="for localstack (default from AWS_ENDPOINT_URL/LOCALSTACK_HOST) "
-                                              "and custom targets")
-    bench.add_argument("--region", default="us-east-1")
-    bench.add_argument("--profile", help="AWS profile for the aws and custom targets")
-    bench.add_argument("--items", type=INT, default=1_000)
-    bench.add_argument("--approaches", default=",".join(STUDY_APPROACHES),
-                       help=f"comma-separated, from: {', '.join(APPROACHES)}" + "".join(
-                           f"; unavailable here: {a.unavailable}" for a in APPROACHES.values() if a.unavailable))
-    bench.add_argument("--repeat", type=INT, default=1)
-    bench.add_argument("--warmup", type=INT, default=0, help="items written (and discarded) before measuring")
-    bench.add_argument("--seed", type=INT, default=0)
-    bench.add_argument("--threads", type=INT, default=default_threads())
-    bench.add_argument("--concurrency", type=INT, default=100)
-    bench.add_argument("--max-attempts", type=INT, default=10, help="attempt budget per request, every approach")
-    bench.add_argument("--request-timeout", type=FLOAT, default=10.0, help="seconds per request")
-    bench.add_argument("--retry-mode", choices=RETRY_MODES, default="standard",
-                       help="adaptive: client-side rate control fed by throttles (botocore's for the boto3 and "
-                            "aiobotocore approaches, the lab's for the others)")
-    _add_conditions(bench)
-    bench.add_argument("--preset", choices=list(PRESETS), help="; ".join(
+def _count(label: str, high: int) -> Callable[[str], int]:
+    """An argparse type: a count as ``core.numbers.parse_count`` reads it (10000, 10_000, 10k, 2.5M, 1e9)."""
+    def parse(text: str) -> int:
+        try:
+            return parse_count(text, label, 1, high)
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return parse
+
+
+VERSION = f"dynamodb-write-lab {core.__version__}"
+START_HERE = f"""\
+The DynamoDB write-concurrency lab: how fast Python writes to DynamoDB, and
+which way of writing wins. Nothing leaves this machine unless you add --yes.
+
+start here:
+  python -m core run                  compare {len(STUDY_APPROACHES)} ways of writing 1,000 books
+  python -m core run --network study-2022 --approaches threaded,async
+                                      the same with the 2022 study's latency
+  python -m core plan-load --items 10M --item-bytes 400
+                                      how to load 10 million items on AWS
+  python -m core proxy                a local DynamoDB for your own code
+  python -m core COMMAND --help       a command's options and examples
+"""
+RUN_HELP = """\
+Write the same seeded books with each approach, verify every item, and print
+the items/s chart, the results table and which approach to use. Progress goes
+to stderr, results to stdout. Exit 0 when every run verified, 1 when anything
+was lost or failed, 2 for bad input.
+
+examples:
+  python -m core run
+      the 2022 study's approaches, 1,000 books, on the embedded DynamoDB
+  python -m core run --network study-2022 --items 2k --approaches async
+      one approach at the 2022 study's latency
+  python -m core run --capacity provisioned=1000 --retry-mode adaptive
+      against a table that throttles, with client-side rate control
+  python -m core run --target aws --region eu-west-1 --items 1000 --yes
+      real DynamoDB: costs money (the estimate is printed first)
+"""
+PLAN_HELP = """\
+How to load N items: each approach's best worker count, time and cost, and
+DynamoDB's import from S3 for a new table (bulk-put for an existing one),
+ranked, with the recommendation and the sources. Sends nothing.
+
+examples:
+  python -m core plan-load --items 10M --item-bytes 400
+  python -m core plan-load --items 50M --item-bytes 400 --table existing \\
+      --capacity on-demand:warm=20000 --deadline 2h
+  python -m core plan-load --items 1e9 --item-bytes 100 --target embedded
+  python -m core plan-load --items 10k --item-bytes 1000 --json
+"""
+PROXY_HELP = """\
+A DynamoDB endpoint on this machine for your own code (the AWS CLI, boto3,
+any SDK): the embedded dynalite, or any local engine behind it (--upstream),
+with the lab's latency, faults, capacity model, HTTPS and signature checks. It
+prints the lines to paste; Ctrl-C stops it and prints what the traffic met.
+
+examples:
+  python -m core proxy
+  python -m core proxy --network study-2022 --faults throttle=0.1
+  python -m core proxy --preset aws-like --capacity provisioned=5
+  python -m core proxy --upstream http://127.0.0.1:8001 --port 8002
+"""
+CHECK_HELP = """\
+Time a tiny bulk put on your AWS account: it lists what it creates and what
+that costs (--yes goes ahead), creates a table and S3 objects, times the
+start-up and the rate, reads the table back and deletes both. plan-load
+--table existing then takes those figures instead of its assumptions.
+
+examples:
+  python -m core aws-check --s3-bucket my-bucket --dry-run
+  python -m core aws-check --s3-bucket my-bucket --region eu-west-1 --yes
+  python -m core aws-check --s3-bucket my-bucket --bulk-tier ACCELERATED
+"""
+REPORT_HELP = """\
+What the traffic met so far in a running `python -m core proxy` (the proxy
+prints the same on Ctrl-C): requests, capacity use, throttles, faults.
+
+examples:
+  python -m core proxy-report --url http://127.0.0.1:8000
+  python -m core proxy-report --url https://127.0.0.1:8400
+"""
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(prog="python -m core", description=START_HERE, usage="%(prog)s COMMAND [options]")
+    parser.add_argument("--version", action="version", version=VERSION)
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", required=True,
+                                     parser_class=_Parser, prog=parser.prog)
+    bench = commands.add_parser("run", help="write the same seeded books with each approach and compare",
+                                description=RUN_HELP, usage="%(prog)s [options]")
+    where = bench.add_argument_group("target")
+    where.add_argument("--target", choices=KINDS, default="embedded",
+                       help="where to write: embedded (dynalite on this machine), dynamodb-local, localstack, aws "
+                            "(real DynamoDB) or custom (any URL: --endpoint-url)")
+    where.add_argument("--endpoint-url", metavar="URL",
+                       help="for localstack (default from AWS_ENDPOINT_URL/LOCALSTACK_HOST) and custom targets")
+    where.add_argument("--region", default="us-east-1", help="the AWS region (the aws target; signing elsewhere)")
+    where.add_argument("--profile", help="AWS profile for the aws and custom targets")
+    where.add_argument("--yes", action="store_true",
+                       help="write to a non-local endpoint, and run a long local plan without asking")
+    load = bench.add_argument_group("workload")
+    load.add_argument("--items", type=_count("--items", MAX_ITEMS), default=1_000, metavar="N",
+                      help="books per approach and repeat: 2000, 2_000, 2k, 1e6")
+    load.add_argument("--approaches", metavar="LIST",
+                      help=f"comma-separated, from: {', '.join(APPROACHES)} (default: {','.join(STUDY_APPROACHES)}; "
+                           f"a sweep: {','.join(SWEEP_APPROACHES)})" + "".join(
+                          f"; unavailable here: {a.unavailable}" for a in APPROACHES.values() if a.unavailable))
+    load.add_argument("--repeat", type=INT, default=1, metavar="N",
+                      help="runs per approach (the chart and the verdict take the median)")
+    load.add_argument("--warmup", type=INT, default=0, metavar="N", help="items written (and discarded) before "
+                                                                          "measuring")
+    load.add_argument("--seed", type=INT, default=0, help="seed of the fake books: the same seed, the same books")
+    load.add_argument("--sweep", metavar="LEVELS",
+                      help="items/s against concurrency instead of one run, for --approaches: e.g. "
+                           "concurrency=1,4,16,64,256 (the ideal line C / L beside)")
+    retries = bench.add_argument_group("concurrency and retries")
+    retries.add_argument("--threads", type=INT, default=default_threads(), metavar="N",
+                         help=f"threads of the threaded approaches, 1 to {MAX_THREADS} (default min(32, cpu+4))")
+    retries.add_argument("--concurrency", type=INT, default=100, metavar="N",
+                         help=f"requests in flight for the async approaches, 1 to {MAX_CONCURRENCY}")
+    retries.add_argument("--max-attempts", type=INT, default=10, metavar="N",
+                         help="attempt budget per request, every approach")
+    retries.add_argument("--request-timeout", type=FLOAT, default=10.0, metavar="S", help="seconds per request")
+    retries.add_argument("--retry-mode", choices=RETRY_MODES, default="standard",
+                         help="adaptive: client-side rate control fed by throttles (botocore's for the boto3 and "
+                              "aiobotocore approaches, the lab's for the others)")
+    conditions = bench.add_argument_group("conditions and capacity")
+    _add_conditions(conditions)
+    conditions.add_argument("--preset", choices=list(PRESETS), help="; ".join(
         f"{name}: {preset.description} (an explicit --network/--latency-ms/--jitter-ms or --capacity wins, off "
         "and none included)"
         for name, preset in PRESETS.items()))
-    bench.add_argument("--sweep", help="items/s against concurrency instead of one run, for the threaded and async "
-                                       "approaches: e.g. concurrency=1,4,16,64,256 (the ideal line C / L beside)")
-    bench.add_argument("--workers", type=INT, default=1,
-                       help="split the books into N shards written by N Dask worker processes (default 1: this one)")
-    bench.add_argument("--scheduler", help="an existing Dask cluster's scheduler, e.g. tcp://10.0.0.5:8786 "
-                                           "(instead of a local cluster of --workers processes)")
-    bench.add_argument("--s3-bucket", help="s3-import, bulk-put: the S3 bucket for the books (required on AWS, where "
-                                           "the lab never creates buckets; local engines: the lab's own)")
-    bench.add_argument("--s3-prefix", default=DEFAULT_PREFIX,
-                       help="s3-import, bulk-put: key prefix under which each run puts its own folder of parts")
-    bench.add_argument("--bulk-tier", default="STANDARD", type=str.upper, choices=TIERS,
-                       help="bulk-put: PerformanceTier (its rate is an assumption: AWS publishes none)")
-    bench.add_argument("--bulk-max-wru", type=INT, help=f"bulk-put: MaxWriteRequestUnits, at least {MIN_MAX_WRU:,} "
-                                                        "(caps this operation only; default: DynamoDB's own rate)")
-    bench.add_argument("--bulk-malformed", type=INT, default=0,
-                       help="bulk-put: write N of the books as broken lines, to see them in the ERROR report")
-    bench.add_argument("--json", help="write the report as JSON to this file ('-': standard output)")
-    bench.add_argument("--csv", help="write one CSV row per run to this file ('-': standard output)")
-    bench.add_argument("--history", default="", help="SQLite history file (default: user data dir; 'off')")
-    bench.add_argument("--yes", action="store_true", help="allow writing to a non-local endpoint")
-    bench.add_argument("--dry-run", action="store_true",
-                       help="check the plan, the outputs and the target's location, print the estimate, send nothing")
-    bench.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
-                       help="log to stderr (debug shows botocore's wire log; secrets are always masked)")
+    scale = bench.add_argument_group("scale-out")
+    scale.add_argument("--workers", type=INT, default=1, metavar="N",
+                       help="split the books into N shards written by N Dask worker processes")
+    scale.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask cluster's scheduler, e.g. "
+                                                               "tcp://10.0.0.5:8786 (instead of a local cluster)")
+    s3 = bench.add_argument_group("s3-import and bulk-put")
+    s3.add_argument("--s3-bucket", metavar="NAME", help="the S3 bucket for the books (required on AWS, where the lab "
+                                                        "never creates buckets; local engines: the lab's own)")
+    s3.add_argument("--s3-prefix", default=DEFAULT_PREFIX, metavar="PREFIX",
+                    help="key prefix under which each run puts its own folder of parts")
+    s3.add_argument("--bulk-tier", default="STANDARD", type=str.upper, choices=TIERS,
+                    help="bulk-put: PerformanceTier (its rate is an assumption: AWS publishes none)")
+    s3.add_argument("--bulk-max-wru", type=INT, metavar="N", help=f"bulk-put: MaxWriteRequestUnits, at least "
+                                                                  f"{MIN_MAX_WRU:,} (caps this operation only; "
+                                                                  "default: DynamoDB's own rate)")
+    s3.add_argument("--bulk-malformed", type=INT, default=0, metavar="N",
+                    help="bulk-put: write N of the books as broken lines, to see them in the ERROR report")
+    output = bench.add_argument_group("output")
+    output.add_argument("--json", metavar="FILE", help="write the report as JSON to this file ('-': standard output)")
+    output.add_argument("--csv", metavar="FILE", help="write one CSV row per run to this file ('-': standard output)")
+    output.add_argument("--history", default="", metavar="FILE",
+                        help="SQLite history file (default: LAB_HISTORY_PATH, else your user data dir; 'off')")
+    output.add_argument("--dry-run", action="store_true",
+                        help="check the plan, the outputs and the target's location, print the estimate, send "
+                             "nothing")
+    output.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                        help="log to stderr (debug shows botocore's wire log; secrets are always masked)")
     bench.set_defaults(handler=_run)
-    planner = commands.add_parser("plan-load", help="how to load N items: each approach's best worker count, time "
-                                                    "and cost (and s3-import for a new table); sends nothing")
-    planner.add_argument("--items", type=INT, required=True, help="items to load, up to 10**12")
-    planner.add_argument("--item-bytes", type=INT, required=True, help="DynamoDB size of one item (up to 409600)")
-    planner.add_argument("--table", choices=("new", "existing"), default="new")
-    planner.add_argument("--capacity", default="on-demand",
+    planner = commands.add_parser("plan-load", help="how to load N items: the approach, workers, time and cost; "
+                                                    "sends nothing",
+                                  description=PLAN_HELP, usage="%(prog)s --items N --item-bytes B [options]")
+    planner.add_argument("--items", type=_count("--items", MAX_PLAN_ITEMS), required=True, metavar="N",
+                         help="items to load, up to a trillion: 10000, 10_000, 10k, 2.5M, 1e9")
+    planner.add_argument("--item-bytes", type=INT, required=True, metavar="B",
+                         help=f"DynamoDB size of one item, up to {MAX_ITEM_BYTES:,}")
+    planner.add_argument("--table", choices=("new", "existing"), default="new",
+                         help="new: the load creates the table (s3-import is possible); existing: it is there "
+                              "(writers, bulk-put)")
+    planner.add_argument("--capacity", default="on-demand", metavar="MODEL",
                          help="the table's capacity: on-demand, on-demand:warm=N,max=N, provisioned=WCU or off")
     planner.add_argument("--target", choices=KINDS, default="aws",
-                         help="where the writers' measured figures come from (default aws)")
-    planner.add_argument("--endpoint-url", help="for localstack and custom targets")
-    planner.add_argument("--deadline", help="finish by then: e.g. 45min, 2h, 3d (the workers it takes are shown)")
-    planner.add_argument("--threads", type=INT, default=default_threads(), help=f"per worker, 1 to {MAX_THREADS}")
-    planner.add_argument("--concurrency", type=INT, default=100, help=f"per worker, 1 to {MAX_CONCURRENCY}")
+                         help="where the writers' measured figures come from")
+    planner.add_argument("--endpoint-url", metavar="URL", help="for localstack and custom targets")
+    planner.add_argument("--deadline", metavar="TIME",
+                         help="finish by then: e.g. 45min, 2h, 3d (the workers it takes are shown)")
+    planner.add_argument("--threads", type=INT, default=default_threads(), metavar="N",
+                         help=f"threads per worker, 1 to {MAX_THREADS} (default min(32, cpu+4))")
+    planner.add_argument("--concurrency", type=INT, default=100, metavar="N",
+                         help=f"requests in flight per worker, 1 to {MAX_CONCURRENCY}")
     planner.add_argument("--retry-mode", choices=RETRY_MODES, default=DEFAULT_RETRY_MODE,
                          help="the writers' retries: adaptive (client-side rate control) writes more of a throttling "
-                              f"table's capacity (default {DEFAULT_RETRY_MODE}, as a run)")
-    planner.add_argument("--bulk-tier", default="STANDARD", type=str.upper, choices=TIERS,
-                         help="bulk-put (existing table): PerformanceTier")
-    planner.add_argument("--bulk-max-wru", type=INT, help=f"bulk-put: MaxWriteRequestUnits, at least {MIN_MAX_WRU:,}")
-    planner.add_argument("--bulk-rate", type=FLOAT,
-                         help="bulk-put: the tier's rate in WRU/s, instead of the assumed range (AWS publishes none)")
-    planner.add_argument("--bulk-price-per-gb", type=FLOAT,
-                         help="bulk-put: USD per GB of bulk put bytes, instead of the assumed price (AWS publishes "
-                              "none)")
-    planner.add_argument("--history", default="", help="SQLite history to calibrate from (default: user data dir; "
-                                                       "'off')")
-    planner.add_argument("--json", action="store_true", help="print the plan as JSON")
+                              "table's capacity")
+    bulk = planner.add_argument_group("bulk-put (an existing table)")
+    bulk.add_argument("--bulk-tier", default="STANDARD", type=str.upper, choices=TIERS, help="PerformanceTier")
+    bulk.add_argument("--bulk-max-wru", type=INT, metavar="N", help=f"MaxWriteRequestUnits, at least {MIN_MAX_WRU:,}")
+    bulk.add_argument("--bulk-rate", type=FLOAT, metavar="WRU_S",
+                      help="the tier's rate in WRU/s, instead of the assumed range (AWS publishes none)")
+    bulk.add_argument("--bulk-price-per-gb", type=FLOAT, metavar="USD",
+                      help="USD per GB of bulk put bytes, instead of the assumed price (AWS publishes none)")
+    shown = planner.add_argument_group("output")
+    shown.add_argument("--history", default="", metavar="FILE",
+                       help="SQLite history to calibrate from (default: your user data dir; 'off')")
+    shown.add_argument("--json", action="store_true", help="print the plan as JSON")
     planner.set_defaults(handler=_plan_load)
     check = commands.add_parser("aws-check", help="time a tiny bulk put on your AWS account (a table and S3 objects "
-                                                  "it creates and deletes) and store the figures for plan-load")
+                                                  "it creates and deletes) and store the figures for plan-load",
+                                description=CHECK_HELP, usage="%(prog)s --s3-bucket NAME [options]")
     check.add_argument("--s3-bucket", required=True, help="a bucket of yours that DynamoDB can read (never created)")
     check.add_argument("--s3-prefix", default=DEFAULT_PREFIX, help="key prefix for the check's folder of objects")
-    check.add_argument("--region", default="us-east-1")
+    check.add_argument("--region", default="us-east-1", help="the AWS region of the table and the bucket")
     check.add_argument("--profile", help="AWS profile (default: the usual credential chain)")
     check.add_argument("--table", help="the table to create (it must not exist; default LabBulkCheck-<time>-<random>)")
-    check.add_argument("--items", type=INT, default=DEFAULT_ITEMS, help="books to bulk put (a check is tiny)")
+    check.add_argument("--items", type=_count("--items", CHECK_MAX_ITEMS), default=DEFAULT_ITEMS, metavar="N",
+                       help="books to bulk put (a check is tiny): 1000, 1k, 1e3")
     check.add_argument("--bulk-tier", default="STANDARD", type=str.upper, choices=TIERS, help="PerformanceTier")
     check.add_argument("--endpoint-url", help="DynamoDB elsewhere than AWS (the lab's emulation, LocalStack): the "
                                               "figures are stored as emulated, never used as AWS's")
@@ -627,13 +835,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--dry-run", action="store_true", help="print what would be created and its cost; send nothing")
     check.set_defaults(handler=_aws_check)
     proxy = commands.add_parser(
-        "proxy", aliases=["emulator"],
-        help="the conditions proxy for your own code: the embedded DynamoDB, or any engine on this machine "
-             "(--upstream), with latency, faults, capacity, HTTPS and signature checks; a report on Ctrl-C")
+        "proxy", aliases=["emulator"], description=PROXY_HELP, usage="%(prog)s [options]",
+        help="a DynamoDB for your own code on this machine, with latency, faults, capacity, HTTPS and signature "
+             "checks; a report on Ctrl-C")
     proxy.add_argument("--port", type=INT, default=8000, help="port to listen on (0: any free port)")
-    proxy.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    proxy.add_argument("--upstream", help="front this DynamoDB engine on this machine instead of hosting dynalite, "
-                                          "e.g. http://127.0.0.1:8001 (DynamoDB Local, LocalStack, moto)")
+    proxy.add_argument("--host", default="127.0.0.1", help="address to bind")
+    proxy.add_argument("--upstream", metavar="URL",
+                       help="front this DynamoDB engine on this machine instead of hosting dynalite, "
+                            "e.g. http://127.0.0.1:8001 (DynamoDB Local, LocalStack, moto)")
     _add_conditions(proxy)
     proxy.add_argument("--preset", choices=list(PRESETS), help="; ".join(
         f"{name}: {preset.description}" for name, preset in PRESETS.items()))
@@ -643,11 +852,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "'ACCESS_KEY_ID SECRET' lines on stdin, else a test pair it prints")
     proxy.add_argument("--profile", help="with --check-signatures: check against this AWS profile's keys")
     proxy.set_defaults(handler=_proxy)
-    report = commands.add_parser("proxy-report", help="what the traffic met in a running `python -m core proxy`")
+    report = commands.add_parser("proxy-report", help="what the traffic met in a running `python -m core proxy`",
+                                 description=REPORT_HELP, usage="%(prog)s --url URL")
     report.add_argument("--url", required=True, help="the URL the proxy printed, e.g. https://127.0.0.1:8000")
     report.set_defaults(handler=_proxy_report)
     localstack = commands.add_parser("localstack", add_help=False,
-                                     help="run LocalStack's DynamoDB on this machine without Docker (127.0.0.1)")
+                                     help="LocalStack's DynamoDB on this machine without Docker (127.0.0.1)")
     localstack.set_defaults(handler=None)  # main() hands its arguments to core.engines.localstack.main
     return parser
 
@@ -658,8 +868,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from core.engines.localstack import main as run_localstack
 
         return run_localstack(argv[1:])
+    parser = build_parser()
+    if not argv:
+        parser.print_help()
+        return 0
     try:
-        args = build_parser().parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            parser.subparser(args.command).unrecognized(extra)
         return int(args.handler(args))
     except ConfigError as error:
         print(f"error: {logs.redact(str(error))}", file=sys.stderr)

@@ -133,3 +133,17 @@ def off_machine(kind: Kind, endpoint_url: str | None, region: str) -> str | None
     if is_local_url(url):
         return None
     return url or f"AWS {region}"
+
+
+DUMMY_KEYS = "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"  # for a server on this machine that checks none
+
+
+def try_commands(url: str, target: Kind = "custom", env: str = DUMMY_KEYS, option: str = "",
+                 region: str = DEFAULT_REGION) -> list[str]:
+    """Two lines a server's banner shows, which work as pasted without an AWS account or configuration: the AWS
+    CLI's list-tables and a lab run against ``url`` (``env``: the variables to set first; ``option``: e.g.
+    ``--profile NAME``)."""
+    prefix = f"{env} " if env else ""
+    suffix = f" {option}" if option else ""
+    return [f"{prefix}aws dynamodb list-tables --endpoint-url {url} --region {region}{suffix}",
+            f"{prefix}python -m core run --target {target} --endpoint-url {url}{suffix}"]

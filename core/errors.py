@@ -10,6 +10,9 @@ LabError
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class LabError(Exception):
     """Base of every error the lab reports to a person; ``str(error)`` is a single readable line."""
@@ -36,3 +39,10 @@ class WriteFailed(LabError):
 
 class Cancelled(LabError):
     """The user cancelled during a wait; the line says what was being waited for. Not a failure of the target."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'sequential'?)`` for the closest of ``choices`` to a mistyped ``word``; empty when none is
+    close (difflib's ratio of at least 0.6)."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

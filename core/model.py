@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 
-from core.approaches import APPROACHES, STUDY_APPROACHES, bulk_puts, imports, parallelism
+from core.approaches import APPROACHES, STUDY_APPROACHES, approach, bulk_puts, imports, parallelism
 from core.books import ISBN_BODIES
 from core.bulkmodel import EMULATED, BulkAssumptions, check_max_wru, check_tier
 from core.bulkwire import Tier
@@ -214,9 +214,7 @@ class Plan:
         if not self.approaches:
             raise ConfigError(f"no approach chosen: pick one or more of {', '.join(APPROACHES)}")
         for name in self.approaches:
-            if name not in APPROACHES:
-                raise ConfigError(f"unknown approach {name!r}: choose from {', '.join(APPROACHES)}")
-            reason = APPROACHES[name].unavailable
+            reason = approach(name).unavailable  # ConfigError for an unknown name, with the closest one
             if reason:
                 raise ConfigError(f"{reason}, or leave {name} out")
         repeated = sorted({a for a in self.approaches if self.approaches.count(a) > 1})

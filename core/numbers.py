@@ -4,6 +4,11 @@ Python's ``int()`` and ``float()`` also read other scripts' digits (full-width, 
 ('1_000'), 'nan' and 'inf', and ``str.isdigit()`` passes '²', which ``int()`` then refuses with a traceback. Every
 number read from a flag, a sweep, a capacity or a fault setting goes through ``whole`` or ``number``; each raises
 ``ValueError`` for anything else.
+
+Counts (items) as people type them, ``10000``, ``10,000``, ``10_000``, ``10k``, ``2.5M``, ``1e9``, ``1B``, ``1T``, go
+through ``parse_count(text, label, low, high)``, the one parser of a count for the CLI and the page: the exact
+integer, or ``ConfigError`` with one line naming the label, the range and what was typed (a fraction of an item such
+as ``1.5``, a negative, a huge or an unreadable value alike).
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ import argparse
 import math
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TypeVar
+
+from core.errors import ConfigError
 
 T = TypeVar("T")
 _WHOLE = re.compile(r"[+-]?[0-9]+")
@@ -59,3 +67,22 @@ def flag_type(parse: Callable[[str], T], name: str, rule: str = "digits 0-9 only
 INT = flag_type(whole, "int")
 FLOAT = flag_type(number, "float")
 
+
+
+SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
+_COUNT = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[+-]?[0-9]+)?)([kmbgt]?)")
+
+
+def parse_count(text: str, label: str, low: int, high: int) -> int:
+    """``text`` as a whole count from ``low`` to ``high`` (see the module's contract)."""
+    cleaned = str(text).strip().replace(",", "").replace("_", "").replace(" ", "").lower()
+    match = _COUNT.fullmatch(cleaned)
+    value: Decimal | None = None
+    if match:
+        try:
+            value = Decimal(match.group(1)) * SUFFIXES[match.group(2)]
+        except ArithmeticError:  # decimal's InvalidOperation, Overflow
+            value = None
+    if value is None or not low <= value <= high or value != value.to_integral_value():
+        raise ConfigError(f"{label} must be a whole number from {low:,} to {high:,}, got {str(text).strip()!r}")
+    return int(value)

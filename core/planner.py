@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
-from core.approaches import APPROACHES, LAB_WRITERS, bulk_puts, imports
+from core.approaches import APPROACHES, LAB_WRITERS, approach, bulk_puts, imports
 from core.bulkmodel import BulkAssumptions, check_max_wru, check_tier
 from core.bulkwire import MAX_OBJECTS as BULK_MAX_OBJECTS
 from core.bulkwire import Tier
@@ -628,8 +628,7 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
     """The ranked answer for ``spec``; writers calibrated from ``reports`` (stored report dicts) of ``machine``."""
     names = tuple(approaches) if approaches is not None else tuple(APPROACHES)
     for name in names:
-        if name not in APPROACHES:
-            raise ConfigError(f"unknown approach {name!r}: choose from {', '.join(APPROACHES)}")
+        approach(name)  # ConfigError for an unknown name, with the closest one
     uncapped = _uncapped(reports)
     calibration = calibrate(spec.probe(), uncapped, machine)
     history = history_basis(spec, uncapped, machine, calibration)

@@ -170,17 +170,22 @@ class SweepResult:
         return None
 
     def table(self) -> str:
-        """A plain-text table for a terminal: one row per level, items/s per approach beside the ideal C ÷ L."""
-        head = f"{'C':>6} " + " ".join(f"{name:>14}" for name in self.plan.approaches) + f" {'ideal C ÷ L':>12}"
+        """A plain-text table for a terminal: one row per concurrency C (requests in flight), items/s per approach
+        beside the ideal C ÷ L; the header names the unit of every column."""
+        names = [f"{name} items/s" for name in self.plan.approaches]
+        widths = [max(14, len(name)) for name in names]
+        ideal_head = "ideal C ÷ L items/s"
+        head = f"{'C':>6} " + " ".join(f"{n:>{w}}" for n, w in zip(names, widths, strict=True)) + f" {ideal_head}"
         rows = [head, "-" * len(head)]
         for level in self.plan.levels:
             rates = {p.approach: p for p in self.points if p.concurrency == level}
             if not rates:
                 continue
-            cells = [f"{rates[n].items_per_second:>14,.0f}" if n in rates else f"{'–':>14}"
-                     for n in self.plan.approaches]
+            cells = [f"{rates[n].items_per_second:>{w},.0f}" if n in rates else f"{'–':>{w}}"
+                     for n, w in zip(self.plan.approaches, widths, strict=True)]
             ideal = self.ideal(level)
-            rows.append(f"{level:>6} " + " ".join(cells) + (f" {ideal:>12,.0f}" if ideal else f" {'–':>12}"))
+            width = len(ideal_head)
+            rows.append(f"{level:>6} " + " ".join(cells) + (f" {ideal:>{width},.0f}" if ideal else f" {'–':>{width}}"))
         return "\n".join(rows)
 
     def summary(self) -> str:

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 from core.approaches import APPROACHES, LAB_WRITERS, STUDY_2022_ITEMS, STUDY_2022_SECONDS, parallelism
 from core.approaches import label as approach_label
+from core.capacity import Capacity
 from core.estimate import short
-from core.model import NETWORK_PRESETS, Plan
+from core.model import NETWORK_PRESETS, Conditions, Plan
 from core.planner import LoadPlan, LoadSpec, count_words, money
 from core.report import Report, RunResult
 from core.s3source import SEEDED_ITEM_BYTES
@@ -69,19 +70,23 @@ def speedups(report: Report, baseline: str = BASELINE) -> dict[str, float | None
 
 def conditions_text(plan: Plan) -> str:
     """Where and under what the run wrote: 'embedded, study-2022 latency (75 ms + up to 10 ms per request)'."""
-    c = plan.conditions
+    return ", ".join([plan.target, in_effect(plan.conditions, plan.capacity)]
+                     + ([f"{plan.workers} workers"] if plan.workers > 1 else []))
+
+
+def in_effect(c: Conditions, capacity: Capacity) -> str:
+    """The conditions a server adds: 'study-2022 latency (75 ms + up to 10 ms per request), throttle 10%, capacity
+    provisioned=5', or 'no added latency'."""
     preset = next((name for name, p in NETWORK_PRESETS.items()
                    if name != "none" and (p.latency_ms, p.jitter_ms) == (c.latency_ms, c.jitter_ms)), None)
     if c.latency_ms or c.jitter_ms:
         latency = f"{c.latency_ms:g} ms" + (f" + up to {c.jitter_ms:g} ms" if c.jitter_ms else "") + " per request"
-        parts = [f"{plan.target}, {preset} latency ({latency})" if preset else f"{plan.target}, {latency} added"]
+        parts = [f"{preset} latency ({latency})" if preset else f"{latency} added"]
     else:
-        parts = [f"{plan.target}, no added latency"]
+        parts = ["no added latency"]
     parts += [f"{name} {value:.0%}" for name, value in c.faults.items()]
-    if plan.capacity.on:
-        parts.append(f"capacity {plan.capacity}")
-    if plan.workers > 1:
-        parts.append(f"{plan.workers} workers")
+    if capacity.on:
+        parts.append(f"capacity {capacity}")
     return ", ".join(parts)
 
 

@@ -19,6 +19,7 @@ from core.endpoints import validate_kind
 from core.errors import ConfigError
 from core.history import Entry
 from core.model import FAULT_LABELS, NETWORK_PRESETS, PRESETS, Conditions, Plan, RetryMode
+from core.numbers import parse_count
 from core.planner import (
     DEFAULT_RETRY_MODE,
     MAX_ITEM_BYTES,
@@ -86,11 +87,9 @@ def describe_plan(plan: Plan) -> str:
 
 
 def parse_whole(text: str, label: str, low: int, high: int) -> int:
-    """A whole number typed into the page, checked against its range: ``ConfigError`` says what to type."""
-    cleaned = text.strip().replace(",", "").replace("_", "")
-    if not cleaned.isdigit() or not low <= int(cleaned) <= high:
-        raise ConfigError(f"{label} must be a whole number from {low:,} to {high:,}, got {text.strip()!r}")
-    return int(cleaned)
+    """A whole number typed into the page (10000, 10_000, 10k, 2.5M, 1e6), checked against its range:
+    ``ConfigError`` says what to type (``core.numbers.parse_count``, as the CLI's)."""
+    return parse_count(text, label, low, high)
 
 
 def parse_number(text: str, label: str, low: float, high: float) -> float:

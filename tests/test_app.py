@@ -323,12 +323,13 @@ def test_plural(count: int, word: str, expected: str) -> None:
     assert wording.plural(count, word, "approaches" if word == "approach" else None) == expected
 
 
-@pytest.mark.parametrize(("text", "value"), [("1000", 1000), (" 1,000 ", 1000), ("10_000", 10_000)])
+@pytest.mark.parametrize(("text", "value"), [("1000", 1000), (" 1,000 ", 1000), ("10_000", 10_000), ("1e3", 1000),
+                                            ("2.5k", 2500), ("10k", 10_000)])
 def test_parse_whole_accepts(text: str, value: int) -> None:
     assert wording.parse_whole(text, "Books", 1, 10_000) == value
 
 
-@pytest.mark.parametrize("text", ["0", "10001", "-1", "1.5", "", "abc", "1e3"])
+@pytest.mark.parametrize("text", ["0", "10001", "-1", "1.5", "", "abc", "1e5", "0.5"])
 def test_parse_whole_refuses(text: str) -> None:
     with pytest.raises(ConfigError, match=r"^Books must be a whole number from 1 to 10,000, got "):
         wording.parse_whole(text, "Books", 1, 10_000)

@@ -200,18 +200,31 @@ def test_missing_localstack_venv_says_what_to_run(tmp_path: Path) -> None:
 @needs_java
 @needs_localstack_venv
 def test_localstack_foreground_command_stops_on_ctrl_c() -> None:
-    command = [sys.executable, "-m", "core.engines.localstack", "--port", "0", "--quiet"]
+    command = [sys.executable, "-m", "core.engines.localstack", "--port", "0"]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         ready = process.stdout.readline()
         assert "ready at http://127.0.0.1:" in ready, process.stderr.read() if process.stderr else ""
         url = ready.split("ready at ")[1].split()[0]
+        banner = [process.stdout.readline().strip() for _ in range(6)]
+        assert banner[0].startswith("Conditions: none added") and f"proxy --upstream {url}" in banner[0]
+        assert f"export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=test" in banner[2]
+        listing, run = banner[4:6]
+        assert run == f"AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test python -m core run --target localstack " \
+                      f"--endpoint-url {url}"
+        if (REPO_ROOT / ".venv-localstack" / "bin" / "aws").exists():  # the banner's line, without any AWS setup
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+            env.update(AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+                       PATH=f"{REPO_ROOT / '.venv-localstack' / 'bin'}:{env['PATH']}")
+            listed = subprocess.run(listing, shell=True, env=env, capture_output=True, text=True, timeout=120)
+            assert listed.returncode == 0 and '"TableNames"' in listed.stdout, listed.stderr
         everything = psutil.Process(process.pid).children(recursive=True)
         assert any(p.name() == "java" for p in everything)
         assert _reachable(LOOPBACK, int(url.rsplit(":", 1)[1]))
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
+        assert process.stderr is not None and process.stderr.read().strip() == "LocalStack stopped."  # no log
     finally:
         if process.poll() is None:
             process.kill()

@@ -23,11 +23,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from core.capacity import Capacity
-from core.cli import build_parser, proxy_settings, signature_keys
+from core.cli import build_parser, proxy_settings, signature_keys, try_lines
 from core.emulator.traffic import Ticket, read_ticket, remove_ticket, traffic_report, write_ticket
 from core.errors import ConfigError, LabError
 from core.model import NETWORK_PRESETS
 from core.paths import REPO_ROOT
+from core.sigv4 import Credentials
 
 AWS_CLI = REPO_ROOT / ".venv-localstack" / "bin" / "aws"
 KEY, SECRET = "AKIDPROXYTEST0000001", "proxy-test-secret-never-printed"
@@ -119,11 +120,39 @@ def test_a_ticket_is_private_and_refused_elsewhere(tmp_path: Path) -> None:
         read_ticket("127.0.0.1:8123", directory)
 
 
+PAIR = Credentials("AKIDLABPROXY0000", "made-here")
+
+
+@pytest.mark.parametrize(("ca", "keys", "generated", "profile", "prefix", "suffix"), [
+    (None, (), False, None, "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test ", ""),  # nothing checked
+    ("/tmp/ca.pem", (PAIR,), True, None,
+     "AWS_CA_BUNDLE=/tmp/ca.pem AWS_ACCESS_KEY_ID=AKIDLABPROXY0000 AWS_SECRET_ACCESS_KEY=made-here ", ""),
+    (None, (PAIR,), False, None, "AWS_ACCESS_KEY_ID=AKIDLABPROXY0000 AWS_SECRET_ACCESS_KEY=YOUR_SECRET ", ""),
+    ("/tmp/ca.pem", (PAIR,), False, "dev", "AWS_CA_BUNDLE=/tmp/ca.pem ", " --profile dev"),
+])
+def test_the_banner_s_try_lines_work_without_aws_configuration(ca: str | None, keys: tuple[Credentials, ...],
+                                                                generated: bool, profile: str | None, prefix: str,
+                                                                suffix: str) -> None:
+    url = "http://127.0.0.1:8000"
+    assert try_lines(url, ca, keys, generated, profile) == [
+        f"{prefix}aws dynamodb list-tables --endpoint-url {url} --region us-east-1{suffix}",
+        f"{prefix}python -m core run --target custom --endpoint-url {url}{suffix}"]
+
+
 # --- the command, for real -----------------------------------------------------------------------------------------
 
 def _lab(*argv: str, **options: object) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "core", *argv], cwd=REPO_ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **options)  # type: ignore[call-overload]
+
+
+def banner(process: subprocess.Popen[str]) -> list[str]:
+    """The proxy's banner, to its last line ("Report while it runs: ...")."""
+    assert process.stdout is not None
+    lines = [process.stdout.readline()]
+    while lines[-1] and not lines[-1].startswith("Report while it runs: "):
+        lines.append(process.stdout.readline())
+    return lines
 
 
 @pytest.fixture
@@ -133,7 +162,7 @@ def aws_like() -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(f"{KEY} {SECRET}\n")
     process.stdin.close()  # the keys are read to the end of stdin
-    lines = [process.stdout.readline() for _ in range(8)]
+    lines = banner(process)
     exported = dict(part.split("=", 1) for line in lines if line.strip().startswith("export ")
                     for part in line.split("#")[0].split()[1:])
     try:
@@ -195,7 +224,7 @@ def test_the_readme_proxy_section_runs_as_shown(tmp_path: Path) -> None:
     process = _lab("proxy", *args, "--capacity", "on-demand", stdin=subprocess.DEVNULL)
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(8)]
+        lines = banner(process)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(part.split("=", 1) for line in lines if line.strip().startswith("export ")
                    for part in line.split("#")[0].split()[1:])
@@ -220,3 +249,31 @@ def test_the_readme_proxy_section_runs_as_shown(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_the_banner_shows_the_conditions_and_lines_that_work_as_pasted() -> None:
+    """No AWS configuration at all: the banner's AWS CLI line (or botocore with its keys) and its lab run work."""
+    process = _lab("proxy", "--port", "0", "--network", "study-2022", "--faults", "throttle=0.01",
+                   stdin=subprocess.DEVNULL)
+    try:
+        lines = [line.rstrip("\n") for line in banner(process)]
+        assert lines[1] == ("Conditions: study-2022 latency (75 ms + up to 10 ms per request), throttle 1%; HTTP, "
+                            "no credentials checked (any key works)")
+        listing, run = lines[lines.index("Or try it as is (no AWS account needed):") + 1:][:2]
+        url = lines[0].split(" at ")[1].split()[0]
+        assert listing.strip().startswith("AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws dynamodb list-tables ")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+                   AWS_EC2_METADATA_DISABLED="true", PATH=f"{AWS_CLI.parent}:{env['PATH']}")
+        if AWS_CLI.exists():
+            listed = subprocess.run(listing, shell=True, env=env, capture_output=True, text=True, timeout=120)
+            assert listed.returncode == 0 and json.loads(listed.stdout) == {"TableNames": []}, listed.stderr
+        command = run.strip().replace("python -m core", f"{sys.executable} -m core") + \
+            " --items 20 --approaches async --max-attempts 10 --history off"
+        ran = subprocess.run(command, shell=True, env=env, cwd=REPO_ROOT, capture_output=True, text=True,
+                             timeout=240)
+        assert ran.returncode == 0 and "on custom" in " ".join(ran.stdout.split()), ran.stderr
+        assert url in run
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.cli import main
 from core.errors import ConfigError
 from core.model import Conditions, Plan
 from core.sweep import SweepPoint, SweepResult, items_for, parse_sweep, plan_sweep
@@ -51,3 +52,29 @@ def test_a_result_without_a_knee_says_it_kept_up() -> None:
     assert "the server was not saturated" in sweep.summary()
     assert [line.split() for line in sweep.table().splitlines()[2:]] == [["1", "–", "100", "100"],
                                                                          ["2", "–", "200", "200"]]
+
+
+def test_the_table_s_header_names_its_units() -> None:
+    plan = plan_sweep(Plan(items=1_000), (1, 2), approaches=("async",))
+    sweep = SweepResult(plan, (SweepPoint("async", 1, 100, 1.0, 100.0, 10.0, False, True),))
+    head = sweep.table().splitlines()[0].split()
+    assert head == ["C", "async", "items/s", "ideal", "C", "÷", "L", "items/s"]
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    ([], "Sweep: concurrency 1, 4, 16 x threaded, async = 6 runs on embedded, books per point 50, 80, 300 "),
+    (["--approaches", "async"], "Sweep: concurrency 1, 4, 16 x async = 3 runs on embedded, books per point 50, 80, "
+                                "300 "),
+    (["--approaches", "async-batch,threaded"], "x async-batch, threaded = 6 runs on embedded"),
+])
+def test_the_cli_sweeps_the_approaches_given_and_counts_its_runs_and_books(
+        args: list[str], line: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--sweep", "concurrency=1,4,16", "--items", "300", "--history", "off", "--dry-run",
+                 *args]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert line in err
+
+
+def test_the_cli_refuses_a_sweep_of_an_approach_without_concurrency(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--sweep", "1,4", "--approaches", "sequential", "--history", "off", "--dry-run"]) == 2
+    assert "choose threaded or async approaches, not 'sequential'" in capsys.readouterr().err

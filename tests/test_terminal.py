@@ -160,3 +160,14 @@ def test_ctrl_c_under_gnu_timeout_counts_once_and_marks_the_partial_run(tmp_path
     assert "Use async: " in words and "Interrupted, left out: sequential #1: " in words
     assert re.search(r"^sequential +1 +[\d.]+ +[\d,]+ +- ", stdout, re.M)  # no speed-up for the partial row
     assert target.read_text().splitlines()[2].endswith(",True")  # the export marks it too
+
+
+@pytest.mark.parametrize("args", [(), ("run", "--help"), ("plan-load", "--help"), ("proxy", "--help"),
+                                  ("proxy-report", "--help"), ("aws-check", "--help"), ("localstack", "--help")],
+                         ids=" ".join)
+def test_help_fits_an_80_column_terminal(args: tuple[str, ...]) -> None:
+    code, lines, raw = in_terminal(80, *args)
+    assert code == 0, "\n".join(lines)
+    written = raw.decode().replace("\r", "").splitlines()  # as written, before the terminal wraps anything
+    assert max(len(line) for line in written) <= 80, max(written, key=len)
+    assert "examples:" in raw.decode() or "start here:" in raw.decode()

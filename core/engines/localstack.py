@@ -28,6 +28,7 @@ from typing import NoReturn
 
 import psutil
 
+from core.endpoints import DEFAULT_REGION, DUMMY_KEYS, try_commands
 from core.engines import LOOPBACK, LocalEngine, http_json
 from core.engines.dynamodb_local import distribution_dir
 from core.engines.java import LAUNCHER_CLASS, java_executable, java_tools
@@ -180,15 +181,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
+HELP = """\
+Run LocalStack's DynamoDB on this machine without Docker (host mode, on
+127.0.0.1 only) until Ctrl-C. It prints the lines to try it with; its own
+log (a line per request) is shown with --verbose.
+
+examples:
+  python -m core localstack
+  python -m core localstack --port 0 --verbose
+  ./lab.sh localstack --port 4566
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m core localstack [--port 4566]``: run LocalStack (DynamoDB) in the foreground until Ctrl-C."""
-    parser = _Parser(prog="python -m core localstack",
-                                     description="Run LocalStack's DynamoDB on this machine without Docker "
-                                                 "(host mode, 127.0.0.1 only) until Ctrl-C.")
-    parser.add_argument("--port", type=INT, default=DEFAULT_PORT, help="port on 127.0.0.1 (default 4566; 0: any)")
+    """``python -m core localstack [--port 4566] [--verbose]``: run LocalStack (DynamoDB) in the foreground until
+    Ctrl-C; its log is copied to stderr only with ``--verbose`` (and its last lines shown if it ends by itself)."""
+    parser = _Parser(prog="python -m core localstack", description=HELP,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=INT, default=DEFAULT_PORT, help="port on 127.0.0.1 (0: any free port; "
+                                                                       f"default {DEFAULT_PORT})")
     parser.add_argument("--timeout", type=flag_type(seconds, "timeout", "seconds above 0"), default=120.0,
-                        help="seconds to wait for it to be ready")
-    parser.add_argument("--quiet", action="store_true", help="do not copy LocalStack's log to stderr")
+                        help="seconds to wait for it to be ready (default 120)")
+    parser.add_argument("--verbose", action="store_true", help="copy LocalStack's log (a line per request) to stderr")
     arguments = parser.parse_args(argv)
     stop = threading.Event()
 
@@ -202,9 +216,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     signal.signal(signal.SIGTERM, interrupt)
     try:  # one block, so a Ctrl-C at any point (even while starting) ends in engine.stop()
-        engine.start(timeout=arguments.timeout, echo=not arguments.quiet)
-        print(f"LocalStack (DynamoDB) is ready at {engine.endpoint_url} - health: {engine.health_url}\n"
-              f"  use it with: export AWS_ENDPOINT_URL={engine.endpoint_url}   (Ctrl-C stops it)", flush=True)
+        engine.start(timeout=arguments.timeout, echo=arguments.verbose)
+        url = engine.endpoint_url
+        print("\n".join([f"LocalStack (DynamoDB) is ready at {url} - health: {engine.health_url}  (Ctrl-C stops it)",
+                         "Conditions: none added (LocalStack answers as it does; for latency, faults or a capacity "
+                         f"model: python -m core proxy --upstream {url})",
+                         "Paste into the shell of your own code (the AWS CLI, boto3 and the other SDKs read these):",
+                         f"  export AWS_ENDPOINT_URL={url} {DUMMY_KEYS} AWS_DEFAULT_REGION={DEFAULT_REGION}",
+                         "Or try it as is (no AWS account needed):",
+                         *(f"  {line}" for line in try_commands(url, "localstack"))]), flush=True)
         while engine.running and not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
@@ -215,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         engine.stop()
     if not stop.is_set():
+        if not arguments.verbose:
+            print("\n".join(engine.output[-20:]), file=sys.stderr)
         print("error: LocalStack ended by itself (its log is above)", file=sys.stderr)
         return 1
     print("LocalStack stopped.", file=sys.stderr)
