@@ -391,7 +391,7 @@ def _plan_load(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(plan.as_dict(), indent=2, ensure_ascii=False))
     else:
-        print(table_text(plan))
+        print(table_text(plan, args.explain, width_of(console(sys.stdout))))
     return 0
 
 
@@ -661,13 +661,13 @@ examples:
 PLAN_HELP = """\
 How to load N items: each approach's best worker count, time and cost, and
 DynamoDB's import from S3 for a new table (bulk-put for an existing one),
-ranked, with the recommendation and the sources. Sends nothing.
+ranked: the recommendation and the command to run next first. Sends nothing.
 
 examples:
   python -m core plan-load --items 10M --item-bytes 400
   python -m core plan-load --items 50M --item-bytes 400 --table existing \\
       --capacity on-demand:warm=20000 --deadline 2h
-  python -m core plan-load --items 1e9 --item-bytes 100 --target embedded
+  python -m core plan-load --items 1e9 --item-bytes 100 --explain
   python -m core plan-load --items 10k --item-bytes 1000 --json
 """
 PROXY_HELP = """\
@@ -780,8 +780,8 @@ def build_parser() -> _Parser:
     output.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                         help="log to stderr (debug shows botocore's wire log; secrets are always masked)")
     bench.set_defaults(handler=_run)
-    planner = commands.add_parser("plan-load", help="how to load N items: the approach, workers, time and cost; "
-                                                    "sends nothing",
+    planner = commands.add_parser("plan-load", help="how to load N items: the approach, workers, time, cost and the "
+                                                    "command to run next; sends nothing",
                                   description=PLAN_HELP, usage="%(prog)s --items N --item-bytes B [options]")
     planner.add_argument("--items", type=_count("--items", MAX_PLAN_ITEMS), required=True, metavar="N",
                          help="items to load, up to a trillion: 10000, 10_000, 10k, 2.5M, 1e9")
@@ -814,7 +814,9 @@ def build_parser() -> _Parser:
     shown = planner.add_argument_group("output")
     shown.add_argument("--history", default="", metavar="FILE",
                        help="SQLite history to calibrate from (default: your user data dir; 'off')")
-    shown.add_argument("--json", action="store_true", help="print the plan as JSON")
+    shown.add_argument("--explain", action="store_true",
+                       help="also print each row's basis, the notes and the sources of every figure")
+    shown.add_argument("--json", action="store_true", help="print the plan as JSON (everything --explain shows)")
     planner.set_defaults(handler=_plan_load)
     check = commands.add_parser("aws-check", help="time a tiny bulk put on your AWS account (a table and S3 objects "
                                                   "it creates and deletes) and store the figures for plan-load",

@@ -37,6 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
@@ -672,8 +673,7 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
     ranked, by = rank(rows, spec.deadline_s)
     best = ranked[0]
     table = f"{spec.table} table"
-    what = "import" if best.approach == IMPORT else "bulk put" if best.approach == BULK else \
-        f"{best.approach} with {best.workers} worker" + ("s" if best.workers > 1 else "")
+    what = f"{best.approach} with {best.workers} worker" + ("s" if best.workers > 1 else "")
     why = "by the deadline" if spec.deadline_s is not None else f"within twice the fastest ({short(by)})"
     recommendation = (f"{what}: {table}, {count_words(spec.items)} items, ~{short(best.seconds)}, "
                       f"{money(best.cost_usd)} (the cheapest that finishes {why})" if best.meets(by) else
@@ -701,28 +701,132 @@ def cost_span(row: LoadRow) -> str:
     return f"{money(row.cost_usd)} ({money(row.cost_low)}–{money(row.cost_high)})"
 
 
-def table_text(plan: LoadPlan) -> str:
-    """The plan as the CLI prints it: the question, the ranked rows, the recommendation, notes and sources."""
+TIE_WITHIN = 0.05  # rows within 5 % of the recommendation's time and cost are named as ties
+TRIAL_ITEMS = 100_000  # the books of the run the next command suggests: enough to calibrate the planner
+TEXT_WIDTH = 100  # the plan's text fits this many columns
+
+
+def ties(plan: LoadPlan) -> tuple[LoadRow, ...]:
+    """The other rows as good as the recommendation: within ``TIE_WITHIN`` of its time and of its cost."""
+    best = plan.best
+    return tuple(row for row in plan.rows[1:] if row.possible
+                 and abs(row.seconds - best.seconds) <= TIE_WITHIN * best.seconds
+                 and abs(row.cost_usd - best.cost_usd) <= TIE_WITHIN * max(best.cost_usd, 1e-9))
+
+
+def next_step(plan: LoadPlan) -> tuple[str, str]:
+    """What to do next for the recommendation, and the command line: AWS's import for s3-import, the lab's aws-check
+    for bulk-put, else a lab run of the approach (its books, at most ``TRIAL_ITEMS``) that calibrates the plan."""
+    spec, best = plan.spec, plan.best
+    if best.approach == IMPORT:
+        billing = ("BillingMode=PROVISIONED,ProvisionedThroughput={ReadCapacityUnits=1,WriteCapacityUnits="
+                   f"{spec.capacity.wcu}}}" if spec.capacity.mode == "provisioned" else "BillingMode=PAY_PER_REQUEST")
+        return ("put the items in S3 as gzipped DynamoDB JSON lines (one {\"Item\": ...} a line), then let "
+                "DynamoDB import them into the new table",
+                "aws dynamodb import-table --s3-bucket-source S3Bucket=YOUR_BUCKET,S3KeyPrefix=YOUR_PREFIX/ "
+                "--input-format DYNAMODB_JSON --input-compression-type GZIP --table-creation-parameters "
+                '"TableName=YOUR_TABLE,AttributeDefinitions=[{AttributeName=pk,AttributeType=S}],'
+                f'KeySchema=[{{AttributeName=pk,KeyType=HASH}}],{billing}"')
+    if best.approach == BULK:
+        return ("time the bulk put on your account (a tiny one: plan-load then takes its start-up and rate)",
+                f"python -m core aws-check --s3-bucket YOUR_BUCKET --bulk-tier {spec.bulk_tier}")
+    items = min(spec.items, TRIAL_ITEMS)
+    options = [f"--target {spec.target}", *([f"--endpoint-url {spec.endpoint_url}"] if spec.endpoint_url else []),
+               f"--approaches {best.approach}", f"--items {items}",
+               *([f"--workers {best.workers}"] if best.workers > 1 else []),
+               *([f"--capacity {spec.capacity}"] if spec.lab_proxy and spec.capacity.on else []),
+               *([f"--retry-mode {spec.retry_mode}"] if spec.retry_mode != DEFAULT_RETRY_MODE else []),
+               *(["--yes"] if spec.target == "aws" else [])]
+    size = "" if items == spec.items else f"{count_words(items)} of "
+    return (f"measure it with {size}the lab's books on {spec.target} (plan-load calibrates from the run"
+            + ("; it costs money" if spec.target == "aws" else "") + ")",
+            f"python -m core run {' '.join(options)}")
+
+
+def command_lines(command: str, width: int = TEXT_WIDTH, indent: str = "  ") -> list[str]:
+    """A shell command folded with backslash continuations so that every line fits ``width`` and it pastes as one;
+    a double-quoted word too long for a line is split after a comma, its continuation at the line's start (inside
+    double quotes the shell drops a backslash and the newline, and nothing else)."""
+    lines: list[str] = []
+    line = indent
+    for word in command.split(" "):
+        if line.strip() and len(line) + 1 + len(word) + 2 > width:
+            lines.append(line + " \\")
+            line = indent + "  "
+        else:
+            line += " " if line.strip() else ""
+        quoted = word.startswith('"')
+        while quoted and len(line) + len(word) + 2 > width and "," in word[:width - len(line) - 1]:
+            cut = word.rindex(",", 0, width - len(line) - 1) + 1
+            lines.append(line + word[:cut] + "\\")
+            line, word = "", word[cut:]
+        line += word
+    return [*lines, line]
+
+
+def _wrap(text: str, width: int, indent: str = "") -> list[str]:
+    return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_on_hyphens=False, break_long_words=False) or [""]
+
+
+def _table(header: list[str], body: list[list[str]], width: int, fixed: int = 3) -> list[str]:
+    """A text table that fits ``width``: the columns after the first ``fixed`` fold (word-wrapped), the widest one
+    narrowed first, none below its header's longest word."""
+    rows = [header, *body]
+    widths = [max(len(line[i]) for line in rows) for i in range(len(header))]
+    least = [max(max(map(len, header[i].split())), min(10, max(len(word) for line in body
+                                                                for word in line[i].split() or [""])))
+             for i in range(len(header))]  # a header's words whole; a cell's up to 10 characters
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        foldable = [i for i in range(fixed, len(widths)) if widths[i] > least[i]]
+        if not foldable:
+            break
+        widest = max(foldable, key=lambda i: (widths[i], i))
+        widths[widest] -= 1
+    lines = []
+    for cells in [header, ["-" * w for w in widths], *body]:
+        folded = [textwrap.wrap(cell, w, break_on_hyphens=False) or [""] for cell, w in zip(cells, widths, strict=True)]
+        for k in range(max(len(f) for f in folded)):
+            parts = [(f[k] if k < len(f) else "").ljust(w) for f, w in zip(folded, widths, strict=True)]
+            lines.append("  ".join(parts).rstrip())
+    return lines
+
+
+def table_text(plan: LoadPlan, explain: bool = False, width: int = TEXT_WIDTH) -> str:
+    """The plan as the CLI prints it, within ``width`` columns: the question, the recommendation, its ties and the
+    command to run next, the ranked rows; with ``explain`` each row's basis, the notes and the sources."""
     spec = plan.spec
     deadline = f", deadline {short(spec.deadline_s)}" if spec.deadline_s is not None else ""
     head = (f"Load {count_words(spec.items)} items of {spec.item_bytes:,} bytes ({spec.wru_per_item} WRU each, "
             f"{spec.total_wru:,} WRU) into {'a new' if spec.table == 'new' else 'an existing'} table, capacity "
             f"{spec.capacity}, target {spec.target}{deadline}")
+    lines = [*_wrap(head, width), "", *_wrap(f"Recommended: {plan.recommendation}", width)]
+    tied = ties(plan)
+    if tied:
+        lines += _wrap(f"Tied with it (within {TIE_WITHIN:.0%} of its time and cost): "
+                       f"{', '.join(row.approach for row in tied)}", width)
+    doing, command = next_step(plan)
+    lines += [*_wrap(f"Next: {doing}:", width), *command_lines(command, width), ""]
     columns = ["#", "approach", "workers", "time (range)", "cost USD (range)", "bound"]
     if spec.deadline_s is not None:
         columns.append("for the deadline")
     body = [[str(i), row.approach, str(row.workers), span(row) if row.possible else "-", cost_span(row), row.bound]
             + ([row.deadline_note or ""] if spec.deadline_s is not None else [])
             for i, row in enumerate(plan.rows, 1)]
-    widths = [max(len(line[i]) for line in [columns, *body]) for i in range(len(columns))]
-    lines = [head, "", "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip(),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in body]
-    lines += ["", f"Recommended: {plan.recommendation}", "", "Based on:"]
-    lines += [f"  {row.approach}: {row.basis}" for row in plan.rows]
-    lines.append(f"  writers' runs: {plan.history}")
-    lines += [f"  note: {note}" for note in plan.notes]
-    lines += ["", "Sources:"] + [f"  - {source}" for source in plan.sources]
+    lines += _table(columns, body, width)
+    if not explain:
+        lines += ["", *_wrap(f"Writers' figures: {plan.history}. Each row's basis, the notes and the sources: add "
+                             "--explain", width)]
+        return "\n".join(lines)
+    lines += ["", "Based on:"]
+    for row in plan.rows:
+        lines += _wrap(f"{row.approach}: {row.basis}", width, "  ")
+    lines += _wrap(f"writers' runs: {plan.history}", width, "  ")
+    for note in plan.notes:
+        lines += _wrap(f"note: {note}", width, "  ")
+    lines += ["", "Sources:"]
+    for source in plan.sources:
+        lines += _wrap(f"- {source}", width, "  ")
     return "\n".join(lines)
 
 

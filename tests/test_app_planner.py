@@ -37,7 +37,7 @@ def test_the_default_question_gets_a_recommendation_and_a_table_with_sources(pag
     assert IMPORT in set(table["Approach"]) and len(table) >= 9
     assert table["Based on"].str.len().min() > 10 and "For the deadline" not in table.columns
     text = markdown(page)
-    assert "**Recommended:** import: new table, 10 million items" in text
+    assert "**Recommended:** s3-import with " in text and ": new table, 10 million items" in text
     assert "terraform-provider-aws/issues/27250" in text and "USD per million WRU" in text
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
+import shlex
 import statistics
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ import pytest
 from core.approaches import LAB_WRITERS
 from core.books import generate_books
 from core.capacity import Capacity, parse_capacity
-from core.cli import main
+from core.cli import build_parser, main
 from core.environment import environment
 from core.errors import ConfigError
 from core.estimate import Calibration, short
@@ -32,13 +35,16 @@ from core.planner import (
     SCALE_OUT_PER_WORKER_S,
     SCALE_OUT_S,
     LoadSpec,
+    command_lines,
     count_words,
     import_shape,
+    next_step,
     parse_duration,
     plan_load,
     sustained,
     table_seconds,
     table_text,
+    ties,
     worker_seconds_per_item,
     writer_estimate,
     written,
@@ -353,7 +359,7 @@ def test_only_a_new_table_can_be_imported() -> None:
     assert IMPORT in {r.approach for r in new.rows}
     assert IMPORT not in {r.approach for r in existing.rows}
     assert any("imports only into a new table" in note for note in existing.notes)
-    assert new.recommendation.startswith("import: new table, 10 million items, ~")
+    assert re.match(r"s3-import with \d+ workers?: new table, 10 million items, ~", new.recommendation)
     assert existing.recommendation.startswith(f"{existing.best.approach} with ")
 
 
@@ -445,10 +451,10 @@ def test_count_words(count: int, words: str) -> None:
 
 def test_plan_load_prints_the_ranked_table_the_recommendation_and_the_sources(
         capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plan-load", "--items", "10000000", "--item-bytes", "100", "--history", "off"]) == 0
+    assert main(["plan-load", "--items", "10000000", "--item-bytes", "100", "--history", "off", "--explain"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Load 10 million items of 100 bytes (1 WRU each, 10,000,000 WRU) into a new table")
-    assert "Recommended: import: new table, 10 million items" in out
+    assert re.search(r"^Recommended: s3-import with \d+ workers: new table, 10 million items", out, re.M)
     for name in (*LAB_WRITERS, IMPORT):  # the as-shipped libraries are not planned (their own retries)
         assert f"  {name}: " in out  # every row's basis
     assert "note: bulk-put is offered for an existing table" in out
@@ -496,7 +502,10 @@ def test_plan_load_bad_input_is_one_line_and_exit_2(args: list[str], message: st
 def test_table_text_shows_the_deadline_column_only_with_a_deadline() -> None:
     without = table_text(plan_load(LoadSpec(10_000, 100)))
     with_deadline = table_text(plan_load(LoadSpec(10_000, 100, deadline_s=60)))
-    assert "for the deadline" not in without and "for the deadline" in with_deadline
+    def header(text: str) -> str:
+        return text.split("\n#   approach")[1].split("\n--")[0]
+
+    assert "deadline" not in header(without) and "deadline" in header(with_deadline)
 
 
 @pytest.mark.parametrize(("args", "shown"), [
@@ -504,9 +513,10 @@ def test_table_text_shows_the_deadline_column_only_with_a_deadline() -> None:
     (["--retry-mode", "adaptive"], "adaptive retries"),
 ])
 def test_plan_load_retry_mode(args: list[str], shown: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plan-load", "--items", "10000000", "--item-bytes", "100", "--history", "off", *args]) == 0
+    assert main(["plan-load", "--items", "10000000", "--item-bytes", "100", "--history", "off", "--explain",
+                 *args]) == 0
     out = capsys.readouterr().out
-    rows, sources = out.split("\nSources:")
+    rows, sources = (" ".join(part.split()) for part in out.split("\nSources:"))  # unfolded
     assert rows.count(shown) == len(LAB_WRITERS) and shown.split()[0] + " r" in sources  # each row, and its source
 
 
@@ -514,10 +524,11 @@ def test_plan_load_retry_mode(args: list[str], shown: str, capsys: pytest.Captur
 def test_plan_load_offers_bulk_put_for_an_existing_table_with_its_assumptions_named(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan-load", "--items", "10000000", "--item-bytes", "100", "--table", "existing",
-                 "--history", "off"]) == 0
-    out = capsys.readouterr().out
-    row = next(line for line in out.splitlines() if line.split()[1:2] == ["bulk-put"])
-    assert "the STANDARD tier's rate" in row
+                 "--history", "off", "--explain"]) == 0
+    text = capsys.readouterr().out
+    row = next(line for line in text.splitlines() if line.split()[1:2] == ["bulk-put"])
+    assert "the STANDARD tier's" in row  # the bound, folded to fit
+    out = " ".join(text.split())
     assert "bulk-put: 24 gzipped parts" in out and "1,000–4,000 WRU/s" in out and "assumed (AWS publishes no" in out
     assert "published: StartBulkPutItems" in out and "assumed (AWS publishes none yet)" in out
     assert "s3-import is not offered" in out
@@ -551,3 +562,64 @@ def test_bulk_rate_and_price_override_the_assumptions() -> None:
 def test_bulk_put_alone_on_a_new_table_is_refused_in_one_line() -> None:
     with pytest.raises(ConfigError, match="bulk-put loads an existing table"):
         plan_load(LoadSpec(items=10, item_bytes=10), approaches=("bulk-put",))
+
+
+# --- the text: the answer first, within 100 columns ----------------------------------------------------------------
+
+def test_the_text_leads_with_the_recommendation_names_ties_and_the_next_command() -> None:
+    text = table_text(plan_load(LoadSpec(10_000, 100)))
+    lines = text.splitlines()
+    recommended = next(i for i, line in enumerate(lines) if line.startswith("Recommended: "))
+    table = next(i for i, line in enumerate(lines) if line.startswith("#   approach"))
+    assert recommended < table and text.endswith("Each row's basis, the notes and the sources: add --explain")
+    flat = " ".join(text.split())
+    assert "Tied with it (within 5% of its time and cost): aiodynamo-batch, async-batch, aws-sdk-batch, " \
+           "threaded-batch" in flat  # five rows at ~2 s and the same cost
+    assert "Sources:" not in text and "Based on:" not in text
+
+
+def test_no_tie_is_named_when_the_best_is_clearly_ahead() -> None:
+    plan = plan_load(LoadSpec(10_000_000, 100))
+    assert ties(plan) == () and "Tied with it" not in table_text(plan)
+
+
+@pytest.mark.parametrize("spec", [
+    LoadSpec(10**9, 100), LoadSpec(10**9, 100, deadline_s=7 * 3600.0),
+    LoadSpec(10**12, 400_000, "existing", parse_capacity("provisioned=40000"), deadline_s=3600.0),
+    LoadSpec(10**7, 100, capacity=parse_capacity("off"), target="embedded")])
+@pytest.mark.parametrize("width", [100, 80])
+def test_the_text_fits_its_width(spec: LoadSpec, width: int) -> None:
+    for explain in (False, True):
+        text = table_text(plan_load(spec), explain, width)
+        longest = max(text.splitlines(), key=len)
+        assert len(longest) <= width or len(longest.split()) == 1, longest  # a source's link is never cut
+
+
+def test_the_next_command_for_a_writer_is_a_run_the_cli_accepts() -> None:
+    plan = plan_load(LoadSpec(10_000_000, 100, "existing", target="embedded", capacity=parse_capacity("off")))
+    doing, command = next_step(plan)
+    words = shlex.split(command)
+    assert words[:4] == ["python", "-m", "core", "run"] and "calibrates" in doing
+    args = build_parser().parse_args(words[3:])
+    assert args.approaches == plan.best.approach and args.items == 100_000 and args.target == "embedded"
+    assert args.workers == plan.best.workers
+    aws = next_step(plan_load(LoadSpec(10_000, 100, "existing")))[1]
+    assert aws.endswith(" --items 10000 --yes") and "--target aws" in aws
+
+
+def test_the_next_command_for_s3_import_is_aws_s_import_and_pastes_as_one(tmp_path: Path) -> None:
+    plan = plan_load(LoadSpec(10_000_000, 100, capacity=parse_capacity("provisioned=4000")))
+    assert plan.best.approach == IMPORT
+    _, command = next_step(plan)
+    assert command.startswith("aws dynamodb import-table ") and "WriteCapacityUnits=4000" in command
+    folded = command_lines(command, 80)
+    assert len(folded) > 1 and max(len(line) for line in folded) <= 80
+    script = tmp_path / "paste.sh"
+    script.write_text("aws() { printf '%s\\n' \"$@\"; }\n" + "\n".join(folded) + "\n")
+    pasted = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert pasted == shlex.split(command)[1:]  # the shell reads the folded lines as the one command
+
+
+def test_the_next_command_for_bulk_put_is_the_aws_check() -> None:
+    plan = plan_load(LoadSpec(10**9, 100, "existing", parse_capacity("provisioned=40000")), approaches=("bulk-put",))
+    assert next_step(plan)[1] == "python -m core aws-check --s3-bucket YOUR_BUCKET --bulk-tier STANDARD"
