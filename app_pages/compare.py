@@ -82,15 +82,15 @@ def metrics(report: Report, where: Any) -> None:
     if top is None:
         return
     first, second = where.columns(2, border=True), where.columns(2, border=True)
-    first[0].metric("Fastest approach", top.fastest, f"{top.fastest_rate:,.0f} items/s", delta_color="off",
+    first[0].metric("Use", top.fastest, f"{top.fastest_rate:,.0f} items/s", delta_color="off",
                     delta_arrow="off", help="Highest median items/s among the runs that wrote every book")
-    first[1].metric("Speed-up vs sequential", f"{top.speedup:,.1f}×" if top.speedup else "–",
-                    help="Of the fastest approach, by items/s (needs a finished sequential run and one other)")
-    second[0].metric("Items verified", f"{top.verified:,}/{top.expected:,}",
-                     "none lost" if not top.problems else f"{top.problems:,} not written", delta_arrow="off",
+    first[1].metric("× sequential", f"{top.speedup:,.1f}×" if top.speedup else "–",
+                    help="Speed-up of that approach over sequential, by items/s (needs a finished sequential run)")
+    second[0].metric("Verified", f"{top.verified:,}", f"of {top.expected:,}, none lost" if not top.problems
+                     else f"{top.problems:,} not written", delta_arrow="off",
                      delta_color="normal" if not top.problems else "inverse",
                      help="Books found in the tables with the attributes written, of those the runs were given")
-    second[1].metric("Server-bound runs", f"{top.server_bound}/{len(report.runs)}",
+    second[1].metric("Server-bound", f"{top.server_bound}/{len(report.runs)}",
                      help="Runs that saturated the engine's CPU: their figure is the engine's limit")
 
 

@@ -59,20 +59,22 @@ with guard():
                    "uncalibrated")
     if clicked and sweep_plan is not None:
         start(jobs.sweep_job(sweep_plan, where.server, typed_keys(sweep_plan.base.target)), where.fields)
+    progress, shown = st.container(), st.empty()  # the chart's place is cleared before any progress is drawn
     if busy and job is not None:
         if job.what == "sweep":
-            watch(job)  # here, under the button; the old chart is not drawn while the new one is measured
+            watch(job, progress)  # here, under the button; the old chart is gone while the new one is measured
         else:
-            st.info(f"A run is in progress ({job.title}): the Compare page shows it; the sweep waits for it.")
+            progress.info(f"A run is in progress ({job.title}): the Compare page shows it; the sweep waits for it.")
     elif job is not None and job.what == "sweep" and st.session_state.seen_job != job.id \
             and job.id == st.session_state.started_job:
         land(job, job.snapshot())
     result: SweepResult | None = st.session_state.sweep
     if result is not None and not busy:
-        if result.cancelled:
-            st.warning("The sweep was cancelled: the chart shows the levels measured before.")
-        if result.error:
-            st.error(result.error)
-        if result.points:
-            st.plotly_chart(charts.sweep_chart(result), config=charts.PNG_CONFIG, key="sweep_chart")
-            st.markdown("\n".join(f"- {line}" for line in result.summary().splitlines()))
+        with shown.container():
+            if result.cancelled:
+                st.warning("The sweep was cancelled: the chart shows the levels measured before.")
+            if result.error:
+                st.error(result.error)
+            if result.points:
+                st.plotly_chart(charts.sweep_chart(result), config=charts.PNG_CONFIG, key="sweep_chart")
+                st.markdown("\n".join(f"- {line}" for line in result.summary().splitlines()))

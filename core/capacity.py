@@ -165,8 +165,9 @@ class CapacityUse:
 
     @property
     def peak(self) -> int:
-        """The most WRU the table took in one second."""
-        return max((wru for _, wru in self.series), default=0)
+        """The most WRU the table took in one second, never below the mean (``goodput``): a write phase under a
+        second has no whole second, and its one bucket holds less than its rate."""
+        return max(max((wru for _, wru in self.series), default=0), math.ceil(self.goodput))
 
     @property
     def capacity(self) -> float:

@@ -346,27 +346,37 @@ def _line_trace(use: Mapping[str, Any], end: float, name: str, line: dict[str, A
 
 def waste_bar(report: ReportLike) -> go.Figure:
     """Per approach (its first repeat with figures): wasted requests (refused whole) as a share of all its write
-    requests, and the writes throttled by ThrottlingReason, stacked."""
+    requests, and the writes throttled by ThrottlingReason, stacked; a run that was never throttled says so in
+    words rather than drawing empty panels."""
     uses = _capacity_runs(as_data(report))
     names = list(uses)
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=(
-        "Wasted requests: sent and refused (% of all)", "Writes throttled, by reason"))
+    reasons = sorted({reason for use in uses.values() for reason in use["throttles"]})
+    title = "Throttling and waste per approach"
+    if not reasons and not any(use["waste"] for use in uses.values()):
+        fig = go.Figure()
+        fig.add_annotation(text="No write was throttled and no request wasted:<br>the table had room for every "
+                                "approach.", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                           font={"size": 16})
+        fig.update_layout(title={"text": title}, template="plotly_white", height=440, font=FONT,
+                          xaxis={"visible": False}, yaxis={"visible": False})
+        return fig
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.22, subplot_titles=(
+        "Wasted requests (%)", "Throttled writes, by reason"))
     fig.add_trace(go.Bar(name="wasted requests", x=names, y=[100 * uses[n]["waste"] for n in names],
                          marker_color=CAPACITY_LINE, showlegend=False,
                          text=[f"{100 * uses[n]['waste']:.1f}% of {uses[n]['requests']:,}" for n in names],
                          textposition="outside",
                          hovertemplate="%{x}: %{y:.1f}% of its requests refused whole<extra></extra>"), row=1, col=1)
-    reasons = sorted({reason for use in uses.values() for reason in use["throttles"]})
     for index, reason in enumerate(reasons):
         fig.add_trace(go.Bar(name=reason, x=names, y=[uses[n]["throttles"].get(reason, 0) for n in names],
                              marker_color=PALETTE[(index + 2) % len(PALETTE)],
                              hovertemplate="%{x}: %{y:,} writes<extra>" + reason + "</extra>"), row=1, col=2)
-    fig.update_layout(title={"text": "Throttling and waste per approach",
+    fig.update_layout(title={"text": title,
                              "subtitle": {"text": "a request refused whole wrote nothing; a batch partly refused "
                                                   "returned the rest as UnprocessedItems"}},
                       barmode="stack", template="plotly_white", height=440, font=FONT,
-                      legend={"orientation": "h", "y": -0.18}, margin={"t": 100, "b": 40, "l": 70, "r": 40})
+                      legend={"orientation": "h", "y": -0.18}, margin={"t": 120, "b": 40, "l": 70, "r": 40})
     fig.update_yaxes(title="% of requests", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title="writes (items)", rangemode="tozero", row=1, col=2)
+    fig.update_yaxes(title="writes", rangemode="tozero", row=1, col=2)
     fig.update_traces(cliponaxis=False, selector={"type": "bar"})
     return fig

@@ -24,7 +24,7 @@ from core.paths import REPO_ROOT
 from core.planner import LoadRow, cost_span, count_of, gigabytes
 from core.report import Report
 from core.sweep import SweepResult, plan_sweep
-from tests.test_charts import REPORT, point, report, result
+from tests.test_charts import REPORT, capacity_report, point, report, result, use
 
 APP = str(REPO_ROOT / "streamlit_app.py")
 PAGES = ("app_pages/compare.py", "app_pages/sweep.py", "app_pages/plan_load.py", "app_pages/history.py",
@@ -210,3 +210,25 @@ def test_a_session_that_finds_a_running_job_shows_its_plan(app: AppTest, emulato
     job.wait(60)
     assert fresh.session_state["items"] == "200000" and fresh.session_state["network"] == "study-2022"
     assert fresh.session_state["approaches"] == ["sequential"] and fresh.session_state["seed"] == "7"
+
+
+def test_a_write_phase_under_a_second_never_shows_a_mean_above_its_peak() -> None:
+    """Point 4: async-batch showed 3,146 WRU/s mean but 900 WRU/s peak in a write phase under a second."""
+    short_phase = use(((0.0, 900),), ((0.0, 4000.0),), 40, 0, {}, seconds=0.286, setting="on-demand")
+    assert short_phase.goodput > 3000 and short_phase.peak >= short_phase.goodput
+    row = wording.capacity_rows(to_dict(Report(Plan(approaches=("async-batch",), items=100,
+                                                    capacity=Capacity("on-demand")), {},
+                                               (replace(result("async-batch", 0.286), capacity_use=short_phase),))))[0]
+    assert int(row["WRU/s peak"].replace(",", "")) >= int(row["WRU/s mean"].replace(",", ""))
+
+
+def test_the_waste_panels_say_no_throttling_in_words_and_keep_their_titles_short() -> None:
+    """Point 4: with no throttling the right panel was empty and the left axis ran 0-1 "% of requests"; the panel
+    titles and the "writes (items)" label overlapped (the browser test measures the boxes)."""
+    calm = use(((0.0, 100),), ((0.0, 4000.0),), 40, 0, {}, setting="on-demand")
+    data = to_dict(Report(Plan(approaches=("async",), items=100, capacity=Capacity("on-demand")), {},
+                          (replace(result("async", 1.0), capacity_use=calm),)))
+    figure = charts.waste_bar(data)
+    assert not figure.data and "No write was throttled" in figure.layout.annotations[0].text
+    busy = charts.waste_bar(capacity_report())
+    assert all(len(a.text) <= 30 for a in busy.layout.annotations)  # the two panel titles
