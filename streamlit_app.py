@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import common
-from core import logs
+from core.wire import logs
 
 st.set_page_config(page_title="DynamoDB write-concurrency lab", layout="wide")
 logs.install()

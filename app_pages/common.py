@@ -3,8 +3,8 @@ the background job's start, watch and landing.
 
 The frame (streamlit_app.py) calls ``init_state`` and ``sidebar`` on every run, then runs the chosen page; pages read
 the sidebar's answer with ``shared()``. Only ``core`` is imported (no boto3 or aiohttp here): the benchmark runs in a
-background thread (``core.jobs.BackgroundRun``) that never touches Streamlit, held in the process's one registry
-(``core.jobs.RUNS``), so any session, a reloaded tab included, finds the running job there. Every failure is one
+background thread (``core.app.jobs.BackgroundRun``) that never touches Streamlit, held in the process's one registry
+(``core.app.jobs.RUNS``), so any session, a reloaded tab included, finds the running job there. Every failure is one
 readable line, never a traceback.
 """
 
@@ -18,18 +18,20 @@ from typing import Any
 
 import streamlit as st
 
-from core import jobs, logs, wording
-from core.approaches import STUDY_APPROACHES
-from core.benchmark import Server, start_server
-from core.capacity import MAX_UNITS, Capacity, parse_capacity
-from core.emulator import Emulator
-from core.endpoints import DEFAULT_REGION, LOCALSTACK_START, MANAGED, is_local_url, localstack_endpoint, off_machine
-from core.engines.localstack import LocalStack
-from core.environment import environment
-from core.errors import ConfigError, LabError
-from core.estimate import Estimate, forecast, span
-from core.history import History
-from core.model import (
+from core.app import jobs, wording
+from core.app.history import History
+from core.domain.approaches import STUDY_APPROACHES
+from core.domain.capacity import MAX_UNITS, Capacity, parse_capacity
+from core.domain.endpoints import (
+    DEFAULT_REGION,
+    LOCALSTACK_START,
+    MANAGED,
+    is_local_url,
+    localstack_endpoint,
+    off_machine,
+)
+from core.domain.errors import ConfigError, LabError
+from core.domain.plan import (
     FAULT_LABELS,
     FAULTS,
     MAX_CONCURRENCY,
@@ -43,8 +45,14 @@ from core.model import (
     Plan,
     default_threads,
 )
-from core.sigv4 import Credentials
-from core.targets import Target, aws_profiles, check_reachable, describe_caller, make_target
+from core.forecast.estimate import Estimate, forecast, span
+from core.run.environment import environment
+from core.run.runner import Server, start_server
+from core.servers.emulator import Emulator
+from core.servers.localstack import LocalStack
+from core.targets.target import Target, aws_profiles, check_reachable, describe_caller, make_target
+from core.wire import logs
+from core.wire.sigv4 import Credentials
 
 TARGETS = {"embedded": "Embedded (dynalite)", "dynamodb-local": "DynamoDB Local (AWS's)", "localstack": "LocalStack",
            "aws": "AWS", "custom": "Custom URL"}

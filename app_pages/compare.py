@@ -24,20 +24,20 @@ from app_pages.common import (
     typed_keys,
     watch,
 )
-from core import charts, export, jobs, wording
-from core.approaches import APPROACHES, bulk_puts, imports
-from core.approaches import label as approach_label
-from core.bulkmodel import EMULATED
-from core.bulkwire import TIERS
-from core.capacity import Capacity
-from core.endpoints import DEFAULT_REGION
-from core.errors import ConfigError, LabError
-from core.estimate import short, span
-from core.model import MAX_CONCURRENCY, MAX_ITEMS, MAX_THREADS, RETRY_MODES, Plan
-from core.planner import MAX_PLAN_ITEMS, plan_load
-from core.report import Report
-from core.s3source import DEFAULT_PREFIX, needs_bucket
-from core.verdict import DEFAULT_AWS_ITEMS, Verdict, aws_approaches, aws_spec, verdict
+from core.app import charts, export, jobs, wording
+from core.app.verdict import DEFAULT_AWS_ITEMS, Verdict, aws_approaches, aws_spec, verdict
+from core.domain.approaches import APPROACHES, bulk_puts, imports
+from core.domain.approaches import label as approach_label
+from core.domain.bulkmodel import EMULATED
+from core.domain.bulkwire import TIERS
+from core.domain.capacity import Capacity
+from core.domain.endpoints import DEFAULT_REGION
+from core.domain.errors import ConfigError, LabError
+from core.domain.plan import MAX_CONCURRENCY, MAX_ITEMS, MAX_THREADS, RETRY_MODES, Plan
+from core.domain.results import Report
+from core.domain.s3source import DEFAULT_PREFIX, needs_bucket
+from core.forecast.estimate import short, span
+from core.forecast.planner import MAX_PLAN_ITEMS, plan_load
 
 
 def aws_items() -> int:

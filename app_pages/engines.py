@@ -14,8 +14,8 @@ from app_pages.common import (
     shared_dynamodb_local,
     shared_localstack,
 )
-from core import wording
-from core.errors import LabError
+from core.app import wording
+from core.domain.errors import LabError
 from core.paths import REPO_ROOT
 
 ENGINES_DOC = REPO_ROOT / "docs" / "engines.md"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.common import guard, open_history
-from core import charts, wording
+from core.app import charts, wording
 
 st.title("History")
 with guard():

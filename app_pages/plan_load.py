@@ -8,12 +8,12 @@ from dataclasses import replace
 import streamlit as st
 
 from app_pages.common import guard, machine, open_history, shared
-from core import wording
-from core.bulkmodel import with_measured
-from core.bulkwire import TIERS
-from core.errors import ConfigError
-from core.model import RETRY_MODES
-from core.planner import DEFAULT_RETRY_MODE, MAX_PLAN_ITEMS, plan_load
+from core.app import wording
+from core.domain.bulkmodel import with_measured
+from core.domain.bulkwire import TIERS
+from core.domain.errors import ConfigError
+from core.domain.plan import RETRY_MODES
+from core.forecast.planner import DEFAULT_RETRY_MODE, MAX_PLAN_ITEMS, plan_load
 
 TOP = 5  # rows shown before "show all"
 

@@ -17,11 +17,11 @@ from app_pages.common import (
     typed_keys,
     watch,
 )
-from core import charts, jobs, wording
-from core.errors import ConfigError
-from core.estimate import duration, forecast
-from core.model import MAX_ITEMS
-from core.sweep import DEFAULT_LEVELS, SweepResult, parse_sweep, plan_sweep
+from core.app import charts, jobs, wording
+from core.domain.errors import ConfigError
+from core.domain.plan import MAX_ITEMS
+from core.forecast.estimate import duration, forecast
+from core.run.sweep import DEFAULT_LEVELS, SweepResult, parse_sweep, plan_sweep
 
 where = shared()
 st.title("Concurrency sweep: why async wins")

@@ -27,11 +27,11 @@ import os
 import time
 
 from bench.capacity import HEADER, on_demand, run
-from core.approaches import APPROACHES, SHIPPED
-from core.capacity import Capacity
-from core.emulator import Emulator
-from core.model import RetryMode
-from core.targets import make_target
+from core.domain.approaches import APPROACHES, SHIPPED
+from core.domain.capacity import Capacity
+from core.domain.plan import RetryMode
+from core.servers.emulator import Emulator
+from core.targets.target import make_target
 
 LAB: tuple[tuple[str, RetryMode, str], ...] = (
     ("threaded-batch", "adaptive", "adaptive (botocore)"),

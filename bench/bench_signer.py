@@ -3,9 +3,9 @@
     python -m bench.bench_signer [--n 20000] [--rounds 5]
 
 Each round signs the same N PutItem requests (distinct bodies, temporary credentials with a session token) once
-with ``core.sigv4.sign`` and once with ``SigV4Auth.add_auth`` on ready-made AWSRequests, alternating which goes
+with ``core.wire.sigv4.sign`` and once with ``SigV4Auth.add_auth`` on ready-made AWSRequests, alternating which goes
 first; prints the median microseconds per signature of each, the ratio, and whether the target (<= 1/3) is met.
-Also ``core.sigv4.Signer.sign``, what the async writers sign with (what does not depend on the body prepared once
+Also ``core.wire.sigv4.Signer.sign``, what the async writers sign with (what does not depend on the body prepared once
 per second; checked equal to ``sign`` first).
 """
 
@@ -26,7 +26,7 @@ import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
 
-from core.sigv4 import Credentials, Signer, sign
+from core.wire.sigv4 import Credentials, Signer, sign
 
 URL = "https://dynamodb.us-east-1.amazonaws.com/"
 HEADERS = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.PutItem"}
@@ -56,7 +56,7 @@ def check_equivalent(body: bytes, auth: botocore.auth.SigV4Auth, credentials: Cr
         auth.add_auth(request)
     ours = sign("POST", URL, HEADERS, body, credentials=credentials, region="us-east-1", service="dynamodb", now=now)
     if ours["Authorization"] != request.headers["Authorization"]:
-        raise SystemExit("core.sigv4.sign and botocore disagree on the same request: no point in timing them")
+        raise SystemExit("core.wire.sigv4.sign and botocore disagree on the same request: no point in timing them")
 
 
 def main() -> None:
@@ -90,8 +90,8 @@ def main() -> None:
         for body in bodies:
             signer.sign(body, credentials=credentials, now=time.time())
 
-    signers: dict[str, Callable[[], None]] = {"core.sigv4.sign": ours, "botocore SigV4Auth.add_auth": botocores,
-                                              "core.sigv4.Signer.sign": prepared}
+    signers: dict[str, Callable[[], None]] = {"core.wire.sigv4.sign": ours, "botocore SigV4Auth.add_auth": botocores,
+                                              "core.wire.sigv4.Signer.sign": prepared}
     timings: dict[str, list[float]] = {name: [] for name in signers}
     for round_ in range(args.rounds):
         for name in sorted(signers, reverse=round_ % 2 == 1):
@@ -103,7 +103,7 @@ def main() -> None:
           f"botocore {botocore.__version__}")
     for name, value in medians.items():
         print(f"  {name:<28} {value:7.2f} us per signature (rounds: {', '.join(f'{v:.2f}' for v in timings[name])})")
-    ratio = medians["core.sigv4.sign"] / medians["botocore SigV4Auth.add_auth"]
+    ratio = medians["core.wire.sigv4.sign"] / medians["botocore SigV4Auth.add_auth"]
     print(f"  ratio {ratio:.3f} (target <= {TARGET:.3f}): {'met' if ratio <= TARGET else 'NOT met'}")
 
 

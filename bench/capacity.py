@@ -3,8 +3,8 @@
     python -m bench.capacity [--items 20000] [--wcu 1000] [--on-demand-items 20000]
 
 One run prints, on the embedded server (dynalite) with the capacity model, three rows per table: async-batch with
-the lab's adaptive rate control (``core.ratecontrol``), async-batch in standard mode, and threaded-batch (boto3) with
-botocore's ``adaptive`` retry mode. Two tables:
+the lab's adaptive rate control (``core.wire.ratecontrol``), async-batch in standard mode, and threaded-batch (boto3)
+with botocore's ``adaptive`` retry mode. Two tables:
 
 1. ``provisioned=WCU``, at its sustained rate. Its 300 s of burst is used up first when it can be: when the table's
    partitions (1,000 WRU/s each, ceil(WCU / 1,000) of them) take no more than WCU per second, the burst can never
@@ -30,16 +30,16 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from core.books import generate_books
-from core.capacity import NEW_ON_DEMAND_UNITS, PARTITION_UNITS, Capacity
-from core.emulator import Emulator
-from core.model import RetryMode
-from core.monitor import cpu_sampler
-from core.report import SERVER_BOUND_CPU
-from core.retry import RetryPolicy
-from core.tables import reset_table
-from core.targets import Target, make_target
-from core.verify import verify
+from core.domain.books import generate_books
+from core.domain.capacity import NEW_ON_DEMAND_UNITS, PARTITION_UNITS, Capacity
+from core.domain.plan import RetryMode
+from core.domain.results import SERVER_BOUND_CPU
+from core.servers.emulator import Emulator
+from core.targets.monitor import cpu_sampler
+from core.targets.tables import reset_table
+from core.targets.target import Target, make_target
+from core.targets.verify import verify
+from core.wire.retry import RetryPolicy
 from core.writers import APPROACHES, WriterOptions, write
 
 ROWS: tuple[tuple[str, RetryMode, str], ...] = (

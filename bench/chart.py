@@ -12,7 +12,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from core import charts
+from core.app import charts
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -11,13 +11,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from core.books import Book
-from core.emulator import Emulator
-from core.model import Conditions
-from core.monitor import cpu_sampler
-from core.report import SERVER_BOUND_CPU, RunReport
-from core.tables import reset_table
-from core.targets import Target, make_target
+from core.domain.books import Book
+from core.domain.plan import Conditions
+from core.domain.results import SERVER_BOUND_CPU, RunReport
+from core.servers.emulator import Emulator
+from core.targets.monitor import cpu_sampler
+from core.targets.tables import reset_table
+from core.targets.target import Target, make_target
 from core.writers import APPROACHES, WriterOptions, write
 
 

@@ -12,7 +12,7 @@ import argparse
 import time
 
 from bench.common import lab, measure
-from core.books import generate_books
+from core.domain.books import generate_books
 from core.writers import APPROACHES, WriterOptions
 
 

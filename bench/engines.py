@@ -3,11 +3,11 @@
     python -m bench.engines [--seq-items 400] [--batch-items 5000] [--threads 4]
                             [--engines dynalite,dynamodb-local,localstack]
 
-Each engine is started by the lab (dynalite: ``core.emulator.Emulator``; the others: ``core.engines``) and gets the
-same plain boto3 load, one engine after another: sequential ``put_item`` (one thread), then ``BatchWriteItem`` of
-25 items from ``--threads`` threads (``UnprocessedItems`` resent). Every item written is counted back. Beside each
-figure: the server process's CPU (% of one core; for DynamoDB Local and LocalStack their Java process; for
-LocalStack also its Python gateway) and the client's. A run is marked server-bound when the server (or gateway)
+Each engine is started by the lab (dynalite: ``core.servers.emulator.Emulator``; the others: ``core.servers.lifecycle``)
+and gets the same plain boto3 load, one engine after another: sequential ``put_item`` (one thread), then
+``BatchWriteItem`` of 25 items from ``--threads`` threads (``UnprocessedItems`` resent). Every item written is counted
+back. Beside each figure: the server process's CPU (% of one core; for DynamoDB Local and LocalStack their Java process;
+for LocalStack also its Python gateway) and the client's. A run is marked server-bound when the server (or gateway)
 used at least ``SERVER_BOUND_CPU`` % of a core (a Java server can use more than one core, so its figure can pass
 100 %). Figures, never assertions: the machine is shared (its load average is printed).
 """
@@ -27,13 +27,13 @@ import boto3
 import psutil
 from botocore.config import Config
 
-from core.books import generate_books
-from core.emulator import Emulator
-from core.engines.dynamodb_local import DynamoDBLocal
-from core.engines.localstack import LocalStack
-from core.monitor import cpu_sampler
-from core.report import SERVER_BOUND_CPU
-from core.tables import count_items, create_table
+from core.domain.books import generate_books
+from core.domain.results import SERVER_BOUND_CPU
+from core.servers.dynamodb_local import DynamoDBLocal
+from core.servers.emulator import Emulator
+from core.servers.localstack import LocalStack
+from core.targets.monitor import cpu_sampler
+from core.targets.tables import count_items, create_table
 
 TABLE_SEQ, TABLE_BATCH = "lab_bench_engines_seq", "lab_bench_engines_batch"
 

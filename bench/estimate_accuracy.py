@@ -15,12 +15,12 @@ import argparse
 import time
 from typing import Any
 
-from core.benchmark import run
-from core.emulator import Emulator
-from core.environment import environment
-from core.estimate import forecast, short
-from core.export import to_dict
-from core.model import NETWORK_PRESETS, Conditions, Plan
+from core.app.export import to_dict
+from core.domain.plan import NETWORK_PRESETS, Conditions, Plan
+from core.forecast.estimate import forecast, short
+from core.run.environment import environment
+from core.run.runner import run
+from core.servers.emulator import Emulator
 
 STUDY = ("sequential", "threaded", "async")
 BATCH = ("sequential-batch", "threaded-batch", "async-batch")

@@ -27,11 +27,11 @@ from typing import Any, cast
 import aiohttp
 
 from bench.common import lab
-from core import sigv4
-from core.books import Book, generate_books
-from core.protocol import CONTENT_TYPE, MAX_BATCH_ITEMS, batch_write_body, put_item_body, target_header
-from core.tables import reset_table
-from core.targets import Target
+from core.domain.books import Book, generate_books
+from core.targets.tables import reset_table
+from core.targets.target import Target
+from core.wire import sigv4
+from core.wire.protocol import CONTENT_TYPE, MAX_BATCH_ITEMS, batch_write_body, put_item_body, target_header
 from core.writers import APPROACHES, WriterOptions, run_loop, write
 
 REQUEST_RATIO = 1.25

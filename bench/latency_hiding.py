@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 
 from bench.common import lab, measure
-from core.books import generate_books
-from core.model import Conditions
+from core.domain.books import generate_books
+from core.domain.plan import Conditions
 from core.writers import WriterOptions
 
 

@@ -16,8 +16,8 @@ import sys
 
 
 def child(items: int) -> None:
-    from core.benchmark import run
-    from core.model import Plan
+    from core.domain.plan import Plan
+    from core.run.runner import run
 
     report = run(Plan(items=items, approaches=("async-batch",), concurrency=32))
     result = report.runs[0]

@@ -13,9 +13,9 @@ import argparse
 import time
 
 from bench.common import lab, measure
-from core.books import generate_books
-from core.model import Conditions
-from core.tables import reset_table
+from core.domain.books import generate_books
+from core.domain.plan import Conditions
+from core.targets.tables import reset_table
 from core.writers import WriterOptions
 
 

@@ -21,15 +21,15 @@ import statistics
 import time
 from typing import Any
 
-from core.benchmark import run
-from core.books import generate_books
-from core.capacity import parse_capacity
-from core.emulator import Emulator
-from core.environment import environment
-from core.estimate import short
-from core.export import to_dict
-from core.model import Plan
-from core.planner import LoadSpec, writer_estimate
+from core.app.export import to_dict
+from core.domain.books import generate_books
+from core.domain.capacity import parse_capacity
+from core.domain.plan import Plan
+from core.forecast.estimate import short
+from core.forecast.planner import LoadSpec, writer_estimate
+from core.run.environment import environment
+from core.run.runner import run
+from core.servers.emulator import Emulator
 
 
 def main() -> None:

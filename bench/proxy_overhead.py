@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 
 from bench.common import side_by_side
-from core.books import generate_books
-from core.emulator import Emulator
-from core.targets import make_target
+from core.domain.books import generate_books
+from core.servers.emulator import Emulator
+from core.targets.target import make_target
 
 
 def main() -> None:

@@ -15,9 +15,9 @@ import argparse
 from dataclasses import replace
 
 from bench.common import side_by_side
-from core.books import generate_books
-from core.emulator import Emulator, rehearsal_endpoint
-from core.targets import LOCAL_CREDENTIALS, make_target
+from core.domain.books import generate_books
+from core.servers.emulator import Emulator, rehearsal_endpoint
+from core.targets.target import LOCAL_CREDENTIALS, make_target
 
 
 def main() -> None:

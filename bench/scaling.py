@@ -25,16 +25,16 @@ import time
 from collections.abc import Sequence
 
 from bench.common import lab, measure
-from core.approaches import APPROACHES, parallelism
-from core.books import generate_books
-from core.emulator import Emulator
-from core.model import NETWORK_PRESETS, Conditions
-from core.monitor import cpu_sampler
-from core.report import SERVER_BOUND_CPU
-from core.scaleout import ShardedRun, dask_client, run_sharded
-from core.tables import reset_table
-from core.targets import Target
-from core.verify import verify
+from core.domain.approaches import APPROACHES, parallelism
+from core.domain.books import generate_books
+from core.domain.plan import NETWORK_PRESETS, Conditions
+from core.domain.results import SERVER_BOUND_CPU
+from core.run.scaleout import ShardedRun, dask_client, run_sharded
+from core.servers.emulator import Emulator
+from core.targets.monitor import cpu_sampler
+from core.targets.tables import reset_table
+from core.targets.target import Target
+from core.targets.verify import verify
 from core.writers import WriterOptions
 
 # Books per worker at --scale 1: about ten seconds a point under study-2022 (75 ms + uniform(0, 10) ms), so shards

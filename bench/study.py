@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.approaches import STUDY_2022_SECONDS
-from core.benchmark import run
-from core.export import to_json
-from core.model import NETWORK_PRESETS, Plan
-from core.terminal import RunProgress, console
+from core.app.export import to_json
+from core.app.terminal import RunProgress, console
+from core.domain.approaches import STUDY_2022_SECONDS
+from core.domain.plan import NETWORK_PRESETS, Plan
+from core.run.runner import run
 from core.writers import APPROACHES
 
 

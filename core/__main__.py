@@ -1,7 +1,7 @@
-"""``python -m core``: the lab's command line (see core/cli.py)."""
+"""``python -m core``: the lab's command line (see core/app/cli.py)."""
 
 import sys
 
-from core.cli import main
+from core.app.cli import main
 
 sys.exit(main())

@@ -7,15 +7,16 @@ import json
 import shutil
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
 
-from core.emulator import Emulator
-from core.engines.dynamodb_local import DynamoDBLocal
-from core.engines.localstack import LocalStack, venv_python
-from core.sigv4 import Credentials
-from core.targets import LOCAL_CREDENTIALS, Target, make_target
+from core.servers.dynamodb_local import DynamoDBLocal
+from core.servers.emulator import Emulator
+from core.servers.localstack import LocalStack, venv_python
+from core.targets.target import LOCAL_CREDENTIALS, Target, make_target
+from core.wire.sigv4 import Credentials
 from tests.servers import assert_all_gone, engine_processes, moto_server
 
 
@@ -108,3 +109,15 @@ def no_remote_sockets(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]
     monkeypatch.setattr(socket.socket, "connect", guarded)
     monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
     yield attempts
+
+
+LAYERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked by its folder (``-m unit``, ``-m "not e2e"``)."""
+    here = Path(__file__).parent
+    for item in items:
+        layer = item.path.relative_to(here).parts[0]
+        if layer in LAYERS:
+            item.add_marker(getattr(pytest.mark, layer))

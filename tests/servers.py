@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import psutil
 
-from core.engines import LocalEngine
+from core.servers.lifecycle import LocalEngine
 
 
 def engine_processes(engine: LocalEngine) -> list[psutil.Process]:

@@ -1,4 +1,4 @@
-"""One entry point to run any approach of the registry (``core.approaches``) with its driver and transport.
+"""One entry point to run any approach of the registry (``core.domain.approaches``) with its driver and transport.
 
 Contract: ``write(approach, books, target, options)`` consumes the book stream lazily, writes it to the
 approach's table (which must exist) and returns a frozen ``RunReport``; DynamoDB and network errors end up in
@@ -7,8 +7,8 @@ approaches, cancellable without leaving a task behind. Every approach retries th
 (``engine.exchange``) and policy: botocore's own retries are off (one attempt per call), so the boto3 and
 aiobotocore approaches back off, give up and stop exactly like the hand-written ones. The registry's one
 approach that does not write (s3-import, ``WRITERS`` leaves it out) is refused here with a ``ConfigError``: it
-runs through ``core.importer``. The as-shipped approaches (``Approach.shipped``) are the exception to the one loop on
-purpose: ``core.writers.shipped`` hands the books to each library, which retries its own way.
+runs through ``core.run.importer``. The as-shipped approaches (``Approach.shipped``) are the exception to the one loop
+on purpose: ``core.writers.shipped`` hands the books to each library, which retries its own way.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from typing import Any
 
 import aiohttp
 
-from core.approaches import APPROACHES, STUDY_APPROACHES, WRITERS, Approach, approach, parallelism
-from core.books import Book
-from core.errors import ConfigError
-from core.model import RetryMode, default_threads, validate_knobs
-from core.ratecontrol import AdaptiveRate
-from core.report import RunReport
-from core.retry import CircuitBreaker, RetryPolicy, hung_after
-from core.targets import Target
-from core.writers.engine import ProgressCallback, Tally, run_async, run_sequential, run_threaded, works
+from core.domain.approaches import APPROACHES, STUDY_APPROACHES, WRITERS, Approach, approach, parallelism
+from core.domain.books import Book
+from core.domain.errors import ConfigError
+from core.domain.plan import RetryMode, default_threads, validate_knobs
+from core.domain.results import RunReport
+from core.targets.target import Target
+from core.wire.ratecontrol import AdaptiveRate
+from core.wire.retry import CircuitBreaker, RetryPolicy, hung_after
+from core.writers.exchange import ProgressCallback, Tally, run_async, run_sequential, run_threaded, works
 from core.writers.peers import TRANSPORTS as PEER_TRANSPORTS
 from core.writers.transports import AiohttpSender, BotocoreMeter, CredentialCache, aiobotocore_sender, boto3_sender
 
@@ -71,11 +71,11 @@ def write(name: str, books: Iterable[Book], target: Target, options: WriterOptio
 
 
 def _writer(name: str) -> Approach:
-    """The approach called ``name`` when it writes; s3-import is run by ``core.importer`` (it needs S3)."""
+    """The approach called ``name`` when it writes; s3-import is run by ``core.run.importer`` (it needs S3)."""
     chosen = approach(name)
     if chosen.name not in WRITERS:
-        raise ConfigError(f"{name} is not a writer: run it in a plan (core.benchmark.run) or with "
-                          "core.importer.run_import, which take its S3 bucket")
+        raise ConfigError(f"{name} is not a writer: run it in a plan (core.run.runner.run) or with "
+                          "core.run.importer.run_import, which take its S3 bucket")
     return chosen
 
 

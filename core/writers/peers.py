@@ -4,7 +4,7 @@ Contract: each ``*_transport(target, table, tally, concurrency=, timeout=)`` is 
 opens the client (and the aiohttp session under it, sized to ``concurrency``, each request timed out after
 ``timeout`` seconds), yields an async ``send(work) -> Outcome`` like every other transport, and closes client and
 session on the way out, cancelled or not. ``send`` never raises for a DynamoDB or network error: it answers a
-short code (``core.retry``'s vocabulary) and records its one HTTP attempt in the tally. Both clients' own retries
+short code (``core.wire.retry``'s vocabulary) and records its one HTTP attempt in the tally. Both clients' own retries
 are switched off (one attempt per call), so the lab's ``RetryPolicy`` retries them exactly as it retries the
 hand-signed aiohttp writer. Credentials are the target's current keys, handed over through a resolver object of
 ours (never through ``os.environ``), and checked once before the first request (``TargetError``).
@@ -21,13 +21,13 @@ from typing import Any
 
 import aiohttp
 
-from core.approaches import APPROACHES
-from core.errors import ConfigError
-from core.failures import tls_failure
-from core.protocol import error_code, unprocessed_isbns
-from core.sigv4 import Credentials
-from core.targets import Target
-from core.writers.engine import AsyncTransport, Outcome, Tally, Work
+from core.domain.approaches import APPROACHES
+from core.domain.errors import ConfigError
+from core.targets.target import Target
+from core.wire.failures import tls_failure
+from core.wire.protocol import error_code, unprocessed_isbns
+from core.wire.sigv4 import Credentials
+from core.writers.exchange import AsyncTransport, Outcome, Tally, Work
 from core.writers.transports import CredentialCache, transport_code
 
 
@@ -332,4 +332,4 @@ async def aiodynamo_transport(target: Target, table: str, tally: Tally, *, concu
 
 TransportFactory = Callable[..., AbstractAsyncContextManager[AsyncTransport]]
 TRANSPORTS: dict[str, TransportFactory] = {"aws-sdk": aws_sdk_transport, "aiodynamo": aiodynamo_transport}
-PEERS: tuple[str, ...] = tuple(TRANSPORTS)  # the clients of core.approaches this module transports
+PEERS: tuple[str, ...] = tuple(TRANSPORTS)  # the clients of core.domain.approaches this module transports

@@ -22,12 +22,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from core.approaches import Approach
-from core.books import Book
-from core.report import RunReport
-from core.retry import CircuitBreaker
-from core.targets import Target
-from core.writers.engine import ProgressCallback, Step, Tally
+from core.domain.approaches import Approach
+from core.domain.books import Book
+from core.domain.results import RunReport
+from core.targets.target import Target
+from core.wire.retry import CircuitBreaker
+from core.writers.exchange import ProgressCallback, Step, Tally
 from core.writers.transports import BotocoreMeter, transport_code, transport_failure
 
 BATCH = "BatchWriteItem"

@@ -29,9 +29,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from core import sigv4
-from core.failures import tls_failure
-from core.protocol import (
+from core.wire import sigv4
+from core.wire.failures import tls_failure
+from core.wire.protocol import (
     CONTENT_TYPE,
     batch_write_body,
     client_error,
@@ -40,8 +40,8 @@ from core.protocol import (
     target_header,
     unprocessed_isbns,
 )
-from core.sigv4 import Credentials
-from core.writers.engine import Outcome, Tally, Work
+from core.wire.sigv4 import Credentials
+from core.writers.exchange import Outcome, Tally, Work
 
 ANY_BOTOCORE_CALL = "dynamodb"
 _SUCCESS = Outcome()  # frozen: one instance serves every plain success

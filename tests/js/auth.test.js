@@ -1,12 +1,12 @@
-// Unit tests of the proxy's SigV4 check (core/emulator/auth.js), with the clock passed in: run with
-// `node --test "tests/js/*.test.js"` (tests/test_capacity.py runs them under pytest).
+// Unit tests of the proxy's SigV4 check (core/servers/emulator/auth.js), with the clock passed in: run with
+// `node --test "tests/js/*.test.js"` (tests/integration/test_capacity.py runs them under pytest).
 'use strict'
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
 const aws4 = require('aws4')
-const { createAuth, parseAmzDate, formatAmzDate, skewed } = require(path.join(__dirname, '..', '..', 'core', 'emulator', 'auth.js'))
+const { createAuth, parseAmzDate, formatAmzDate, skewed } = require(path.join(__dirname, '..', '..', 'core', 'servers', 'emulator', 'auth.js'))
 
 // Cases of AWS's official SigV4 test suite (aws-sig-v4-test-suite, Apache-2.0, as vendored by botocore in
 // tests/unit/auth/aws4_testsuite): key AKIDEXAMPLE, its secret, 2015-08-30 12:36:00 UTC, us-east-1, service "service".

@@ -1,12 +1,12 @@
-// Unit tests of the bulk put emulation (core/emulator/bulkput.js) on a fake clock, a fake S3 and an in-memory engine:
-// run with `node --test "tests/js/*.test.js"` (tests/test_bulkput_emulation.py runs them under pytest).
+// Unit tests of the bulk put emulation (core/servers/emulator/bulkput.js) on a fake clock, a fake S3 and an in-memory engine:
+// run with `node --test "tests/js/*.test.js"` (tests/integration/test_bulkput_emulation.py runs them under pytest).
 'use strict'
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
 const zlib = require('node:zlib')
-const { createBulk, checkLine } = require(path.join(__dirname, '..', '..', 'core', 'emulator', 'bulkput.js'))
+const { createBulk, checkLine } = require(path.join(__dirname, '..', '..', 'core', 'servers', 'emulator', 'bulkput.js'))
 
 const KEYS = [{ name: 'isbn', type: 'S', hash: true }]
 

@@ -1,11 +1,11 @@
-// Unit tests of the capacity model (core/emulator/capacity.js) with a fake clock: run with `node --test "tests/js/*.test.js"`
-// (tests/test_capacity.py runs them under pytest).
+// Unit tests of the capacity model (core/servers/emulator/capacity.js) with a fake clock: run with `node --test "tests/js/*.test.js"`
+// (tests/integration/test_capacity.py runs them under pytest).
 'use strict'
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
-const { createCapacity, validCapacity, writeUnits, itemSize, partitionOf, LOG_SECONDS, MAX_TABLES } = require(path.join(__dirname, '..', '..', 'core', 'emulator', 'capacity.js'))
+const { createCapacity, validCapacity, writeUnits, itemSize, partitionOf, LOG_SECONDS, MAX_TABLES } = require(path.join(__dirname, '..', '..', 'core', 'servers', 'emulator', 'capacity.js'))
 
 function fakeClock (start) {
   const clock = function () { return clock.now }

@@ -1,11 +1,11 @@
-// Unit tests of the write validation that comes before any injected condition (core/emulator/validate.js): run with
-// `node --test "tests/js/*.test.js"` (tests/test_capacity.py runs them under pytest).
+// Unit tests of the write validation that comes before any injected condition (core/servers/emulator/validate.js): run with
+// `node --test "tests/js/*.test.js"` (tests/integration/test_capacity.py runs them under pytest).
 'use strict'
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
-const { requestError, keyError, createTables, scopeOf } = require(path.join(__dirname, '..', '..', 'core', 'emulator', 'validate.js'))
+const { requestError, keyError, createTables, scopeOf } = require(path.join(__dirname, '..', '..', 'core', 'servers', 'emulator', 'validate.js'))
 
 const TABLE = {
   TableName: 'Books',

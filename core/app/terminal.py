@@ -1,0 +1,314 @@
+"""What the CLI draws (with ``rich``): the progress of a run, the items/s chart, the results table and the verdict.
+
+Contract: ``console(stream)`` is the one way to make a console: width-aware on a terminal (``COLUMNS`` honoured),
+100 columns (or ``COLUMNS``) elsewhere, no colour with ``NO_COLOR`` or ``TERM=dumb``, and ASCII only when the
+stream's encoding cannot draw the bars (``PYTHONIOENCODING=cp1252``). ``RunProgress`` redraws one line per approach
+and one overall on an interactive terminal, and prints plain periodic lines otherwise (a log, CI, a pipe): the same
+story either way. Interrupted runs (``core.app.verdict.interrupted``) are marked INTERRUPTED in the table and left out
+of the chart and the speed-ups. Renderers are pure (a report in, a rich renderable out); ``text`` renders one to a
+plain string for tests and files.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
+from rich.table import Column, Table
+from rich.text import Text
+
+from core.app.verdict import BASELINE, Verdict, interrupted, rates
+from core.domain.approaches import STUDY_2022_ITEMS, STUDY_2022_SECONDS
+from core.domain.approaches import label as approach_label
+from core.domain.results import ProgressEvent, Report, RunResult
+
+MAX_WIDTH = 100  # tables and charts fold to fit this many columns (or the terminal, when narrower)
+PLAIN_EVERY = 5.0  # seconds between two plain progress lines of one write phase
+
+
+def _columns() -> int | None:
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        return None
+
+
+def console(stream: TextIO, force_terminal: bool | None = None) -> Console:
+    """A console on ``stream`` (see the module's contract)."""
+    made = Console(file=stream, highlight=False, force_terminal=force_terminal, soft_wrap=False)
+    if not made.is_terminal:
+        made = Console(file=stream, highlight=False, width=_columns() or MAX_WIDTH, soft_wrap=False)
+    return made
+
+
+def width_of(out: Console) -> int:
+    """The width a table or chart may take on ``out``: the console's, at most ``MAX_WIDTH``."""
+    return min(out.width, MAX_WIDTH)
+
+
+def text(renderable: RenderableType, width: int = MAX_WIDTH) -> str:
+    """``renderable`` as plain text (no colour), ``width`` columns wide, without trailing spaces."""
+    out = Console(file=io.StringIO(), width=width, color_system=None, highlight=False, soft_wrap=False)
+    out.print(renderable)
+    file = out.file
+    assert isinstance(file, io.StringIO)
+    return "\n".join(line.rstrip() for line in file.getvalue().splitlines())
+
+
+# --- progress -------------------------------------------------------------------------------------------------------
+
+
+def _duration(seconds: float) -> str:
+    """'4.2 s', '3:07', '1:02:09'."""
+    if seconds < 60:
+        return f"{max(seconds, 0.0):.1f} s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02}:{rest % 60:02}" if hours else f"{rest // 60}:{rest % 60:02}"
+
+
+@dataclass
+class _Run:
+    """One approach's progress line: the run it shows and its write rate (frozen when the write ends)."""
+
+    task: TaskID | None
+    repeat: int = 0
+    rate: float = 0.0
+    settled: int = 0
+    last_line: float = field(default=-1e9)
+
+
+class RunProgress:
+    """Progress of a plan (``runs`` runs of ``items`` books) from any thread: per approach and overall (see the
+    module's contract). Use as a context manager; call it with each ``ProgressEvent``."""
+
+    def __init__(self, out: Console, items: int, runs: int, clock: Callable[[], float] = time.monotonic,
+                 every: float = PLAIN_EVERY) -> None:
+        self.out, self.items, self.runs, self.clock, self.every = out, items, max(runs, 1), clock, every
+        self.live = out.is_interactive
+        self.lock = threading.Lock()
+        self.started = clock()
+        self.lines: dict[str, _Run] = {}
+        self.finished_items = 0  # books settled by the runs that ended
+        self.ended = 0
+        self._phases: set[tuple[str, int, str]] = set()
+        self._dashboard: str | None = None
+        self.bar = Progress(
+            TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=2)),
+            BarColumn(bar_width=None, table_column=Column(ratio=1, min_width=6)),
+            TextColumn("{task.fields[count]}", table_column=Column(no_wrap=True, justify="right")),
+            TextColumn("{task.fields[rate]}", table_column=Column(no_wrap=True, justify="right")),
+            TextColumn("{task.fields[times]}", table_column=Column(no_wrap=True, justify="right")),
+            console=out, expand=True, auto_refresh=self.live, transient=False)
+        self.total_task = self.bar.add_task("overall", total=items * self.runs, count="", rate="", times="",
+                                            visible=False) if self.live else None
+
+    def __enter__(self) -> RunProgress:
+        if self.live:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.live:
+            self.bar.stop()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        with self.lock:
+            if event.dashboard and event.dashboard != self._dashboard:
+                self._dashboard = event.dashboard
+                self.out.print(f"Dask dashboard: {event.dashboard}")
+            line = self.lines.get(event.approach)
+            if line is None:
+                line = _Run(self.bar.add_task("", total=max(event.total, 1), count="", rate="", times="")
+                            if self.live else None, event.repeat)
+                self.lines[event.approach] = line
+            position = self._position()
+            if line.repeat != event.repeat:
+                line.repeat, line.rate, line.settled = event.repeat, 0.0, 0
+            if event.phase == "write" or event.measured is not None:
+                line.rate = event.items_per_second
+            if event.phase in ("write", "verify", "done"):
+                line.settled = event.done
+            if event.phase == "done":
+                self.ended += 1
+                self.finished_items += event.done
+                line.settled = 0
+            if self.live:
+                self._draw(event, line)
+            else:
+                self._plain(event, line, position)
+
+    def _position(self) -> str:
+        return f"run {min(self.ended + 1, self.runs)} of {self.runs}" if self.ended < self.runs else \
+            f"{self.runs} runs done"
+
+    def _overall(self) -> tuple[int, float, float, float | None]:
+        done = self.finished_items + sum(line.settled for line in self.lines.values())
+        elapsed = self.clock() - self.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        left = (self.items * self.runs - done) / rate if rate > 0 else None
+        return done, elapsed, rate, left
+
+    def _draw(self, event: ProgressEvent, line: _Run) -> None:
+        assert line.task is not None and self.total_task is not None
+        stage = event.detail.split(":")[0] if event.detail else event.phase
+        workers = f" ({len(event.per_worker)} workers)" if event.per_worker else ""
+        left = (event.total - event.done) / line.rate if event.phase == "write" and line.rate > 0 else 0.0
+        times = _duration(event.elapsed) + (f", {_duration(left)} left" if event.phase == "write" else "")
+        self.bar.update(line.task, description=f"{approach_label(event.approach)} #{event.repeat + 1} {stage}"
+                        f"{workers}", completed=event.done, total=max(event.total, 1),
+                        count=f"{event.done:,}/{event.total:,}", rate=f"{line.rate:,.0f} items/s", times=times)
+        done, elapsed, rate, remaining = self._overall()
+        self.bar.update(self.total_task, visible=True, description=f"overall, {self._position()}", completed=done,
+                        count=f"{done:,}/{self.items * self.runs:,}", rate=f"{rate:,.0f} items/s",
+                        times=_duration(elapsed)
+                        + (f", {_duration(remaining)} left" if remaining is not None and done and remaining > 0
+                           else ""))
+
+    def _plain(self, event: ProgressEvent, line: _Run, position: str) -> None:
+        now = self.clock()
+        name = f"{approach_label(event.approach)} #{event.repeat + 1}"
+        if event.detail:  # s3-import: each stage once (uploading, then each import status)
+            stage = (event.approach, event.repeat, "detail:" + event.detail.split(":")[0])
+            if stage not in self._phases:
+                self._phases.add(stage)
+                self.out.print(f"{name}: {event.detail}")
+        key = (event.approach, event.repeat, event.phase)
+        first = key not in self._phases
+        periodic = event.phase == "write" and now - line.last_line >= self.every
+        if not (first or periodic) or event.phase == "reset":
+            return
+        self._phases.add(key)
+        line.last_line = now
+        if event.phase == "write" and first:
+            self.out.print(f"{name} write ({position}): {event.total:,} items")
+            return
+        workers = (" (" + " ".join(f"{rate:,.0f}" for rate in event.worker_rates) + " items/s per worker)"
+                   if event.per_worker else "")
+        facts = f"{event.done:,}/{event.total:,} items, {_duration(event.elapsed)}"
+        if line.rate > 0:
+            facts += f", {line.rate:,.0f} items/s"
+        if event.phase == "write" and line.rate > 0 and event.done < event.total:
+            facts += f", {_duration((event.total - event.done) / line.rate)} left"
+        if event.phase == "done":
+            done, elapsed, _, _ = self._overall()
+            facts += f"; overall {done:,}/{self.items * self.runs:,} items in {_duration(elapsed)}"
+        self.out.print(f"{name} {event.phase} ({position}): {facts}{workers}")
+
+
+# --- results ---------------------------------------------------------------------------------------------------------
+
+
+def chart(report: Report, width: int = MAX_WIDTH, ascii_only: bool = False) -> RenderableType:
+    """Items/s per approach (median of its finished runs) as bars, the 2022 study's beside them for its book count;
+    interrupted runs are left out (named below the bars)."""
+    by_rate = rates(report)
+    rows = [(approach_label(name), rate) for name, rate in by_rate.items()]
+    if report.plan.items == STUDY_2022_ITEMS:
+        rows += [(f"2022 study: {name}", STUDY_2022_ITEMS / seconds) for name, seconds in STUDY_2022_SECONDS.items()]
+    if not rows:
+        return Text("no finished run to chart")
+    label = max(len(name) for name, _ in rows)
+    figure = max(len(f"{rate:,.0f} items/s") for _, rate in rows)
+    room = max(4, width - label - figure - 4)
+    top = max(rate for _, rate in rows) or 1.0
+    glyph = "#" if ascii_only else "▇"
+    lines = Text("items/s (higher is faster; the median of each approach's finished runs)\n", style="bold")
+    for name, rate in rows:
+        lines.append(f"{name:>{label}}: ")
+        lines.append(glyph * max(1, round(room * rate / top)), style="dim" if name.startswith("2022") else "cyan")
+        lines.append(f" {rate:,.0f} items/s\n")
+    lines.rstrip()
+    return lines
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _check(result: RunResult, report: Report) -> Text:
+    if interrupted(result, report.plan):
+        return Text("INTERRUPTED", style="bold yellow")
+    return Text("OK", style="bold green") if result.clean else Text("FAIL", style="bold red")
+
+
+def _grid(*heads: str) -> Table:
+    """A results table: the first column (the approach) folds, the figures never wrap."""
+    grid = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    grid.add_column(heads[0], overflow="fold", min_width=12)
+    for head in heads[1:]:
+        grid.add_column(head, justify="left" if head == "check" else "right", no_wrap=True)
+    return grid
+
+
+def table(report: Report) -> RenderableType:
+    """Speed (one row per run, and a median row per approach that ran more than once), then verification in its own
+    columns (OK, FAIL or INTERRUPTED); footnotes below for what a row cannot hold (reasons, notes, counts)."""
+    by_rate = rates(report)
+    base = by_rate.get(BASELINE)
+    speed = _grid("approach", "#", "seconds", "items/s", "speed-up", "p50\nms", "p95\nms", "p99\nms",
+                  "retries", "throt-\ntled")
+    check = _grid("approach", "#", "check", "found", "lost", "failed", "unknown", "not\nsent", "server\nCPU")
+    notes = [Text(f"speed-up: items/s ÷ {BASELINE}'s median items/s")] if base and len(by_rate) > 1 else []
+
+    def gain(rate: float) -> str:
+        return f"{rate / base:,.1f}x" if base and len(by_rate) > 1 else "-"
+
+    for name in dict.fromkeys(r.approach for r in report.runs):
+        runs = [r for r in report.runs if r.approach == name]
+        for result in runs:
+            r, v, lat = result.report, result.verification, result.report.latency
+            partial = interrupted(result, report.plan)
+            who = (approach_label(name), str(result.repeat + 1))
+            speed.add_row(*who, f"{r.seconds:,.2f}", f"{r.items_per_second:,.0f}",
+                          "-" if partial else gain(r.items_per_second), _ms(lat.p50), _ms(lat.p95), _ms(lat.p99),
+                          f"{r.retries:,}", f"{r.throttled:,}")
+            cpu = "-" if result.server_cpu_percent is None else f"{result.server_cpu_percent:.0f}%" + (
+                " bound" if result.server_bound else "")
+            check.add_row(*who, _check(result, report), f"{v.found:,}/{v.expected:,}" if v.checked else
+                          "not verified", f"{v.lost:,}", f"{r.items_failed:,}", f"{r.items_unknown:,}",
+                          f"{r.items_not_sent:,}", cpu)
+            named = " #".join(who)
+            if partial:
+                notes.append(Text(f"{named}: INTERRUPTED after {r.taken:,} of {report.plan.items:,} books; left out "
+                                  "of the chart and the speed-ups", style="yellow"))
+            extra = [f"{count:,} {what}" for count, what in ((v.unexpected, "unexpected"),
+                                                               (v.mismatched, "mismatched"),
+                                                               (v.recovered, "recovered"),
+                                                               (v.unchecked, "not checked, unknown (verification "
+                                                                             "cut short)")) if count]
+            if extra:
+                notes.append(Text(f"{named}: {', '.join(extra)}"))
+            notes.extend(Text(f"{named}: ! {reason}", style="red") for reason in r.failures)
+            notes.extend(Text(f"{named}: note: {note}") for note in r.notes)
+        whole = [r for r in runs if not interrupted(r, report.plan)]
+        if len(whole) > 1:
+            rate = statistics.median(r.report.items_per_second for r in whole)
+            speed.add_row(Text(f"{approach_label(name)}", style="bold"), "med",
+                          f"{statistics.median(r.report.seconds for r in whole):,.2f}", f"{rate:,.0f}", gain(rate),
+                          *[""] * 5, style="bold")
+    if report.not_run():
+        notes.append(Text(f"not run: {', '.join(report.not_run())}"))
+    if any(result.server_bound for result in report.runs):
+        notes.append(Text("server CPU bound: the engine used a whole CPU core (the engine's limit, not the "
+                          "approach's)"))
+    return Group(speed, *notes[:1], Text(""), check, *notes[1:])
+
+
+def verdict_text(answer: Verdict) -> Text:
+    """The verdict's sentence (``core.app.verdict``), the one the page and the exports carry."""
+    return Text(answer.sentence, style="bold" if answer.approach else "bold yellow")
+
+
+def results_table(report: Report, width: int = MAX_WIDTH) -> str:
+    """The results table as plain text ``width`` columns wide (``table``)."""
+    return text(table(report), width)

@@ -1,0 +1,1 @@
+"""What the lab talks about: approaches, books, capacity rules, endpoints, plans, results, prices."""

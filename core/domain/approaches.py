@@ -1,0 +1,177 @@
+"""The approaches the lab compares: one registry, the only list of them.
+
+Contract: pure facts, no I/O and no heavy imports. Each ``Approach`` owns its name, table, driver, client, batch
+flag, the estimate's priors (ms per request) and, for the study's three, the 2022 study's published seconds.
+Every other module (plan validation, writers, tables, estimate, charts, page, CLI) reads this registry, so adding an
+approach touches this file and its transport only. Two drivers do not write: ``s3-import`` runs through
+``core.run.importer`` (``imports(name)``), ``bulk-put`` through ``core.run.bulkput`` (``bulk_puts(name)``). ``Driver``
+and ``Client`` are ``Literal`` types: mypy checks every table keyed by them. The as-shipped approaches (``shipped``)
+call a library exactly as its documentation shows, with its own retries at their defaults and none of the lab's loop:
+they answer "what does my code do?", not the fair comparison, and every view labels them so (``label``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from core.domain.errors import ConfigError, did_you_mean
+from core.domain.s3source import BOOK_US, PREPARE_US
+
+Driver = Literal["sequential", "threaded", "async", "import", "bulk"]  # import, bulk: not writers (core.run.importer,
+# core.run.bulkput)
+Client = Literal["boto3", "aiohttp", "aiobotocore", "aws-sdk", "aiodynamo", "pynamodb", "awswrangler"]
+DRIVERS: tuple[Driver, ...] = get_args(Driver)
+CLIENTS: tuple[Client, ...] = get_args(Client)
+
+
+@dataclass(frozen=True)
+class Approach:
+    """One way of writing, as the lab runs it."""
+
+    name: str
+    driver: Driver
+    client: Client
+    batch: bool
+    table: str
+    description: str
+    floor_ms: float  # the estimate's priors, measured on a 2-core machine against the embedded dynalite with no added
+    round_trip_ms: float  # latency: wall time per request at the default parallelism, and one request alone (ms)
+    study_2022_seconds: float | None = None  # the 2022 study's figure on real AWS for 10,000 books, if it ran it
+    requires_python: tuple[int, int] = (3, 11)
+    package: str | None = None  # the PyPI package its client comes from, when not one every approach needs
+    extra: str | None = None  # how to install ``package`` when it is an optional extra (not in requirements.txt)
+    shipped: str | None = None  # as shipped: the library's own retries, in one line (None: the lab's retry loop)
+
+    @property
+    def label(self) -> str:
+        """The name every view shows: an as-shipped approach says so."""
+        return f"{self.name} (as shipped)" if self.shipped else self.name
+
+    @property
+    def module(self) -> str | None:
+        """The top-level module ``package`` installs (its name with ``-`` as ``_``)."""
+        return self.package.replace("-", "_") if self.package else None
+
+    @property
+    def botocore(self) -> bool:
+        """Built on botocore (its adaptive retry mode, not the lab's rate control, applies in adaptive mode)."""
+        return self.client in ("boto3", "aiobotocore")
+
+    @property
+    def unavailable(self) -> str | None:
+        """Why this approach cannot run on this interpreter (one line), or None when it can."""
+        if sys.version_info[:2] < self.requires_python:
+            need = ".".join(map(str, self.requires_python))
+            return (f"{self.name} needs Python {need}+ (this is {sys.version.split()[0]}): run the lab with Python "
+                    f"{need}+ (./lab.sh picks the newest it finds)")
+        if self.module and importlib.util.find_spec(self.module) is None:
+            how = self.extra or "run ./lab.sh setup"
+            return f"{self.name} needs the {self.package} package, which is not installed: {how}"
+        return None
+
+
+_ALL = (
+    Approach("sequential", "sequential", "boto3", False, "SyncBooks",
+             "boto3 put_item in a loop (the study's baseline)", 3.5, 3.5, 832.65),
+    Approach("threaded", "threaded", "boto3", False, "ThreadedBooks",
+             "boto3 put_item via loop.run_in_executor on a thread pool", 2.3, 3.5, 71.23),
+    Approach("async", "async", "aiohttp", False, "AsyncBooks",
+             "aiohttp + hand-written SigV4 against the JSON API", 1.1, 1.5, 11.06),
+    Approach("sequential-batch", "sequential", "boto3", True, "SyncBatchBooks",
+             "boto3 batch_write_item (25 per request) in a loop", 5.0, 5.0),
+    Approach("threaded-batch", "threaded", "boto3", True, "ThreadedBatchBooks",
+             "boto3 batch_write_item via loop.run_in_executor", 5.2, 5.0),
+    Approach("async-batch", "async", "aiohttp", True, "AsyncBatchBooks",
+             "aiohttp + hand-written SigV4, BatchWriteItem", 3.0, 3.5),
+    Approach("aiobotocore", "async", "aiobotocore", False, "AiobotocoreBooks",
+             "aiobotocore put_item, bounded concurrency", 0.9, 2.5),
+    Approach("aiobotocore-batch", "async", "aiobotocore", True, "AiobotocoreBatchBooks",
+             "aiobotocore batch_write_item, bounded concurrency", 4.4, 5.0),
+    # the peers' priors: measured in one run beside async (async-batch for the batch ones), on CPython 3.13, and scaled
+    # by async's (async-batch's) priors: floor 2.2x (1.15x), round trip 2.5x (1.65x) what that run measured
+    Approach("aws-sdk", "async", "aws-sdk", False, "AwsSdkBooks",
+             "the official async AWS SDK (aws-sdk-dynamodb) PutItem, its retries off", 2.7, 3.3,
+             requires_python=(3, 12), package="aws-sdk-dynamodb"),
+    Approach("aws-sdk-batch", "async", "aws-sdk", True, "AwsSdkBatchBooks",
+             "the official async AWS SDK BatchWriteItem, its retries off", 3.1, 8.4,
+             requires_python=(3, 12), package="aws-sdk-dynamodb"),
+    Approach("aiodynamo", "async", "aiodynamo", False, "AiodynamoBooks",
+             "aiodynamo (its own signer, over aiohttp) PutItem, its retries off", 0.83, 1.75,
+             package="aiodynamo"),
+    Approach("aiodynamo-batch", "async", "aiodynamo", True, "AiodynamoBatchBooks",
+             "aiodynamo BatchWriteItem, its retries off", 1.9, 3.7, package="aiodynamo"),
+    # as shipped: each library called as its documentation shows, its own retries at their defaults (core/writers/
+    # shipped.py says which at run time). Priors: those of the lab's boto3 batch approaches (the same BatchWriteItem
+    # requests through botocore), not measured separately
+    Approach("boto3-batch-writer", "sequential", "boto3", True, "BatchWriterBooks",
+             "boto3 Table.batch_writer(), as shipped: unprocessed items resent at once, botocore's default retries",
+             5.0, 5.0, shipped="botocore's retries as configured (default: legacy mode, 10 attempts per call for "
+                               "DynamoDB); UnprocessedItems resent at once, no backoff, no limit"),
+    Approach("boto3-batch-writer-threaded", "threaded", "boto3", True, "BatchWriterThreadedBooks",
+             "one boto3 batch_writer() per thread (AWS's pattern for parallel loads), as shipped", 5.2, 5.0,
+             shipped="botocore's retries as configured (default: legacy mode, 10 attempts per call for DynamoDB); "
+                     "UnprocessedItems resent at once, no backoff, no limit; one writer per thread"),
+    Approach("pynamodb-batch", "sequential", "pynamodb", True, "PynamoBooks",
+             "a PynamoDB Model and Model.batch_write(), as shipped", 5.0, 5.0, package="pynamodb",
+             shipped="PynamoDB's: botocore standard mode, 4 attempts per call (max_retry_attempts 3); "
+                     "UnprocessedItems resent at once, PutError after 3 rounds"),
+    Approach("awswrangler", "threaded", "awswrangler", True, "WranglerBooks",
+             "awswrangler wr.dynamodb.put_items (a list of dicts), as shipped", 5.2, 5.0, package="awswrangler",
+             extra="an optional extra (it brings pandas and pyarrow): pip install awswrangler==3.17.1, or ./lab.sh "
+                   "setup dev",
+             shipped="awswrangler's: botocore max_attempts 5 (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE honoured); "
+                     "UnprocessedItems resent at once, no backoff; os.cpu_count() threads"),
+    # not a writer: books streamed to S3 as gzipped DynamoDB JSON, then ImportTable creates the table (no write
+    # capacity used). Priors: floor = client CPU per book (generate, encode, gzip: core.domain.s3source's measured
+    # figures); round_trip = one S3 PUT of a part, alone (moto, 127.0.0.1)
+    Approach("s3-import", "import", "boto3", False, "ImportedBooks",
+             "books to S3 as gzipped DynamoDB JSON, then ImportTable creates a new table",
+             (BOOK_US + PREPARE_US) / 1000, 60.0),
+    # not a writer either: the same S3 parts, then StartBulkPutItems writes them into the existing (reset) table,
+    # called with the lab's own SigV4 signer (core.run.bulkput); offline, the lab's proxy emulates the operation
+    Approach("bulk-put", "bulk", "boto3", False, "BulkPutBooks",
+             "books to S3 as gzipped DynamoDB JSON, then StartBulkPutItems loads the existing table",
+             (BOOK_US + PREPARE_US) / 1000, 60.0),
+)
+APPROACHES: dict[str, Approach] = {a.name: a for a in _ALL}
+WRITERS: tuple[str, ...] = tuple(a.name for a in _ALL if a.driver not in ("import", "bulk"))  # core.writers.write's
+STUDY_APPROACHES: tuple[str, ...] = tuple(a.name for a in _ALL if a.study_2022_seconds is not None)
+STUDY_2022_ITEMS = 10_000
+STUDY_2022_SECONDS: dict[str, float] = {a.name: a.study_2022_seconds for a in _ALL if a.study_2022_seconds}
+TABLES: frozenset[str] = frozenset(a.table for a in _ALL)
+SHIPPED: tuple[str, ...] = tuple(a.name for a in _ALL if a.shipped)  # as shipped: the libraries' own retries
+LAB_WRITERS: tuple[str, ...] = tuple(name for name in WRITERS if name not in SHIPPED)  # the lab's loop: the fair ones
+
+
+def approach(name: str) -> Approach:
+    """The approach called ``name``; ``ConfigError`` naming the choices otherwise."""
+    try:
+        return APPROACHES[name]
+    except KeyError:
+        raise ConfigError(f"unknown approach {name!r}{did_you_mean(name, APPROACHES)}: choose from "
+                          f"{', '.join(APPROACHES)}") from None
+
+
+def label(name: str) -> str:
+    """The name to show for approach ``name``: "(as shipped)" after an as-shipped one; an unknown name as it is (a
+    stored report may name an approach this version no longer has)."""
+    chosen = APPROACHES.get(name)
+    return chosen.label if chosen is not None else name
+
+
+def parallelism(chosen: Approach, threads: int, concurrency: int) -> int:
+    """Requests one run of ``chosen`` keeps in flight: 1, the threads or the async concurrency."""
+    return {"sequential": 1, "threaded": threads, "async": concurrency, "import": 1, "bulk": 1}[chosen.driver]
+
+
+def imports(name: str) -> bool:
+    """The approach is an import from S3 (``core.run.importer``), not a writer."""
+    return APPROACHES[name].driver == "import"
+
+
+def bulk_puts(name: str) -> bool:
+    """The approach is DynamoDB's bulk put from S3 into an existing table (``core.run.bulkput``), not a writer."""
+    return APPROACHES[name].driver == "bulk"

@@ -1,0 +1,232 @@
+"""Frozen results: what one writer run did (``RunReport``), what verification found (``Verification``), one measured
+run of an approach (``RunResult``), a plan's whole ``Report`` and the progress events a run emits.
+
+Contract: plain immutable values, no I/O; safe to export (they never hold credentials).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from core.domain.capacity import CapacityUse
+from core.domain.plan import Plan
+
+SERVER_BOUND_CPU = 90.0  # % of one core: dynalite runs on a single Node thread
+PHASES = ("reset", "warmup", "write", "verify", "done")
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values (0 when empty)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    count: int
+    p50: float
+    p95: float
+    p99: float
+    max: float
+
+    @classmethod
+    def of(cls, samples_ms: Sequence[float]) -> LatencySummary:
+        values = sorted(samples_ms)
+        return cls(len(values), percentile(values, 50), percentile(values, 95), percentile(values, 99),
+                   values[-1] if values else 0.0)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """One writer run. Items end in exactly one of: ok (acknowledged), failed (refused for good), unknown (an
+    attempt got no answer: may or may not be written) or not sent (the run stopped before taking them from its
+    stream: not written). ``items`` counts all four; the books taken (``taken``) are the stream's first ones."""
+
+    approach: str
+    table: str
+    items: int
+    seconds: float
+    requests: int
+    retries: int
+    throttled: int
+    errors: Mapping[str, int]
+    items_ok: int
+    items_failed: int
+    items_unknown: int
+    latencies_ms: tuple[float, ...] = field(repr=False)  # per request; a uniform sample when there are many
+    client_cpu_seconds: float
+    timeline: tuple[tuple[float, int], ...] = field(repr=False)  # (seconds since start, items done)
+    failures: tuple[str, ...] = ()  # the first few distinct reasons, one line each
+    failed_isbns: tuple[str, ...] = field(default=(), repr=False)  # at most a bounded number
+    unknown_isbns: tuple[str, ...] = field(default=(), repr=False)
+    halted: str | None = None  # why the circuit breaker gave up on the target, one line
+    notes: tuple[str, ...] = ()  # facts about the run to show beside it (e.g. s3-import ran on moto), one line each
+    items_not_sent: int = 0  # books of the plan never taken from the stream (the run stopped first)
+
+    @property
+    def taken(self) -> int:
+        """The books the writer took from its stream: the stream's first ``taken`` books, the ones verified."""
+        return self.items - self.items_not_sent
+
+    def planned(self, count: int) -> RunReport:
+        """This report accounting for a plan of ``count`` books: those never taken are counted not sent."""
+        if count <= self.items:
+            return self
+        return replace(self, items=count, items_not_sent=self.items_not_sent + count - self.items)
+
+    @property
+    def items_per_second(self) -> float:
+        return self.items_ok / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def latency(self) -> LatencySummary:
+        return LatencySummary.of(self.latencies_ms)
+
+    @property
+    def complete(self) -> bool:
+        return self.items_ok == self.items and not self.items_failed and not self.items_unknown
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A table read back and compared with the regenerated books.
+
+    expected: books the run was given; found: of those, present with exactly the attributes written;
+    mismatched: present with other attributes; lost: acknowledged but absent; missing: absent and reported failed or
+    unknown (not lost, but not written); unexpected: present but never given; recovered: reported failed or unknown,
+    yet present. ``checked`` False: the table could not be read back (the reason is the report's error), so
+    nothing above was counted. ``unchecked``: books not read back because the verification was cut short (a cancel):
+    whether they are on the table is unknown; ``unexpected`` was then not counted.
+    """
+
+    expected: int
+    found: int
+    lost: int
+    unexpected: int
+    mismatched: int
+    recovered: int
+    missing: int = 0
+    checked: bool = True
+    unchecked: int = 0
+
+    @classmethod
+    def not_checked(cls, expected: int) -> Verification:
+        return cls(expected, 0, 0, 0, 0, 0, 0, checked=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.checked and self.found == self.expected and not (self.lost or self.unexpected or self.mismatched)
+
+    @property
+    def cut_short(self) -> bool:
+        """The read-back was stopped before every book was checked."""
+        return self.unchecked > 0
+
+
+def speedup(seconds: Mapping[str, float], approach: str, baseline: str = "sequential") -> float | None:
+    """Seconds of ``baseline`` ÷ seconds of ``approach`` (None without both, or for the baseline on its own):
+    the one definition of "speed-up" the table, the charts and the page use."""
+    base, value = seconds.get(baseline), seconds.get(approach)
+    if base is None or not value or len(seconds) < 2:
+        return None
+    return base / value
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One measured run of one approach: the writer's report, the read-back check and the server's load."""
+
+    repeat: int
+    report: RunReport
+    verification: Verification
+    server_cpu_percent: float | None = None  # mean over the run, % of one core; None off the embedded target
+    capacity_use: CapacityUse | None = None  # the table's capacity use in the write phase; None when capacity is off
+
+    @property
+    def approach(self) -> str:
+        return self.report.approach
+
+    @property
+    def server_bound(self) -> bool:
+        return self.server_cpu_percent is not None and self.server_cpu_percent >= SERVER_BOUND_CPU
+
+    @property
+    def clean(self) -> bool:
+        """Every item written and verified: nothing lost, failed or unknown."""
+        return self.verification.ok and self.report.complete
+
+
+@dataclass(frozen=True)
+class Summary:
+    approach: str
+    runs: int
+    seconds_min: float
+    seconds_median: float
+    seconds_max: float
+    items_per_second_median: float
+
+
+@dataclass(frozen=True)
+class Report:
+    plan: Plan
+    environment: Mapping[str, Any]
+    runs: tuple[RunResult, ...]
+    created: float = field(default_factory=time.time)
+    cancelled: bool = False
+    error: str | None = None  # why the plan stopped early (e.g. the emulator died), one line
+
+    @property
+    def clean(self) -> bool:
+        return bool(self.runs) and all(run.clean for run in self.runs) and not self.cancelled and not self.error
+
+    def summaries(self) -> list[Summary]:
+        out = []
+        for name in self.plan.approaches:
+            runs = [r for r in self.runs if r.approach == name]
+            if not runs:
+                continue
+            seconds = [r.report.seconds for r in runs]
+            out.append(Summary(name, len(runs), min(seconds), statistics.median(seconds), max(seconds),
+                               statistics.median(r.report.items_per_second for r in runs)))
+        return out
+
+    def not_run(self) -> tuple[str, ...]:
+        """Approaches of the plan that made no run (the plan was cancelled or stopped before them)."""
+        made = {r.approach for r in self.runs}
+        return tuple(name for name in self.plan.approaches if name not in made)
+
+    def speedup(self, approach: str, baseline: str = "sequential") -> float | None:
+        return speedup({s.approach: s.seconds_median for s in self.summaries()}, approach, baseline)
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    approach: str
+    repeat: int
+    phase: str  # one of PHASES
+    done: int
+    total: int
+    elapsed: float
+    per_worker: tuple[int, ...] = ()  # a scaled-out write: items settled by each Dask worker's shard
+    dashboard: str | None = None  # a scaled-out plan's Dask dashboard (when bokeh is installed)
+    detail: str | None = None  # one line on what the phase is doing (s3-import: uploading, importing)
+    measured: float | None = None  # after the write: the run's items/s as its report (and the table) has it
+
+    @property
+    def items_per_second(self) -> float:
+        """The measured rate once the write ended; before, items settled ÷ time since the write began."""
+        if self.measured is not None:
+            return self.measured
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def worker_rates(self) -> tuple[float, ...]:
+        """Items/s of each worker's shard so far."""
+        return tuple(done / self.elapsed if self.elapsed > 0 else 0.0 for done in self.per_worker)

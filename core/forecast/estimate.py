@@ -1,0 +1,360 @@
+"""How long a plan will take, before anything runs: a roofline model of each approach, calibrated from the history.
+
+Contract: pure (a ``Plan``, the stored reports of earlier runs and this machine's description in; an ``Estimate``
+out). One run of an approach writes ``n`` requests (items, or batches of 25) in
+``n x max(floor, (latency + round trip) / parallelism)`` seconds: the floor is what the client and the server
+sustain per request (measured), the second term is Little's law. Faults add the retry policy's real backoff
+(``core.wire.retry``: full jitter, ``base x 2**k`` capped), the expected attempts per request and, for concurrent
+approaches, the longest retry chain (the tail). Calibration: earlier fault-free runs on the same machine and target
+replace the floor (runs the model calls floor-bound) and scale the latency term (runs it calls latency-bound), per
+approach; approaches never run here borrow the machine's median factor. The range comes from the spread of what
+was measured and the randomness of backoff; ``basis`` says in one line what the estimate rests on.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.domain.approaches import APPROACHES, Approach, parallelism
+from core.domain.endpoints import Kind
+from core.domain.plan import FAULTS, Plan
+from core.wire.retry import RetryPolicy, first_wave
+
+BATCH = 25
+# The network every request crosses before the lab adds any latency (ms).
+NOMINAL_LATENCY_MS: dict[Kind, float] = {"embedded": 0.0, "dynamodb-local": 1.0, "localstack": 3.0, "aws": 8.0,
+                                         "custom": 2.0}
+# Per run of an approach: its table reset (delete, create, wait: about 8 calls) and the read-back (BatchGetItem of
+# 100 keys, then a Scan count).
+_RESET_CALLS, _ADMIN_CALL_S = 8, 0.02
+_VERIFY_KEYS, _VERIFY_CALL_S = 100, 0.012
+_RUN_SETUP_S = 0.15  # per run: its client, thread pool or event loop
+_PLAN_SETUP_S = 0.2  # per plan: reachability and schema checks
+_PRIOR_RUNS = 1  # the built-in figures weigh as much as this many measured runs
+_LEAST_SPREAD = (0.67, 1.5)  # fixed costs and a noisy machine: no range is narrower than this
+# Spread of the estimate when nothing was measured on this machine and target yet.
+_UNCALIBRATED = (0.5, 2.0)
+_BACKOFF_SPREAD = (0.75, 1.4)  # full-jitter delays: the sum over a run wanders this much either way
+TOO_LONG_S = 15 * 60
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Predicted wall time of a whole plan (writes, resets, verification, warm-ups), seconds."""
+
+    seconds: float
+    low: float
+    high: float
+    per_run: Mapping[str, float]  # one run's writes, per approach
+    basis: str  # what the figures rest on, one line
+    calibrated_runs: int
+    warning: str | None = None  # e.g. the plan takes very long, or the circuit breaker will stop it
+
+    def ratio(self, actual: float) -> float:
+        """Estimate ÷ actual (1.0: spot on)."""
+        return self.seconds / actual if actual > 0 else math.inf
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What earlier runs on this machine and target say about each approach."""
+
+    floor_s: Mapping[str, float]  # measured seconds per request, floor-bound runs
+    latency_factor: Mapping[str, float]  # measured ÷ modelled, latency-bound runs
+    spread: tuple[float, float]  # lowest and highest measured ÷ calibrated over all runs used
+    runs: int
+
+    @classmethod
+    def none(cls) -> Calibration:
+        return cls({}, {}, _UNCALIBRATED, 0)
+
+
+def requests(chosen: Approach, items: int) -> int:
+    return -(-items // BATCH) if chosen.batch else items
+
+
+def prior_floor_s(chosen: Approach) -> float:
+    return chosen.floor_ms / 1000
+
+
+def round_trip_s(chosen: Approach) -> float:
+    return chosen.round_trip_ms / 1000
+
+
+def added_latency_s(target: Kind, latency_ms: float, jitter_ms: float) -> float:
+    return (NOMINAL_LATENCY_MS[target] + latency_ms + jitter_ms / 2) / 1000
+
+
+# --- backoff ------------------------------------------------------------------------------------------------------
+
+def retry_odds(plan: Plan, chosen: Approach) -> list[float]:
+    """``odds[k-1]``: the chance that one request needs at least ``k`` retries (k = 1 .. max_attempts - 1).
+
+    PutItem fails whole with throttle + error + reset; a batch is resent while any of its 25 items is held back by
+    the throttle (each independently), or whole on an error or reset."""
+    faults = plan.conditions
+    whole = faults.error + faults.reset + (0.0 if chosen.batch else faults.throttle)
+    odds = []
+    for k in range(1, plan.max_attempts):
+        held = 1 - (1 - faults.throttle ** k) ** BATCH if chosen.batch else 0.0
+        odds.append(min(1.0, 1 - (1 - whole ** k) * (1 - held)))
+    return odds
+
+
+def mean_delays(policy: RetryPolicy, count: int) -> list[float]:
+    """The mean full-jitter delay before retry k (1-based), k = 1 .. count."""
+    return [0.5 * min(policy.base * 2.0 ** (k - 1), policy.cap) for k in range(1, count + 1)]
+
+
+def backoff(plan: Plan, chosen: Approach, policy: RetryPolicy) -> tuple[float, float, float]:
+    """(retries per request, backoff seconds per request, the longest chain's backoff over the run), expected."""
+    odds = retry_odds(plan, chosen)
+    delays = mean_delays(policy, len(odds))
+    n = requests(chosen, plan.items)
+    per_request = sum(q * d for q, d in zip(odds, delays, strict=True))
+    tail = sum((1 - (1 - q) ** n) * d for q, d in zip(odds, delays, strict=True))
+    return sum(odds), per_request, tail
+
+
+def refused(plan: Plan, chosen: Approach) -> float:
+    """The chance that one attempt fails outright (what the circuit breaker counts): a batch with items held back
+    is an answered attempt, refused only when every item is held."""
+    faults = plan.conditions
+    return faults.error + faults.reset + (faults.throttle ** BATCH if chosen.batch else faults.throttle)
+
+
+def gives_up(plan: Plan, chosen: Approach) -> bool:
+    """True when the circuit breaker will most likely stop the run: its first attempts almost all fail."""
+    opens = first_wave(plan.parallelism(chosen.name), requests(chosen, plan.items))
+    return refused(plan, chosen) ** opens > 0.5
+
+
+# --- the model -------------------------------------------------------------------------------------------------
+
+# s3-import (not a writer): the client's CPU per book (the approach's floor prior), one S3 PUT per part (its round
+# trip prior) and the import's own time, which only the moto server here was measured for: 20,000 books in 7.1 s
+# end to end on this 2-core machine, tests running beside it (2026-11-29), so about 3,000 books/s. AWS's import time
+# is not estimated (it depends on the data's size and key distribution, minutes even for a small table): the basis
+# says so.
+_MOTO_IMPORT_ITEMS_PER_S = 3_000.0
+_IMPORT_POLL_S = 0.2
+
+
+def import_seconds(plan: Plan, name: str) -> float:
+    """Expected seconds of one s3-import run up to the end of the import (moto's; AWS's import time excluded)."""
+    from core.domain.s3source import SEEDED_LINE_BYTES, objects_for, part_bytes_for
+
+    chosen, source = APPROACHES[name], plan.items * SEEDED_LINE_BYTES
+    parts = objects_for(source, part_bytes_for(source))
+    upload = plan.items * prior_floor_s(chosen) + parts * round_trip_s(chosen)
+    return upload + plan.items / _MOTO_IMPORT_ITEMS_PER_S + _IMPORT_POLL_S
+
+
+def bulk_seconds(plan: Plan, name: str) -> float:
+    """Expected seconds of one bulk-put run: the upload as s3-import's, then the operation at the tier's assumed rate
+    (the emulation's on this machine, the middle of the assumed range on AWS) after its assumed start-up."""
+    from core.domain.bulkmodel import EMULATED_STARTUP_S, BulkAssumptions
+
+    assumed = BulkAssumptions()
+    low, high = assumed.rate(plan.bulk_tier, plan.bulk_max_wru)
+    if plan.off_machine is None:
+        return import_seconds(plan, name) - plan.items / _MOTO_IMPORT_ITEMS_PER_S + EMULATED_STARTUP_S \
+            + plan.items / high
+    return import_seconds(plan, name) - plan.items / _MOTO_IMPORT_ITEMS_PER_S + sum(assumed.startup_s) / 2 \
+        + plan.items / ((low + high) / 2)
+
+
+def write_seconds(plan: Plan, name: str, calibration: Calibration | None = None,
+                  policy: RetryPolicy | None = None) -> float:
+    """Expected seconds of one run's writes (what ``RunReport.seconds`` measures)."""
+    chosen, calibration = APPROACHES[name], calibration or Calibration.none()
+    if chosen.driver == "import":
+        return import_seconds(plan, name)
+    if chosen.driver == "bulk":
+        return bulk_seconds(plan, name)
+    policy = policy or RetryPolicy(max_attempts=plan.max_attempts)
+    n = requests(chosen, plan.items)
+    p = min(plan.parallelism(name), n)  # never more in flight than there are requests
+    latency = added_latency_s(plan.target, plan.conditions.latency_ms, plan.conditions.jitter_ms)
+    floor = calibration.floor_s.get(name, prior_floor_s(chosen) * _machine_factor(calibration))
+    per_attempt_round = (latency + round_trip_s(chosen)) * calibration.latency_factor.get(name, 1.0)
+    if gives_up(plan, chosen):
+        # The breaker opens after its first failures; they come in rounds of p attempts, each round after the
+        # probing delay (capped at 4 s until a first success).
+        opens = first_wave(p, n)
+        rounds = -(-opens // p)
+        probes = sum(0.5 * min(policy.base * 2.0 ** (k - 1), policy.probe_cap) for k in range(1, rounds))
+        return rounds * per_attempt_round + probes
+    retries, pause, tail = backoff(plan, chosen, policy)
+    attempts = n * (1 + retries)
+    work = attempts * max(floor, per_attempt_round / p)
+    if p == 1:
+        return work + n * pause
+    return work + n * pause / p + tail
+
+
+def overhead_seconds(plan: Plan, name: str) -> float:
+    """One run's table reset and read-back: administrative calls, each paying the added latency."""
+    latency = added_latency_s(plan.target, plan.conditions.latency_ms, plan.conditions.jitter_ms)
+    calls = -(-plan.items // _VERIFY_KEYS)
+    return _RESET_CALLS * (latency + _ADMIN_CALL_S) + calls * (latency + _VERIFY_CALL_S) + _RUN_SETUP_S
+
+
+def _machine_factor(calibration: Calibration) -> float:
+    ratios = [seconds / prior_floor_s(APPROACHES[name]) for name, seconds in calibration.floor_s.items()
+              if name in APPROACHES]
+    return statistics.median(ratios) if ratios else 1.0
+
+
+# --- calibration -----------------------------------------------------------------------------------------------
+
+def same_place(data: Mapping[str, Any], plan: Plan, machine: Mapping[str, Any] | None) -> bool:
+    """A stored report ran on this machine (platform and cores) against this target (kind and URL)."""
+    stored = data.get("plan", {})
+    if stored.get("target") != plan.target or stored.get("endpoint_url") != plan.endpoint_url:
+        return False
+    if machine is None:
+        return True
+    env = data.get("environment", {})
+    return bool(env.get("platform") == machine.get("platform") and env.get("cpu_count") == machine.get("cpu_count"))
+
+
+def usable(data: Mapping[str, Any], plan: Plan, machine: Mapping[str, Any] | None) -> bool:
+    """A stored report the calibration may learn from: same place, not cancelled, no faults (backoff is modelled,
+    not fitted)."""
+    conditions = data.get("plan", {}).get("conditions", {})
+    return same_place(data, plan, machine) and not data.get("cancelled") and not any(
+        conditions.get(name) for name in FAULTS)
+
+
+def calibrate(plan: Plan, reports: Iterable[Mapping[str, Any]], machine: Mapping[str, Any] | None = None,
+              per_approach: int = 20) -> Calibration:
+    """Fit the floor and the latency factor per approach from earlier fault-free runs of the same place."""
+    floors: dict[str, list[float]] = {}
+    factors: dict[str, list[float]] = {}
+    used = 0
+    for data in reports:
+        if not usable(data, plan, machine):
+            continue
+        stored = data["plan"]
+        conditions = stored.get("conditions", {})
+        latency = added_latency_s(plan.target, conditions.get("latency_ms", 0.0), conditions.get("jitter_ms", 0.0))
+        for run in data.get("runs", []):
+            chosen = APPROACHES.get(run.get("approach", ""))
+            if chosen is None or chosen.driver in ("import", "bulk") or run.get("failed_items") \
+                    or run.get("unknown_items") or run.get("not_sent_items") or run.get("seconds", 0) <= 0:
+                continue
+            if len(floors.get(chosen.name, [])) + len(factors.get(chosen.name, [])) >= per_approach:
+                continue
+            p = parallelism(chosen, int(stored.get("threads", 1)), int(stored.get("concurrency", 1)))
+            per_request = run["seconds"] / requests(chosen, int(run.get("items") or stored["items"]))
+            modelled = (latency + round_trip_s(chosen)) / p
+            if modelled <= prior_floor_s(chosen):
+                floors.setdefault(chosen.name, []).append(per_request)
+            else:
+                factors.setdefault(chosen.name, []).append(per_request / modelled)
+            used += 1
+    floor = {name: _shrink(values, prior_floor_s(APPROACHES[name])) for name, values in floors.items()}
+    factor = {name: _shrink(values, 1.0) for name, values in factors.items()}
+    spread = [v / floor[n] for n, vs in floors.items() for v in vs] + [v / factor[n] for n, vs in factors.items()
+                                                                       for v in vs]
+    if not spread:
+        return Calibration.none()
+    return Calibration(floor, factor, (min(_LEAST_SPREAD[0], min(spread) * 0.9),
+                                       max(_LEAST_SPREAD[1], max(spread) * 1.1)), used)
+
+
+def _shrink(values: Sequence[float], prior: float) -> float:
+    """The measured median, pulled towards the prior in log space while there are few runs (one run: halfway;
+    four: 80 % measured): one run on a busy machine does not set the estimate alone."""
+    weight = len(values) / (len(values) + _PRIOR_RUNS)
+    return math.exp(weight * math.log(statistics.median(values)) + (1 - weight) * math.log(prior))
+
+
+# --- the plan ----------------------------------------------------------------------------------------------------
+
+def forecast(plan: Plan, reports: Sequence[Mapping[str, Any]] = (), machine: Mapping[str, Any] | None = None
+             ) -> Estimate:
+    """The whole plan's wall time with a range, calibrated from ``reports`` (stored report dicts, newest first)
+    that ran on ``machine`` (an ``environment()`` dict) against the plan's target."""
+    calibration = calibrate(plan, reports, machine)
+    per_run = {name: write_seconds(plan, name, calibration) for name in plan.approaches}
+    faulty = any(plan.conditions.faults.values())
+    writes = sum(per_run.values()) * plan.repeats
+    overhead = sum(overhead_seconds(plan, name) for name in plan.approaches) * plan.repeats
+    warmups = 0.0
+    if plan.warmup:
+        warm = Plan.from_dict({**plan.as_dict(), "items": plan.warmup, "warmup": 0})
+        warmups = sum(write_seconds(warm, name, calibration) + overhead_seconds(warm, name) for name in plan.approaches)
+    total = _PLAN_SETUP_S + writes + overhead + warmups
+    low_factor, high_factor = calibration.spread
+    if faulty:
+        low_factor, high_factor = low_factor * _BACKOFF_SPREAD[0], high_factor * _BACKOFF_SPREAD[1]
+    stopped = [name for name in plan.approaches if gives_up(plan, APPROACHES[name])]
+    warning = None
+    if stopped:
+        warning = (f"with these faults almost every attempt fails: the circuit breaker will likely stop "
+                   f"{', '.join(stopped)} within seconds, with its items failed")
+    elif total * high_factor > TOO_LONG_S:
+        warning = (f"this plan may take up to {short(total * high_factor)}: fewer books, less latency or fewer "
+                   "faults make it shorter")
+    return Estimate(total, total * low_factor, total * high_factor, per_run, basis(plan, calibration),
+                    calibration.runs, warning)
+
+
+def estimate(plan: Plan) -> float:
+    """The uncalibrated expected seconds of the whole plan (``forecast`` with no history)."""
+    return forecast(plan).seconds
+
+
+def estimate_seconds(plan: Plan, approach: str) -> float:
+    """The uncalibrated expected seconds of one run's writes of ``approach``."""
+    return write_seconds(plan, approach)
+
+
+def basis(plan: Plan, calibration: Calibration) -> str:
+    where = plan.target if plan.endpoint_url is None else f"{plan.target} at {plan.endpoint_url}"
+    if calibration.runs:
+        measured = sorted(set(calibration.floor_s) | set(calibration.latency_factor))
+        text = (f"calibrated from {calibration.runs} earlier fault-free run{'s' if calibration.runs > 1 else ''} "
+                f"on this machine and {where} ({', '.join(measured)})")
+    else:
+        text = f"not calibrated yet (no earlier run on this machine and {where}): built-in figures for a 2-core machine"
+    if plan.conditions.faults:
+        text += "; retries and backoff modelled for the faults (full jitter, 1 s base, 20 s cap)"
+    if any(APPROACHES[name].driver == "import" for name in plan.approaches):
+        text += ("; s3-import: upload from built-in figures, the import from moto's speed here"
+                 + ("; AWS's import time is not estimated (minutes even for small data)" if plan.target == "aws"
+                    or plan.off_machine else ""))
+    if any(APPROACHES[name].driver == "bulk" for name in plan.approaches):
+        text += "; bulk-put: upload from built-in figures, the operation from its assumed rate (AWS publishes none)"
+    return text
+
+
+def short(seconds: float) -> str:
+    """'0.4 s', '12 s', '4 min', '3.5 h', '12 days'."""
+    if seconds < 120:
+        return f"{seconds:,.0f} s" if seconds >= 1 else f"{seconds:,.1f} s"
+    if seconds >= 2 * 86_400:
+        return f"{seconds / 86_400:,.0f} days" if seconds >= 10 * 86_400 else f"{seconds / 86_400:,.1f} days"
+    return f"{seconds / 60:,.0f} min" if seconds < 3 * 3600 else f"{seconds / 3600:,.1f} h"
+
+
+def duration(seconds: float) -> str:
+    """A duration in words: 'under a second', 'about 12 s', 'about 4 min', 'about 3.5 h'."""
+    if seconds < 1:
+        return "under a second"
+    if seconds < 120:
+        return f"about {seconds:,.0f} s"
+    if seconds < 3 * 3600:
+        return f"about {seconds / 60:,.0f} min"
+    return f"about {short(seconds)}"
+
+
+def span(estimate: Estimate) -> str:
+    """'about 12 s (8-20 s)', with an en dash."""
+    return f"{duration(estimate.seconds)} ({short(estimate.low)}–{short(estimate.high)})"

@@ -1,0 +1,861 @@
+"""The bulk-load planner: how to load N items of B bytes, with which approach and how many workers, how long it
+takes and what it costs, each figure with what it rests on and its range.
+
+Contract: pure (a ``LoadSpec``, the stored reports of earlier runs and this machine's description in; a frozen
+``LoadPlan`` out; no clock, no I/O). One row per writer approach and, for a new table, one for ``s3-import``:
+
+- Writers. One worker writes at the rate ``core.forecast.estimate`` models for the approach (this machine's client floor
+per
+  request and Little's law on the target's latency, calibrated from earlier fault-free runs without a capacity model
+  on this machine and target; the built-in priors otherwise). ``W`` workers (Dask processes, one core each) write
+  ``W`` times as fast, after a scale-out start-up (``SCALE_OUT_S`` + ``SCALE_OUT_PER_WORKER_S`` a worker), until the
+  table stops them: 1 WRU per started KB of each item; each partition's one second of burst first; provisioned: WCU
+  per second plus 300 s of burst, never past its partitions (1,000 WRU/s each); on-demand: 4,000 WRU/s (or
+  ``warm``) at first, then double the previous peak, at most every 30 minutes on AWS (published) or at once (the
+  lab's proxy, and the optimistic end of the range), capped by ``max`` and the 40,000 WRU/s quota; capacity
+  ``off`` is no table limit at all: workers add up to ``client_limit`` (the lab's most, ``MAX_WORKERS``; this
+  machine's cores for a target on this machine, which shares them). While the table throttles,
+  what is offered beyond its capacity is partly lost (``written``: continuous, down to ``GOODPUT`` of the capacity
+  for the retry mode, standard or adaptive; measured). A writer may hold its offer to one of the table's rates
+  (fewer threads or coroutines per worker), so more workers or a faster writer never make it slower than offering
+  exactly the capacity. Keys are assumed spread evenly. The best worker count is the smallest within 2 % of the
+  fastest (up to ``client_limit``, or the count that reaches the table's top rate); the deadline's is the smallest
+  that finishes by it. Costs: on-demand (and capacity ``off``) WRU x price; provisioned: WCU-hours for the load's
+  duration; throttled attempts cost nothing.
+- ``s3-import`` (new tables only): what the lab's approach does (core/domain/s3source.py): the items as DynamoDB JSON
+  lines, gzipped, in parts of 64 MiB uncompressed (larger when 50,000 parts, an import's limit, would not hold
+  them), prepared on ``W`` cores while uploading, then DynamoDB's import. AWS does not publish import throughput:
+  the range comes from public user reports (``IMPORT_SOURCES``). Cost: ``core.domain.pricing.import_cost_of`` (GB of
+  uncompressed source x price + one PUT and one GET per part) + the parts' storage while they wait.
+
+Rows are ranked: those that finish by the deadline (without one: within twice the fastest time) cheapest first,
+then the rest fastest first; the first is the recommendation. Every computation is closed form per ramp phase (at
+most a few dozen steps), so a billion items plan as fast as ten thousand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, cast
+
+from core.domain.approaches import APPROACHES, LAB_WRITERS, approach, bulk_puts, imports
+from core.domain.bulkmodel import BulkAssumptions, check_max_wru, check_tier
+from core.domain.bulkwire import MAX_OBJECTS as BULK_MAX_OBJECTS
+from core.domain.bulkwire import Tier
+from core.domain.capacity import (
+    BURST_SECONDS,
+    MAX_UNITS,
+    NEW_ON_DEMAND_UNITS,
+    PARTITION_UNITS,
+    Capacity,
+    partitions,
+)
+from core.domain.endpoints import Kind, validate_kind
+from core.domain.errors import ConfigError
+from core.domain.plan import (
+    MAX_CONCURRENCY,
+    MAX_ITEMS,
+    MAX_THREADS,
+    MAX_WORKERS,
+    RETRY_MODES,
+    Plan,
+    RetryMode,
+    default_threads,
+)
+from core.domain.pricing import (
+    IMPORT_PRICE_NOTE,
+    PRICE_NOTE,
+    S3_STORAGE_USD_PER_GB_MONTH,
+    WCU_HOUR_PRICE_USD,
+    WCU_PRICE_NOTE,
+    WRU_PRICE_USD,
+    import_cost_of,
+)
+from core.domain.s3source import (
+    GZIP_RATIO,
+    LINE_OVERHEAD_BYTES,
+    PREPARE_US,
+    SEEDED_LINE_BYTES,
+    objects_for,
+    part_bytes_for,
+)
+from core.forecast.estimate import Calibration, calibrate, mean_delays, short, usable, write_seconds
+from core.wire.retry import RetryPolicy
+
+TableKind = Literal["new", "existing"]
+TABLE_KINDS: tuple[TableKind, ...] = ("new", "existing")
+Ramp = Literal["published", "immediate"]
+IMPORT = next(name for name in APPROACHES if imports(name))  # the s3-import approach
+BULK = next(name for name in APPROACHES if bulk_puts(name))  # the bulk-put approach
+BULK_SOURCES = (
+    "published: StartBulkPutItems loads S3 objects (DynamoDB JSON or Ion, GZIP/ZSTD/NONE) into an existing table; "
+    "MaxWriteRequestUnits >= 1,024 caps only the operation; STANDARD and ACCELERATED tiers; at most 50,000 objects "
+    "of 5 GB each (botocore 1.44.18's service model, 2026-11-04; AWS developer guide)",
+    "assumed (AWS publishes none yet): the tiers' rates, the start-up time, the price per GB of bulk put bytes, and "
+    "that the operation draws on the table's capacity (core/domain/bulkmodel.py; --bulk-rate, --bulk-price-per-gb; "
+    "`python -m core aws-check` measures them on your account)",
+)
+MAX_PLAN_ITEMS = 10**12
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit
+MAX_DEADLINE_S = 365 * 86_400
+KB = 1024
+GIB = 1024**3
+DOUBLING_S = 30 * 60  # on-demand: "double your previous peak within 30 minutes"
+BEST_WITHIN = 1.02  # the best worker count: the fewest within 2 % of the fastest the table allows
+# More than one worker: a Dask cluster starts (about 3 s) and its shards start spread out (README, "Scale-out on
+# Dask": up to 4 s for 8 workers under load on this machine: 0.5 s a worker), so a small load is faster on few.
+SCALE_OUT_S = 3.0
+SCALE_OUT_PER_WORKER_S = 0.5
+# Throttled, writers turn only part of the table's capacity into written items (fast, central, slow). Standard
+# retries (full-jitter backoff): 0.33 (async-batch) to 0.93 (async) measured on this machine against provisioned=1000
+# (docs/conditions-proxy.md, bench/planner.py). Adaptive (core/wire/ratecontrol.py; botocore's for the boto3 writers):
+# 0.89 (threaded-batch, botocore's) to 1.04 (async-batch, the lab's) measured by ``python -m bench.capacity`` against
+# provisioned=1000 and a fresh on-demand table, 0.91-1.05 over repeats (README, "Conditions, faults and table
+# capacity"). The fast ends assume none is lost. The loss applies to what is offered beyond the capacity
+# (``written``).
+GOODPUT: dict[RetryMode, tuple[float, float, float]] = {"standard": (1.0, 0.7, 0.33), "adaptive": (1.0, 0.95, 0.89)}
+GOODPUT_SOURCES: dict[RetryMode, str] = {
+    "standard": "throttled writes with standard retries: 0.33-0.93 of the capacity written, measured on this machine "
+                "at provisioned=1000 (docs/conditions-proxy.md, bench/planner.py)",
+    "adaptive": "throttled writes with adaptive rate control: 0.89-1.04 of the capacity written, <= 5 % of requests "
+                "wasted, measured on this machine by python -m bench.capacity (README, 'Conditions, faults and table "
+                "capacity')",
+}
+DEFAULT_RETRY_MODE = cast(RetryMode, Plan.__dataclass_fields__["retry_mode"].default)  # a run's default
+# ... and the last requests wait out their backoff: the standard policy's mean full-jitter delays of this many retries
+# (core.wire.retry: 1 s base, doubling) end a throttled load: 0.5 s for one; 0.5 + 1 + 2 s for three. Short throttled
+# loads vary that much: 2,000 books at provisioned=1000 took 1.3-3.5 s in three runs of bench/planner.py.
+TAIL_RETRIES = (0, 1, 3)  # fast, central, slow
+
+# s3-import: a line's DynamoDB JSON wrapping (LINE_OVERHEAD_BYTES), gzip's ratio and the CPU to prepare a line of
+# SEEDED_LINE_BYTES are core.domain.s3source's measured figures (imported above); larger lines cost proportionally more.
+PREPARE_SPREAD = (0.67, 1.5)
+UPLOAD_MB_S = (25.0, 80.0, 250.0)  # assumed, not measured: an instance in the bucket's region (low, central, high)
+MAX_IMPORT_BYTES = 15 * 10**12  # raw S3 object bytes per import in us-east-1, us-west-2, eu-west-1 (1 TB elsewhere)
+# Import throughput is not published. Slow end: 10 GB "up to 2 hours" (terraform-provider-aws#27250, 2022-10);
+# fast end: 10x that, an assumption with no public figure behind it; central: their geometric mean.
+IMPORT_GB_PER_HOUR = (5.0, math.sqrt(5.0 * 50.0), 50.0)  # slow, central, fast
+# Start-up of an import whatever its size: one CSV row took "~2 minutes" (http4k-connect#203, 2022-12); an acceptance
+# test creating a table by import, and deleting it, 225 s (terraform-provider-aws#27253, 2022-10).
+IMPORT_START_S = (120.0, 180.0, 240.0)  # fast, central, slow
+IMPORT_SOURCES = (
+    "AWS: import time depends on data size, format, compression, key distribution and object count; no throughput "
+    "is published (docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataImport.HowItWorks.html)",
+    "AWS best practices: at most 50,000 S3 objects per import, 15 TB per import in us-east-1 "
+    "(S3DataImport.BestPractices.html); parts as the lab's s3-import makes them: 64 MiB of lines, gzipped",
+    "user report: 10 GB takes 'up to 2 hours' (github.com/hashicorp/terraform-provider-aws/issues/27250, 2022-10): "
+    "the slow end, 5 GB/h; the fast end (50 GB/h) is an assumption",
+    "user reports of the fixed start-up: one CSV row ~2 min (github.com/http4k/http4k-connect/pull/203, 2022-12); "
+    "225 s for a test table made by import (github.com/hashicorp/terraform-provider-aws/pull/27253, 2022-10)",
+)
+CAPACITY_SOURCES = (
+    "1 WRU per started KB of each item written (DynamoDB developer guide, read/write capacity units)",
+    "on-demand: a new table takes 4,000 WRU/s, then up to double its previous peak within 30 minutes; 1,000 WRU/s "
+    "per partition; 40,000 WRU/s per table by default (AWS knowledge center, on-demand table throttling; developer "
+    "guide, service quotas)",
+    "provisioned: unused capacity kept as burst for up to 300 s (developer guide, burst capacity); a full burst is "
+    "assumed at the start",
+)
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """The question: N items of B bytes into a new or existing table of some capacity on a target."""
+
+    items: int
+    item_bytes: int
+    table: TableKind = "new"
+    capacity: Capacity = field(default_factory=lambda: Capacity(mode="on-demand"))
+    target: Kind = "aws"
+    endpoint_url: str | None = None
+    deadline_s: float | None = None
+    threads: int = field(default_factory=default_threads)
+    concurrency: int = 100
+    retry_mode: RetryMode = DEFAULT_RETRY_MODE  # the writers' throttled goodput (``GOODPUT``)
+    bulk_tier: Tier = "STANDARD"  # bulk-put (existing tables): PerformanceTier
+    bulk_max_wru: int | None = None  # bulk-put: MaxWriteRequestUnits
+    bulk: BulkAssumptions = field(default_factory=BulkAssumptions)  # bulk-put's assumed (or measured) figures
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bulk_tier", check_tier(self.bulk_tier))
+        check_max_wru(self.bulk_max_wru)
+        for name, value, low, high in (("items", self.items, 1, MAX_PLAN_ITEMS),
+                                       ("item bytes", self.item_bytes, 1, MAX_ITEM_BYTES),
+                                       ("threads", self.threads, 1, MAX_THREADS),
+                                       ("concurrency", self.concurrency, 1, MAX_CONCURRENCY)):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}")
+        if self.table not in TABLE_KINDS:
+            raise ConfigError(f"table must be new or existing, got {self.table!r}")
+        if self.retry_mode not in RETRY_MODES:
+            raise ConfigError(f"unknown retry mode {self.retry_mode!r}: choose one of {', '.join(RETRY_MODES)}")
+        object.__setattr__(self, "target", validate_kind(self.target))
+        if self.deadline_s is not None and not 0 < self.deadline_s <= MAX_DEADLINE_S:
+            raise ConfigError(f"the deadline must be more than 0 s and at most 365 days, got {self.deadline_s!r} s")
+        self.probe()  # the target and its URL, checked as a run's plan checks them
+
+    @property
+    def wru_per_item(self) -> int:
+        return -(-self.item_bytes // KB)
+
+    @property
+    def total_wru(self) -> int:
+        return self.items * self.wru_per_item
+
+    @property
+    def lab_proxy(self) -> bool:
+        """The capacity is the lab's proxy model (a target on this machine), not the real service: the run's own
+        decision (``Plan.off_machine``, core/domain/endpoints.py)."""
+        return self.probe().off_machine is None
+
+    def probe(self) -> Plan:
+        """A run's plan on the same target and knobs, for the estimate (items capped: time per item is what counts)."""
+        return Plan(target=self.target, endpoint_url=self.endpoint_url, approaches=("async",),
+                    items=min(self.items, MAX_ITEMS), threads=self.threads, concurrency=self.concurrency,
+                    retry_mode=self.retry_mode)
+
+
+@dataclass(frozen=True)
+class LoadRow:
+    """One way to load: its best worker count, time (range), cost (range), what bounds it and what it rests on."""
+
+    approach: str
+    workers: int
+    seconds: float
+    low: float
+    high: float
+    cost_usd: float
+    cost_low: float
+    cost_high: float
+    bound: str  # what limits it, in a few words
+    basis: str  # what the figures rest on, one line
+    deadline_workers: int | None = None  # workers to finish by the deadline (None: no deadline, or it cannot)
+    deadline_note: str | None = None  # "3 workers", or "cannot: ..."
+    possible: bool = True  # False: the row cannot load these items at all (e.g. over the import limit)
+
+    @property
+    def label(self) -> str:
+        return self.approach if self.approach in (IMPORT, BULK) else f"{self.approach} x {self.workers}"
+
+    def meets(self, seconds: float) -> bool:
+        return self.possible and self.seconds <= seconds
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """The rows, ranked (the first is the recommendation), and the sources every figure rests on."""
+
+    spec: LoadSpec
+    rows: tuple[LoadRow, ...]
+    recommendation: str
+    notes: tuple[str, ...]
+    sources: tuple[str, ...]
+    calibrated_runs: int
+    history: str  # which measured runs the writers' figures rest on
+
+    @property
+    def best(self) -> LoadRow:
+        return self.rows[0]
+
+    def as_dict(self) -> dict[str, Any]:
+        spec = asdict(self.spec)
+        spec["capacity"] = str(self.spec.capacity)
+        return {"spec": spec, "wru_per_item": self.spec.wru_per_item, "recommendation": self.recommendation,
+                "rows": [{**asdict(row), "label": row.label} for row in self.rows], "notes": list(self.notes),
+                "sources": list(self.sources), "calibrated_runs": self.calibrated_runs, "history": self.history}
+
+
+# --- the table ----------------------------------------------------------------------------------------------------
+
+def ceiling(capacity: Capacity) -> float | None:
+    """The highest rate (WRU/s) the table ever accepts: None without a capacity model."""
+    if capacity.mode == "provisioned":
+        assert capacity.wcu is not None
+        return float(partitions(capacity.wcu) * PARTITION_UNITS)  # its burst, through its partitions
+    if capacity.mode == "on-demand":
+        return float(min(capacity.max or MAX_UNITS, MAX_UNITS))
+    return None
+
+
+def sustained(capacity: Capacity) -> float:
+    """The rate (WRU/s) the table keeps up for good (inf without a capacity model)."""
+    if capacity.mode == "provisioned":
+        assert capacity.wcu is not None
+        return float(capacity.wcu)
+    top = ceiling(capacity)
+    return math.inf if top is None else top
+
+
+def table_seconds(total_wru: float, client_wru_s: float, capacity: Capacity, ramp: Ramp = "published",
+                  goodput: float = 1.0) -> float:
+    """Seconds to write ``total_wru`` when the clients offer ``client_wru_s`` WRU/s and the table takes what its
+    capacity allows; while it throttles, the clients' retries and backoff lose what ``written`` says."""
+    if total_wru <= 0:
+        return 0.0
+
+    def through(allowed: float) -> float:
+        return written(client_wru_s, allowed, goodput)
+
+    if capacity.mode == "off":
+        return total_wru / client_wru_s
+    first = sustained(capacity) if capacity.mode == "provisioned" else \
+        float(min(capacity.warm or NEW_ON_DEMAND_UNITS, ceiling(capacity) or MAX_UNITS))
+    burst = 0.0
+    if client_wru_s > first:  # each partition also holds one second of burst, spent first at the clients' rate
+        burst = min(total_wru, partitions(first) * PARTITION_UNITS)
+    return burst / client_wru_s + _table_seconds(total_wru - burst, client_wru_s, capacity, ramp, through)
+
+
+def written(offered: float, allowed: float, goodput: float) -> float:
+    """WRU/s written when clients offer ``offered`` and the table allows ``allowed``: all of it up to the capacity;
+    past it, each WRU/s offered beyond costs ``1 - goodput`` of the capacity (retries, backoff), down to ``goodput``
+    x the capacity (measured with clients offering several times the capacity). Continuous: offering a little more
+    than the capacity writes a little less than it, never a step down."""
+    if offered <= allowed:
+        return offered
+    return max(goodput * allowed, allowed - (1.0 - goodput) * (offered - allowed))
+
+
+def _table_seconds(total_wru: float, client_wru_s: float, capacity: Capacity, ramp: Ramp,
+                   through: Callable[[float], float]) -> float:
+    if total_wru <= 0:
+        return 0.0
+    if capacity.mode == "provisioned":
+        wcu = sustained(capacity)
+        rate = through(ceiling(capacity) or wcu)
+        if rate <= wcu:
+            return total_wru / rate
+        drained = BURST_SECONDS * wcu / (rate - wcu)  # the burst lasts this long at ``rate``
+        if total_wru <= rate * drained:
+            return total_wru / rate
+        return drained + (total_wru - rate * drained) / through(wcu)
+    top = ceiling(capacity) or float(MAX_UNITS)
+    allowance = float(min(capacity.warm or NEW_ON_DEMAND_UNITS, top))
+    period = DOUBLING_S if ramp == "published" else 1.0
+    elapsed, done = 0.0, 0.0
+    while True:
+        rate = through(allowance)
+        if client_wru_s <= allowance or allowance >= top:  # the clients are slower, or the table is at its cap
+            return elapsed + (total_wru - done) / rate
+        if done + rate * period >= total_wru:
+            return elapsed + (total_wru - done) / rate
+        elapsed, done, allowance = elapsed + period, done + rate * period, min(2 * allowance, top)
+
+
+def _smallest(limit: int, ok: Callable[[int], bool]) -> int | None:
+    """The smallest worker count in 1..limit for which ``ok`` holds, None if none (a scan: time is not monotone in
+    workers, since one worker skips the scale-out start-up and too many are throttled; limit <= MAX_WORKERS)."""
+    return next((workers for workers in range(1, limit + 1) if ok(workers)), None)
+
+
+# --- writers ------------------------------------------------------------------------------------------------------
+
+def worker_seconds_per_item(spec: LoadSpec, name: str, calibration: Calibration) -> float:
+    """One worker's seconds per item with ``name`` on the spec's target (the estimate's model, calibrated)."""
+    probe = spec.probe()
+    return write_seconds(probe, name, calibration) / probe.items
+
+
+def client_limit(spec: LoadSpec, machine: Mapping[str, Any] | None) -> tuple[int, str]:
+    """The most workers that add up, and why: the lab's most (a Dask cluster), or for a target on this machine (its
+    engine and a local cluster share the machine) this machine's cores when known."""
+    cores = (machine or {}).get("cpu_count")
+    if spec.lab_proxy and isinstance(cores, int) and 1 <= cores < MAX_WORKERS:
+        return cores, f"this machine's {cores} cores"
+    return MAX_WORKERS, "the lab's most"
+
+
+def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, workers: int | None = None,
+               client: tuple[int, str] = (MAX_WORKERS, "the lab's most")) -> LoadRow:
+    """``name``'s row: at its best worker count (up to ``client``'s, see ``client_limit``), or at ``workers``."""
+    most, why = client
+    per_item = worker_seconds_per_item(spec, name, calibration)
+    wru, total = spec.wru_per_item, float(spec.total_wru)
+    capacity = spec.capacity
+    central: Ramp = "immediate" if spec.lab_proxy else "published"
+    fast_factor, slow_factor = calibration.spread
+
+    first = sustained(capacity)
+    if capacity.mode == "on-demand":
+        first = min(capacity.warm or NEW_ON_DEMAND_UNITS, ceiling(capacity) or MAX_UNITS)
+    tails = [sum(mean_delays(RetryPolicy(), retries)) for retries in TAIL_RETRIES]
+    goodput = GOODPUT[spec.retry_mode]
+    top = ceiling(capacity)
+    # The offer a writer may hold to (fewer threads or coroutines per worker): none, or one of the table's rates. A
+    # run as configured (``workers`` given: what bench/planner.py compares) holds to none.
+    holds = (math.inf, *sorted({first, sustained(capacity), top})) if top is not None and workers is None \
+        else (math.inf,)
+
+    def timed(workers: int, hold: float, factor: float = 1.0, ramp: Ramp = central, which: int = 1) -> float:
+        start = SCALE_OUT_S + SCALE_OUT_PER_WORKER_S * workers if workers > 1 else 0.0
+        offered = min(workers * wru / per_item, hold) / factor  # held by concurrency: it varies as the latency
+        tail = tails[which] if offered > first else 0.0  # throttled: the last requests wait out their backoff
+        return start + tail + table_seconds(total, offered, capacity, ramp, goodput[which])
+
+    def hold_for(workers: int) -> float:
+        return min(holds, key=lambda hold: timed(workers, hold))  # ties: no hold
+
+    def seconds(workers: int) -> float:
+        return timed(workers, hold_for(workers))
+
+    limit = most if top is None else min(most, max(1, math.ceil(top * per_item / wru)))
+    fastest = min(seconds(w) for w in range(1, limit + 1))
+    best = workers or _smallest(limit, lambda w: seconds(w) <= fastest * BEST_WITHIN) or limit
+    hold = hold_for(best)
+    rate = wru / per_item  # WRU/s one worker offers
+    offer = min(best * rate, hold)
+    if top is None:
+        bound = f"client ({most} workers, {why}; no table limit modelled)" \
+            if best * BEST_WITHIN >= most * 0.9 else "client (no table limit modelled)"
+    elif offer >= top / BEST_WITHIN:
+        bound = f"table ({top:,.0f} WRU/s)" if capacity.mode == "on-demand" else f"table ({first:,.0f} WCU)"
+    elif limit == most and most * rate < top and best * BEST_WITHIN >= most * 0.9:
+        bound = f"client ({most} workers, {why}, offer less than the table takes)"
+    elif hold < best * rate or (best + 1) * rate >= first:  # held, or one more worker and the table throttles
+        bound = f"table ({first:,.0f} WCU)" if capacity.mode == "provisioned" else \
+            f"table ({first:,.0f} WRU/s, then up to {top:,.0f})" if first < top else f"table ({top:,.0f} WRU/s)"
+    else:
+        bound = "client (one worker is enough)" if best == 1 else "client (more workers save under 2 %)"
+    t = timed(best, hold)
+    ramps: tuple[Ramp, ...] = ("immediate", "published") if capacity.mode == "on-demand" else (central,)
+    spread = [timed(best, hold, factor, ramp, which) for factor in (fast_factor, 1.0, slow_factor) for ramp in ramps
+              for which in range(len(goodput))]
+    low, high = min(spread), max(spread)
+    if capacity.mode == "provisioned":
+        assert capacity.wcu is not None
+        price = capacity.wcu * WCU_HOUR_PRICE_USD / 3600
+        cost, cost_low, cost_high = t * price, low * price, high * price
+    else:
+        cost = cost_low = cost_high = total * WRU_PRICE_USD
+    workers_needed, note = None, None
+    if spec.deadline_s is not None:
+        deadline = spec.deadline_s
+        workers_needed = _smallest(limit, lambda w: seconds(w) <= deadline)
+        if workers_needed is not None:
+            note = f"{workers_needed} worker{'s' if workers_needed > 1 else ''}"
+        elif top is not None and limit < most:
+            note = f"cannot: the table's capacity allows at best {short(fastest)}"
+        else:
+            note = f"cannot: {limit} workers ({why}) take at best {short(fastest)}"
+    chosen = APPROACHES[name]
+    extra = f"; {chosen.unavailable.split(':')[0]}" if chosen.unavailable else ""
+    how = "by the rate control" if spec.retry_mode == "adaptive" else "with fewer threads or coroutines"
+    held = f" (held to the table's rate {how}: {best * rate:,.0f} at full speed)" if hold < best * rate else ""
+    return LoadRow(name, best, t, low, high, cost, cost_low, cost_high, bound,
+                   f"{per_item * 1e6:,.0f} µs per item per worker ({basis}); {best} worker{'s' if best > 1 else ''}: "
+                   f"{offer:,.0f} WRU/s offered{held}, {spec.retry_mode} retries{extra}", workers_needed, note)
+
+
+def writer_estimate(spec: LoadSpec, name: str, workers: int = 1, reports: Sequence[Mapping[str, Any]] = (),
+                    machine: Mapping[str, Any] | None = None) -> LoadRow:
+    """One writer's row at a given worker count, calibrated as ``plan_load`` calibrates (what bench/planner.py
+    compares with real runs)."""
+    uncapped = _uncapped(reports)
+    calibration = calibrate(spec.probe(), uncapped, machine)
+    return writer_row(spec, name, calibration, history_basis(spec, uncapped, machine, calibration), workers,
+                      client_limit(spec, machine))
+
+
+def _uncapped(reports: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Reports without a capacity model: throttled runs say nothing about the client."""
+    return [data for data in reports if (data.get("plan", {}).get("capacity") or {}).get("mode", "off") == "off"]
+
+
+# --- s3-import ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImportShape:
+    """What an import of the spec's items stages in S3."""
+
+    source_bytes: int  # uncompressed DynamoDB JSON: what the import bills
+    compressed_bytes: int
+    parts: int
+    items_per_part: int
+    put_requests: int
+
+    @property
+    def source_gib(self) -> float:
+        return self.source_bytes / GIB
+
+
+def import_shape(spec: LoadSpec) -> ImportShape:
+    """What the lab's s3-import approach would stage (core/domain/s3source.py): parts of ``part_bytes_for`` the
+    uncompressed DynamoDB JSON (larger than ``PART_BYTES`` when ``MAX_OBJECTS`` parts would not hold the items); one PUT
+    per part."""
+    line = spec.item_bytes + LINE_OVERHEAD_BYTES
+    source = spec.items * line
+    parts = objects_for(source, part_bytes_for(source))
+    per_part = -(-spec.items // parts)
+    return ImportShape(source, math.ceil(source * GZIP_RATIO), parts, per_part, parts)
+
+
+def import_row(spec: LoadSpec) -> LoadRow:
+    shape = import_shape(spec)
+    line = spec.item_bytes + LINE_OVERHEAD_BYTES
+    prepare_1 = spec.items * PREPARE_US * max(1.0, line / SEEDED_LINE_BYTES) / 1e6  # on one core
+    gib = shape.source_gib
+
+    def seconds(workers: int, which: int = 1) -> float:
+        prepare = prepare_1 * (PREPARE_SPREAD[0], 1.0, PREPARE_SPREAD[1])[which] / workers
+        upload = shape.compressed_bytes / (UPLOAD_MB_S[2 - which] * 1e6)
+        import_s = IMPORT_START_S[which] + gib / IMPORT_GB_PER_HOUR[2 - which] * 3600
+        return max(prepare, upload) + import_s  # parts are uploaded as they are made; the import starts after
+
+    upload_central = shape.compressed_bytes / (UPLOAD_MB_S[1] * 1e6)
+    fastest = min(seconds(w) for w in range(1, MAX_WORKERS + 1))
+    best = _smallest(MAX_WORKERS, lambda w: seconds(w) <= fastest * BEST_WITHIN) or MAX_WORKERS
+    t, low, high = seconds(best), seconds(best, 0), seconds(best, 2)
+
+    def cost(total_s: float) -> float:
+        storage = shape.compressed_bytes / GIB * S3_STORAGE_USD_PER_GB_MONTH * total_s / (730 * 3600)
+        return import_cost_of(shape.source_bytes).usd + storage
+
+    possible = shape.compressed_bytes <= MAX_IMPORT_BYTES
+    workers_needed, note = None, None
+    if not possible:
+        note = (f"cannot: {shape.compressed_bytes / 1e12:,.1f} TB of gzipped parts is over the 15 TB an import "
+                "takes (us-east-1): split the items over several tables")
+    elif spec.deadline_s is not None:
+        deadline = spec.deadline_s
+        workers_needed = _smallest(MAX_WORKERS, lambda w: seconds(w) <= deadline)
+        note = (f"{workers_needed} worker{'s' if workers_needed > 1 else ''} preparing parts"
+                if workers_needed is not None else
+                f"cannot: the upload and AWS's import take at least {short(seconds(MAX_WORKERS))}; workers cannot "
+                "shorten the import")
+    basis = (f"{gigabytes(gib)} of DynamoDB JSON ({line} bytes a line), {count_of(shape.parts, 'gzipped part')} of "
+             f"{shape.items_per_part:,} items ({count_of(shape.put_requests, 'S3 PUT')}); prepared at "
+             f"{PREPARE_US:g} µs per "
+             f"{SEEDED_LINE_BYTES}-byte line per core (measured here), uploaded at {UPLOAD_MB_S[0]:g}–"
+             f"{UPLOAD_MB_S[2]:g} MB/s (assumed); import {IMPORT_GB_PER_HOUR[0]:g}–{IMPORT_GB_PER_HOUR[2]:g} GB/h "
+             f"after {IMPORT_START_S[0] / 60:g}–{IMPORT_START_S[2] / 60:g} min (public reports, unpublished by AWS)")
+    import_central = IMPORT_START_S[1] + gib / IMPORT_GB_PER_HOUR[1] * 3600
+    staging = max(prepare_1 / best, upload_central)
+    bound = "AWS's import" if import_central >= staging else \
+        "preparing the parts" if prepare_1 / best > upload_central else "the upload"
+    return LoadRow(IMPORT, best, t, low, high, cost(t), cost(low), cost(high),
+                   bound if possible else "over the import size limit", basis, workers_needed, note, possible)
+
+
+def bulk_row(spec: LoadSpec) -> LoadRow:
+    """bulk-put into the existing table: the items staged as s3-import stages them, then the operation at the tier's
+    rate (assumed unless measured: ``spec.bulk``), capped by MaxWriteRequestUnits and, as assumed, by a provisioned
+    table's capacity, after its start-up."""
+    shape, assumed, tier = import_shape(spec), spec.bulk, spec.bulk_tier
+    line = spec.item_bytes + LINE_OVERHEAD_BYTES
+    prepare_1 = spec.items * PREPARE_US * max(1.0, line / SEEDED_LINE_BYTES) / 1e6
+    low_rate, high_rate = assumed.rate(tier, spec.bulk_max_wru)
+    capped = assumed.shares_capacity and spec.capacity.mode == "provisioned" and spec.capacity.wcu is not None
+    if capped:
+        wcu = float(spec.capacity.wcu or 0)
+        low_rate, high_rate = min(low_rate, wcu), min(high_rate, wcu)
+    rates = (high_rate, math.sqrt(low_rate * high_rate), low_rate)  # fast, central, slow
+    starts = (assumed.startup_s[0], sum(assumed.startup_s) / 2, assumed.startup_s[1])
+
+    def seconds(workers: int, which: int = 1) -> float:
+        prepare = prepare_1 * (PREPARE_SPREAD[0], 1.0, PREPARE_SPREAD[1])[which] / workers
+        upload = shape.compressed_bytes / (UPLOAD_MB_S[2 - which] * 1e6)
+        return max(prepare, upload) + starts[which] + spec.total_wru / rates[which]
+
+    fastest = min(seconds(w) for w in range(1, MAX_WORKERS + 1))
+    best = _smallest(MAX_WORKERS, lambda w: seconds(w) <= fastest * BEST_WITHIN) or MAX_WORKERS
+    t, low, high = seconds(best), seconds(best, 0), seconds(best, 2)
+    put_bytes = spec.items * spec.item_bytes  # assumed: the items' DynamoDB size, as the emulation counts them
+
+    def cost(total_s: float) -> float:
+        storage = shape.compressed_bytes / GIB * S3_STORAGE_USD_PER_GB_MONTH * total_s / (730 * 3600)
+        return assumed.cost(put_bytes, tier) + import_cost_of(shape.source_bytes).requests_usd + storage
+
+    possible = shape.parts <= BULK_MAX_OBJECTS
+    workers_needed, note = None, None
+    if spec.deadline_s is not None:
+        deadline = spec.deadline_s
+        workers_needed = _smallest(MAX_WORKERS, lambda w: seconds(w) <= deadline)
+        note = (f"{workers_needed} worker{'s' if workers_needed > 1 else ''} preparing parts"
+                if workers_needed is not None else
+                f"cannot: the operation takes at least {short(seconds(MAX_WORKERS))} at the {tier} rate; raise "
+                "--bulk-max-wru or take ACCELERATED")
+    cap = f", MaxWriteRequestUnits {spec.bulk_max_wru:,}" if spec.bulk_max_wru else ""
+    held = f", held to the table's {spec.capacity.wcu:,} WCU (assumed: it shares the capacity)" if capped else ""
+    basis = (f"{shape.parts:,} gzipped parts staged as s3-import's; {tier}{cap}: {low_rate:,.0f}–{high_rate:,.0f} "
+             f"WRU/s{held} after {short(starts[0])}–{short(starts[2])}, "
+             f"{assumed.price_per_gb[tier]:.2f} USD/GB of bulk put bytes: {assumed.source}")
+    bound = "the operation's rate (MaxWriteRequestUnits)" if spec.bulk_max_wru and high_rate == spec.bulk_max_wru \
+        else "the table's capacity" if capped else f"the {tier} tier's rate"
+    return LoadRow(BULK, best, t, low, high, cost(t), cost(low), cost(high),
+                   bound if possible else "over 50,000 S3 objects", basis, workers_needed, note, possible)
+
+
+# --- the plan -----------------------------------------------------------------------------------------------------
+
+def history_basis(spec: LoadSpec, reports: Sequence[Mapping[str, Any]], machine: Mapping[str, Any] | None,
+                  calibration: Calibration) -> str:
+    """Which measured runs the writers' client figures rest on: count and dates, or the built-in priors."""
+    probe = spec.probe()
+    where = spec.target if spec.endpoint_url is None else f"{spec.target} at {spec.endpoint_url}"
+    if not calibration.runs:
+        return f"built-in priors for a 2-core machine (no earlier fault-free run on this machine and {where})"
+    days = [dt.datetime.fromtimestamp(float(data["created"]), dt.UTC).date() for data in reports
+            if usable(data, probe, machine) and "created" in data]
+    dates = f", {min(days)} to {max(days)}" if days else ""
+    return f"{calibration.runs} measured run{'s' if calibration.runs > 1 else ''} on this machine and {where}{dates}"
+
+
+def rank(rows: Sequence[LoadRow], deadline: float | None) -> tuple[tuple[LoadRow, ...], float]:
+    """Rows finishing by ``deadline`` (else within twice the fastest) cheapest first, then the rest fastest first."""
+    fastest = min((row.seconds for row in rows if row.possible), default=math.inf)
+    by = deadline if deadline is not None else 2 * fastest
+    within = sorted((r for r in rows if r.meets(by)), key=lambda r: (round(r.cost_usd, 6), r.seconds, r.approach))
+    rest = sorted((r for r in rows if not r.meets(by)), key=lambda r: (not r.possible, r.seconds, r.approach))
+    return tuple(within + rest), by
+
+
+def count_words(count: int) -> str:
+    """10 thousand, 10 million, 1 billion, 1.5 million; 1,234 otherwise."""
+    for size, word in ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (10**3, "thousand")):
+        if count >= size and (count * 10) % size == 0:
+            return f"{count / size:g} {word}"
+    return f"{count:,}"
+
+
+def count_of(count: int, word: str) -> str:
+    """'1 gzipped part', '3 gzipped parts'."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def gigabytes(gib: float) -> str:
+    """'12.34 GB', '0.0046 GB', '120 KB' (never '0.00 GB')."""
+    if gib >= 0.01:
+        return f"{gib:,.2f} GB"
+    if gib >= 0.001 / 1024:
+        return f"{gib * 1024:,.2f} MB" if gib * 1024 >= 0.01 else f"{gib * 1024 * 1024:,.0f} KB"
+    return f"{gib * 1024**3:,.0f} bytes"
+
+
+def money(usd: float) -> str:
+    return f"${usd:,.2f}" if usd >= 0.01 else f"${usd:.4f}"
+
+
+def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine: Mapping[str, Any] | None = None,
+              approaches: Sequence[str] | None = None) -> LoadPlan:
+    """The ranked answer for ``spec``; writers calibrated from ``reports`` (stored report dicts) of ``machine``."""
+    names = tuple(approaches) if approaches is not None else tuple(APPROACHES)
+    for name in names:
+        approach(name)  # ConfigError for an unknown name, with the closest one
+    uncapped = _uncapped(reports)
+    calibration = calibrate(spec.probe(), uncapped, machine)
+    history = history_basis(spec, uncapped, machine, calibration)
+    fitted = set(calibration.floor_s) | set(calibration.latency_factor)
+    client = client_limit(spec, machine)
+    rows = [writer_row(spec, name, calibration, "fitted to measured runs" if name in fitted else
+                       "machine-scaled prior" if calibration.runs else "built-in prior", client=client)
+            for name in names if name in LAB_WRITERS]  # as-shipped libraries retry their own way: not modelled
+    notes = []
+    if IMPORT in names and spec.table == "new":
+        rows.append(import_row(spec))
+    elif IMPORT in names:
+        notes.append("s3-import is not offered: DynamoDB imports only into a new table it creates")
+    if BULK in names and spec.table == "existing":
+        rows.append(bulk_row(spec))
+    elif BULK in names:
+        notes.append("bulk-put is offered for an existing table (--table existing); for a new one s3-import is the "
+                     "answer (its throughput has public user reports, the bulk put's has none yet)")
+    if spec.capacity.mode == "off":
+        notes.append(f"capacity off: no table limit is modelled, so workers add up to {client[1]} ({client[0]}; "
+                     "writes priced as on-demand); on AWS give on-demand or provisioned=WCU")
+    elif spec.table == "existing" and spec.capacity.mode == "on-demand" and spec.capacity.warm is None:
+        notes.append(f"existing on-demand table: its previous peak is unknown here, {NEW_ON_DEMAND_UNITS:,} WRU/s at "
+                     "first is assumed (give on-demand:warm=N for its warm throughput)")
+    if spec.lab_proxy:
+        notes.append("a target on this machine: its engine's own limit (dynalite: one Node thread) is not modelled; "
+                     "workers are this machine's processes, at most one a core when its core count is known")
+    if spec.lab_proxy and spec.capacity.on:
+        notes.append("a target on this machine: the lab's proxy doubles an on-demand allowance at once, AWS within 30 "
+                     "minutes (the range's slow end)")
+    notes.append("writers: workers are Dask processes with a core each (a cluster past this machine's cores); "
+                 "time is the writes only (no table creation, no verification)")
+    if not rows and BULK in names:
+        raise ConfigError("no approach to plan: bulk-put loads an existing table; give --table existing (the page: "
+                          "Table existing) or add a writer approach")
+    if not rows and IMPORT in names:
+        raise ConfigError("no approach to plan: s3-import loads only a new table; give --table new (the page: Table "
+                          "new) or add a writer approach")
+    if not rows:
+        raise ConfigError(f"no approach to plan: choose one or more of {', '.join(APPROACHES)}")
+    ranked, by = rank(rows, spec.deadline_s)
+    best = ranked[0]
+    table = f"{spec.table} table"
+    what = f"{best.approach} with {best.workers} worker" + ("s" if best.workers > 1 else "")
+    why = "by the deadline" if spec.deadline_s is not None else f"within twice the fastest ({short(by)})"
+    recommendation = (f"{what}: {table}, {count_words(spec.items)} items, ~{short(best.seconds)}, "
+                      f"{money(best.cost_usd)} (the cheapest that finishes {why})" if best.meets(by) else
+                      f"{what}: {table}, {count_words(spec.items)} items, ~{short(best.seconds)}, "
+                      f"{money(best.cost_usd)} (nothing finishes by the deadline: this is the fastest)")
+    prices = (f"on-demand writes: {PRICE_NOTE}", f"provisioned: {WCU_PRICE_NOTE}", f"import: {IMPORT_PRICE_NOTE}",
+              f"S3 storage {S3_STORAGE_USD_PER_GB_MONTH} USD per GB-month while the parts wait")
+    sources = (f"writers' client figures: {history}; the estimate's model (core/forecast/estimate.py)",
+               *CAPACITY_SOURCES, GOODPUT_SOURCES[spec.retry_mode],
+               *prices, *(IMPORT_SOURCES if spec.table == "new" else ()),
+               *(BULK_SOURCES if spec.table == "existing" and BULK in names else ()))
+    return LoadPlan(spec, ranked, recommendation, tuple(notes), sources, calibration.runs, history)
+
+
+# --- text ---------------------------------------------------------------------------------------------------------
+
+def span(row: LoadRow) -> str:
+    return f"~{short(row.seconds)} ({short(row.low)}–{short(row.high)})"
+
+
+def cost_span(row: LoadRow) -> str:
+    """'$0.22', or '$0.22 ($0.15-$0.31)' when the range shows at the cent."""
+    if money(row.cost_low) == money(row.cost_high):
+        return money(row.cost_usd)
+    return f"{money(row.cost_usd)} ({money(row.cost_low)}–{money(row.cost_high)})"
+
+
+TIE_WITHIN = 0.05  # rows within 5 % of the recommendation's time and cost are named as ties
+TRIAL_ITEMS = 100_000  # the books of the run the next command suggests: enough to calibrate the planner
+TEXT_WIDTH = 100  # the plan's text fits this many columns
+
+
+def ties(plan: LoadPlan) -> tuple[LoadRow, ...]:
+    """The other rows as good as the recommendation: within ``TIE_WITHIN`` of its time and of its cost."""
+    best = plan.best
+    return tuple(row for row in plan.rows[1:] if row.possible
+                 and abs(row.seconds - best.seconds) <= TIE_WITHIN * best.seconds
+                 and abs(row.cost_usd - best.cost_usd) <= TIE_WITHIN * max(best.cost_usd, 1e-9))
+
+
+def next_step(plan: LoadPlan) -> tuple[str, str]:
+    """What to do next for the recommendation, and the command line: AWS's import for s3-import, the lab's aws-check
+    for bulk-put, else a lab run of the approach (its books, at most ``TRIAL_ITEMS``) that calibrates the plan."""
+    spec, best = plan.spec, plan.best
+    if best.approach == IMPORT:
+        billing = ("BillingMode=PROVISIONED,ProvisionedThroughput={ReadCapacityUnits=1,WriteCapacityUnits="
+                   f"{spec.capacity.wcu}}}" if spec.capacity.mode == "provisioned" else "BillingMode=PAY_PER_REQUEST")
+        return ("put the items in S3 as gzipped DynamoDB JSON lines (one {\"Item\": ...} a line), then let "
+                "DynamoDB import them into the new table",
+                "aws dynamodb import-table --s3-bucket-source S3Bucket=YOUR_BUCKET,S3KeyPrefix=YOUR_PREFIX/ "
+                "--input-format DYNAMODB_JSON --input-compression-type GZIP --table-creation-parameters "
+                '"TableName=YOUR_TABLE,AttributeDefinitions=[{AttributeName=pk,AttributeType=S}],'
+                f'KeySchema=[{{AttributeName=pk,KeyType=HASH}}],{billing}"')
+    if best.approach == BULK:
+        return ("time the bulk put on your account (a tiny one: plan-load then takes its start-up and rate)",
+                f"python -m core aws-check --s3-bucket YOUR_BUCKET --bulk-tier {spec.bulk_tier}")
+    items = min(spec.items, TRIAL_ITEMS)
+    options = [f"--target {spec.target}", *([f"--endpoint-url {spec.endpoint_url}"] if spec.endpoint_url else []),
+               f"--approaches {best.approach}", f"--items {items}",
+               *([f"--workers {best.workers}"] if best.workers > 1 else []),
+               *([f"--capacity {spec.capacity}"] if spec.lab_proxy and spec.capacity.on else []),
+               *([f"--retry-mode {spec.retry_mode}"] if spec.retry_mode != DEFAULT_RETRY_MODE else []),
+               *(["--yes"] if spec.target == "aws" else [])]
+    size = "" if items == spec.items else f"{count_words(items)} of "
+    return (f"measure it with {size}the lab's books on {spec.target} (plan-load calibrates from the run"
+            + ("; it costs money" if spec.target == "aws" else "") + ")",
+            f"python -m core run {' '.join(options)}")
+
+
+def command_lines(command: str, width: int = TEXT_WIDTH, indent: str = "  ") -> list[str]:
+    """A shell command folded with backslash continuations so that every line fits ``width`` and it pastes as one;
+    a double-quoted word too long for a line is split after a comma, its continuation at the line's start (inside
+    double quotes the shell drops a backslash and the newline, and nothing else)."""
+    lines: list[str] = []
+    line = indent
+    for word in command.split(" "):
+        if line.strip() and len(line) + 1 + len(word) + 2 > width:
+            lines.append(line + " \\")
+            line = indent + "  "
+        else:
+            line += " " if line.strip() else ""
+        quoted = word.startswith('"')
+        while quoted and len(line) + len(word) + 2 > width and "," in word[:width - len(line) - 1]:
+            cut = word.rindex(",", 0, width - len(line) - 1) + 1
+            lines.append(line + word[:cut] + "\\")
+            line, word = "", word[cut:]
+        line += word
+    return [*lines, line]
+
+
+def _wrap(text: str, width: int, indent: str = "") -> list[str]:
+    return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_on_hyphens=False, break_long_words=False) or [""]
+
+
+def _table(header: list[str], body: list[list[str]], width: int, fixed: int = 3) -> list[str]:
+    """A text table that fits ``width``: the columns after the first ``fixed`` fold (word-wrapped), the widest one
+    narrowed first, none below its header's longest word."""
+    rows = [header, *body]
+    widths = [max(len(line[i]) for line in rows) for i in range(len(header))]
+    least = [max(max(map(len, header[i].split())), min(10, max(len(word) for line in body
+                                                                for word in line[i].split() or [""])))
+             for i in range(len(header))]  # a header's words whole; a cell's up to 10 characters
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        foldable = [i for i in range(fixed, len(widths)) if widths[i] > least[i]]
+        if not foldable:
+            break
+        widest = max(foldable, key=lambda i: (widths[i], i))
+        widths[widest] -= 1
+    lines = []
+    for cells in [header, ["-" * w for w in widths], *body]:
+        folded = [textwrap.wrap(cell, w, break_on_hyphens=False) or [""] for cell, w in zip(cells, widths, strict=True)]
+        for k in range(max(len(f) for f in folded)):
+            parts = [(f[k] if k < len(f) else "").ljust(w) for f, w in zip(folded, widths, strict=True)]
+            lines.append("  ".join(parts).rstrip())
+    return lines
+
+
+def table_text(plan: LoadPlan, explain: bool = False, width: int = TEXT_WIDTH) -> str:
+    """The plan as the CLI prints it, within ``width`` columns: the question, the recommendation, its ties and the
+    command to run next, the ranked rows; with ``explain`` each row's basis, the notes and the sources."""
+    spec = plan.spec
+    deadline = f", deadline {short(spec.deadline_s)}" if spec.deadline_s is not None else ""
+    head = (f"Load {count_words(spec.items)} items of {spec.item_bytes:,} bytes ({spec.wru_per_item} WRU each, "
+            f"{spec.total_wru:,} WRU) into {'a new' if spec.table == 'new' else 'an existing'} table, capacity "
+            f"{spec.capacity}, target {spec.target}{deadline}")
+    lines = [*_wrap(head, width), "", *_wrap(f"Recommended: {plan.recommendation}", width)]
+    tied = ties(plan)
+    if tied:
+        lines += _wrap(f"Tied with it (within {TIE_WITHIN:.0%} of its time and cost): "
+                       f"{', '.join(row.approach for row in tied)}", width)
+    doing, command = next_step(plan)
+    lines += [*_wrap(f"Next: {doing}:", width), *command_lines(command, width), ""]
+    columns = ["#", "approach", "workers", "time (range)", "cost USD (range)", "bound"]
+    if spec.deadline_s is not None:
+        columns.append("for the deadline")
+    body = [[str(i), row.approach, str(row.workers), span(row) if row.possible else "-", cost_span(row), row.bound]
+            + ([row.deadline_note or ""] if spec.deadline_s is not None else [])
+            for i, row in enumerate(plan.rows, 1)]
+    lines += _table(columns, body, width)
+    if not explain:
+        lines += ["", *_wrap(f"Writers' figures: {plan.history}. Each row's basis, the notes and the sources: add "
+                             "--explain", width)]
+        return "\n".join(lines)
+    lines += ["", "Based on:"]
+    for row in plan.rows:
+        lines += _wrap(f"{row.approach}: {row.basis}", width, "  ")
+    lines += _wrap(f"writers' runs: {plan.history}", width, "  ")
+    for note in plan.notes:
+        lines += _wrap(f"note: {note}", width, "  ")
+    lines += ["", "Sources:"]
+    for source in plan.sources:
+        lines += _wrap(f"- {source}", width, "  ")
+    return "\n".join(lines)
+
+
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86_400, "day": 86_400, "days": 86_400}
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '45min', '2h', '1.5h', '3d' -> seconds; ConfigError otherwise."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]+)\s*", text.lower())
+    if not match or match.group(2) not in _UNITS:
+        raise ConfigError(f"bad deadline {text!r}: give a number and a unit, e.g. 90s, 45min, 2h or 3d")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not 0 < seconds <= MAX_DEADLINE_S:
+        raise ConfigError(f"the deadline must be more than 0 s and at most 365 days, got {text!r}")
+    return seconds
+

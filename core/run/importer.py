@@ -1,0 +1,367 @@
+"""The s3-import approach run end to end: books to S3 as gzipped DynamoDB JSON, ``ImportTable``, ``DescribeImport``
+polled until the import ends, into the same ``RunReport`` as a writer's.
+
+Contract: ``run_import(books, target, options, progress)`` streams the books into GZIP parts
+(``core.domain.s3source.parts``: one compressed part in memory at a time), PUTs each to ``s3://bucket/prefix/<run
+id>/``, starts ``ImportTable`` (DYNAMODB_JSON, GZIP, a new on-demand table keyed by ``isbn`` like every lab table) and
+polls ``DescribeImport``, feeding ``ImportProgress`` (processed items and bytes) to ``progress``, until COMPLETED,
+FAILED or CANCELLED. It is not a writer: there is no retry loop per item (botocore's standard retries cover each S3 PUT
+and each call). Once ImportTable has answered, the import runs on whatever the lab does: a temporary DescribeImport
+failure (throttling, a 5xx, a connection error, after botocore's attempts) is retried with backoff until the import's
+deadline, and every failure line from then on names the import's ARN. Parts are ``part_bytes_for`` the books' expected
+size when ``options.items`` is known (so a huge load stays under ``MAX_OBJECTS``), else ``options.part_bytes`` or
+``PART_BYTES``.
+
+What the ``RunReport`` fields mean for an import:
+  items            books streamed into the parts (all of them went to S3)
+  seconds          wall time from the first part to the import's end (upload + import)
+  requests         S3 PUTs (one per part); retries: botocore's retries of those PUTs
+  latencies_ms     one sample per part upload (PUT of about ``part_bytes`` uncompressed, gzipped)
+  throttled        0: an import consumes no write capacity
+  items_ok         the import's ImportedItemCount; items_failed: the rest of ``items`` once the import ended;
+                   items_unknown: 0 (an import that has not ended is never reported, see below)
+  timeline         (seconds, items): the books uploaded to S3 so far, one point per part, then one point when the
+                   import ends (at ``items``: the time the import took shows as the flat end of the curve). The
+                   import's ProcessedItemCount is not on it (it restarts at 0 and a run's points never decrease): it is
+                   in the progress line (``ImportProgress.line``), whose ``uploaded`` is the run's monotonic count
+  errors/failures  the import's FailureCode and FailureMessage when it FAILED; ``halted`` says it in one line
+  notes            where the parts are, and that moto's duration is not representative (``options.note``)
+Failures are one line each (``TargetError``): a bucket missing or not readable (NoSuchBucket, AccessDenied), a table
+that already exists (``prepare_table``: the lab deletes its own on local engines, says how on AWS), a server without
+ImportTable; a cancel raises ``ImportCancelled`` (nothing half-reported). DynamoDB has no API to cancel an import:
+a cancel during the import stops the polling and says the import goes on. On local engines (``options.local``)
+the lab creates the bucket and removes the parts at the end; on AWS it leaves them and says where they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+
+from core.domain.books import Book
+from core.domain.errors import LabError, TargetError
+from core.domain.results import RunReport
+from core.domain.s3source import PART_BYTES, SEEDED_LINE_BYTES, S3Location, part_bytes_for, parts
+from core.targets.tables import KEY, delete_table, describe_table
+from core.targets.target import Target
+from core.wire import logs
+
+IMPORT_TABLE = "ImportedBooks"
+UNKNOWN_OPERATION = frozenset({"UnknownOperationException", "UnknownOperation", "InvalidAction", "NotImplemented"})
+TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+TEMPORARY = frozenset({"ThrottlingException", "Throttling", "ProvisionedThroughputExceededException",
+                       "RequestLimitExceeded", "LimitExceededException", "InternalServerError",
+                       "ServiceUnavailable", "InternalFailure", "RequestTimeout", "RequestTimeoutException"})
+MAX_POLL_BACKOFF_S = 120.0  # the longest wait between DescribeImport calls after failures
+
+
+class ImportCancelled(LabError):
+    """The run was cancelled (by the user, or because a server died); the line says what was left where."""
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    location: S3Location
+    local: bool = True  # the lab's own server: it creates the bucket, replaces ImportedBooks, removes the parts
+    part_bytes: int | None = None  # None: part_bytes_for(the books' expected size) when items is known, else PART_BYTES
+    items: int | None = None  # how many books the run imports, when known (the part size grows with it)
+    poll_seconds: float = 10.0  # DescribeImport's rate limit on AWS is low; moto: 0.2 s is plenty
+    timeout_seconds: float = 24 * 3600.0
+    cancel: threading.Event | None = field(default=None, compare=False)
+    run_id: str | None = None  # the parts' folder under the prefix (default: time and randomness)
+    note: str | None = None  # e.g. the import ran on moto, not on the chosen engine
+
+    @property
+    def part_size(self) -> int:
+        """Uncompressed bytes per part: ``part_bytes`` when given, else ``part_bytes_for`` the expected source."""
+        if self.part_bytes is not None:
+            return self.part_bytes
+        return part_bytes_for(self.items * SEEDED_LINE_BYTES) if self.items else PART_BYTES
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    """Where an import run is: uploading parts, or the import processing them."""
+
+    stage: Literal["upload", "import"]
+    items: int  # uploaded, or processed by the import (never less than the import's previous answer)
+    bytes: int  # uncompressed bytes uploaded, or processed
+    parts: int
+    status: str = ""  # the import's status (IN_PROGRESS, ...)
+    uploaded: int = 0  # books uploaded to S3 so far: the run's progress, which never goes back (0: ``items``)
+
+    @property
+    def done(self) -> int:
+        """The run's monotonic progress in books (a progress bar's value): the books uploaded; the import's processed
+        count restarts at 0 and is shown in ``line``, not here."""
+        return self.uploaded or (self.items if self.stage == "upload" else 0)
+
+    @property
+    def line(self) -> str:
+        if self.stage == "upload":
+            return f"uploading: {self.parts:,} part(s), {self.items:,} items, {self.bytes / 1e6:,.1f} MB to S3"
+        return f"importing ({self.status}): {self.items:,} items, {self.bytes / 1e6:,.1f} MB processed"
+
+
+ImportProgressCallback = Callable[[ImportProgress], None]
+
+
+def prepare_table(client: Any, table: str, local: bool, region: str, cancel: threading.Event | None = None) -> None:
+    """An import creates its table: a table of that name must not exist. The lab deletes its own on a local engine
+    (a cancel stops that wait: ``Cancelled``); on AWS a ``TargetError`` says how to remove it."""
+    if describe_table(client, table) is None:
+        return
+    if local:
+        delete_table(client, table, cancel=cancel)
+        return
+    raise TargetError(f"table {table} already exists in {region}: an import creates a new table; delete it with "
+                      f"`aws dynamodb delete-table --table-name {table} --region {region}` and run again")
+
+
+def run_import(books: Iterable[Book], target: Target, options: ImportOptions,
+               progress: ImportProgressCallback | None = None, table: str = IMPORT_TABLE,
+               clock: Callable[[], float] = time.perf_counter) -> RunReport:
+    """Import ``books`` into a new ``table`` through S3; see the module's docstring for the report's fields."""
+    run = _ImportRun(target, options, progress, table, clock)
+    return run.go(books)
+
+
+class _ImportRun:
+    def __init__(self, target: Target, options: ImportOptions, progress: ImportProgressCallback | None, table: str,
+                 clock: Callable[[], float]) -> None:
+        self.target, self.options, self.progress, self.table, self.clock = target, options, progress, table, clock
+        self.cancel = options.cancel or threading.Event()
+        self.run_id = options.run_id or f"import-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(4).hex()}"
+        self.location = options.location
+        self.where = target.endpoint_url or f"AWS {target.region}"
+        self.s3 = target.s3_client()
+        self.dynamodb = target.client(max_attempts=3, timeout=30.0)
+        self.keys: list[str] = []
+        self.latencies: list[float] = []
+        self.timeline: list[tuple[float, int]] = []
+        self.items = self.source_bytes = self.retries = 0
+        self.started = 0.0
+
+    def go(self, books: Iterable[Book]) -> RunReport:
+        wall, cpu = self.clock(), time.process_time()
+        self.started = wall
+        try:
+            self._check_import_known()
+            self._bucket()
+            self._upload(books)
+            arn = self._start()
+            answer = self._poll(arn)
+        finally:
+            if self.options.local:
+                self._remove_parts()
+        return self._report(answer, self.clock() - wall, time.process_time() - cpu)
+
+    # -- steps -------------------------------------------------------------------------------------------------
+    def _check_import_known(self) -> None:
+        """A server that does not know ImportTable (a custom target) is named before anything is uploaded."""
+        probe = self.target.client(max_attempts=1, timeout=10.0)
+        try:
+            probe.describe_import(ImportArn=f"arn:aws:dynamodb:{self.target.region}:000000000000:table/"
+                                            f"{self.table}/import/00000000000000-lab0probe")
+        except ClientError as error:
+            if _code(error) in UNKNOWN_OPERATION:
+                raise TargetError(f"{self.where} does not implement ImportTable ({_code(error)}): s3-import needs AWS "
+                                  "or a moto server; leave s3-import out for this target") from None
+        # any other answer (not found, a 500 from moto, access denied) means the operation exists
+
+    def _bucket(self) -> None:
+        bucket = self.location.bucket
+        try:
+            if self.options.local:
+                where: dict[str, Any] = {}
+                if self.target.region != "us-east-1":  # S3 refuses a bucket elsewhere without its region named
+                    where = {"CreateBucketConfiguration": {"LocationConstraint": self.target.region}}
+                with contextlib.suppress(ClientError):
+                    self.s3.create_bucket(Bucket=bucket, **where)  # owned already: fine; else head_bucket says
+            self.s3.head_bucket(Bucket=bucket)
+        except ClientError as error:
+            raise self._s3_error(error) from None
+
+    def _s3_error(self, error: ClientError) -> TargetError:
+        code, bucket = _code(error), self.location.bucket
+        if code in ("404", "NoSuchBucket"):
+            return TargetError(f"S3 bucket {bucket} does not exist at {self.where} (NoSuchBucket): create it in "
+                               f"{self.target.region} or name another with --s3-bucket")
+        if code in ("301", "PermanentRedirect", "AuthorizationHeaderMalformed"):
+            return TargetError(f"S3 bucket {bucket} is not in {self.target.region} ({code}): run with the bucket's "
+                               f"region (--region), or name a bucket in {self.target.region} with --s3-bucket")
+        if code in ("403", "AccessDenied", "AllAccessDisabled"):
+            return TargetError(f"S3 bucket {bucket} is not readable and writable with these credentials "
+                               f"(AccessDenied): allow s3:ListBucket, s3:GetObject and s3:PutObject on it, or name "
+                               "another with --s3-bucket")
+        return TargetError(f"S3 at {self.where} refused {bucket} ({code}: {_message(error)}): s3-import needs S3 "
+                           "where the import runs (AWS, or S3 and DynamoDB at one URL such as a moto server)")
+
+    def _upload(self, books: Iterable[Book]) -> None:
+        for part in parts(books, self.options.part_size):
+            if self.cancel.is_set():
+                raise ImportCancelled(self._cancelled("during the upload, before the import started"))
+            key = self.location.key(self.run_id, part.index)
+            started = time.perf_counter()
+            try:
+                answer = self.s3.put_object(Bucket=self.location.bucket, Key=key, Body=part.body,
+                                            ContentType="application/gzip")
+            except ClientError as error:
+                raise self._s3_error(error) from None
+            self.latencies.append((time.perf_counter() - started) * 1000)
+            self.retries += int(answer.get("ResponseMetadata", {}).get("RetryAttempts", 0))
+            self.keys.append(key)
+            self.items += part.items
+            self.source_bytes += part.source_bytes
+            self.timeline.append((self.clock() - self.started, self.items))
+            self._tell(ImportProgress("upload", self.items, self.source_bytes, len(self.keys), uploaded=self.items))
+        if self.cancel.is_set():
+            raise ImportCancelled(self._cancelled("after the upload, before the import started"))
+
+    def _start(self) -> str:
+        try:
+            answer = self.dynamodb.import_table(
+                ClientToken=self.run_id,
+                S3BucketSource={"S3Bucket": self.location.bucket, "S3KeyPrefix": self.location.folder(self.run_id)},
+                InputFormat="DYNAMODB_JSON", InputCompressionType="GZIP",
+                TableCreationParameters={"TableName": self.table,
+                                         "AttributeDefinitions": [{"AttributeName": KEY, "AttributeType": "S"}],
+                                         "KeySchema": [{"AttributeName": KEY, "KeyType": "HASH"}],
+                                         "BillingMode": "PAY_PER_REQUEST"})
+        except ClientError as error:
+            code = _code(error)
+            if code in UNKNOWN_OPERATION:
+                raise TargetError(f"{self.where} does not implement ImportTable ({code}): s3-import needs AWS or a "
+                                  "moto server; leave s3-import out for this target") from None
+            if code == "ResourceInUseException":
+                raise TargetError(f"table {self.table} already exists at {self.where}: an import creates a new "
+                                  f"table; delete it (aws dynamodb delete-table --table-name {self.table}) and run "
+                                  "again") from None
+            raise TargetError(f"ImportTable was refused at {self.where} ({code}: {_message(error)})") from None
+        return str(answer["ImportTableDescription"]["ImportArn"])
+
+    def _poll(self, arn: str) -> dict[str, Any]:
+        """DescribeImport until the import ends; a temporary failure waits (backoff) and asks again, up to the
+        deadline; every failure line names ``arn`` (the import goes on whatever the lab does)."""
+        deadline = self.clock() + self.options.timeout_seconds
+        processed = processed_bytes = failures = 0
+        while True:
+            try:
+                answer: dict[str, Any] = dict(self.dynamodb.describe_import(ImportArn=arn)["ImportTableDescription"])
+            except (ClientError, BotoCoreError) as error:
+                failures += 1
+                why = self._temporary(error)
+                if why is None:
+                    raise TargetError(f"DescribeImport of import {arn} was refused at {self.where} "
+                                      f"({_one_line(error)}): {self._follow(arn)}") from None
+                wait = min(self.options.poll_seconds * 2 ** min(failures, 16), MAX_POLL_BACKOFF_S)
+                if self.clock() + wait > deadline:
+                    raise TargetError(f"DescribeImport of import {arn} kept failing ({why}) until the deadline "
+                                      f"({self.options.timeout_seconds:,.0f} s): {self._follow(arn)}") from None
+                logging.getLogger(__name__).warning("DescribeImport of %s failed (%s): asking again in %.1f s",
+                                                    arn, why, wait)
+                self._wait(wait, arn)
+                continue
+            failures = 0
+            status = str(answer.get("ImportStatus", ""))
+            processed = max(processed, int(answer.get("ProcessedItemCount") or 0))
+            processed_bytes = max(processed_bytes, int(answer.get("ProcessedSizeBytes") or 0))
+            self._tell(ImportProgress("import", processed, processed_bytes, len(self.keys), status,
+                                      uploaded=self.items))
+            if status in TERMINAL:
+                self.timeline.append((self.clock() - self.started, self.items))
+                return answer
+            if self.clock() > deadline:
+                raise TargetError(f"the import {arn} is still {status} after {self.options.timeout_seconds:,.0f} s: "
+                                  f"the lab stopped waiting; {self._follow(arn)}")
+            self._wait(self.options.poll_seconds, arn)
+
+    def _temporary(self, error: ClientError | BotoCoreError) -> str | None:
+        """Why a failed call is worth asking again (throttling, a 5xx, the connection), or None."""
+        if isinstance(error, (ConnectionError, HTTPClientError)):
+            return type(error).__name__
+        if isinstance(error, ClientError):
+            code = _code(error)
+            status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            if code in TEMPORARY or status >= 500:
+                return code or f"HTTP {status}"
+        return None
+
+    def _wait(self, seconds: float, arn: str) -> None:
+        if self.cancel.wait(seconds):
+            raise ImportCancelled(self._cancelled(
+                f"while the import ran: DynamoDB has no API to stop an import, so import {arn} goes on and "
+                f"creates table {self.table}"))
+
+    def _follow(self, arn: str) -> str:
+        return f"the import goes on; follow it with `aws dynamodb describe-import --import-arn {arn}`"
+
+    # -- the end ---------------------------------------------------------------------------------------------
+    def _report(self, answer: dict[str, Any], seconds: float, cpu: float) -> RunReport:
+        status = str(answer.get("ImportStatus", ""))
+        imported = min(int(answer.get("ImportedItemCount") or 0), self.items)
+        halted: str | None = None
+        failures: tuple[str, ...] = ()
+        errors: dict[str, int] = {}
+        if status != "COMPLETED":
+            code = str(answer.get("FailureCode") or status)
+            message = logs.redact(str(answer.get("FailureMessage") or "no message").splitlines()[0][:300])
+            halted = f"the import ended {status} ({code}: {message})"
+            failures, errors = (halted,), {code: 1}
+        return RunReport(approach="s3-import", table=self.table, items=self.items, seconds=seconds,
+                         requests=len(self.keys), retries=self.retries, throttled=0, errors=errors,
+                         items_ok=imported, items_failed=self.items - imported, items_unknown=0,
+                         latencies_ms=tuple(self.latencies), client_cpu_seconds=cpu, timeline=tuple(self.timeline),
+                         failures=failures, halted=halted, notes=self._notes())
+
+    def _notes(self) -> tuple[str, ...]:
+        notes = [self.options.note] if self.options.note else []
+        if not self.options.local and self.keys:
+            notes.append(f"the {len(self.keys):,} uploaded part(s) are left in your bucket at "
+                         f"{self.location.url(self.run_id)} (delete them with `aws s3 rm --recursive "
+                         f"{self.location.url(self.run_id)}`)")
+        return tuple(notes)
+
+    def _cancelled(self, when: str) -> str:
+        if self.options.local or not self.keys:
+            left = "its parts were removed" if self.options.local else "nothing was uploaded"
+        else:
+            left = f"the parts are left at {self.location.url(self.run_id)}"
+        return f"s3-import was cancelled {when}; {self.items:,} items uploaded in {len(self.keys):,} part(s); {left}"
+
+    def _remove_parts(self) -> None:
+        """Delete this run's parts (local engines only); a server that died takes them with it."""
+        for start in range(0, len(self.keys), 1000):
+            batch = [{"Key": key} for key in self.keys[start:start + 1000]]
+            with contextlib.suppress(Exception):
+                self.s3.delete_objects(Bucket=self.location.bucket, Delete={"Objects": batch, "Quiet": True})
+
+    def _tell(self, event: ImportProgress) -> None:
+        if self.progress is not None:
+            self.progress(event)
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _one_line(error: ClientError | BotoCoreError) -> str:
+    if isinstance(error, ClientError):
+        return f"{_code(error)}: {_message(error)}"
+    return logs.redact(str(error).splitlines()[0][:200]) if str(error) else type(error).__name__
+
+
+def _message(error: ClientError) -> str:
+    text = str(error.response.get("Error", {}).get("Message", "") or "")
+    return logs.redact(text.splitlines()[0][:200]) if text else "no message"
+
+
+__all__ = ["IMPORT_TABLE", "ImportCancelled", "ImportOptions", "ImportProgress", "prepare_table", "run_import"]

@@ -1,0 +1,1 @@
+"""Where the lab writes: targets and their clients, tables, verification, leases."""

@@ -1,0 +1,1 @@
+"""The page, a real browser and the README's commands."""
