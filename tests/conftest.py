@@ -8,6 +8,7 @@ import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -99,7 +100,7 @@ def no_remote_sockets(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]
             raise ConnectionRefusedError(f"test guard: no connection to {address}")
         real_connect(self, address)  # type: ignore[arg-type]
 
-    def guarded_getaddrinfo(host: object, *args: object, **kwargs: object) -> list[object]:
+    def guarded_getaddrinfo(host: object, *args: object, **kwargs: object) -> Any:
         if host not in ("127.0.0.1", "localhost", "::1", None):
             attempts.append(host)
             raise socket.gaierror(f"test guard: no lookup of {host}")

@@ -142,8 +142,8 @@ def test_a_small_run_charts_one_bar_per_approach_and_lands_in_history(app: AppTe
     assert [t["name"] for t in latency["data"]] == ["sequential", "threaded", "async"]
     assert "120" in texts(app.metric) and "of 120, none lost" in str([m.delta for m in app.metric])
     app.toggle(key="log_scale").set_value(True).run()
-    specs = [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
-    assert specs[1]["layout"]["title"]["text"].startswith("Seconds") and specs[1]["layout"]["yaxis"]["type"] == "log"
+    shown = [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
+    assert shown[1]["layout"]["title"]["text"].startswith("Seconds") and shown[1]["layout"]["yaxis"]["type"] == "log"
     assert "calibrated from 3 earlier fault-free runs on this machine and embedded" in texts(app.caption)
     app.switch_page("app_pages/history.py").run()
     history = app.selectbox(key="compare_first")

@@ -94,8 +94,8 @@ def test_every_item_of_the_plan_is_accounted_for_when_the_embedded_server_dies(t
               and "books" not in line]
     assert row[-2] == f"{counts.items_not_sent:,}" and "sent" in table  # the column before server CPU
     assert f"{counts.items_not_sent:,} not sent" in wording.verdict(result)
-    (row,) = wording.verification_rows(report)
-    assert row["not sent"] == f":red[**{counts.items_not_sent:,}**]"
+    (shown,) = wording.verification_rows(report)
+    assert shown["not sent"] == f":red[**{counts.items_not_sent:,}**]"
     assert json.loads(to_json(report))["runs"][0]["not_sent_items"] == counts.items_not_sent
     (csv_row,) = csv.DictReader(io.StringIO(to_csv(report)))
     assert csv_row["not_sent_items"] == str(counts.items_not_sent)

@@ -67,7 +67,7 @@ def test_plan_refuses(fields: dict[str, Any], message: str) -> None:
 
 def test_cost_is_the_assumed_price_times_the_bulk_put_bytes() -> None:
     plan = Plan(approaches=("bulk-put", "async"), items=10_000_000, target="aws", s3_bucket="my-bucket",
-                bulk_tier="accelerated")
+                bulk_tier="accelerated")  # type: ignore[arg-type]  # as a user types it
     assert plan.bulk_tier == "ACCELERATED"
     bulk = BulkAssumptions().cost(plan.bulk_put_bytes, "ACCELERATED")
     assert plan.cost_by_approach["bulk-put"] == pytest.approx(bulk + plan.import_cost().requests_usd)

@@ -26,7 +26,8 @@ from core.domain.capacity import (
 from core.domain.errors import ConfigError
 from core.domain.plan import Conditions
 from core.paths import REPO_ROOT
-from core.servers.emulator import Emulator, needs_proxy, node_executable
+from core.servers.emulator import Emulator, node_executable
+from core.servers.emulator.upstream import needs_proxy
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -23,9 +23,10 @@ from botocore.exceptions import ClientError
 
 from core.domain.errors import ConfigError, EmulatorError
 from core.domain.plan import NETWORK_PRESETS, Conditions
+from core.paths import REPO_ROOT
 from core.servers import emulator as emulator_module
-from core.servers.emulator import Emulator, conditioned_endpoint, needs_proxy, node_executable
-from core.servers.emulator.upstream import check_upstream
+from core.servers.emulator import Emulator, conditioned_endpoint, node_executable
+from core.servers.emulator.upstream import check_upstream, needs_proxy
 from core.targets.target import Target
 from tests.servers import free_port
 
@@ -94,7 +95,7 @@ def test_no_orphan_when_the_parent_is_killed() -> None:
         server = Emulator().start()
         print(server.pid, flush=True)
         time.sleep(60)
-    """)], stdout=subprocess.PIPE, cwd=emulator_module.REPO_ROOT, text=True)
+    """)], stdout=subprocess.PIPE, cwd=REPO_ROOT, text=True)
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
     assert psutil.pid_exists(child)
@@ -171,7 +172,7 @@ def test_presets_are_ordered_by_latency() -> None:
 
 def test_cli_emulator_serves_in_the_foreground() -> None:
     process = subprocess.Popen([sys.executable, "-m", "core", "emulator", "--port", "0"], stdout=subprocess.PIPE,
-                               cwd=emulator_module.REPO_ROOT, text=True)
+                               cwd=REPO_ROOT, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -186,7 +187,7 @@ def test_cli_emulator_serves_in_the_foreground() -> None:
 
 def test_cli_emulator_port_in_use_is_one_line(emulator: Emulator) -> None:
     result = subprocess.run([sys.executable, "-m", "core", "emulator", "--port", str(emulator.port)],
-                            capture_output=True, text=True, cwd=emulator_module.REPO_ROOT, timeout=30)
+                            capture_output=True, text=True, cwd=REPO_ROOT, timeout=30)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "is in use" in result.stderr and "Traceback" not in result.stderr
 
@@ -438,7 +439,7 @@ def test_huge_bodies_are_refused_early_without_buffering(emulator: Emulator) -> 
 
 def test_cli_emulator_exits_1_with_one_line_when_the_server_dies() -> None:
     process = subprocess.Popen([sys.executable, "-m", "core", "emulator", "--port", "0"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, cwd=emulator_module.REPO_ROOT, text=True)
+                               stderr=subprocess.PIPE, cwd=REPO_ROOT, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -469,7 +470,7 @@ def test_wait_gives_the_exit_and_its_reason() -> None:
 def test_cli_emulator_fronts_an_upstream_with_conditions(moto_url: str) -> None:
     process = subprocess.Popen([sys.executable, "-m", "core", "emulator", "--port", "0", "--upstream", moto_url,
                                 "--faults", "error=1"],
-                               stdout=subprocess.PIPE, cwd=emulator_module.REPO_ROOT, text=True)
+                               stdout=subprocess.PIPE, cwd=REPO_ROOT, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -487,7 +488,7 @@ def test_cli_emulator_fronts_an_upstream_with_conditions(moto_url: str) -> None:
 
 def test_cli_emulator_refuses_a_remote_upstream_in_one_line() -> None:
     result = subprocess.run([sys.executable, "-m", "core", "emulator", "--upstream", "http://10.1.2.3:8000"],
-                            capture_output=True, text=True, cwd=emulator_module.REPO_ROOT, timeout=30)
+                            capture_output=True, text=True, cwd=REPO_ROOT, timeout=30)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "not a loopback address" in result.stderr
 
@@ -516,7 +517,7 @@ def test_cli_emulator_refuses_itself_as_upstream_in_one_line() -> None:
     port = free_port()
     result = subprocess.run([sys.executable, "-m", "core", "emulator", "--port", str(port), "--upstream",
                              f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=60,
-                            cwd=emulator_module.REPO_ROOT)
+                            cwd=REPO_ROOT)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and "is this proxy itself" in result.stderr
 
@@ -530,7 +531,7 @@ def test_server_js_refuses_a_request_of_its_own_that_comes_back(monkeypatch: pyt
     assert not proxy.running
     process = subprocess.Popen([node_executable(), str(emulator_module.SERVER_JS), "--port", str(port),
                                 "--upstream", f"http://127.0.0.1:{port}"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=emulator_module.REPO_ROOT)
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO_ROOT)
     try:
         assert process.stdout is not None and "port" in json.loads(process.stdout.readline())
         for _ in range(20):

@@ -71,8 +71,8 @@ def front(request: pytest.FixtureRequest) -> Iterator[Emulator]:
         with Emulator() as engine, Emulator(upstream=engine.endpoint_url) as proxy:
             yield proxy
     else:
-        engine: DynamoDBLocal = request.getfixturevalue("dynamodb_local")
-        with Emulator(upstream=engine.endpoint_url) as proxy:
+        local: DynamoDBLocal = request.getfixturevalue("dynamodb_local")
+        with Emulator(upstream=local.endpoint_url) as proxy:
             yield proxy
 
 

@@ -51,7 +51,7 @@ def _round_trip(endpoint_url: str, table: str) -> None:
     client.create_table(TableName=table, KeySchema=[{"AttributeName": "isbn", "KeyType": "HASH"}],
                         AttributeDefinitions=[{"AttributeName": "isbn", "AttributeType": "S"}],
                         BillingMode="PAY_PER_REQUEST")
-    client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
+    client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})  # type: ignore[typeddict-item]  # botocore sleeps a float; the stubs say int
     item = {"isbn": {"S": "978-0-00-000000-1"}, "title": {"S": "Écrire vite"}, "pages": {"N": "321"}}
     client.put_item(TableName=table, Item=item)
     got = client.get_item(TableName=table, Key={"isbn": item["isbn"]}, ConsistentRead=True)
@@ -243,8 +243,8 @@ def _target(request: pytest.FixtureRequest, engine: str) -> Target:
 @pytest.mark.parametrize("engine", ["dynamodb_local", pytest.param("localstack", marks=needs_localstack_venv)])
 def test_every_approach_writes_and_verifies_on_the_engine(request: pytest.FixtureRequest, engine: str,
                                                           approach: str) -> None:
-    if APPROACHES[approach].unavailable:
-        pytest.skip(APPROACHES[approach].unavailable)
+    if (reason := APPROACHES[approach].unavailable) is not None:
+        pytest.skip(reason)
     target = _target(request, engine)
     table = APPROACHES[approach].table
     reset_table(target.client(), table)

@@ -126,8 +126,8 @@ def test_the_cli_under_total_throttling_reports_the_give_up_in_one_line() -> Non
 def test_a_server_dying_before_the_first_write_is_one_target_error(
         server: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     import core.run.runner
+    from core.targets.target import check_reachable as real_check
 
-    real_check = core.run.runner.check_reachable
 
     def reachable_then_killed(target: Target) -> None:
         real_check(target)
@@ -189,7 +189,7 @@ def test_a_custom_server_killed_mid_write_ends_the_run_with_everything_accounted
 def test_a_hung_server_mid_write_ends_the_run_without_waiting_out_verification(server: Emulator) -> None:
     """SIGSTOP: connections are accepted, nothing answers. The concurrent run gives up on its timeouts, then the
     plan does not wait out the verification's and the leases' retries (about 60 s of timeouts before)."""
-    stopped = []
+    stopped: list[float] = []
 
     def hang(event: ProgressEvent) -> None:
         if event.phase == "write" and event.done >= 20 and not stopped and server.pid is not None:

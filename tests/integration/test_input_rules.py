@@ -18,8 +18,8 @@ from core.domain.approaches import APPROACHES
 from core.domain.errors import ConfigError
 from core.domain.numbers import number, whole
 from core.domain.s3source import validate_bucket
+from core.paths import REPO_ROOT
 from core.run import runner as benchmark
-from core.servers.emulator import REPO_ROOT
 
 
 @pytest.mark.parametrize(("text", "value"), [("12", 12), (" -3 ", -3), ("+7", 7), ("0", 0)])

@@ -142,8 +142,10 @@ def test_the_banner_s_try_lines_work_without_aws_configuration(ca: str | None, k
 # --- the command, for real -----------------------------------------------------------------------------------------
 
 def _lab(*argv: str, **options: object) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "core", *argv], cwd=REPO_ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **options)  # type: ignore[call-overload]
+    process: subprocess.Popen[str] = subprocess.Popen(  # type: ignore[call-overload]
+        [sys.executable, "-m", "core", *argv], cwd=REPO_ROOT, text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, **options)
+    return process
 
 
 def banner(process: subprocess.Popen[str]) -> list[str]:
@@ -226,7 +228,7 @@ def test_the_readme_proxy_section_runs_as_shown(tmp_path: Path) -> None:
         assert process.stdout is not None
         lines = banner(process)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(part.split("=", 1) for line in lines if line.strip().startswith("export ")
+        env.update(part.partition("=")[::2] for line in lines if line.strip().startswith("export ")
                    for part in line.split("#")[0].split()[1:])
         if AWS_CLI.exists():
             made = subprocess.run([str(AWS_CLI), *create.split()[1:]], env=env, capture_output=True, text=True,

@@ -219,7 +219,7 @@ def test_a_skewed_clock_fails_fast_naming_the_skew_botocore(proxy: Emulator, mon
                                                             approach: str) -> None:
     import botocore.auth
 
-    real = botocore.auth.get_current_datetime
+    real = botocore.auth.get_current_datetime  # type: ignore[attr-defined]
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: real(*a, **k) + SKEW)
     target = target_for(proxy, monkeypatch)
     report = write(approach, generate_books(BOOKS, seed=38), target, options())

@@ -135,7 +135,8 @@ def test_plan_refuses_what_an_import_cannot_do(fields: dict[str, object], messag
 # --- runs against moto ------------------------------------------------------------------------------------
 
 def test_an_import_of_books_is_verified_with_its_progress(moto_target: Target) -> None:
-    table, events = unique("Imported"), []
+    table = unique("Imported")
+    events: list[ImportProgress] = []
     report = run_import(generate_books(1_500, seed=5), moto_target, options(unique("lab-")), events.append, table)
     assert report.complete and report.items == report.items_ok == 1_500
     assert report.requests == len(report.latencies_ms) > 5  # one PUT per part, each timed
@@ -265,7 +266,8 @@ def _morto_processes() -> list[psutil.Process]:
 def _is_session_moto(process: psutil.Process) -> bool:
     """The tests' own moto server (tests/servers.py) runs moto directly, not under the lab's guard."""
     try:
-        return "guard.py" not in " ".join(process.parent().cmdline())
+        parent = process.parent()
+        return parent is None or "guard.py" not in " ".join(parent.cmdline())
     except psutil.Error:
         return True
 
@@ -400,7 +402,7 @@ class FaultyDescribeImport:
                     if proxy.faults:
                         self.fault(proxy.faults.pop(0))
                         return
-                upstream_connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+                upstream_connection = http.client.HTTPConnection(target.hostname or "", target.port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
                 upstream_connection.request(self.command, self.path, body=body or None, headers=headers)
                 answer = upstream_connection.getresponse()

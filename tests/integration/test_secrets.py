@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from core.app.cli import main
 from core.domain.plan import Plan

@@ -8,6 +8,8 @@ engines only (the embedded dynalite with the capacity model or injected throttli
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from core.app.export import to_csv, to_dict
@@ -29,7 +31,7 @@ AVAILABLE = [name for name in SHIPPED if APPROACHES[name].unavailable is None]
 
 
 @pytest.fixture
-def server() -> Emulator:
+def server() -> Iterator[Emulator]:
     with Emulator() as emulator:
         yield emulator
 
@@ -85,8 +87,8 @@ def test_the_as_shipped_approaches_are_labelled_and_kept_out_of_the_fair_set() -
 
 @pytest.mark.parametrize("approach", SHIPPED)
 def test_each_writes_and_verifies_and_says_it_is_as_shipped(server: Emulator, approach: str) -> None:
-    if APPROACHES[approach].unavailable:
-        pytest.skip(APPROACHES[approach].unavailable)
+    if (reason := APPROACHES[approach].unavailable) is not None:
+        pytest.skip(reason)
     target = target_of(server)
     table = APPROACHES[approach].table
     reset_table(target.client(), table)
@@ -141,8 +143,8 @@ def test_under_provisioned_5_the_report_matches_an_independent_scan(server: Emul
     """Burst spent, 5 WRU/s: the library meets throttling. Its report's acknowledged items are what a scan finds,
     its HTTP attempts and throttled ones are what the capacity model counted, and the WRU the model charged are the
     books written."""
-    if APPROACHES[approach].unavailable:
-        pytest.skip(APPROACHES[approach].unavailable)
+    if (reason := APPROACHES[approach].unavailable) is not None:
+        pytest.skip(reason)
     target = target_of(server)
     table = APPROACHES[approach].table
     reset_table(target.client(), table)

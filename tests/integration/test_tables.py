@@ -54,7 +54,7 @@ def test_wrong_key_schema_is_never_touched(target: Target) -> None:
     client.create_table(TableName="ThreadedBooks", BillingMode="PAY_PER_REQUEST",
                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}],
                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
-    client.get_waiter("table_exists").wait(TableName="ThreadedBooks", WaiterConfig={"Delay": 0.05})
+    client.get_waiter("table_exists").wait(TableName="ThreadedBooks", WaiterConfig={"Delay": 0.05})  # type: ignore[typeddict-item]
     try:
         client.put_item(TableName="ThreadedBooks", Item={"id": {"N": "1"}})
         with pytest.raises(TargetError, match="exists with another key schema"):

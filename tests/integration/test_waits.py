@@ -17,9 +17,10 @@ from core.domain.approaches import APPROACHES
 from core.domain.errors import Cancelled
 from core.domain.plan import Conditions, Plan
 from core.domain.results import ProgressEvent
+from core.paths import REPO_ROOT
 from core.run import runner as benchmark
 from core.run.runner import admin_timeout, run
-from core.servers.emulator import REPO_ROOT, Emulator, node_executable
+from core.servers.emulator import Emulator, node_executable
 from core.targets.tables import (
     LEASE_TABLE,
     count_items,

@@ -31,8 +31,8 @@ def fresh(target: Target, approach: str) -> str:
 
 @pytest.mark.parametrize("approach", WRITERS)
 def test_every_approach_writes_and_verifies(embedded_target: Target, approach: str) -> None:
-    if APPROACHES[approach].unavailable:
-        pytest.skip(APPROACHES[approach].unavailable)
+    if (reason := APPROACHES[approach].unavailable) is not None:
+        pytest.skip(reason)
     table = fresh(embedded_target, approach)
     seen: list[int] = []
     report = write(approach, generate_books(300, seed=11), embedded_target,
@@ -164,7 +164,7 @@ def tasks_left_after_cancel(approach: str, target: Target, seed: int, concurrenc
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+        return asyncio.all_tasks() - {asyncio.current_task()}
 
     return asyncio.run(scenario())
 

@@ -21,7 +21,8 @@ MACHINE = {"platform": "Linux-test", "cpu_count": 2}
 
 def stored(plan: Plan, seconds: dict[str, float], machine: dict[str, Any] = MACHINE) -> dict[str, Any]:
     runs = tuple(result(name, value, items=plan.items) for name, value in seconds.items())
-    return json.loads(json.dumps(to_dict(Report(plan, dict(machine), runs))))
+    stored: dict[str, Any] = json.loads(json.dumps(to_dict(Report(plan, dict(machine), runs))))
+    return stored
 
 
 def test_backoff_per_request_is_the_policys_mean_full_jitter_delay() -> None:

@@ -393,7 +393,7 @@ def test_a_trillion_items_plan_in_closed_form() -> None:
     huge = plan_load(LoadSpec(10**12, 100, "existing", Capacity()), approaches=("async",))
 
     def work(r: Any) -> float:  # worker-seconds of writing, the scale-out start-up left out
-        return (r.seconds - SCALE_OUT_S - SCALE_OUT_PER_WORKER_S * r.workers) * r.workers
+        return float((r.seconds - SCALE_OUT_S - SCALE_OUT_PER_WORKER_S * r.workers) * r.workers)
 
     assert row(huge, "async").workers > 200 and row(small, "async").workers > 200  # no table limit: many workers
     assert work(row(huge, "async")) == pytest.approx(1_000 * work(row(small, "async")))

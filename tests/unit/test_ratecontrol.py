@@ -119,7 +119,7 @@ def test_successes_grow_the_rate_along_a_curve_relative_to_w_max(after: float | 
         clock = Clock()
         rate = enabled(clock, 0.8 * w_max)
         answers(rate, clock, 4 * w_max, 1.0, units=max(1, int(w_max / 100)))  # the writer could send far more
-        seconds = {None: rate.k, "probe": rate.k + (1 / rate.scale) ** (1 / 3)}.get(after, after)
+        seconds = rate.k if after is None else rate.k + (1 / rate.scale) ** (1 / 3) if after == "probe" else after
         assert isinstance(seconds, float)
         rate.w_max, rate.last_cut = w_max, clock.now - seconds
         rate.record(Grant(0.0, rate.epoch), 1, 0)
