@@ -13,7 +13,7 @@ from typing import Literal
 import pytest
 
 from core.domain.books import Book, generate_books
-from core.wire.retry import Kind, RetryPolicy, classify
+from core.wire.retry import HINTS, Kind, RetryPolicy, classify
 from core.writers import exchange as engine
 from core.writers.exchange import (
     MAX_LATENCY_SAMPLES,
@@ -422,7 +422,7 @@ def test_a_throttled_put_is_retried_until_done(driver: Driver, throttled: int) -
 @pytest.mark.parametrize(("code", "failed", "unknown", "reason"), [
     (THROTTLE, 1, 0, f"{THROTTLE} (after 4 attempts)"),
     ("Timeout", 0, 1, "Timeout (after 4 attempts)"),
-    ("HTTP503", 0, 1, "HTTP503 (after 4 attempts)"),
+    ("HTTP503", 0, 1, f"HTTP503: {HINTS['HTTP503']} (after 4 attempts)"),  # a bare 503: something in between
 ])
 def test_a_hopeless_put_ends_after_exactly_the_budget(driver: Driver, code: str, failed: int, unknown: int,
                                                       reason: str) -> None:
