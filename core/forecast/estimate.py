@@ -26,8 +26,19 @@ from core.wire.retry import RetryPolicy, first_wave
 
 BATCH = 25
 # The network every request crosses before the lab adds any latency (ms).
-NOMINAL_LATENCY_MS: dict[Kind, float] = {"embedded": 0.0, "dynamodb-local": 1.0, "localstack": 3.0, "aws": 8.0,
+NOMINAL_LATENCY_MS: dict[Kind, float] = {"embedded": 0.0, "dynamodb-local": 0.0, "localstack": 3.0, "aws": 8.0,
                                          "custom": 2.0}
+# The engine's own pace, measured on a 2-core machine against the priors (dynalite's): DynamoDB Local (Java) answers
+# a request in about 0.6 of dynalite's client+server time; LocalStack (Python) serves at most about 250 PutItem and
+# 150 BatchWriteItem requests a second, however many are in flight (python -m bench.estimate_accuracy measures it).
+ENGINE_PACE: dict[Kind, float] = {"dynamodb-local": 0.6}
+ENGINE_FLOOR_MS: dict[Kind, tuple[float, float]] = {"localstack": (4.0, 7.0)}  # (PutItem, BatchWriteItem)
+# Fixed costs the estimate cannot know in advance, added to the range's high end only: DynamoDB Local's first run
+# after it starts (the JVM compiles its code paths: its table calls take seconds), a LocalStack table's creation.
+ENGINE_COLD_S: dict[Kind, float] = {"dynamodb-local": 4.0, "localstack": 2.0}
+# Scale-out: a LocalCluster's start (and its workers' imports), then each worker writes its shard.
+SCALE_OUT_S = 2.0
+SCALE_OUT_PER_WORKER_S = 0.5
 # Per run of an approach: its table reset (delete, create, wait: about 8 calls) and the read-back (BatchGetItem of
 # 100 keys, then a Scan count).
 _RESET_CALLS, _ADMIN_CALL_S = 8, 0.02
@@ -77,12 +88,25 @@ def requests(chosen: Approach, items: int) -> int:
     return -(-items // BATCH) if chosen.batch else items
 
 
-def prior_floor_s(chosen: Approach) -> float:
-    return chosen.floor_ms / 1000
+def prior_floor_s(chosen: Approach, target: Kind = "embedded") -> float:
+    """The built-in floor per request on ``target``: the approach's (measured on dynalite) at the engine's pace, never
+    below what the engine itself serves."""
+    engine = ENGINE_FLOOR_MS.get(target, (0.0, 0.0))[chosen.batch] / 1000
+    return max(chosen.floor_ms / 1000 * ENGINE_PACE.get(target, 1.0), engine)
 
 
-def round_trip_s(chosen: Approach) -> float:
-    return chosen.round_trip_ms / 1000
+def round_trip_s(chosen: Approach, target: Kind = "embedded") -> float:
+    return chosen.round_trip_ms / 1000 * ENGINE_PACE.get(target, 1.0)
+
+
+def scale_out(plan: Plan, cores: int | None = None) -> tuple[int, float]:
+    """How many shards write at once (the workers, at most this machine's cores for the client's share on a local
+    cluster) and the cluster's start-up, seconds; (1, 0) for a plan that is not scaled out."""
+    if not plan.scaled_out:
+        return 1, 0.0
+    workers = plan.workers
+    start = SCALE_OUT_S + SCALE_OUT_PER_WORKER_S * workers if plan.scheduler is None else 1.0
+    return max(1, min(workers, cores or workers)), start
 
 
 def added_latency_s(target: Kind, latency_ms: float, jitter_ms: float) -> float:
@@ -169,8 +193,10 @@ def bulk_seconds(plan: Plan, name: str) -> float:
 
 
 def write_seconds(plan: Plan, name: str, calibration: Calibration | None = None,
-                  policy: RetryPolicy | None = None) -> float:
-    """Expected seconds of one run's writes (what ``RunReport.seconds`` measures)."""
+                  policy: RetryPolicy | None = None, cores: int | None = None) -> float:
+    """Expected seconds of one run's writes (what ``RunReport.seconds`` measures). Scaled out, ``W`` shards write
+    at once: the latency term divides by ``W``, the client's floor by the shards that get a core of their own
+    (``cores``: this machine's), the engine's own floor not at all (one engine serves them all)."""
     chosen, calibration = APPROACHES[name], calibration or Calibration.none()
     if chosen.driver == "import":
         return import_seconds(plan, name)
@@ -178,10 +204,14 @@ def write_seconds(plan: Plan, name: str, calibration: Calibration | None = None,
         return bulk_seconds(plan, name)
     policy = policy or RetryPolicy(max_attempts=plan.max_attempts)
     n = requests(chosen, plan.items)
-    p = min(plan.parallelism(name), n)  # never more in flight than there are requests
+    shards, _ = scale_out(plan, cores)
+    p = min(plan.parallelism(name) * plan.workers, n)  # never more in flight than there are requests
     latency = added_latency_s(plan.target, plan.conditions.latency_ms, plan.conditions.jitter_ms)
-    floor = calibration.floor_s.get(name, prior_floor_s(chosen) * _machine_factor(calibration))
-    per_attempt_round = (latency + round_trip_s(chosen)) * calibration.latency_factor.get(name, 1.0)
+    engine = ENGINE_FLOOR_MS.get(plan.target, (0.0, 0.0))[chosen.batch] / 1000
+    floor = calibration.floor_s.get(name, prior_floor_s(chosen, plan.target) * _machine_factor(calibration,
+                                                                                               plan.target))
+    floor = max(floor / shards, engine) if plan.workers > 1 else floor
+    per_attempt_round = (latency + round_trip_s(chosen, plan.target)) * calibration.latency_factor.get(name, 1.0)
     if gives_up(plan, chosen):
         # The breaker opens after its first failures; they come in rounds of p attempts, each round after the
         # probing delay (capped at 4 s until a first success).
@@ -197,6 +227,11 @@ def write_seconds(plan: Plan, name: str, calibration: Calibration | None = None,
     return work + n * pause / p + tail
 
 
+def run_seconds(plan: Plan, name: str, calibration: Calibration | None = None, cores: int | None = None) -> float:
+    """One run's writes and, scaled out, its cluster's start-up (each run starts its own)."""
+    return write_seconds(plan, name, calibration, cores=cores) + scale_out(plan, cores)[1]
+
+
 def overhead_seconds(plan: Plan, name: str) -> float:
     """One run's table reset and read-back: administrative calls, each paying the added latency."""
     latency = added_latency_s(plan.target, plan.conditions.latency_ms, plan.conditions.jitter_ms)
@@ -204,8 +239,8 @@ def overhead_seconds(plan: Plan, name: str) -> float:
     return _RESET_CALLS * (latency + _ADMIN_CALL_S) + calls * (latency + _VERIFY_CALL_S) + _RUN_SETUP_S
 
 
-def _machine_factor(calibration: Calibration) -> float:
-    ratios = [seconds / prior_floor_s(APPROACHES[name]) for name, seconds in calibration.floor_s.items()
+def _machine_factor(calibration: Calibration, target: Kind = "embedded") -> float:
+    ratios = [seconds / prior_floor_s(APPROACHES[name], target) for name, seconds in calibration.floor_s.items()
               if name in APPROACHES]
     return statistics.median(ratios) if ratios else 1.0
 
@@ -241,6 +276,8 @@ def calibrate(plan: Plan, reports: Iterable[Mapping[str, Any]], machine: Mapping
         if not usable(data, plan, machine):
             continue
         stored = data["plan"]
+        if int(stored.get("workers") or 1) > 1 or stored.get("scheduler"):
+            continue  # a scaled-out run's seconds mix the shards: its figures are not one writer's
         conditions = stored.get("conditions", {})
         latency = added_latency_s(plan.target, conditions.get("latency_ms", 0.0), conditions.get("jitter_ms", 0.0))
         for run in data.get("runs", []):
@@ -252,13 +289,13 @@ def calibrate(plan: Plan, reports: Iterable[Mapping[str, Any]], machine: Mapping
                 continue
             p = parallelism(chosen, int(stored.get("threads", 1)), int(stored.get("concurrency", 1)))
             per_request = run["seconds"] / requests(chosen, int(run.get("items") or stored["items"]))
-            modelled = (latency + round_trip_s(chosen)) / p
-            if modelled <= prior_floor_s(chosen):
+            modelled = (latency + round_trip_s(chosen, plan.target)) / p
+            if modelled <= prior_floor_s(chosen, plan.target):
                 floors.setdefault(chosen.name, []).append(per_request)
             else:
                 factors.setdefault(chosen.name, []).append(per_request / modelled)
             used += 1
-    floor = {name: _shrink(values, prior_floor_s(APPROACHES[name])) for name, values in floors.items()}
+    floor = {name: _shrink(values, prior_floor_s(APPROACHES[name], plan.target)) for name, values in floors.items()}
     factor = {name: _shrink(values, 1.0) for name, values in factors.items()}
     spread = [v / floor[n] for n, vs in floors.items() for v in vs] + [v / factor[n] for n, vs in factors.items()
                                                                        for v in vs]
@@ -282,7 +319,8 @@ def forecast(plan: Plan, reports: Sequence[Mapping[str, Any]] = (), machine: Map
     """The whole plan's wall time with a range, calibrated from ``reports`` (stored report dicts, newest first)
     that ran on ``machine`` (an ``environment()`` dict) against the plan's target."""
     calibration = calibrate(plan, reports, machine)
-    per_run = {name: write_seconds(plan, name, calibration) for name in plan.approaches}
+    cores = int(machine["cpu_count"]) if machine and machine.get("cpu_count") else None
+    per_run = {name: run_seconds(plan, name, calibration, cores) for name in plan.approaches}
     faulty = any(plan.conditions.faults.values())
     writes = sum(per_run.values()) * plan.repeats
     overhead = sum(overhead_seconds(plan, name) for name in plan.approaches) * plan.repeats
@@ -302,7 +340,8 @@ def forecast(plan: Plan, reports: Sequence[Mapping[str, Any]] = (), machine: Map
     elif total * high_factor > TOO_LONG_S:
         warning = (f"this plan may take up to {short(total * high_factor)}: fewer books, less latency or fewer "
                    "faults make it shorter")
-    return Estimate(total, total * low_factor, total * high_factor, per_run, basis(plan, calibration),
+    cold = ENGINE_COLD_S.get(plan.target, 0.0)
+    return Estimate(total, total * low_factor, total * high_factor + cold, per_run, basis(plan, calibration),
                     calibration.runs, warning)
 
 
@@ -324,6 +363,13 @@ def basis(plan: Plan, calibration: Calibration) -> str:
                 f"on this machine and {where} ({', '.join(measured)})")
     else:
         text = f"not calibrated yet (no earlier run on this machine and {where}): built-in figures for a 2-core machine"
+    if plan.target in ENGINE_PACE or plan.target in ENGINE_FLOOR_MS:
+        text += f"; {plan.target}'s own pace modelled"
+    if plan.target in ENGINE_COLD_S:
+        text += (f"; up to {ENGINE_COLD_S[plan.target]:g} s more when the engine has just started (its first tables "
+                 "are slow), so the range reaches further")
+    if plan.scaled_out:
+        text += f"; {plan.workers} Dask workers: the cluster's start-up, and the shards writing at once"
     if plan.conditions.faults:
         text += "; retries and backoff modelled for the faults (full jitter, 1 s base, 20 s cap)"
     if any(APPROACHES[name].driver == "import" for name in plan.approaches):
