@@ -38,7 +38,7 @@ with guard():
     base, problems = build_plan({key: form_value(key) for key in form_defaults()}, {}, where)
     sweep_plan = None
     try:
-        levels = parse_sweep(levels_text)
+        levels = parse_sweep(levels_text, example="1, 4, 16, 64, 256 in Concurrency levels")
         most = wording.parse_whole(most_text, "Books per level", 1, MAX_ITEMS)
         if base is not None:
             sweep_plan = plan_sweep(base, levels, most_items=most)

@@ -31,25 +31,28 @@ KNEE_FRACTION = 0.7  # a point below 70 % of C ÷ L has stopped scaling
 MAX_LEVELS = 12
 
 
-def parse_sweep(text: str) -> tuple[int, ...]:
-    """``concurrency=1,4,16,64,256`` (or just ``1,4,16``) -> (1, 4, 16, 64, 256): whole numbers, each once."""
+CLI_EXAMPLE = "concurrency=1,4,16,64,256"  # how --sweep is typed; the page's field takes just the levels
+
+
+def parse_sweep(text: str, example: str = CLI_EXAMPLE) -> tuple[int, ...]:
+    """``concurrency=1,4,16,64,256`` (or just ``1,4,16``) -> (1, 4, 16, 64, 256): whole numbers, each once.
+    ``example``: what an error suggests typing where the text came from (the page's field: ``1, 4, 16``)."""
     name, sep, values = text.partition("=")
     if sep and name.strip() != "concurrency":
-        raise ConfigError(f"bad sweep {text!r}: only concurrency can be swept, e.g. concurrency=1,4,16,64,256")
+        raise ConfigError(f"bad sweep {text!r}: only concurrency can be swept, e.g. {example}")
     raw = values if sep else text
     levels = []
     for part in filter(None, (p.strip() for p in raw.split(","))):
         try:
             levels.append(whole(part))
         except ValueError:
-            raise ConfigError(f"bad sweep level {part!r}: use whole numbers (digits 0-9), e.g. "
-                              "concurrency=1,4,16,64,256") from None
-    return validate_levels(levels)
+            raise ConfigError(f"bad sweep level {part!r}: use whole numbers (digits 0-9), e.g. {example}") from None
+    return validate_levels(levels, example)
 
 
-def validate_levels(levels: Sequence[int]) -> tuple[int, ...]:
+def validate_levels(levels: Sequence[int], example: str = CLI_EXAMPLE) -> tuple[int, ...]:
     if not levels:
-        raise ConfigError("the sweep needs concurrency levels, e.g. concurrency=1,4,16,64,256")
+        raise ConfigError(f"the sweep needs concurrency levels, e.g. {example}")
     if len(set(levels)) != len(levels):
         raise ConfigError("a sweep level is listed twice: give each concurrency once")
     if len(levels) > MAX_LEVELS:

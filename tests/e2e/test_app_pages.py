@@ -233,3 +233,12 @@ def test_the_waste_panels_say_no_throttling_in_words_and_keep_their_titles_short
     assert not figure.data and "No write was throttled" in figure.layout.annotations[0].text
     busy = charts.waste_bar(capacity_report())
     assert all(len(a.text) <= 30 for a in busy.layout.annotations)  # the two panel titles
+
+
+def test_sweep_errors_on_the_page_suggest_what_to_type_there(app: AppTest) -> None:
+    """Point 11: sweep errors suggested the CLI's syntax (concurrency=1,4,16,64,256)."""
+    app.switch_page("app_pages/sweep.py").run()
+    app.text_input(key="sweep_levels").set_value("1, x").run()
+    said = texts(app.error)
+    assert "e.g. 1, 4, 16, 64, 256 in Concurrency levels" in said and "concurrency=" not in said
+    assert app.button(key="run_sweep").disabled

@@ -438,3 +438,17 @@ def test_capacity_panels_have_no_overlapping_labels(page: Any) -> None:
     assert not overlapping(page, waste)
     consumed = page.locator(".stPlotlyChart .js-plotly-plot", has_text="Consumed write capacity")
     assert not overlapping(page, consumed)
+
+
+def test_an_open_expander_stays_open_through_unrelated_reruns(page: Any) -> None:
+    """Point 13: "Scale out (Dask)" and "Plan a bulk load" collapsed on unrelated reruns."""
+    from playwright.sync_api import expect
+
+    page.get_by_text("More: threads, seed, retry mode, scale-out (Dask)").click()
+    threads = page.get_by_role("textbox", name="Threads", exact=True)
+    expect(threads).to_be_visible(timeout=10_000)
+    set_books(page, 70)  # a rerun that has nothing to do with the expander
+    type_into(page, "Repeats", "2")
+    page.get_by_text("Custom URL", exact=True).click()  # the sidebar reruns the page too
+    page.get_by_text("Embedded (dynalite)", exact=True).click()
+    expect(threads).to_be_visible(timeout=10_000)
