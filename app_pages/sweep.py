@@ -46,14 +46,11 @@ with guard():
         problems.insert(0, str(problem))
     for line in problems:
         st.error(line)
-    local = base is not None and base.off_machine is None
-    if base is not None and not local:
-        st.caption("The sweep writes many small runs: it runs on targets on this machine only.")
     job = jobs.RUNS.current
     busy = job is not None and job.running
     clicked = button.button("Run sweep", key="run_sweep", type="primary", width="stretch",
-                            disabled=sweep_plan is None or not local or running())
-    if sweep_plan is not None and local:
+                            disabled=sweep_plan is None or running())
+    if sweep_plan is not None:
         guess = sum(forecast(step, (), machine()).seconds for step in sweep_plan.steps)
         st.caption(f"{len(sweep_plan.steps)} levels × {len(sweep_plan.approaches)} approaches, {duration(guess)} "
                    "uncalibrated")

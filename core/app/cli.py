@@ -285,11 +285,11 @@ def _run(args: argparse.Namespace) -> int:
         logs.configure(args.log_level)
     plan = plan_from(args)
     check_outputs(args)
+    sweep = plan_sweep(plan, parse_sweep(args.sweep), _sweep_approaches(args)) if args.sweep else None
     where = plan.off_machine
     if where is not None and not args.yes:
         cost = f" ({plan.cost_text})" if plan.target == "aws" else ""
         raise ConfigError(f"{where} is not a local endpoint: add --yes to write there{cost}")
-    sweep = plan_sweep(plan, parse_sweep(args.sweep), _sweep_approaches(args)) if args.sweep else None
     preflight(plan)
     history = _history_for_estimate(args)
     past = history.reports() if history is not None else ()

@@ -91,7 +91,12 @@ def items_for(level: int, most: int, rounds: int = 20, least: int = 50) -> int:
 def plan_sweep(base: Plan, levels: Sequence[int] = DEFAULT_LEVELS, approaches: Sequence[str] = SWEEP_APPROACHES,
                most_items: int | None = None, rounds: int = 20) -> SweepPlan:
     """The steps of a sweep under ``base`` (target, conditions, seed); ``most_items`` caps each point's books
-    (default: the base plan's)."""
+    (default: the base plan's). A sweep writes many small runs, so it runs on targets on this machine only:
+    ``ConfigError`` for any other, whatever the caller confirmed."""
+    where = base.off_machine
+    if where is not None:
+        raise ConfigError(f"the sweep runs on targets on this machine only, not {where}: choose the embedded "
+                          "target, DynamoDB Local, LocalStack or a URL on this machine")
     chosen = tuple(approaches)
     for name in chosen:
         if name not in APPROACHES or APPROACHES[name].driver in ("sequential", "import", "bulk"):

@@ -78,3 +78,17 @@ def test_the_cli_sweeps_the_approaches_given_and_counts_its_runs_and_books(
 def test_the_cli_refuses_a_sweep_of_an_approach_without_concurrency(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--sweep", "1,4", "--approaches", "sequential", "--history", "off", "--dry-run"]) == 2
     assert "choose threaded or async approaches, not 'sequential'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("target", "url", "where"), [("aws", None, "AWS us-east-1"),
+                                                      ("custom", "http://db.invalid:8000", "db.invalid")])
+def test_a_sweep_runs_on_this_machine_only(target: str, url: str | None, where: str) -> None:
+    with pytest.raises(ConfigError, match=f"the sweep runs on targets on this machine only, not .*{where}"):
+        plan_sweep(Plan(target=target, endpoint_url=url), (1, 4))  # type: ignore[arg-type]
+
+
+def test_the_cli_refuses_a_remote_sweep_though_confirmed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--sweep", "1,4", "--target", "custom", "--endpoint-url", "http://db.invalid:8000",
+                 "--yes", "--history", "off"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the sweep runs on targets on this machine only" in err
