@@ -135,7 +135,7 @@ case "${1:-}" in
     fi
     ensure_chromium; soft_engines
     "$VENV/bin/python" -m ruff check .
-    "$VENV/bin/python" -m mypy --strict core streamlit_app.py app_pages bench tests
+    "$VENV/bin/python" -m mypy --strict core streamlit_app.py bench tests
     "$VENV/bin/lint-imports"
     exec "$VENV/bin/python" -m pytest "${@:2}" ;;
   *)

@@ -145,7 +145,7 @@ def test_a_small_run_charts_one_bar_per_approach_and_lands_in_history(app: AppTe
     shown = [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
     assert shown[1]["layout"]["title"]["text"].startswith("Seconds") and shown[1]["layout"]["yaxis"]["type"] == "log"
     assert "calibrated from 3 earlier fault-free runs on this machine and embedded" in texts(app.caption)
-    app.switch_page("app_pages/history.py").run()
+    app.switch_page("core/app/pages/history.py").run()
     history = app.selectbox(key="compare_first")
     assert len(history.options) == 1 and "40 books" in history.options[0]
     assert "no added latency" in history.options[0] and "verified" in history.options[0]
@@ -185,7 +185,7 @@ def test_capacity_rows_say_what_each_run_did_to_its_table() -> None:
 
 
 def test_history_lists_earlier_runs_and_compares_two(app: AppTest, history_path: Path) -> None:
-    app.switch_page("app_pages/history.py").run()
+    app.switch_page("core/app/pages/history.py").run()
     assert "No runs yet" in texts(app.caption)
     store = History(history_path)
     first, second = store.append(REPORT), store.append(REPORT)
@@ -352,7 +352,7 @@ def test_history_labels_show_conditions_seconds_and_state(history_path: Path) ->
 
 
 def test_a_small_sweep_draws_the_ideal_line_the_capacity_and_the_points(app: AppTest) -> None:
-    app.switch_page("app_pages/sweep.py").run()
+    app.switch_page("core/app/pages/sweep.py").run()
     app.text_input(key="sweep_levels").set_value("1, 8").run()
     app.text_input(key="sweep_items").set_value("40").run()
     assert not app.error

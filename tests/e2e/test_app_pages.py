@@ -27,8 +27,7 @@ from core.servers.emulator import Emulator
 from tests.unit.test_charts import REPORT, capacity_report, point, report, result, use
 
 APP = str(REPO_ROOT / "streamlit_app.py")
-PAGES = ("app_pages/compare.py", "app_pages/sweep.py", "app_pages/plan_load.py", "app_pages/history.py",
-         "app_pages/engines.py")
+PAGES = tuple(f"core/app/pages/{name}.py" for name in ("compare", "sweep", "plan_load", "history", "engines"))
 
 
 @pytest.fixture
@@ -65,7 +64,7 @@ def test_every_page_draws_without_an_error_and_its_title_first(app: AppTest) -> 
 def test_the_sidebar_explains_every_target_before_it_is_chosen(app: AppTest) -> None:
     radio = app.sidebar.radio(key="target_kind")
     assert "Embedded" in radio.options[0] and "dynalite" in str(radio.help)
-    app.switch_page("app_pages/engines.py").run()
+    app.switch_page("core/app/pages/engines.py").run()
     table = app.table[0].value
     assert len(table) == 5 and table["what it is"].str.contains("127.0.0.1").sum() >= 2
     assert "| `put-ok`" in texts(app.markdown)  # the conformance table
@@ -147,7 +146,7 @@ def test_a_bad_wcu_reads_like_every_other_field_and_run_says_why(app: AppTest) -
     assert "Provisioned WCU must be a whole number from 1 to 40,000, got '0'" in texts(app.sidebar.error)
     assert app.button(key="run").disabled
     assert "The sidebar's conditions need fixing: Provisioned WCU" in texts(app.main.error)
-    app.switch_page("app_pages/plan_load.py").run()
+    app.switch_page("core/app/pages/plan_load.py").run()
     items = app.text_input(key="load_items")
     assert "10**12" not in str(items.help) and "1,000,000,000,000" in str(items.help)
 
@@ -166,7 +165,7 @@ def test_planner_wording() -> None:
 
 
 def test_the_planner_shows_the_best_rows_first(app: AppTest) -> None:
-    app.switch_page("app_pages/plan_load.py").run()
+    app.switch_page("core/app/pages/plan_load.py").run()
     table = app.table[0].value
     assert len(table) == 5 and "Based on" not in table.columns
     app.toggle(key="load_all").set_value(True).run()
@@ -237,7 +236,7 @@ def test_the_waste_panels_say_no_throttling_in_words_and_keep_their_titles_short
 
 def test_sweep_errors_on_the_page_suggest_what_to_type_there(app: AppTest) -> None:
     """Point 11: sweep errors suggested the CLI's syntax (concurrency=1,4,16,64,256)."""
-    app.switch_page("app_pages/sweep.py").run()
+    app.switch_page("core/app/pages/sweep.py").run()
     app.text_input(key="sweep_levels").set_value("1, x").run()
     said = texts(app.error)
     assert "e.g. 1, 4, 16, 64, 256 in Concurrency levels" in said and "concurrency=" not in said

@@ -19,7 +19,7 @@ def page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("LOCALSTACK_HOST", "127.0.0.1:9")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     app = AppTest.from_file(APP, default_timeout=120).run()
-    app.switch_page("app_pages/plan_load.py").run()
+    app.switch_page("core/app/pages/plan_load.py").run()
     return app.toggle(key="load_all").set_value(True).run()  # every row, with what it rests on
 
 

@@ -126,7 +126,7 @@ def test_the_page_shows_the_history_without_the_bad_rows(spoilt_history: tuple[P
     monkeypatch.setenv("LOCALSTACK_HOST", "127.0.0.1:9")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     app = AppTest.from_file(APP, default_timeout=120).run()
-    app.switch_page("app_pages/history.py").run()
+    app.switch_page("core/app/pages/history.py").run()
     assert not app.exception and not app.error
     assert len(app.selectbox(key="compare_first").options) == 2
     warnings = [str(w.value) for w in app.warning if ": row " in str(w.value)]

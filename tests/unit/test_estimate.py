@@ -11,6 +11,7 @@ import pytest
 
 from core.app.export import to_dict
 from core.domain.approaches import APPROACHES
+from core.domain.endpoints import Kind
 from core.domain.plan import NETWORK_PRESETS, Conditions, Plan
 from core.domain.results import Report
 from core.forecast import estimate as est
@@ -130,11 +131,11 @@ def test_workers_divide_the_latency_term_and_pay_the_clusters_start() -> None:
 
 
 @pytest.mark.parametrize(("target", "slower"), [("localstack", True), ("dynamodb-local", False)])
-def test_the_engines_own_pace_and_its_cold_start(target: str, slower: bool) -> None:
+def test_the_engines_own_pace_and_its_cold_start(target: Kind, slower: bool) -> None:
     """LocalStack serves about 250 puts a second however many are in flight (async 1,000 books took 15 s where 2 s
     was estimated); DynamoDB Local's first run after it starts is slower: the range reaches further, and says so."""
     embedded = forecast(Plan(approaches=("async", "async-batch"), items=1_000))
-    there = forecast(Plan(target=target, approaches=("async", "async-batch"), items=1_000))  # type: ignore[arg-type]
+    there = forecast(Plan(target=target, approaches=("async", "async-batch"), items=1_000))
     assert (there.seconds > 2 * embedded.seconds) is slower
     assert there.high >= there.seconds * 2 + ENGINE_COLD_S[target] - 1e-9
     assert "when the engine has just started" in there.basis

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import (
+from core.app import charts, jobs, wording
+from core.app.pages.common import (
     build_plan,
     form_defaults,
     form_value,
@@ -17,7 +18,6 @@ from app_pages.common import (
     typed_keys,
     watch,
 )
-from core.app import charts, jobs, wording
 from core.domain.errors import ConfigError
 from core.domain.plan import MAX_ITEMS
 from core.forecast.estimate import duration, forecast

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import (
+from core.app import wording
+from core.app.pages.common import (
     STARTED,
     TARGET_HELP,
     TARGETS,
@@ -14,7 +15,6 @@ from app_pages.common import (
     shared_dynamodb_local,
     shared_localstack,
 )
-from core.app import wording
 from core.domain.errors import LabError
 from core.paths import REPO_ROOT
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import streamlit as st
 
-from app_pages.common import (
+from core.app import charts, export, jobs, wording
+from core.app.pages.common import (
     Shared,
     build_plan,
     form_value,
@@ -24,7 +25,6 @@ from app_pages.common import (
     typed_keys,
     watch,
 )
-from core.app import charts, export, jobs, wording
 from core.app.verdict import DEFAULT_AWS_ITEMS, Verdict, aws_approaches, aws_spec, verdict
 from core.domain.approaches import APPROACHES, bulk_puts, imports
 from core.domain.approaches import label as approach_label

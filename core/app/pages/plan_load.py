@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import streamlit as st
 
-from app_pages.common import guard, machine, open_history, shared
 from core.app import wording
+from core.app.pages.common import guard, machine, open_history, shared
 from core.domain.bulkmodel import with_measured
 from core.domain.bulkwire import TIERS
 from core.domain.errors import ConfigError

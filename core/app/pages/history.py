@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import guard, open_history
 from core.app import charts, wording
+from core.app.pages.common import guard, open_history
 
 st.title("History")
 with guard():
