@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The lab's two entry points (see README, Quick start):
+# The lab's two entry points (see README, Quick start, and docs/setup.md):
 #   ./lab.sh app    install what the app needs and open it on the embedded target
 #   ./lab.sh test   install what the tests need and run the whole suite (ruff, mypy --strict,
 #                   lint-imports, pytest); `./lab.sh test fast`: ruff and the unit tests only

@@ -107,24 +107,23 @@ KB = 1024
 GIB = 1024**3
 DOUBLING_S = 30 * 60  # on-demand: "double your previous peak within 30 minutes"
 BEST_WITHIN = 1.02  # the best worker count: the fewest within 2 % of the fastest the table allows
-# More than one worker: a Dask cluster starts (about 3 s) and its shards start spread out (README, "Scale-out on
-# Dask": up to 4 s for 8 workers under load on this machine: 0.5 s a worker), so a small load is faster on few.
+# More than one worker: a Dask cluster starts (about 3 s) and its shards start spread out (docs/scale-out.md:
+# up to 4 s for 8 workers under load on this machine: 0.5 s a worker), so a small load is faster on few.
 SCALE_OUT_S = 3.0
 SCALE_OUT_PER_WORKER_S = 0.5
 # Throttled, writers turn only part of the table's capacity into written items (fast, central, slow). Standard
 # retries (full-jitter backoff): 0.33 (async-batch) to 0.93 (async) measured on this machine against provisioned=1000
-# (docs/conditions-proxy.md, bench/planner.py). Adaptive (core/wire/ratecontrol.py; botocore's for the boto3 writers):
+# (docs/conditions.md, bench/planner.py). Adaptive (core/wire/ratecontrol.py; botocore's for the boto3 writers):
 # 0.89 (threaded-batch, botocore's) to 1.04 (async-batch, the lab's) measured by ``python -m bench.capacity`` against
-# provisioned=1000 and a fresh on-demand table, 0.91-1.05 over repeats (README, "Conditions, faults and table
-# capacity"). The fast ends assume none is lost. The loss applies to what is offered beyond the capacity
+# provisioned=1000 and a fresh on-demand table, 0.91-1.05 over repeats (docs/conditions.md,
+# "Measured"). The fast ends assume none is lost. The loss applies to what is offered beyond the capacity
 # (``written``).
 GOODPUT: dict[RetryMode, tuple[float, float, float]] = {"standard": (1.0, 0.7, 0.33), "adaptive": (1.0, 0.95, 0.89)}
 GOODPUT_SOURCES: dict[RetryMode, str] = {
     "standard": "throttled writes with standard retries: 0.33-0.93 of the capacity written, measured on this machine "
-                "at provisioned=1000 (docs/conditions-proxy.md, bench/planner.py)",
+                "at provisioned=1000 (docs/conditions.md, bench/planner.py)",
     "adaptive": "throttled writes with adaptive rate control: 0.89-1.04 of the capacity written, <= 5 % of requests "
-                "wasted, measured on this machine by python -m bench.capacity (README, 'Conditions, faults and table "
-                "capacity')",
+                "wasted, measured on this machine by python -m bench.capacity (docs/conditions.md)",
 }
 DEFAULT_RETRY_MODE = cast(RetryMode, Plan.__dataclass_fields__["retry_mode"].default)  # a run's default
 # ... and the last requests wait out their backoff: the standard policy's mean full-jitter delays of this many retries

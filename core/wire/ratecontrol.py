@@ -40,7 +40,7 @@ curve, fed one throttle per answer of 64 in flight, fell to its floor of 0.5 req
 Sends are spaced at the allowed rate with up to ``burst`` seconds' worth at once (at least one unit's worth).
 Defaults (beta 0.8, scale 0.1, window 1 s, horizon 0.02 s, burst 0.1 s, start 100 units, growth 0.25, cooldown
 0.2 s, ramp 1.5) were chosen with tests/unit/test_ratecontrol.py's simulation of the lab's writer against a token-bucket
-table, then with ``python -m bench.capacity`` against the capacity model (figures in the README).
+table, then with ``python -m bench.capacity`` against the capacity model (figures in docs/conditions.md).
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def _writer(name: str) -> Approach:
 
 
 def run_loop(coroutine: Coroutine[Any, Any, RunReport]) -> RunReport:
-    """Run on uvloop where it is installed (about 5% less client CPU per request, see README), else asyncio."""
+    """Run on uvloop where it is installed (about 5% less client CPU per request: docs/performance.md), else asyncio."""
     try:
         import uvloop
     except ImportError:

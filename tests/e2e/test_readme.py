@@ -1,6 +1,7 @@
-"""Every command the README shows runs as written: ``run`` and ``aws-check`` commands with ``--dry-run`` added (the
-plan, the outputs and the off-machine check all happen; nothing is sent), the ``emulator`` command for real,
-``plan-load`` commands (which send nothing) for real, their printed answers compared with the README's."""
+"""Every command the README and ``docs/*.md`` show runs as written: ``run`` and ``aws-check`` commands with
+``--dry-run`` added (the plan, the outputs and the off-machine check all happen; nothing is sent), the ``emulator``
+command for real, ``plan-load`` commands (which send nothing) for real, their printed answers compared with the
+page's."""
 
 from __future__ import annotations
 
@@ -18,13 +19,38 @@ import pytest
 from core.app.cli import main
 from core.paths import REPO_ROOT
 
+DOCUMENTS = (REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md")))
 
-def readme_commands(prefix: str) -> list[list[str]]:
-    """The README's shell lines that start with ``prefix`` (continuations joined, comments dropped)."""
-    text = (REPO_ROOT / "README.md").read_text().replace("\\\n", " ")
-    blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+
+def commands_in(text: str, prefix: str) -> list[list[str]]:
+    """A page's shell lines that start with ``prefix`` (continuations joined, comments dropped), in order."""
+    blocks = re.findall(r"```sh\n(.*?)```", text.replace("\\\n", " "), flags=re.S)
     lines = [line.split("#", 1)[0].strip() for block in blocks for line in block.splitlines()]
     return [shlex.split(line)[len(shlex.split(prefix)):] for line in lines if line.startswith(prefix)]
+
+
+def readme_commands(prefix: str) -> list[list[str]]:
+    """The shell lines of the README and ``docs/*.md`` that start with ``prefix``, each once, README first."""
+    found: list[list[str]] = []
+    for document in DOCUMENTS:
+        found += [args for args in commands_in(document.read_text(), prefix) if args not in found]
+    return found
+
+
+def test_the_readme_keeps_exactly_the_two_quick_start_commands_and_stays_a_front_door() -> None:
+    text = (REPO_ROOT / "README.md").read_text()
+    quick = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```sh\n(.*?)```", quick, flags=re.S)
+    assert [line.split("#", 1)[0].strip() for line in block.splitlines()] == ["./lab.sh app", "./lab.sh test"]
+    assert len(text.splitlines()) <= 200
+    assert len(commands_in(text, ".venv/bin/python -m core")) == 5  # the five CLI examples
+
+
+def test_every_page_the_readme_links_exists_and_every_page_is_linked() -> None:
+    text = (REPO_ROOT / "README.md").read_text()
+    linked = set(re.findall(r"\]\((docs/[^)#]+)", text))
+    assert all((REPO_ROOT / path).exists() for path in linked), linked
+    assert {f"docs/{page.name}" for page in DOCUMENTS[1:]} <= linked
 
 
 RUNS = readme_commands(".venv/bin/python -m core run")
@@ -53,14 +79,14 @@ def test_every_aws_check_command_in_the_readme_is_accepted_as_written(
         args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """aws-check needs AWS: run as written with --dry-run added (the confirmation is printed, nothing is sent)."""
     monkeypatch.chdir(tmp_path)
-    assert CHECKS, "the README shows no aws-check command"
+    assert CHECKS, "neither the README nor docs/ show an aws-check command"
     assert main(["aws-check", *args, "--dry-run"]) == 0, capsys.readouterr().err
     err = capsys.readouterr().err
     assert "dry run: nothing was sent" in err and "create the on-demand table" in err
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_emulator_command_in_the_readme_starts_and_stops_cleanly() -> None:
+def test_the_emulator_command_in_the_docs_starts_and_stops_cleanly() -> None:
     (args,) = readme_commands(".venv/bin/python -m core emulator")
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", 8000)) == 0:
@@ -80,10 +106,9 @@ PLANS = readme_commands(".venv/bin/python -m core plan-load")
 
 
 def printed_answers() -> dict[str, str]:
-    """The README's plan-load commands followed by a ```text block: the command's arguments -> the text shown."""
-    text = (REPO_ROOT / "README.md").read_text()
-    pairs = re.findall(r"```sh\n\.venv/bin/python -m core plan-load ([^\n]*)\n```\n\n```text\n(.*?)\n```", text, re.S)
-    return dict(pairs)
+    """The plan-load commands followed by a ```text block: the command's arguments -> the text shown."""
+    pattern = r"```sh\n\.venv/bin/python -m core plan-load ([^\n]*)\n```\n\n```text\n(.*?)\n```"
+    return {args: shown for document in DOCUMENTS for args, shown in re.findall(pattern, document.read_text(), re.S)}
 
 
 def test_the_readme_answers_for_ten_thousand_ten_million_and_a_billion_items() -> None:

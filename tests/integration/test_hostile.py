@@ -2,7 +2,7 @@
 every phase, Ctrl-C (once and twice), cancellation of every approach, credentials in URLs, a loopback target with no
 credentials, bad output paths, two runs on one endpoint and the smaller papercuts. Each case asserts the outcome a
 user sees (exit code, one line, every item accounted for, request counts), never a timing, except generous upper
-bounds that only catch a hang. The table of cases and outcomes is docs/hostile-cases.md."""
+bounds that only catch a hang. The table of cases and outcomes is docs/reliability.md."""
 
 from __future__ import annotations
 

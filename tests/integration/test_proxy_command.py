@@ -210,15 +210,14 @@ def test_aws_like_accepts_signed_requests_over_https_and_refuses_a_wrong_secret(
     assert missing.returncode == 1 and "no proxy started" in err and err.count("\n") == 1
 
 
-def test_the_readme_proxy_section_runs_as_shown(tmp_path: Path) -> None:
-    """The README's proxy command (on a free port, and on-demand so the 2,000 books do not take 100 s at 5 WRU/s),
+def test_the_proxy_page_runs_as_shown(tmp_path: Path) -> None:
+    """docs/proxy.md's proxy command (on a free port, and on-demand so the 2,000 books do not take 100 s at 5 WRU/s),
     its create-table and its boto3 batch_writer script, run as a user would: configured only by the pasted lines."""
     from tests.e2e.test_readme import readme_commands
 
     (args,) = readme_commands(".venv/bin/python -m core proxy")
     args[args.index("--port") + 1] = "0"
-    text = (REPO_ROOT / "README.md").read_text()
-    section = text[text.index("## Your own code through the conditions proxy"):]
+    section = (REPO_ROOT / "docs" / "proxy.md").read_text()
     script = section.split("```python\n", 1)[1].split("```", 1)[0]
     (create,) = [line for line in section.split("```sh\n", 2)[2].split("```")[0].splitlines()
                  if line.startswith("aws dynamodb create-table")]

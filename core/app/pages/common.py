@@ -372,7 +372,7 @@ def conditions() -> tuple[Conditions, Capacity] | None:
     mode = bar.selectbox("Table capacity", ["off", "on-demand", "provisioned"], key="capacity_mode",
                          disabled=running(), help="Throttle as DynamoDB does: write units per started KB, partitions "
                                                   "of 1,000 WRU/s, a new on-demand table's 4,000 WRU/s, or a "
-                                                  "provisioned table's WCU with 300 s of burst (see the README)")
+                                                  "provisioned table's WCU with 300 s of burst (docs/conditions.md)")
     wcu = bar.text_input("Provisioned WCU", "1000", key="capacity_wcu", disabled=running()) \
         if mode == "provisioned" else ""
     try:
