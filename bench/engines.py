@@ -1,7 +1,7 @@
 """The engines side by side: what dynalite, AWS DynamoDB Local and host-mode LocalStack can carry on this machine.
 
     python -m bench.engines [--seq-items 400] [--batch-items 5000] [--threads 4]
-                            [--engines dynalite,dynamodb-local,localstack]
+                            [--engines dynalite,dynamodb-local,localstack] [--write-docs]
 
 Each engine is started by the lab (dynalite: ``core.servers.emulator.Emulator``; the others: ``core.servers.lifecycle``)
 and gets the same plain boto3 load, one engine after another: sequential ``put_item`` (one thread), then
@@ -9,13 +9,15 @@ and gets the same plain boto3 load, one engine after another: sequential ``put_i
 back. Beside each figure: the server process's CPU (% of one core; for DynamoDB Local and LocalStack their Java process;
 for LocalStack also its Python gateway) and the client's. A run is marked server-bound when the server (or gateway)
 used at least ``SERVER_BOUND_CPU`` % of a core (a Java server can use more than one core, so its figure can pass
-100 %). Figures, never assertions: the machine is shared (its load average is printed).
+100 %). Figures, never assertions: the machine is shared (its load average is printed). ``--write-docs`` writes the
+table into docs/targets.md (its ``bench.engines`` section).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +29,7 @@ import boto3
 import psutil
 from botocore.config import Config
 
+from bench.docs import stamp, write_section
 from core.domain.books import generate_books
 from core.domain.results import SERVER_BOUND_CPU
 from core.servers.dynamodb_local import DynamoDBLocal
@@ -123,17 +126,39 @@ def main() -> None:
     parser.add_argument("--batch-items", type=int, default=5000)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--engines", default="dynalite,dynamodb-local,localstack")
+    parser.add_argument("--write-docs", action="store_true", help="write the table into docs/targets.md")
     args = parser.parse_args()
     books = [book.to_item() for book in generate_books(max(args.seq_items, args.batch_items), seed=11)]
     print(f"sequential put_item: {args.seq_items} items; BatchWriteItem: {args.batch_items} items from "
           f"{args.threads} threads; {psutil.cpu_count()} cores, load average {psutil.getloadavg()[0]:.1f}\n")
+    figures: dict[str, tuple[Figure, Figure]] = {}
     for name in args.engines.split(","):
         with engine(name) as (url, pid, gateway_pid):
-            run(url, pid, gateway_pid, books, args.seq_items, args.batch_items, args.threads)
+            figures[name] = run(url, pid, gateway_pid, books, args.seq_items, args.batch_items, args.threads)
+    if args.write_docs:
+        command = " ".join(["python -m bench.engines", *sys.argv[1:]])
+        write_section("docs/targets.md", "engines", table(figures, args.threads) + "\n" + stamp(command))
+
+
+LABELS = {"dynalite": ("dynalite (embedded)", "of a core"), "dynamodb-local": ("DynamoDB Local", "(Java)"),
+          "localstack": ("LocalStack, host mode", "Java")}
+
+
+def table(figures: dict[str, tuple[Figure, Figure]], threads: int) -> str:
+    """docs/targets.md's table: each engine's items/s, sequential and batched, and its server's CPU."""
+    lines = [f"| engine | sequential put_item | BatchWriteItem, {threads} threads | server CPU (sequential / batch) |",
+             "|---|---:|---:|---|"]
+    for name, (seq, batch) in figures.items():
+        label, unit = LABELS.get(name, (name, "of a core"))
+        cpu = f"{seq.server_cpu:.0f} % / {batch.server_cpu:.0f} % {unit}"
+        if seq.gateway_cpu is not None and batch.gateway_cpu is not None:
+            cpu += f", plus {seq.gateway_cpu:.0f} % / {batch.gateway_cpu:.0f} % its Python gateway"
+        lines.append(f"| {label} | {seq.per_second:,.0f} items/s | {batch.per_second:,.0f} items/s | {cpu} |")
+    return "\n".join(lines) + "\n"
 
 
 def run(url: str, pid: int | None, gateway_pid: int | None, books: Sequence[dict[str, Any]], seq_items: int,
-        batch_items: int, threads: int) -> None:
+        batch_items: int, threads: int) -> tuple[Figure, Figure]:
     client = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="bench",
                           aws_secret_access_key="bench",
                           config=Config(max_pool_connections=threads * 2,
@@ -149,6 +174,7 @@ def run(url: str, pid: int | None, gateway_pid: int | None, books: Sequence[dict
     expected = (len({b["isbn"]["S"] for b in [*books[:seq_items], books[-1]]}), batch_items)
     print(f"  counted back: {counted[0]} + {counted[1]} items"
           f"{'' if counted == expected else f'  MISMATCH: expected {expected}'}\n")
+    return seq, batch
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """The 2022 study's conditions: 10,000 books, ~80 ms per request (the `study-2022` preset), every approach.
 
-    python -m bench.study [--items 10000] [--json FILE]
+    python -m bench.study [--items 10000] [--json FILE] [--write-docs]
 
 Prints our seconds beside the study's (real AWS, 2022) and the speed-ups in items/s over sequential, measured in
 this one run. Targets: async >= 75 x and async-batch >= 600 x sequential's items/s. Takes about 15 minutes:
-sequential alone pays 10,000 round trips.
+sequential alone pays 10,000 round trips. ``--write-docs`` writes the table into the README (its ``bench.study``
+section).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.docs import stamp, write_section
 from core.app.export import to_json
 from core.app.terminal import RunProgress, console
 from core.domain.approaches import STUDY_2022_SECONDS
@@ -24,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--write-docs", action="store_true", help="write the table into the README")
     args = parser.parse_args()
     import sys
 
@@ -43,6 +46,22 @@ def main() -> None:
     for name, target in (("async", 75), ("async-batch", 600)):
         ratio = rates[name] / rates["sequential"]
         print(f"target {name} >= {target} x sequential: {ratio:.0f} x -> {'met' if ratio >= target else 'NOT met'}")
+    if args.write_docs:
+        rows = [(r.approach, r.report.seconds, r.report.items_per_second, r.verification.found) for r in report.runs]
+        command = "python -m bench.study --write-docs" + ("" if args.items == 10_000 else f" --items {args.items}")
+        write_section("README.md", "study", table(rows, plan.items) + "\n" + stamp(command))
+
+
+def table(rows: list[tuple[str, float, float, int]], items: int) -> str:
+    """The README's table: (approach, seconds, items/s, books found) beside the study's seconds."""
+    base = next(rate for name, _, rate, _ in rows if name == "sequential")
+    lines = ["| approach | 2022 study, real AWS (s) | ours (s) | items/s | × sequential | verified |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name, seconds, rate, found in rows:
+        study = STUDY_2022_SECONDS.get(name)
+        lines.append(f"| {name} | {study if study else '–'} | {seconds:.2f} | {rate:,.{1 if rate < 100 else 0}f} "
+                     f"| {rate / base:,.{1 if rate / base < 100 else 0}f} | {found:,}/{items:,} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
