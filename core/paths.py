@@ -1,7 +1,6 @@
 """Where the lab's own files are, and the command that installs what is missing.
 
-The repository root is found from this file's place (``core/paths.py``), so no module depends on the working
-directory or on how deep it sits in the package. Every path below is inside the repository.
+Paths are found from this file's place, so nothing depends on the working directory.
 """
 
 from __future__ import annotations

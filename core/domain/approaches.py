@@ -1,13 +1,9 @@
-"""The approaches the lab compares: one registry, the only list of them.
+"""The approaches the lab compares: the one registry every other module reads.
 
-Contract: pure facts, no I/O and no heavy imports. Each ``Approach`` owns its name, table, driver, client, batch
-flag, the estimate's priors (ms per request) and, for the study's three, the 2022 study's published seconds.
-Every other module (plan validation, writers, tables, estimate, charts, page, CLI) reads this registry, so adding an
-approach touches this file and its transport only. Two drivers do not write: ``s3-import`` runs through
-``core.run.importer`` (``imports(name)``), ``bulk-put`` through ``core.run.bulkput`` (``bulk_puts(name)``). ``Driver``
-and ``Client`` are ``Literal`` types: mypy checks every table keyed by them. The as-shipped approaches (``shipped``)
-call a library exactly as its documentation shows, with its own retries at their defaults and none of the lab's loop:
-they answer "what does my code do?", not the fair comparison, and every view labels them so (``label``).
+Pure facts, no I/O and no heavy imports; adding an approach touches this file and its transport only. Two drivers do
+not write: ``imports(name)`` runs through ``core.run.importer``, ``bulk_puts(name)`` through ``core.run.bulkput``.
+The as-shipped approaches (``shipped``) use a library's own retries, not the lab's loop, so they are not the fair
+comparison: show them with ``label``.
 """
 
 from __future__ import annotations

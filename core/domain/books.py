@@ -1,8 +1,7 @@
 """Seeded fake books, the lab's one data set.
 
-Contract: pure and deterministic. Book ``i`` of a seed is the same whatever ``count`` is, so any run can be
-verified later by regenerating its books. ISBN-13s come from a seeded permutation of the index (unique for the
-first 10**9 books of a seed, valid check digit); Faker, reseeded per book, provides author, title and date.
+Pure and deterministic: book ``i`` of a seed is the same whatever ``count`` is, so a run can be verified later by
+regenerating its books. ISBN-13s are unique for the first 10**9 books of a seed.
 """
 
 from __future__ import annotations

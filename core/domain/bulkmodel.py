@@ -1,16 +1,10 @@
-"""What the lab assumes about DynamoDB's bulk put where AWS publishes nothing, in one place, and what it costs.
+"""What the lab assumes about DynamoDB's bulk put where AWS publishes nothing, and what it costs.
 
-Contract: pure, no I/O. AWS has not published (as far as its public docs could be read, December 2026) the tiers'
-throughput targets, their prices, the start-up time, whether a bulk put draws on the table's capacity or competes with
-foreground writes, or the default rate without ``MaxWriteRequestUnits``. ``BulkAssumptions`` holds the lab's guesses
-for them, each named, each overridable (``--bulk-rate``, ``--bulk-price-per-gb``), and says where a figure came from
-(``source``: assumed, or measured on AWS by ``python -m core aws-check``); every view that shows a figure derived
-from them says which is published and which is assumed. ``proxy_settings`` is what the lab's proxy emulates with
-(``core/servers/emulator/bulkput.js``); ``EMULATED`` is the line every view of an emulated run shows.
-
-``MeasuredBulk`` is one bulk put timed by ``aws-check`` (``measure`` makes it from the polls: each figure is a range
-between two polls); ``with_measured`` puts the newest one measured on AWS for a tier in place of the assumed start-up
-and rate. A check against another endpoint (the lab's emulation, LocalStack) is ``emulated`` and never used.
+Pure. ``BulkAssumptions`` holds each unpublished figure (tier rates, prices, start-up, capacity draw), each
+overridable (``--bulk-rate``, ``--bulk-price-per-gb``) and labelled with its ``source``: every view of a derived figure
+must say which parts are assumed. ``with_measured`` replaces the assumed start-up and rate by the newest
+``MeasuredBulk`` from AWS (``python -m core aws-check``); a check against an emulation is ``emulated`` and never used.
+``proxy_settings`` is what the lab's proxy emulates with; ``EMULATED`` is the line every view of an emulated run shows.
 """
 
 from __future__ import annotations

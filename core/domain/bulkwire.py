@@ -1,14 +1,9 @@
 """DynamoDB's bulk put operations on the wire: the lab's own frozen types for their requests and answers.
 
-Contract: pure, no I/O and no heavy imports. ``StartBulkPutItems``, ``DescribeBulkOperation``, ``ListBulkOperations``
-and ``CancelBulkOperation`` (DynamoDB, 2026-11-04) are shaped here as botocore 1.44.18's service model has them
-(``botocore/data/dynamodb/2012-08-10/service-2.json``; no Python client in the lab's venv has them yet, so the lab
-calls them with its own SigV4 signer over the JSON protocol: ``core.targets.bulkclient``). Each request type validates
-what the model constrains (``ConfigError`` naming the field) and gives its JSON ``body()``; each answer type is built
-``from_json`` and ignores members it does not know. ``report_line`` reads one line of the operation's ERROR report:
-the report's layout is not published, so the parser accepts the lab emulation's layout
-(``core/servers/emulator/bulkput.js``) and the obvious spellings of the same fields, and says ``None`` for a line it
-cannot read.
+Pure, no heavy imports; shaped as botocore 1.44.18's service model has them (the lab signs and sends them itself:
+``core.targets.bulkclient``). Request types raise ``ConfigError`` naming the field the model constrains; answer types'
+``from_json`` ignore unknown members. ``report_line`` returns ``None`` for an ERROR-report line it cannot read (the
+report's layout is not published).
 """
 
 from __future__ import annotations

@@ -1,27 +1,15 @@
 """A table's write capacity as the conditions proxy models it: off, on-demand, or provisioned.
 
-Contract: pure, no I/O. ``parse_capacity`` reads the text a user types (``--capacity``): ``off`` (no model, the
-default), ``on-demand``, ``on-demand:warm=N,max=N`` (either or both) or ``provisioned=WCU``; anything else is a
-``ConfigError`` whose one line shows the accepted forms. ``Capacity.as_dict()`` is what the proxy receives
-(``--capacity`` at start, ``POST /__lab/capacity`` at run time); ``str(capacity)`` gives back the text form. The
-rules the proxy applies (core/servers/emulator/capacity.js):
+Pure. ``parse_capacity`` reads ``--capacity`` text (``off``, ``on-demand``, ``on-demand:warm=N,max=N``,
+``provisioned=WCU``) and raises ``ConfigError`` showing those forms; ``str(capacity)`` gives the text back and
+``Capacity.as_dict()`` is what the proxy receives. The rules themselves are applied by
+``core/servers/emulator/capacity.js``: one WRU per started KB written, 1,000 WRU/s (and one second of burst) per
+partition, on-demand allowance double the previous peak (from 4,000, capped by ``max`` and 40,000), provisioned a
+token bucket holding 300 s of burst.
 
-- Write request units: one per started KB of each item written (a batch: the sum); a delete counts one.
-- Partitions: a stable hash of the partition key picks one; each takes 1,000 WRU/s (with one second of burst).
-  Provisioned: ceil(WCU / 1,000) partitions. On-demand: ceil(allowance / 1,000) (``partitions``).
-- ``on-demand``: a new table takes up to 4,000 WRU/s at once (``warm``: that many instead); its allowance then
-  follows DynamoDB's published rule, double the previous peak (the highest WRU consumed in one second), capped
-  by ``max`` (MaxWriteRequestUnits) and by the account's per-table quota of 40,000 WRU/s.
-- ``provisioned=WCU``: a token bucket refilled at WCU per second that keeps up to 300 s of unused capacity as
-  burst (a new table starts with its burst full: a simplification, the real service's starting burst is not
-  published).
-
-``capacity_use`` turns one table's figures from the proxy (``Emulator.stats(since)["capacity"]["tables"][name]``)
-into a ``CapacityUse``: what one approach's write phase did to its table. Its goodput ÷ capacity compares the WRU
-written with what the table offered over the phase: its capacity line for the phase's seconds plus the burst it
-held at the start, never more than its partitions' 1,000 WRU/s each (plus their one second of burst). So 1.0 is
-a writer that took all the table could give, burst or not; a fresh provisioned table's 300 s of burst does not
-make a short run look like 50x its capacity.
+``capacity_use`` turns one table's figures from the proxy into a ``CapacityUse``. Its goodput ÷ capacity of 1.0 means
+the writer took all the table could give over the phase, burst included: a fresh table's stored burst cannot make a
+short run look like many times its capacity.
 """
 
 from __future__ import annotations

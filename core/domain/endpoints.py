@@ -1,8 +1,7 @@
 """Endpoints as the user types them: target kinds, regions, URLs, and the one decision "is this on this machine?".
 
-Contract: pure (``localstack_endpoint`` reads the environment through localstack-client, nothing else); errors are
-``ConfigError`` with one line saying what to type instead. A URL carrying credentials (``http://KEY:SECRET@host``)
-is refused, so a secret can never travel from a URL into a message, a log, an export or the history.
+Pure (``localstack_endpoint`` reads the environment); errors are one-line ``ConfigError``. A URL carrying credentials
+(``http://KEY:SECRET@host``) is refused, so a secret never travels from a URL into a message, log, export or history.
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
 """Numbers as a user types them: ASCII digits only, finite.
 
-Python's ``int()`` and ``float()`` also read other scripts' digits (full-width, Arabic-Indic), underscores
-('1_000'), 'nan' and 'inf', and ``str.isdigit()`` passes '²', which ``int()`` then refuses with a traceback. Every
-number read from a flag, a sweep, a capacity or a fault setting goes through ``whole`` or ``number``; each raises
-``ValueError`` for anything else.
-
-Counts (items) as people type them, ``10000``, ``10,000``, ``10_000``, ``10k``, ``2.5M``, ``1e9``, ``1B``, ``1T``, go
-through ``parse_count(text, label, low, high)``, the one parser of a count for the CLI and the page: the exact
-integer, or ``ConfigError`` with one line naming the label, the range and what was typed (a fraction of an item such
-as ``1.5``, a negative, a huge or an unreadable value alike).
+Every number read from a flag, sweep, capacity or fault setting goes through ``whole`` or ``number`` (``ValueError``
+otherwise: ``int()`` alone accepts full-width digits, ``1_000``, ``nan``). Item counts (``10,000``, ``10k``, ``2.5M``,
+``1e9``) go through ``parse_count``, which returns the exact integer or raises a one-line ``ConfigError``.
 """
 
 from __future__ import annotations

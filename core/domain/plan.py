@@ -1,10 +1,7 @@
-"""The lab's vocabulary for what to run (``Plan``, ``Conditions``, presets, faults), plus the few decisions the page
-and the CLI must make the same way (what came of a run is in ``core.domain.results``; prices in
-``core.domain.pricing``).
+"""What to run: ``Plan``, ``Conditions``, presets and faults, plus the decisions the page and the CLI must share.
 
-Contract: frozen dataclasses and pure functions, no I/O and no heavy imports (no boto3, aiohttp, psutil): the
-runner, charts, export, history, the page and the CLI all import this module. Building a ``Plan`` or
-``Conditions`` validates every field (``ConfigError``, one line, nothing written).
+Frozen dataclasses and pure functions, no heavy imports. Building a ``Plan`` or ``Conditions`` validates every field
+(``ConfigError``, one line, nothing written).
 """
 
 from __future__ import annotations

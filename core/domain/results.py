@@ -1,7 +1,6 @@
-"""Frozen results: what one writer run did (``RunReport``), what verification found (``Verification``), one measured
-run of an approach (``RunResult``), a plan's whole ``Report`` and the progress events a run emits.
+"""Frozen results: ``RunReport``, ``Verification``, ``RunResult``, a plan's ``Report`` and the progress events of a run.
 
-Contract: plain immutable values, no I/O; safe to export (they never hold credentials).
+Immutable values, no I/O; safe to export (they never hold credentials).
 """
 
 from __future__ import annotations

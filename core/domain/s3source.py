@@ -1,14 +1,8 @@
-"""The s3-import approach's pure side: books as DynamoDB JSON lines in GZIP parts, where they go in S3, what an import
-costs, and where the import runs for each target.
+"""The s3-import approach's pure side: books as gzipped DynamoDB JSON parts, their S3 keys, the cost, where it runs.
 
-Contract: pure and streaming, no I/O and no heavy imports (the runner is ``core.run.importer``). ``parts(books,
-part_bytes)`` consumes the book stream lazily and yields one ``Part`` (a complete GZIP file of DynamoDB JSON lines,
-``{"Item": {"isbn": {"S": ...}, ...}}``, the format ``ImportTable`` reads with ``InputFormat=DYNAMODB_JSON``) each time
-``part_bytes`` of uncompressed lines were written: memory holds one compressed part, never the list of books.
-``part_bytes_for(source_bytes)`` is the part size every caller uses (the importer, the cost, the planner), and the
-measured figures of the seeded books' lines (size, gzip ratio, client CPU) live here once.
-``import_cost`` prices an import from the prices it is given (the dated constants live in ``core.domain.plan``, which
-calls it: one fact in one place). ``runs_on(kind)`` says which server runs ImportTable for a target,
+No I/O, no heavy imports (the runner is ``core.run.importer``). ``parts(books, part_bytes)`` is lazy: memory holds one
+compressed part, never the list of books. Every caller sizes parts with ``part_bytes_for``; the measured figures of
+the seeded books' lines live here once. ``runs_on(kind)`` says which server runs ImportTable for a target,
 ``needs_bucket`` whether the user must name the bucket.
 """
 

@@ -1,8 +1,6 @@
 """Failure classification that needs no client library: a failed TLS handshake told apart from other failures.
 
-Pure: it walks an exception's causes (``__cause__``, ``__context__`` and botocore's ``kwargs["error"]``) and reads
-only the standard library's ``ssl`` errors, so both the target check (``core.targets.target``) and the transports use
-it.
+Pure: walks an exception's causes and reads only the standard library's ``ssl`` errors.
 """
 
 from __future__ import annotations

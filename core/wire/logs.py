@@ -1,11 +1,8 @@
 """Logging that never shows a secret: a redacting filter for every handler, botocore's DEBUG output included.
 
-Contract: ``redact(text)`` removes the values of every credential the lab has loaded (``remember``, raw and
-URL-encoded), session tokens (headers, assignments, query strings), secret-key and password assignments, passwords
-in URLs, and every 64-hex run (SigV4 signatures in ``Signature:`` blocks, ``Authorization`` headers and
-``X-Amz-Signature`` query strings, and the hashes of ``StringToSign``/``CanonicalRequest``).
-``configure(level)`` logs to stderr through the filter; ``install()`` adds the filter to handlers someone else
-configured (e.g. Streamlit's).
+``redact(text)`` removes every credential the lab has loaded (``remember``), session tokens, passwords and every
+64-hex run (signatures and their hashes). ``configure(level)`` logs to stderr through the filter; ``install()`` adds
+it to handlers configured elsewhere (e.g. Streamlit's).
 """
 
 from __future__ import annotations

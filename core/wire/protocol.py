@@ -1,8 +1,7 @@
 """DynamoDB's JSON wire vocabulary for writes: request bodies, batching rules, responses and errors.
 
-Contract: pure functions over books and bytes. Batches hold at most 25 puts and 16 MB and never two items with the
-same key; an item over 400 KB is refused before any request; error bodies become a short code (the ``__type``
-suffix, or ``HTTPnnn`` when the body says nothing).
+Pure. Batches hold at most 25 puts and 16 MB, never two items with one key; an item over 400 KB is refused before any
+request; an error body becomes a short code (the ``__type`` suffix, or ``HTTPnnn``).
 """
 
 from __future__ import annotations

@@ -1,46 +1,9 @@
 """Adaptive client-side rate control: hold the writes just under what the table takes, probe up when it stops refusing.
 
-Contract: ``AdaptiveRate`` is a small pure object (the clock is injected; it never sleeps) shared by every worker of a
-run, thread-safe. It counts in units (items written: one write request unit each for the lab's books, which are
-under 1 KB), not in requests, because a batch of 25 and the retry of its 3 held-back items cost the table very
-differently. The retry loop asks ``acquire(units)`` before every send and gets a ``Grant``: when ``granted`` it waits
-``wait`` seconds (often 0) and sends, otherwise it waits ``wait`` seconds and asks again. Every answer to a granted
-send is fed back with ``record(grant, accepted, refused)``: the units the table wrote and the units it refused for
-capacity (a throttled PutItem: 0 and 1; a BatchWriteItem with 3 of 25 items in ``UnprocessedItems``: 22 and 3, a
-partial throttle); an answer that is neither (5xx, timeout) is recorded as 0 and 0.
-
-It starts from botocore's ``adaptive`` retry mode (a token bucket whose rate follows a CUBIC curve after each
-throttle), changed where that failed against the lab's capacity model with a 64-coroutine batch writer (botocore's
-curve, fed one throttle per answer of 64 in flight, fell to its floor of 0.5 requests/s and crawled back):
-
-- Slow start until the first refusal: no rate limit, but at most ``start`` units in flight, a limit that grows by
-  ``growth`` x the units accepted (x1.25 per round trip by default), so the first overload of a table (which
-  accepts one second of burst, then its capacity) is met by a few sends, not by all 64 at once. An unthrottled run
-  pays a few round trips.
-- A refusal sets ``w_max`` to the goodput (units the table accepted in the last ``window`` seconds, per second):
-  while a table refuses, what it accepts is its capacity, whatever the client sent (botocore uses the send rate,
-  retries included). The first refusal divides by the whole window, so a young run's burst is not taken for its
-  capacity. The allowed rate becomes ``beta`` x ``w_max`` (``w_max`` never above the allowed rate;
-  at least ``MIN_RATE``).
-- One cut per round trip: each grant carries the epoch it was given in, and a cut starts a new epoch. A refusal of
-  a send granted before the last cut says nothing about the new rate and is ignored (64 sends in flight would
-  otherwise cut 64 times for one overload), and so is one within ``cooldown`` seconds of the cut: the table's
-  emptied buckets still refuse the first sends at the new rate (cutting again there halved the rate of a fresh
-  on-demand table for nothing).
-- A bounded queue: a grant is given only when the debt it leaves is within ``horizon`` seconds at the current rate;
-  the others are told to come back when the debt is paid, so a cut takes effect within ``horizon`` seconds however
-  many workers wait (a plain token bucket hands every waiter a slot at the old rate: 1.6 s of sends for 64 batches
-  of 25 at 1,000 units/s), and an overload costs the sends of one horizon and one round trip.
-- After a cut the allowed rate follows ``w_max x (1 + scale x (t - K)^3)``, ``K = cbrt((1 - beta) / scale)``: the
-  curve is relative to ``w_max``, so it is back at ``w_max`` after ``K`` seconds whatever the table's size, stays
-  near it, then probes beyond (a table that grows, as on-demand tables do, is followed); never above twice the units
-  sent in the last window, and beyond ``w_max`` never above ``ramp`` (1.5) x the goodput: an on-demand table takes
-  up to double its previous peak, so a probe that grows by less than that is not refused for growing.
-
-Sends are spaced at the allowed rate with up to ``burst`` seconds' worth at once (at least one unit's worth).
-Defaults (beta 0.8, scale 0.1, window 1 s, horizon 0.02 s, burst 0.1 s, start 100 units, growth 0.25, cooldown
-0.2 s, ramp 1.5) were chosen with tests/unit/test_ratecontrol.py's simulation of the lab's writer against a token-bucket
-table, then with ``python -m bench.capacity`` against the capacity model (figures in docs/conditions.md).
+``AdaptiveRate`` is shared by every worker of a run and thread-safe; its clock is injected and it never sleeps. It
+counts units (items written), not requests. Before each send call ``acquire(units)``: wait the ``Grant``'s ``wait``,
+then send if ``granted``, else ask again. Feed every answer back with ``record(grant, accepted, refused)``: units
+written and units refused for capacity (a 5xx or timeout is 0 and 0).
 """
 
 from __future__ import annotations
@@ -65,6 +28,14 @@ class Grant:
 
 
 class AdaptiveRate:
+    """botocore's ``adaptive`` mode measured in units: slow start until the first refusal, then a cut to ``beta`` x the
+    goodput, regrowth along a CUBIC curve relative to ``w_max``, and grants queued at most ``horizon`` seconds ahead.
+
+    Raises ``ValueError`` for a parameter out of range. Sends are spaced at the allowed rate, ``burst`` seconds' worth
+    at once; ``MIN_RATE`` is the floor.
+    """
+
+    # Defaults chosen with tests/unit/test_ratecontrol.py's simulated table, then ``python -m bench.capacity``.
     def __init__(self, clock: Callable[[], float] = time.monotonic, beta: float = 0.8, scale: float = 0.1,
                  window: float = 1.0, horizon: float = 0.02, burst: float = 0.1, start: int = 100,
                  growth: float = 0.25, poll: float = 0.005, cooldown: float = 0.2, ramp: float = 1.5) -> None:
@@ -122,6 +93,7 @@ class AdaptiveRate:
             if debt <= 0:
                 self.tokens -= units
                 return Grant(0.0, self.epoch)
+            # a plain token bucket would hand every waiter a slot at the old rate: a cut acts within ``horizon``
             if self.tokens >= 0 or debt <= rate * self.horizon:  # a grant with a reserved slot
                 self.tokens -= units
                 return Grant(debt / rate, self.epoch)
@@ -150,6 +122,7 @@ class AdaptiveRate:
                 self._refill(now)
                 if not self.enabled:  # the first refusal: a young run's burst is not its capacity
                     goodput = self._accepted / self.window
+                # while a table refuses, what it accepts is its capacity, whatever was sent (botocore: the send rate)
                 current = self.rate if self.enabled else sent
                 self.w_max = min(goodput, current) if goodput > 0 else current
                 self.rate = max(self.beta * self.w_max, MIN_RATE)
@@ -159,5 +132,6 @@ class AdaptiveRate:
                 self.last_cut = now
             elif self.enabled:
                 grown = self.w_max * (1 + self.scale * (now - self.last_cut - self.k) ** 3)
+                # an on-demand table takes up to double its peak: probing by ``ramp`` (< 2) is never refused for growing
                 ceiling = min(2 * sent, max(self.w_max, self.ramp * goodput))
                 self.rate = max(min(grown, ceiling), MIN_RATE)

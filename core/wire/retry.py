@@ -1,10 +1,7 @@
-"""The retry policy: small objects, a table of error codes, full-jitter exponential backoff, a circuit breaker.
+"""The retry policy: the error-code table, full-jitter exponential backoff, and a circuit breaker.
 
-Contract: pure decisions. Randomness and the clock are injected (sleeping is the drivers' job), so tests run without
-real sleeps. ``RetryPolicy``'s defaults mirror botocore's ``standard`` mode (delay = random() * min(base * 2**retry,
-cap), base 1 s, cap 20 s) and the lab's attempt budget; every approach retries through it. ``CircuitBreaker`` is
-shared by one run: it sees every HTTP attempt and opens when the target refuses everything, so a hopeless run ends
-in seconds with every item reported failed or unknown, never after hours of backoff.
+Pure: randomness and the clock are injected, the drivers sleep. ``RetryPolicy`` defaults to botocore's ``standard``
+backoff (base 1 s, cap 20 s). One ``CircuitBreaker`` per run sees every attempt, so a hopeless run ends in seconds.
 """
 
 from __future__ import annotations
@@ -172,28 +169,11 @@ def hung_after(request_timeout: float) -> float:
 class CircuitBreaker:
     """Opens when the target refuses everything, so one run gives up in seconds, not hours.
 
-    Fed every HTTP attempt of one run (``attempt(ok)``, thread-safe). It opens when either
-
-    - the run has not had one successful attempt and ``first_failures`` attempts have failed (a table that throttles
-      everything, a dead endpoint, wrong credentials) — the first wave, ``first_wave``: at least 8, or as many
-      requests as the run has started (``send``) up to its parallelism and 64. With the probing delays of
-      ``RetryPolicy`` a sequential run sees its 8 failures within about 20 s, one with 2 requests (30 items in
-      2 batches) within about 7 s, a concurrent one at once; or
-    - ``window`` attempts in a row have failed after earlier successes (the target went away mid-run); or
-    - ``refusals`` connections in a row were refused: nothing listens at the endpoint (any more: the lab checked
-      it answered before the run); a server that answers, even with a throttle, is alive, and waiting out
-      ``window`` backoffs for a dead one would keep a sequential run sleeping for minutes; or
-    - the target has not answered at all (every attempt timed out, was cut or refused) for ``silence`` seconds
-      (``hung_after`` the run's request timeout), over at least 3 attempts in a row: a hung server, which a
-      sequential run would otherwise wait out one request timeout and one backoff at a time until ``window``
-      (minutes).
-
-    At a 30 % fault rate the chance of a false opening is 0.3**8 = 7e-5 per run for the first rule and 0.3**window
-    per attempt for the second (window >= 24: below 3e-13). Compared with botocore's retry quota (a bucket of 500
-    tokens, 5 per retry, 10 per timeout, refunded on success, per client): that quota stops retries once most
-    attempts fail but still lets a sequential client sleep through up to 100 retries (minutes); this breaker is
-    shared by every client of the run, counts first attempts too, and stops the run outright. Once open it stays
-    open: the run ends, with the reason kept in ``reason``.
+    One per run, shared by every client, thread-safe: feed it every HTTP attempt (``attempt(ok)``). It opens when
+    no attempt has succeeded and ``first_wave`` attempts failed (at least 8); when ``window`` attempts in a row failed
+    after successes; when ``refusals`` connections in a row were refused; or when nothing answered for ``silence``
+    seconds over at least 3 attempts (a hung server). Once open it stays open, with the reason in ``reason``. A false
+    opening at a 30 % fault rate has odds 0.3**8 per run (first rule) and 0.3**window per attempt (second).
     """
 
     def __init__(self, parallel: int = 1, first_failures: int = FIRST_FAILURES, window: int = 24, refusals: int = 5,

@@ -1,12 +1,8 @@
 """AWS Signature Version 4, written by hand (the point of the 2022 study).
 
-Contract: pure functions, no I/O, no clock (``now`` is passed in). Each step of the spec is a public function
-named after it; only ``sign`` assembles the headers of a request (and ``Signer``, for many requests to one URL
-with one header set, what does not depend on the body prepared once per second). Rules for every non-S3 service
-(DynamoDB included): the URL is taken as it is sent, its path is normalised (dot segments, empty segments) and
-URI-encoded once more (``/a%20b`` signs as ``/a%2520b``, as botocore and AWS do); query names and values are
-decoded, then RFC 3986-encoded and sorted. A ``now`` in another time zone is converted to UTC; a naive one is a
-``SigningError``.
+Pure, no clock (``now`` is passed in; a naive ``now`` is a ``SigningError``). Each step of the spec is a public
+function; ``sign`` assembles a request's headers, ``Signer`` does the same for many requests to one URL. Non-S3 rules:
+the path is normalised and encoded once more (``/a%20b`` signs as ``/a%2520b``), as botocore does.
 """
 
 from __future__ import annotations
