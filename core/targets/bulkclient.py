@@ -1,12 +1,9 @@
 """Calls to DynamoDB's bulk put operations, signed by the lab's own SigV4 signer over the JSON protocol.
 
-Contract: ``BulkClient(target)`` sends ``StartBulkPutItems``, ``DescribeBulkOperation``, ``ListBulkOperations`` and
-``CancelBulkOperation`` (bodies and answers: ``core.domain.bulkwire``) to the target's endpoint (botocore resolves
-AWS's), with the target's credentials and CA bundle, one connection per call (these are a few calls a minute, not a hot
-path). Throttling, 5xx answers and dropped connections are retried ``attempts`` times with backoff (``sleep``
-injected); any other refusal raises ``BulkCallError`` with DynamoDB's code and message in one line (an engine that
-does not know the operation answers ``UnknownOperationException``: ``unknown_operation`` tells it apart). Retrying
-StartBulkPutItems is safe only with a ClientToken: the runner always sends one.
+``BulkClient(target)`` uses the target's endpoint, credentials and CA bundle, one connection per call. Throttling, 5xx
+and dropped connections are retried ``attempts`` times (``sleep`` injected); any other refusal raises
+``BulkCallError`` with DynamoDB's code and message (``unknown_operation`` tells an engine without the operation apart).
+Retrying StartBulkPutItems is safe only with a ClientToken.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Leases on the lab's tables, so two runs on one endpoint never reset or verify each other's tables.
 
-Contract: ``hold(client, tables)`` is a context manager. On entry it takes a lease on every table for this run, in
-a small lease table (``LabLeases``, keyed by the table's name) with conditional writes that every DynamoDB engine
-honours: a lease is taken when the table has none, its holder's lease expired, or it is already this run's. If
-another live run holds one, nothing is written and ``TargetError`` names it and says what to do. While the block
-runs a daemon thread renews the leases; on exit they are released. A run that dies leaves leases that expire after
-``TTL`` seconds, so nothing is locked for good.
+``hold(client, tables)`` is a context manager: on entry it leases every table (conditional writes to ``LabLeases``)
+or, when another live run holds one, writes nothing and raises ``TargetError`` naming it. A daemon thread renews the
+leases until exit releases them; a dead run's leases expire after ``TTL`` seconds.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Watching a run from the side: a server's CPU, and the signals that stop a run early.
 
-Contract: each helper runs one daemon thread for the duration of a ``with`` block and joins it on exit; none touches
-the writers. ``every`` is the loop they share; ``cpu_sampler`` collects a process's CPU (% of one core); ``watch``
-sets a stop event when the user cancels or the server process dies.
+Each helper runs one daemon thread for the span of a ``with`` block and joins it on exit; none touches the writers.
+``cpu_sampler`` reports % of one core; ``watch`` sets a stop event when the user cancels or the server process dies.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Lab tables: one on-demand table per approach, keyed by ``isbn`` (S, HASH).
 
-Contract: every function takes a boto3 DynamoDB client and blocks until DynamoDB reports the table ACTIVE (or
-gone), or until ``cancel`` is set: the wait then stops within one poll (at most ``POLL_CAP`` seconds plus one
-DescribeTable call) and raises ``Cancelled``. A table that exists with another key schema is never touched:
+Every function blocks until the table is ACTIVE (or gone), or until ``cancel`` is set: it then raises ``Cancelled``
+within one poll (``POLL_CAP`` seconds plus one DescribeTable). A table with another key schema is never touched:
 ``TargetError`` says how to fix it.
 """
 

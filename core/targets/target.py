@@ -1,13 +1,9 @@
 """Where the lab writes: the embedded emulator, LocalStack, real AWS, or any DynamoDB-compatible URL.
 
-Contract: a ``Target`` is a frozen description (kind, endpoint URL, region, optional profile or typed keys); it
-gives a boto3 client factory, the endpoint botocore resolves for it, and a credentials provider returning frozen
-``Credentials`` (refreshed by botocore when temporary). Building a target validates its input (``ConfigError``);
-nothing here sends a request. Which certificate authorities an HTTPS endpoint is verified against is decided here
-once (``trusted_ca``, ``ssl_context``) and every client of every approach uses it: the target's own ``ca_bundle``
-(the dress rehearsal's throwaway CA), else what the user set for the AWS SDKs (``AWS_CA_BUNDLE``, the profile's
-``ca_bundle``), else botocore's default bundle. Certificates are always verified. A plain-HTTP endpoint has none,
-so the configured bundle is not read for it (a stale ``AWS_CA_BUNDLE`` does not stop a run against a local engine).
+A ``Target`` is frozen and validated on construction (``ConfigError``); it gives boto3 clients, the resolved endpoint
+and a credentials provider, and sends nothing itself. ``trusted_ca``/``ssl_context`` decide once, for every client,
+which CAs verify HTTPS: the target's ``ca_bundle``, else ``AWS_CA_BUNDLE`` or the profile's, else botocore's.
+Certificates are always verified; a plain-HTTP endpoint never reads a bundle.
 """
 
 from __future__ import annotations

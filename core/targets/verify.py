@@ -1,11 +1,8 @@
 """Verification: read a table back and compare it with the books a run was given.
 
-Contract: streaming (memory stays flat for any count): the books are read back by key with ``BatchGetItem``,
-100 at a time, unprocessed keys retried; a ``Scan`` count finds items nobody wrote. Given the run's report, items
-it called failed or unknown that are present anyway count as ``recovered``; missing ones it acknowledged count
-as ``lost``. The books must have distinct keys (seeded books do). A ``cancel`` stops the read-back between two
-requests (within one ``BatchGetItem`` and at most one backoff): the books not read back are counted ``unchecked``
-(whether they are on the table is unknown) and the ``Scan`` is skipped.
+Streaming (memory stays flat); the books must have distinct keys. Given the run's report, items it called failed or
+unknown that are present count as ``recovered``, acknowledged ones missing as ``lost``. A ``cancel`` stops between
+two requests: the rest are counted ``unchecked`` and the ``Scan`` for unexpected items is skipped.
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
-"""One entry point to run any approach of the registry (``core.domain.approaches``) with its driver and transport.
+"""One entry point to run any writing approach of the registry with its driver and transport.
 
-Contract: ``write(approach, books, target, options)`` consumes the book stream lazily, writes it to the
-approach's table (which must exist) and returns a frozen ``RunReport``; DynamoDB and network errors end up in
-the report (items failed or unknown), never as exceptions. ``write_async`` is the same for the event-loop
-approaches, cancellable without leaving a task behind. Every approach retries through the lab's one retry loop
-(``engine.exchange``) and policy: botocore's own retries are off (one attempt per call), so the boto3 and
-aiobotocore approaches back off, give up and stop exactly like the hand-written ones. The registry's one
-approach that does not write (s3-import, ``WRITERS`` leaves it out) is refused here with a ``ConfigError``: it
-runs through ``core.run.importer``. The as-shipped approaches (``Approach.shipped``) are the exception to the one loop
-on purpose: ``core.writers.shipped`` hands the books to each library, which retries its own way.
+``write(approach, books, target, options)`` consumes the books lazily into the approach's table (which must exist) and
+returns a frozen ``RunReport``: DynamoDB and network errors become failed or unknown items, never exceptions.
+``write_async`` is the same for event-loop approaches, cancellable without leaving a task behind. All retry through
+``exchange`` (the libraries' own retries are off), except the as-shipped approaches (``core.writers.shipped``).
+s3-import and bulk-put are refused with ``ConfigError``.
 """
 
 from __future__ import annotations

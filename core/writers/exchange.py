@@ -1,13 +1,9 @@
 """The writers' logic, written once: units of work, the pure retry step, the retry loop, the tally, thin drivers.
 
-Contract: ``settle`` is pure (a work unit and one answer in, a ``Step`` out). ``exchange`` is the whole retry loop of
-one work unit as a generator (httpx-style): it yields ``Send(work)`` and receives the ``Outcome``, yields
-``Sleep(seconds)`` and receives nothing, and records every settlement in the ``Tally`` (in adaptive mode it also
-waits for the rate control's grant before each send and feeds it every answer); it does no I/O. The drivers
-(``drive`` blocking, ``adrive`` awaiting) only carry out what it yields, with the ``sleep`` they are given (by
-default an interruptible wait on the run's stop signal). The run drivers pull work lazily from the book stream
-(memory stays flat) with 1, N threads or N coroutines. Every item pulled from the stream ends ok, failed or unknown;
-none is dropped, so the settled items are always the stream's first ``report.items`` books.
+``settle`` is pure. ``exchange`` is one work unit's retry loop as a generator doing no I/O: it yields ``Send(work)``
+(send back the ``Outcome``) and ``Sleep(seconds)``, and records every settlement in the ``Tally``. The drivers
+(``drive``, ``adrive``) carry out what it yields. Every item pulled from the stream ends ok, failed or unknown, so the
+settled items are always the stream's first ``report.items`` books.
 """
 
 from __future__ import annotations

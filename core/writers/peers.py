@@ -1,14 +1,9 @@
 """Peer clients as transports: the official async AWS SDK (``aws-sdk-dynamodb``) and aiodynamo.
 
-Contract: each ``*_transport(target, table, tally, concurrency=, timeout=)`` is an async context manager that
-opens the client (and the aiohttp session under it, sized to ``concurrency``, each request timed out after
-``timeout`` seconds), yields an async ``send(work) -> Outcome`` like every other transport, and closes client and
-session on the way out, cancelled or not. ``send`` never raises for a DynamoDB or network error: it answers a
-short code (``core.wire.retry``'s vocabulary) and records its one HTTP attempt in the tally. Both clients' own retries
-are switched off (one attempt per call), so the lab's ``RetryPolicy`` retries them exactly as it retries the
-hand-signed aiohttp writer. Credentials are the target's current keys, handed over through a resolver object of
-ours (never through ``os.environ``), and checked once before the first request (``TargetError``).
-``available(client)`` says, without importing the client, whether it can run here (the registry's reason).
+Each ``*_transport(target, table, tally, concurrency=, timeout=)`` is an async context manager yielding
+``send(work) -> Outcome``; it closes the client and session on exit, cancelled or not. ``send`` never raises for a
+DynamoDB or network error, and the clients' own retries are off. Credentials never pass through ``os.environ``; bad
+ones raise ``TargetError`` before the first request. ``available(client)`` says whether it can run here.
 """
 
 from __future__ import annotations

@@ -1,17 +1,9 @@
-"""The as-shipped approaches: boto3's ``batch_writer`` (alone, and one per thread), PynamoDB's ``Model.batch_write``
-and awswrangler's ``wr.dynamodb.put_items``, each called exactly as its documentation shows.
+"""The as-shipped approaches: boto3's ``batch_writer``, PynamoDB's ``batch_write`` and awswrangler's ``put_items``.
 
-Contract: ``write_shipped(approach, books, target, options, progress, table)`` hands the books to the library and
-lets it do everything its own way: its batching, its resending of ``UnprocessedItems`` (all three at once, without
-backoff), botocore's retries as the library configures them (at their defaults; ``retry_settings`` says which, and
-the report's notes repeat it), its timeouts. Nothing of the lab's retry loop, rate control or circuit breaker
-applies. What the run reports is observed, never assumed: every HTTP attempt and every ``BatchWriteItem`` answer is
-seen through botocore's events (``Ledger``), so a book is ok only once DynamoDB acknowledged it. When the library
-gives up and raises, the run ends there (as the user's code would): the books it had acknowledged are ok, those of a
-request that got no clear answer are unknown, all the others failed (refused, still unprocessed, or never sent),
-and the first failure line names the exception that ended it. Progress is approximate: per answered request. The
-run's stop signal is looked at between books handed over (the library then flushes what it holds); awswrangler takes
-the whole list in one call and cannot be stopped. Credentials, region, endpoint and CA bundle are the target's.
+``write_shipped(...)`` lets each library batch, resend and retry its own way (``retry_settings`` says how); none of
+the lab's retry loop, rate control or circuit breaker applies. Outcomes are observed through botocore's events: a
+book is ok only once DynamoDB acknowledged it. When the library raises, the run ends: unanswered requests' books are
+unknown, the rest not acknowledged failed. Progress is per answered request; awswrangler cannot be stopped.
 """
 
 from __future__ import annotations

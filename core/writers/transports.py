@@ -1,12 +1,9 @@
 """Transports: how a work unit reaches DynamoDB and comes back as an ``Outcome``.
 
-Contract: a transport sends one request for one ``Work`` (PutItem or BatchWriteItem) and never raises for a
-DynamoDB or network error, nor for the run being stopped: it answers an ``Outcome`` with a short code. Each HTTP
-attempt is recorded in the tally (boto3 and aiobotocore through botocore's events). A connection that could not be
-made is ``ConnectionRefused`` (nothing was sent), any other transport failure ``ConnectionError`` or ``Timeout``
-(the request may have been written), except a TLS handshake that failed: ``CertificateError`` when the endpoint's
-certificate was not trusted (its message says why, e.g. "unable to get local issuer certificate"), ``TLSError``
-otherwise; nothing was sent either way, and neither is retried.
+A transport sends one request per ``Work`` and never raises for a DynamoDB or network error or a stopped run: it
+answers a short code and records each HTTP attempt in the tally. ``ConnectionRefused``, ``CertificateError`` and
+``TLSError`` mean nothing was sent (the TLS ones are not retried); ``ConnectionError`` and ``Timeout`` mean the request
+may have been written.
 """
 
 from __future__ import annotations
