@@ -1,14 +1,8 @@
 """How long a plan will take, before anything runs: a roofline model of each approach, calibrated from the history.
 
-Contract: pure (a ``Plan``, the stored reports of earlier runs and this machine's description in; an ``Estimate``
-out). One run of an approach writes ``n`` requests (items, or batches of 25) in
-``n x max(floor, (latency + round trip) / parallelism)`` seconds: the floor is what the client and the server
-sustain per request (measured), the second term is Little's law. Faults add the retry policy's real backoff
-(``core.wire.retry``: full jitter, ``base x 2**k`` capped), the expected attempts per request and, for concurrent
-approaches, the longest retry chain (the tail). Calibration: earlier fault-free runs on the same machine and target
-replace the floor (runs the model calls floor-bound) and scale the latency term (runs it calls latency-bound), per
-approach; approaches never run here borrow the machine's median factor. The range comes from the spread of what
-was measured and the randomness of backoff; ``basis`` says in one line what the estimate rests on.
+Pure: a ``Plan``, the stored reports and this machine's description in, an ``Estimate`` out. A run of ``n`` requests
+takes ``n x max(floor, (latency + round trip) / parallelism)`` seconds plus the retry policy's backoff under faults;
+earlier fault-free runs on the same machine and target calibrate it. ``basis`` says what the estimate rests on.
 """
 
 from __future__ import annotations

@@ -1,36 +1,13 @@
-"""The bulk-load planner: how to load N items of B bytes, with which approach and how many workers, how long it
-takes and what it costs, each figure with what it rests on and its range.
+"""The bulk-load planner: how to load N items of B bytes, with which approach and workers, in what time and cost.
 
-Contract: pure (a ``LoadSpec``, the stored reports of earlier runs and this machine's description in; a frozen
-``LoadPlan`` out; no clock, no I/O). One row per writer approach and, for a new table, one for ``s3-import``:
+Pure, no clock: a ``LoadSpec``, the stored reports and this machine's description in, a frozen ``LoadPlan`` out, one
+row per writer approach (plus ``s3-import`` for a new table), each figure with its range and what it rests on. Rows
+are ranked: those meeting the deadline (else within twice the fastest) cheapest first, then the rest fastest first;
+the first is the recommendation. Closed form per ramp phase, so a billion items plan as fast as ten thousand.
 
-- Writers. One worker writes at the rate ``core.forecast.estimate`` models for the approach (this machine's client floor
-per
-  request and Little's law on the target's latency, calibrated from earlier fault-free runs without a capacity model
-  on this machine and target; the built-in priors otherwise). ``W`` workers (Dask processes, one core each) write
-  ``W`` times as fast, after a scale-out start-up (``SCALE_OUT_S`` + ``SCALE_OUT_PER_WORKER_S`` a worker), until the
-  table stops them: 1 WRU per started KB of each item; each partition's one second of burst first; provisioned: WCU
-  per second plus 300 s of burst, never past its partitions (1,000 WRU/s each); on-demand: 4,000 WRU/s (or
-  ``warm``) at first, then double the previous peak, at most every 30 minutes on AWS (published) or at once (the
-  lab's proxy, and the optimistic end of the range), capped by ``max`` and the 40,000 WRU/s quota; capacity
-  ``off`` is no table limit at all: workers add up to ``client_limit`` (the lab's most, ``MAX_WORKERS``; this
-  machine's cores for a target on this machine, which shares them). While the table throttles,
-  what is offered beyond its capacity is partly lost (``written``: continuous, down to ``GOODPUT`` of the capacity
-  for the retry mode, standard or adaptive; measured). A writer may hold its offer to one of the table's rates
-  (fewer threads or coroutines per worker), so more workers or a faster writer never make it slower than offering
-  exactly the capacity. Keys are assumed spread evenly. The best worker count is the smallest within 2 % of the
-  fastest (up to ``client_limit``, or the count that reaches the table's top rate); the deadline's is the smallest
-  that finishes by it. Costs: on-demand (and capacity ``off``) WRU x price; provisioned: WCU-hours for the load's
-  duration; throttled attempts cost nothing.
-- ``s3-import`` (new tables only): what the lab's approach does (core/domain/s3source.py): the items as DynamoDB JSON
-  lines, gzipped, in parts of 64 MiB uncompressed (larger when 50,000 parts, an import's limit, would not hold
-  them), prepared on ``W`` cores while uploading, then DynamoDB's import. AWS does not publish import throughput:
-  the range comes from public user reports (``IMPORT_SOURCES``). Cost: ``core.domain.pricing.import_cost_of`` (GB of
-  uncompressed source x price + one PUT and one GET per part) + the parts' storage while they wait.
-
-Rows are ranked: those that finish by the deadline (without one: within twice the fastest time) cheapest first,
-then the rest fastest first; the first is the recommendation. Every computation is closed form per ramp phase (at
-most a few dozen steps), so a billion items plan as fast as ten thousand.
+Assumed: keys spread evenly; on-demand doubles its peak at most every 30 minutes on AWS (at once on the lab's proxy:
+the range's optimistic end); an offer beyond capacity is partly lost (``GOODPUT``, measured); import throughput comes
+from public user reports (``IMPORT_SOURCES``), AWS publishes none.
 """
 
 from __future__ import annotations

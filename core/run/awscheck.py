@@ -1,16 +1,11 @@
 """``python -m core aws-check``: a tiny bulk put on the user's own account, timed, verified and cleaned up.
 
-Contract: ``CheckOptions`` is the validated question (``ConfigError`` naming the flag); ``confirmation`` says exactly
-what the check creates and what it costs, and sends nothing. ``run_check(options)`` then, with the usual AWS
-credential chain (or a custom ``endpoint_url``: the lab's emulation, LocalStack), checks that the endpoint knows the
-bulk operations and that the bucket is usable, creates a fresh on-demand table of the lab's (it refuses a name that
-exists: never a user's table), bulk puts ``items`` seeded books into it through ``core.run.bulkput`` (the books to S3,
-``StartBulkPutItems``, ``DescribeBulkOperation`` polled every second), reads the table back, and always deletes the
-table and every object it and the operation put in S3, saying what it could not delete. The figures
-(``core.domain.bulkmodel.measure``: start-up, throughput, end, each a range between two polls) come back in
-``CheckResult`` for the caller to store in the history; a check against a custom endpoint is marked emulated. A cancel
-(the ``cancel`` event: Ctrl-C) cancels the bulk operation, waits for its end and cleans up; failures are one line in
-``CheckResult.error`` (or a ``LabError`` raised before anything was created).
+``CheckOptions`` validates the flags (``ConfigError`` naming the flag); ``confirmation`` says what the check creates
+and costs and sends nothing. ``run_check(options)`` creates a fresh table of the lab's (never an existing name), bulk
+puts ``items`` seeded books through ``core.run.bulkput``, reads them back, and always deletes the table and the S3
+objects, saying what it could not delete. Its figures come back in ``CheckResult`` for the caller to store; a custom
+endpoint's are marked emulated. A ``cancel`` cancels the operation and cleans up. Failures are one line in
+``CheckResult.error``, or a ``LabError`` raised before anything was created.
 """
 
 from __future__ import annotations

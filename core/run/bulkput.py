@@ -1,30 +1,14 @@
-"""The bulk-put approach run end to end: books to S3 as gzipped DynamoDB JSON, ``StartBulkPutItems`` into the existing
-table, ``DescribeBulkOperation`` polled until the operation ends, its ERROR report read back, into a ``RunReport``.
+"""The bulk-put approach run end to end: books to S3, ``StartBulkPutItems`` into the existing table, polled to its end.
 
-Contract: ``run_bulk_put(books, target, s3_target, options, progress)`` streams the books into similarly sized GZIP
-parts (``core.domain.s3source.parts``; the seeded books' keys come from a seeded permutation, so no part is sorted by
-key), PUTs them to ``s3://bucket/prefix/<run id>/`` with ``s3_target``'s S3 client, starts ``StartBulkPutItems`` on
-``table`` (which must exist: the runner resets it) with ``options.tier``, ``options.max_wru`` and the run id as the
-ClientToken (so a retried start is the same operation), and polls ``DescribeBulkOperation`` through
-``core.targets.bulkclient`` (the lab's own SigV4 signer: no Python client has the operation in the lab's venv), feeding
-``BulkProgress`` to ``progress``. A cancel (the ``cancel`` event: Ctrl-C, the page's Stop, a dying server) during the
-operation calls ``CancelBulkOperation`` and waits for a terminal status, then reports (the items written stay and
-are verified); a cancel before the start raises ``BulkCancelled``. The ERROR report (under
-``<prefix><run id>-report/``) is read back and each item it names is counted failed with its reason.
+``run_bulk_put(books, target, s3_target, options, progress)`` needs the table to exist (the runner resets it) and uses
+the run id as the ClientToken, so a retried start is the same operation. A ``cancel`` during the operation calls
+``CancelBulkOperation`` and waits for its end (the items written stay and are verified); one before the start raises
+``BulkCancelled``. Items the ERROR report names are counted failed with their reason.
 
-What the ``RunReport`` fields mean for a bulk put:
-  items            books streamed into the parts
-  seconds          wall time from the first part to the operation's end (upload + operation)
-  requests         S3 PUTs plus the bulk operation calls; latencies_ms: one sample per part upload
-  items_ok         the items the operation wrote (ProcessedItemCount - FailedItemCount) once it COMPLETED or
-                   COMPLETED_WITH_ERRORS; 0 when it was CANCELLED or FAILED (which items it wrote is not said)
-  items_failed     FailedItemCount: the lines the operation could not parse or validate (failed_isbns: their keys,
-                   from the ERROR report); items_unknown: the rest (a cancelled or failed operation's items)
-  timeline         (seconds, items the operation processed): 0 through the upload, then each poll
-  errors/failures  the ERROR report's codes and first reasons; the FailureCode of a FAILED operation
-  halted           one line when the operation did not complete (CANCELLED, FAILED, the lab stopped waiting)
-  notes            the emulation note on local engines, the cost line (assumed price), where the parts are on AWS
-``BulkRun.operation`` is the operation's last description: the verification must agree with its counts.
+In the ``RunReport``: ``seconds`` spans the upload and the operation; ``requests`` are S3 PUTs plus the bulk calls
+(``latencies_ms``: one per part); ``items_ok`` is processed minus failed once the operation completed, 0 when it was
+CANCELLED or FAILED (those items are ``items_unknown``); ``timeline`` is 0 through the upload, then each poll.
+``BulkRun.operation`` is the last description, which the verification must agree with.
 """
 
 from __future__ import annotations

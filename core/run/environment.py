@@ -1,7 +1,6 @@
 """What a report records about where it ran: Python, platform, cores and the versions of the packages measured.
 
-Contract: reads installed package metadata and node_modules; never raises for a missing package (its version is
-None); holds nothing secret.
+Never raises for a missing package (its version is None); holds nothing secret.
 """
 
 from __future__ import annotations

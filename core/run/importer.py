@@ -1,36 +1,15 @@
-"""The s3-import approach run end to end: books to S3 as gzipped DynamoDB JSON, ``ImportTable``, ``DescribeImport``
-polled until the import ends, into the same ``RunReport`` as a writer's.
+"""The s3-import approach run end to end: books to S3, ``ImportTable``, ``DescribeImport`` polled to the import's end.
 
-Contract: ``run_import(books, target, options, progress)`` streams the books into GZIP parts
-(``core.domain.s3source.parts``: one compressed part in memory at a time), PUTs each to ``s3://bucket/prefix/<run
-id>/``, starts ``ImportTable`` (DYNAMODB_JSON, GZIP, a new on-demand table keyed by ``isbn`` like every lab table) and
-polls ``DescribeImport``, feeding ``ImportProgress`` (processed items and bytes) to ``progress``, until COMPLETED,
-FAILED or CANCELLED. It is not a writer: there is no retry loop per item (botocore's standard retries cover each S3 PUT
-and each call). Once ImportTable has answered, the import runs on whatever the lab does: a temporary DescribeImport
-failure (throttling, a 5xx, a connection error, after botocore's attempts) is retried with backoff until the import's
-deadline, and every failure line from then on names the import's ARN. Parts are ``part_bytes_for`` the books' expected
-size when ``options.items`` is known (so a huge load stays under ``MAX_OBJECTS``), else ``options.part_bytes`` or
-``PART_BYTES``.
+``run_import(books, target, options, progress)`` holds one compressed part in memory at a time; it is not a writer
+(botocore's standard retries cover each call). Once ImportTable has answered, a temporary DescribeImport failure is
+retried until the import's deadline, and every failure line names the import's ARN. Failures are one-line
+``TargetError`` (bucket missing or unreadable, table exists, no ImportTable); a cancel raises ``ImportCancelled``,
+and DynamoDB cannot cancel an import, so one already started goes on. On local engines (``options.local``) the lab
+creates the bucket and removes the parts; on AWS it leaves them and says where.
 
-What the ``RunReport`` fields mean for an import:
-  items            books streamed into the parts (all of them went to S3)
-  seconds          wall time from the first part to the import's end (upload + import)
-  requests         S3 PUTs (one per part); retries: botocore's retries of those PUTs
-  latencies_ms     one sample per part upload (PUT of about ``part_bytes`` uncompressed, gzipped)
-  throttled        0: an import consumes no write capacity
-  items_ok         the import's ImportedItemCount; items_failed: the rest of ``items`` once the import ended;
-                   items_unknown: 0 (an import that has not ended is never reported, see below)
-  timeline         (seconds, items): the books uploaded to S3 so far, one point per part, then one point when the
-                   import ends (at ``items``: the time the import took shows as the flat end of the curve). The
-                   import's ProcessedItemCount is not on it (it restarts at 0 and a run's points never decrease): it is
-                   in the progress line (``ImportProgress.line``), whose ``uploaded`` is the run's monotonic count
-  errors/failures  the import's FailureCode and FailureMessage when it FAILED; ``halted`` says it in one line
-  notes            where the parts are, and that moto's duration is not representative (``options.note``)
-Failures are one line each (``TargetError``): a bucket missing or not readable (NoSuchBucket, AccessDenied), a table
-that already exists (``prepare_table``: the lab deletes its own on local engines, says how on AWS), a server without
-ImportTable; a cancel raises ``ImportCancelled`` (nothing half-reported). DynamoDB has no API to cancel an import:
-a cancel during the import stops the polling and says the import goes on. On local engines (``options.local``)
-the lab creates the bucket and removes the parts at the end; on AWS it leaves them and says where they are.
+In the ``RunReport``: ``seconds`` spans the upload and the import; ``requests`` are the part PUTs; ``throttled`` is
+0; ``items_ok`` is ImportedItemCount and ``items_failed`` the rest once it ended (never unknown); ``timeline`` counts
+books uploaded, then one point at the import's end (the import's own count is in ``ImportProgress.line``).
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
 """The experiment: a ``Plan`` run approach by approach on freshly reset tables, verified, into a ``Report``.
 
-Contract: ``run`` gives every approach the same seeded books on a reset table, verifies each run, samples the
-embedded server's CPU so a saturated server is flagged ``server_bound``, reports progress as events (from worker
-threads: the caller decides how to show them) and returns a frozen ``Report``; it never raises for a target that
-dies or refuses mid-plan. Whatever phase fails (reset, warm-up, write, verify), the plan stops promptly and the
-report keeps what was done, with one line in ``Report.error``. Only a target that cannot be used at all (nothing
-written yet) raises ``LabError``. The s3-import approach is not a writer: its run (``_import_one``) deletes its table
-instead of resetting it (an import creates the table), has no warm-up, and runs ``core.run.importer`` against the target
-itself (AWS, custom) or, for engines without ImportTable (``core.domain.s3source.DELEGATED``), against a moto server the
-plan starts on 127.0.0.1 and stops at its end; the run's notes say so, and say when the plan's conditions, capacity
-model or dress rehearsal did not apply to the import (the lab's proxy stands in front of DynamoDB only).
+``run`` gives every approach the same seeded books, verifies each run, flags a saturated embedded server
+``server_bound`` and reports progress as events from worker threads. It never raises for a target that dies or
+refuses mid-plan: the plan stops promptly, keeps what was done, and says why in ``Report.error``; only a target
+unusable before anything was written raises ``LabError``. s3-import deletes its table instead of resetting it and,
+on engines without ImportTable, runs against a moto server the plan starts; the run's notes say so.
 """
 
 from __future__ import annotations

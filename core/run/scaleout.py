@@ -1,35 +1,14 @@
 """Scale-out on Dask: one approach's books cut into seeded shards, one Dask task per shard, reports merged.
 
-Contract: ``run_sharded`` runs on a ``distributed.LocalCluster`` of worker processes (one thread each) or on an
-existing cluster (``scheduler="tcp://host:8786"``, or a ``Client`` the caller keeps) and returns a
-``ShardedRun``: the merged ``RunReport`` plus every shard's. Each task gets a ``Shard`` (approach, index, start,
-count, seed), a ``TargetSpec`` (kind, region, endpoint, profile: never keys) and the ``WriterOptions``; it
-regenerates its books with ``generate_books(count, seed, start)`` and calls ``core.writers.write``. The caller
-resets the table before and verifies once after (``ShardedRun.books()`` regenerates the settled books). Every
-item ends ok, failed or unknown: a task whose worker dies is re-run by the scheduler (PutItem/BatchWriteItem of
-the same keys is idempotent) up to ``distributed.scheduler.allowed-failures`` times, then its shard's items are
-reported unknown. An unreachable scheduler is a one-line ``TargetError`` within ``connect_timeout`` seconds,
-before anything is written; so is a cluster on another Python or dask (``check_cluster``, which ships the lab's
-``core`` with Dask's ``UploadDirectory`` where it is missing or another version). Cancelling (a
-``threading.Event``) stops every shard's writer promptly through ``Client.run`` (it reaches each worker's event
-loop at once, outside the task queue); in-flight items end unknown.
-Progress: each shard publishes ``{shard, done, total}`` at most every 0.25 s as a structured Dask event
-(``Worker.log_event``) on the run's topic, which the client subscribes to; ``progress(shard, done, total)`` is
-called on the client's event-loop thread (``core.run.shards.ProgressBoard`` turns it into items/s per worker and in
-total). Shard ``i`` is placed on worker ``i`` (loosely), so every shard starts at once.
+``run_sharded`` runs on a ``LocalCluster`` of one-thread worker processes or an existing cluster (``scheduler=`` or a
+``Client``) and returns a ``ShardedRun``; the caller resets the table before and verifies after. Every item ends ok,
+failed or unknown: a dead worker's task is re-run (writes are idempotent) up to Dask's ``allowed-failures``, then its
+items are unknown. An unreachable scheduler, or a cluster on another Python or dask, is a one-line ``TargetError``
+before anything is written. A ``cancel`` stops every shard promptly; in-flight items end unknown. ``progress(shard,
+done, total)`` is called on the client's event-loop thread, at most every 0.25 s per shard.
 
-How credentials reach workers, and why this way: keys never enter the task graph (whose pickled specs the
-scheduler stores, shows in the dashboard's task views and can log on errors). They travel once, in a
-``WorkerPlugin`` registered for the run: the scheduler keeps it as opaque pickled bytes (it logs only the
-plugin's name; the dashboard does not show worker plugins), hands it to every worker, including one the nanny
-restarts after a crash (which ``Client.run`` or a scattered value would miss), and the plugin is unregistered when
-the run ends (its ``teardown`` drops the keys from the workers). This is Dask's documented way to give workers
-per-process state (the same mechanism as ``UploadFile``/``PipInstall``); the alternative, the workers' own
-environment (``env=`` of a ``LocalCluster``'s nannies, or a cluster's pod/VM environment), fixes the keys for the
-cluster's life and cannot follow temporary keys. Targets whose keys come from boto3's default chain (profile,
-SSO, instance role) ship no keys at all: each worker uses its own chain, as Dask users run on cloud clusters.
-Local targets (embedded, LocalStack) take the same plugin path with the public dummy pair. Over a network the
-plugin is as private as the comm: typed keys are refused for a non-loopback ``tcp://`` scheduler (use ``tls://``).
+Keys never enter the task graph: they reach workers in a ``WorkerPlugin`` unregistered when the run ends; targets on
+boto3's default chain ship none. Typed keys are refused for a non-loopback ``tcp://`` scheduler (use ``tls://``).
 """
 
 from __future__ import annotations

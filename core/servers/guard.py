@@ -1,18 +1,9 @@
 """Runs one engine command and makes sure it, and everything it starts, ends when the lab ends.
 
-Contract: run as a script (``python guard.py GRACE_SECONDS -- COMMAND...``, standard library only) by
-``core.servers.lifecycle.LocalEngine`` with its stdin a pipe from the lab and in its own session. It starts COMMAND in a
-new process group (pgid = its pid) that dies with the guard (``PR_SET_PDEATHSIG``, reliable here: the guard is
-single-threaded) and adopts orphaned grandchildren (``PR_SET_CHILD_SUBREAPER``). When its stdin reaches end of
-file (the lab closed it, or the kernel did because the lab died, however it died), or on SIGTERM/SIGINT/SIGHUP, it
-sends SIGTERM to that group, then to whatever COMMAND leaves behind once it has ended (even processes it started
-in sessions of their own: the guard adopted them), SIGKILLs what is left after GRACE_SECONDS, and exits once no
-process below it remains. When COMMAND ends by itself, what it left is stopped the same way and the guard exits
-with COMMAND's status (negative signal numbers as 128 + signal).
-
-Why not ``PR_SET_PDEATHSIG`` in the lab itself: it fires when the *thread* that started the child ends, and the lab
-starts engines from Streamlit's short-lived script threads; nor does it reach an engine's own children (LocalStack's
-Java process).
+Run as a script by ``core.servers.lifecycle.LocalEngine`` (``python guard.py GRACE_SECONDS -- COMMAND...``, standard
+library only), with its stdin a pipe from the lab. When stdin reaches end of file (the lab ended, however it died) or
+on SIGTERM/SIGINT/SIGHUP, it SIGTERMs COMMAND's process group and the orphans it adopted, SIGKILLs what is left after
+GRACE_SECONDS, and exits once nothing below it remains, with COMMAND's status (128 + signal for a signal).
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
 """The lab's two small Java helpers, built from ``core/servers/java/*.java`` with the JDK, and where Java is found.
 
-Contract: ``java_tools()`` returns the built jars, building them first (``javac`` + ``jar``) when missing or older
-than their sources, atomically, so concurrent callers never see half a jar; the jars live under ``.lab/java/``
-(gitignored, never committed). ``java_executable()`` finds ``java`` (17 or later). Every failure is an
-``EmulatorError`` saying what to run. ``python -m core.servers.java`` builds them (``./lab.sh setup`` runs it).
-
-- ``lab-engines.jar``: ``LoopbackDynamoDBLocal``, which starts DynamoDB Local bound to 127.0.0.1 (it has no
-  bind-address option of its own).
-- ``ddb-local-loader-0.1.jar``: the do-nothing Java agent LocalStack insists on loading into DynamoDB Local.
+``java_tools()`` returns the jars (``lab-engines.jar``: DynamoDB Local bound to 127.0.0.1; ``ddb-local-loader``: the
+agent LocalStack loads), building them atomically under ``.lab/java/`` when missing or stale. ``java_executable()``
+finds Java 17 or later. Every failure is an ``EmulatorError`` saying what to run.
 """
 
 from __future__ import annotations

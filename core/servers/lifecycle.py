@@ -1,12 +1,9 @@
 """Real DynamoDB engines the lab starts on this machine: AWS's DynamoDB Local and host-mode LocalStack.
 
-Contract: a ``LocalEngine`` is started with ``start(timeout)`` (or as a context manager), which returns only once a
-real DynamoDB ``ListTables`` call (and any engine-specific readiness check) answered 200 on 127.0.0.1; then
-``endpoint_url`` is the URL to write to and ``pid`` the server process whose CPU the lab samples. The engine runs
-under ``guard.py`` in its own session and process group, so it ends when ``stop()`` is called, when this process
-exits (``atexit``) and when it is killed however it dies (the guard sees its stdin pipe close): SIGTERM to the
-engine's group, SIGKILL after ``grace`` seconds, nothing left behind. Every failure is an ``EmulatorError`` whose
-one line says what went wrong and what to run. Subclasses say only how to run and probe their engine.
+``LocalEngine.start(timeout)`` (or ``with``) returns once a real ``ListTables`` answered 200 on 127.0.0.1; then
+``endpoint_url`` is where to write and ``pid`` the process whose CPU is sampled. The engine runs under ``guard.py``,
+so it ends at ``stop()``, at exit and when this process dies however it dies, leaving nothing behind. Every failure is
+a one-line ``EmulatorError``. Subclasses say only how to run and probe their engine.
 """
 
 from __future__ import annotations

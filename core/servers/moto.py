@@ -1,10 +1,8 @@
 """A moto server (S3 and DynamoDB in one process) the lab starts on 127.0.0.1 for the s3-import approach.
 
-Contract: ``MotoServer(port=0).start()`` runs ``python -m moto.server -H 127.0.0.1 -p PORT`` under the lifecycle of
-``core.servers.lifecycle.LocalEngine`` (health-checked with a DynamoDB ``ListTables``, its own process group, gone when
-the lab ends however it ends). It serves every AWS service moto implements at one URL, in memory; the lab uses its S3
-and its DynamoDB ``ImportTable``, which dynalite, DynamoDB Local and LocalStack (community) do not implement. It checks
-no signatures (no ``INITIAL_NO_AUTH_ACTION_COUNT``), so the lab gives it a dummy key pair, never a user's keys.
+``MotoServer(port=0).start()`` runs it in memory under ``core.servers.lifecycle.LocalEngine``; the lab uses its S3 and
+its ``ImportTable`` (which the other local engines lack). It checks no signatures, so it gets a dummy key pair, never
+a user's keys.
 """
 
 from __future__ import annotations

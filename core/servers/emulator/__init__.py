@@ -1,18 +1,11 @@
 """The embedded DynamoDB and the conditions proxy: ``server.js`` under Node, in its own process on 127.0.0.1.
 
-Contract: ``Emulator()`` hosts dynalite in that process (the embedded engine); ``Emulator(upstream=URL)`` is the
-conditions proxy in front of any DynamoDB engine on this machine (DynamoDB Local, LocalStack, moto, a custom
-local URL). Either way ``start()`` returns only once the server answers a real DynamoDB call through it; it never
-outlives this process (the server exits when its stdin pipe closes, which the kernel does when we die, however
-we die); every failure is an ``EmulatorError`` whose one line says what to run, and ``wait()`` raises one when
-the server dies on its own. Network conditions (latency, jitter, injected faults) are set at start or at run time
-with ``set_conditions``; the control endpoints answer only this object, which holds a random token handed to the
-server as the first line on its stdin (never argv or the environment, which other processes of the user can read in
-/proc for the server's whole life) and sends it in the ``X-Lab-Token`` header.
-The AWS dress rehearsal: ``tls=True`` serves HTTPS with a certificate from a throwaway CA made at ``start()`` (its
-certificate is ``ca_bundle``, what clients must trust; the CA's directory is removed at ``stop()``), and
-``credentials`` makes the server check every DynamoDB request's SigV4 signature against those key pairs (handed
-over on stdin with the token, never logged); its own health checks are signed.
+``Emulator()`` hosts dynalite; ``Emulator(upstream=URL)`` is the conditions proxy in front of an engine on this
+machine. ``start()`` returns once a real DynamoDB call answered through it; the server never outlives this process.
+Every failure is a one-line ``EmulatorError``; ``wait()`` raises one when the server dies on its own.
+``set_conditions`` changes latency, jitter and faults at run time. The control token and any ``credentials`` go to
+the server on stdin, never argv or the environment. ``tls=True`` serves HTTPS from a throwaway CA (``ca_bundle``,
+removed at ``stop()``); ``credentials`` makes the server check every request's SigV4 signature.
 """
 
 from __future__ import annotations

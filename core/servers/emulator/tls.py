@@ -1,11 +1,8 @@
 """A throwaway certificate authority for the conditions proxy's HTTPS (the AWS dress rehearsal).
 
-Contract: ``ThrowawayCA.create()`` makes a fresh CA with the ``trustme`` package and a server certificate it signs
-for 127.0.0.1, ::1 and localhost, and writes them into a new private temporary directory (mode 0700, files 0600):
-``ca_bundle`` (the CA's certificate: what a client trusts, e.g. through ``AWS_CA_BUNDLE``), ``cert`` (the server's
-chain) and ``key`` (its private key, which only the proxy reads). Nothing is ever written inside the repository, and
-``remove()`` (idempotent) deletes the directory with the key. A missing ``trustme`` is an ``EmulatorError`` with the
-fix. The key and the CA never outlive the process that made them on purpose: every run makes a new CA.
+``ThrowawayCA.create()`` writes a fresh CA (``ca_bundle``, what clients trust) and a server ``cert`` and ``key`` for
+127.0.0.1, ::1 and localhost into a new private temporary directory, never inside the repository; ``remove()``
+(idempotent) deletes it. A missing ``trustme`` is an ``EmulatorError`` with the fix.
 """
 
 from __future__ import annotations

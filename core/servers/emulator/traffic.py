@@ -1,13 +1,8 @@
 """What a user's traffic met in the conditions proxy (``python -m core proxy``), and how another process asks for it.
 
-Contract: ``traffic_report(stats, url)`` is pure: the proxy's ``/__lab/stats`` answer in, the text out, per table
-its consumed WRU/s against capacity, throttles by reason and wasted requests (``core.domain.capacity.capacity_use`` over
-the seconds the table saw writes), then server-wide the signature failures, injected faults and the latency injected.
-The control endpoints need the proxy's token, which never goes on a command line or into an environment: the
-``proxy`` command writes it, with the URL and the CA bundle, into a ticket file readable by this user alone
-(``write_ticket``: a private directory of the user's under the temporary directory, mode 0700, file 0600, removed
-when the proxy stops), and ``proxy-report --url`` reads it back (``read_ticket``), refusing a directory that is not
-the user's own and private. A proxy the lab did not start this way has no ticket: ``LabError`` says so.
+``traffic_report(stats, url)`` is pure: the proxy's ``/__lab/stats`` answer in, text out. The proxy's token is
+passed only through a ticket file readable by this user alone (``write_ticket``, removed when the proxy stops);
+``read_ticket`` refuses a directory that is not the user's and private, and raises ``LabError`` when there is none.
 """
 
 from __future__ import annotations

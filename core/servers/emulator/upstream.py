@@ -1,10 +1,8 @@
 """What the conditions proxy may front, and whether a run needs it at all.
 
-Contract: pure functions, no I/O. ``check_upstream`` accepts only a plain ``http://host:port`` endpoint on this
-machine (localhost, 127.0.0.0/8, ::1) and raises ``ConfigError`` with a one-line fix otherwise; server.js applies
-the same rule again. ``check_not_itself`` refuses an upstream that is the proxy's own address. ``needs_proxy``
-says whether network conditions must be injected between the lab and an engine (or a capacity model applied):
-with none, the lab talks to the engine directly and no proxy process is started.
+Pure. ``check_upstream`` accepts only ``http://host:port`` on this machine (``ConfigError`` otherwise; server.js checks
+again); ``check_not_itself`` refuses the proxy's own address; ``needs_proxy`` says whether conditions or a capacity
+model need a proxy at all.
 """
 
 from __future__ import annotations
