@@ -215,17 +215,19 @@ class CircuitBreaker:
 
     def attempt(self, code: str | None) -> bool:
         """Record one attempt's result (``code`` None: it succeeded); True when this attempt opened the breaker."""
+        if code is None:
+            with self._lock:
+                self.last_answer = self.clock()
+                self.successes += 1
+                self.unanswered_in_a_row = self.failures_in_a_row = self.refused_in_a_row = 0
+            return False
         with self._lock:
-            kind = None if code is None else classify(code)
+            kind = classify(code)
             if kind not in (Kind.UNKNOWN, Kind.REFUSED):  # an answer, even a throttle: the target is alive
                 self.last_answer = self.clock()
                 self.unanswered_in_a_row = 0
             else:
                 self.unanswered_in_a_row += 1
-            if code is None:
-                self.successes += 1
-                self.failures_in_a_row = self.refused_in_a_row = 0
-                return False
             self.failures_in_a_row += 1
             self.refused_in_a_row = self.refused_in_a_row + 1 if kind is Kind.REFUSED else 0
             self.last_code = code

@@ -229,10 +229,10 @@ class Signer:
     """``sign`` for many requests that differ only in body, time and key set (a writer's PutItems, say).
 
     Method, URL and headers are fixed at construction. What does not depend on the body (the canonical request up
-    to the payload hash, already fed to a SHA-256; the string to sign's prefix, already fed to the keyed HMAC; the
-    headers) is prepared once per second and key set, so a request costs a SHA-256 of the body, one of 64 bytes and
-    an HMAC over 64 bytes (2.8 us against sign's 14-26 us here). The headers equal ``sign``'s for the same input;
-    ``now`` is Unix time in seconds (e.g. ``time.time()``).
+    to the payload hash, already fed to a SHA-256; the HMAC's inner hash already fed the key and the string to sign's
+    prefix, and its outer hash the key; the headers) is prepared once per second and key set, so a request costs a
+    SHA-256 of the body and three of one block each, on copies of prepared states. The headers equal ``sign``'s for
+    the same input; ``now`` is Unix time in seconds (e.g. ``time.time()``).
     """
 
     def __init__(self, method: str, url: str, headers: Headers, *, region: str, service: str) -> None:
@@ -244,8 +244,7 @@ class Signer:
         self._second: int | None = None
         self._credentials: Credentials | None = None
         self._prepared: _Prepared | None = None
-        self._canonical = hashlib.sha256()
-        self._mac = hmac.new(b"", digestmod=hashlib.sha256)
+        self._canonical = self._inner = self._outer = hashlib.sha256()
 
     def sign(self, body: bytes, *, credentials: Credentials, now: float) -> dict[str, str]:
         second = int(now // 1)
@@ -254,15 +253,33 @@ class Signer:
             prepared = _prepare(self._method, self._url, self._headers, credentials, self._region, self._service,
                                 _amz_date(second))
             self._canonical = hashlib.sha256(prepared.canonical_prefix.encode())
-            self._mac = hmac.new(prepared.key, prepared.sts_prefix.encode(), hashlib.sha256)
+            self._inner, self._outer = _hmac_states(prepared.key)
+            self._inner.update(prepared.sts_prefix.encode())
             self._prepared, self._second, self._credentials = prepared, second, credentials
         creq = self._canonical.copy()
         creq.update((prepared.payload_hash or hashlib.sha256(body).hexdigest()).encode())
-        mac = self._mac.copy()
-        mac.update(creq.hexdigest().encode())
-        sent = dict(prepared.sent)
-        sent["Authorization"] = prepared.authorization_prefix + mac.hexdigest()
-        return sent
+        inner = self._inner.copy()
+        inner.update(creq.hexdigest().encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return {**prepared.sent, "Authorization": prepared.authorization_prefix + outer.hexdigest()}
+
+
+_SHA256_BLOCK = 64
+_IPAD = bytes(0x36 for _ in range(_SHA256_BLOCK))
+_OPAD = bytes(0x5C for _ in range(_SHA256_BLOCK))
+
+
+def _hmac_states(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
+    """HMAC-SHA256 (RFC 2104) as two SHA-256 states, inner fed ``key ^ ipad``, outer ``key ^ opad``: then
+    HMAC(key, m) = outer.update(inner.update(m).digest()). Copies of these states cost less than copies of an
+    ``hmac`` object (its Python wrapper, or OpenSSL's MAC context). ``key``: at most one block (a signing key is 32
+    bytes)."""
+    if len(key) > _SHA256_BLOCK:
+        raise SigningError("an HMAC key longer than one SHA-256 block must be hashed first")
+    padded = key.ljust(_SHA256_BLOCK, b"\0")
+    return (hashlib.sha256(bytes(k ^ p for k, p in zip(padded, _IPAD, strict=True))),
+            hashlib.sha256(bytes(k ^ p for k, p in zip(padded, _OPAD, strict=True))))
 
 
 def _joined(pairs: Iterable[tuple[str, str]], canonical: Mapping[str, str]) -> dict[str, str]:

@@ -9,7 +9,6 @@ settled items are always the stream's first ``report.items`` books.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import threading
 import time
@@ -33,7 +32,7 @@ STOPPED = "the run was stopped before these items were settled"
 IN_DOUBT = "; an earlier attempt got no answer, so they may be written"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Work:
     """One request's worth of books (one for PutItem, up to 25 for BatchWriteItem) and its attempts so far.
 
@@ -47,7 +46,7 @@ class Work:
     in_doubt: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What one call answered: ``code`` None means success (``unprocessed`` keys excepted)."""
 
@@ -57,7 +56,7 @@ class Outcome:
     attempts: int = 1  # HTTP attempts behind this answer
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """The settlement of one outcome: books done, books failed or unknown for good, and what to resend when."""
 
@@ -165,10 +164,12 @@ class Tally:
             self.requests += 1
             if code is not None:
                 self.errors[code] += 1
-            if partially_throttled or (code is not None and classify(code) is Kind.THROTTLE):
+                if partially_throttled or classify(code) is Kind.THROTTLE:
+                    self.throttled += 1
+            elif partially_throttled:
                 self.throttled += 1
             self.latency_count += 1  # reservoir sampling keeps a uniform sample in bounded memory
-            if len(self.latencies_ms) < MAX_LATENCY_SAMPLES:
+            if self.latency_count <= MAX_LATENCY_SAMPLES:
                 self.latencies_ms.append(seconds * 1000)
             else:
                 slot = self._sampler.randrange(self.latency_count)
@@ -178,9 +179,18 @@ class Tally:
             self.stop.set()
 
     def begin(self) -> None:
-        with self._lock:
-            self.units += 1
+        """One more work unit taken from the stream (only the stream counts them, and a generator runs on one thread at
+        a time)."""
+        self.units += 1
         self.breaker.send()
+
+    def written(self, items: int) -> None:
+        """``items`` written by one answer: ``record`` of a ``Step`` with only ``done`` books, without building it."""
+        with self._lock:
+            self.ok += items
+            due = self._due()
+        if due is not None and self.progress is not None:
+            self.progress(due)
 
     def record(self, step: Step) -> None:
         with self._lock:
@@ -192,14 +202,19 @@ class Tally:
                     isbns.extend(b.isbn for b in books[: max(0, MAX_LISTED_ISBNS - len(isbns))])
                 if step.reason not in self.failures and len(self.failures) < 5:
                     self.failures.append(step.reason)
-            settled = self.ok + self.failed + self.unknown
-            now = self.clock()
-            due = now - self._last_progress >= PROGRESS_INTERVAL
-            if due:
-                self._last_progress = now
-                self.timeline.append((now - self.started, self.ok))
-        if due and self.progress is not None:
-            self.progress(settled)
+            due = self._due()
+        if due is not None and self.progress is not None:
+            self.progress(due)
+
+    def _due(self) -> int | None:
+        """Under the lock: the items settled so far when a progress report is due (one per ``PROGRESS_INTERVAL``, also
+        a point of the timeline), else None."""
+        now = self.clock()
+        if now - self._last_progress < PROGRESS_INTERVAL:
+            return None
+        self._last_progress = now
+        self.timeline.append((now - self.started, self.ok))
+        return self.ok + self.failed + self.unknown
 
     def report(self, seconds: float, cpu_seconds: float) -> RunReport:
         with self._lock:
@@ -231,9 +246,11 @@ def works(books: Iterable[Book], batch: bool, tally: Tally) -> Iterator[Work]:
     """Lazily cut the book stream into work units until the run stops; oversized items fail here. Once the circuit
     breaker has stopped the run, the rest of the stream is reported failed (not sent) without sending anything."""
 
+    stop = tally.stop
+
     def sendable() -> Iterator[Book]:
         iterator = iter(books)
-        while not (tally.stopping and not tally.halted):  # a cancelled run reads no further
+        while not stop.is_set() or tally.halted:  # a cancelled run reads no further
             book = next(iterator, None)
             if book is None:
                 return
@@ -244,23 +261,23 @@ def works(books: Iterable[Book], batch: bool, tally: Tally) -> Iterator[Work]:
             else:
                 yield book
 
-    groups: Iterable[list[Book]] = batches(sendable()) if batch else ([book] for book in sendable())
+    groups = map(tuple, batches(sendable())) if batch else ((book,) for book in sendable())
     for group in groups:
-        if tally.stopping:  # e.g. the books a batcher had gathered when the run stopped
-            tally.not_sent(tuple(group))
+        if stop.is_set():  # e.g. the books a batcher had gathered when the run stopped
+            tally.not_sent(group)
             continue
         tally.begin()
-        yield Work(tuple(group), batch)
+        yield Work(group, batch)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Send:
     """Send this work unit once and pass back its ``Outcome``."""
 
     work: Work
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sleep:
     """Wait this long (or until the run stops), then pass back None."""
 
@@ -296,6 +313,9 @@ def exchange(work: Work, policy: RetryPolicy, tally: Tally) -> Exchange:
         assert isinstance(outcome, Outcome), "a Send is answered with its Outcome"
         if tally.rate is not None:
             feed(tally.rate, grant, current, outcome)
+        if outcome.code is None and not outcome.unprocessed:  # settle's common case, without building a Step
+            tally.written(len(current.books))
+            return
         step = settle(current, outcome, policy, tally.breaker.proven)
         tally.record(step)
         if step.retry is None:
@@ -328,9 +348,12 @@ def drive(work: Work, send: Transport, policy: RetryPolicy, tally: Tally,
     """Blocking driver of one work unit: carries out what ``exchange`` yields."""
     wait, loop = tally.sleep if sleep is None else sleep, exchange(work, policy, tally)
     reply: object = None  # sending None first starts the generator
-    with contextlib.suppress(StopIteration):
-        while command := loop.send(reply):
+    try:
+        while True:
+            command = loop.send(reply)
             reply = send(command.work) if isinstance(command, Send) else wait(command.seconds)
+    except StopIteration:
+        return
 
 
 async def adrive(work: Work, send: AsyncTransport, policy: RetryPolicy, tally: Tally,
@@ -338,9 +361,12 @@ async def adrive(work: Work, send: AsyncTransport, policy: RetryPolicy, tally: T
     """Event-loop driver of one work unit: the same loop as ``drive``, awaiting instead of blocking."""
     wait, loop = tally.async_sleep if sleep is None else sleep, exchange(work, policy, tally)
     reply: object = None
-    with contextlib.suppress(StopIteration):
-        while command := loop.send(reply):
+    try:
+        while True:
+            command = loop.send(reply)
             reply = await send(command.work) if isinstance(command, Send) else await wait(command.seconds)
+    except StopIteration:
+        return
 
 
 def run_sequential(units: Iterator[Work], send: Transport, policy: RetryPolicy, tally: Tally,

@@ -173,18 +173,19 @@ class AiohttpSender:
         self.session, self.url, self.table, self.region = session, url, table, region
         self.credentials, self.tally, self.clock = credentials, tally, clock
         self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self._signers = {  # the fixed part of each operation's signature is prepared once per second
-            op: sigv4.Signer("POST", url, [("Content-Type", CONTENT_TYPE), ("X-Amz-Target", target_header(op)),
-                                           ("Accept-Encoding", "identity")], region=region, service="dynamodb")
-            for op in ("PutItem", "BatchWriteItem")
-        }
+        # the fixed part of each operation's signature is prepared once per second
+        self._put, self._batch = (sigv4.Signer("POST", url, [("Content-Type", CONTENT_TYPE),
+                                                             ("X-Amz-Target", target_header(op)),
+                                                             ("Accept-Encoding", "identity")],
+                                               region=region, service="dynamodb")
+                                  for op in ("PutItem", "BatchWriteItem"))
 
     async def __call__(self, work: Work) -> Outcome:
         if work.batch:
-            operation, body = "BatchWriteItem", batch_write_body(self.table, work.books)
+            signer, body = self._batch, batch_write_body(self.table, work.books)
         else:
-            operation, body = "PutItem", put_item_body(self.table, work.books[0])
-        headers = self._signers[operation].sign(body, credentials=self.credentials(), now=self.clock())
+            signer, body = self._put, put_item_body(self.table, work.books[0])
+        headers = signer.sign(body, credentials=self.credentials(), now=self.clock())
         started = time.perf_counter()
         try:
             async with self.session.post(self.url, data=body, headers=headers, timeout=self.timeout) as response:
