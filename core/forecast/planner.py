@@ -61,6 +61,7 @@ from core.domain.s3source import (
     objects_for,
     part_bytes_for,
 )
+from core.forecast.ceiling import CEILING, QUOTA_ITEMS_S, ClientCeiling, cores_for
 from core.forecast.estimate import Calibration, calibrate, mean_delays, short, usable, write_seconds
 from core.wire.retry import RetryPolicy
 
@@ -346,11 +347,23 @@ def client_limit(spec: LoadSpec, machine: Mapping[str, Any] | None) -> tuple[int
     return MAX_WORKERS, "the lab's most"
 
 
+def ceiling_seconds_per_item(name: str, client_ceiling: ClientCeiling | None) -> float | None:
+    """The least CPU seconds one client core spends on an item with ``name`` (``bench.ceiling``'s measure against a
+    server that answers at once), or None when not measured."""
+    per_core = client_ceiling.of(name) if client_ceiling is not None else None
+    return 1 / per_core if per_core else None
+
+
 def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, workers: int | None = None,
-               client: tuple[int, str] = (MAX_WORKERS, "the lab's most")) -> LoadRow:
-    """``name``'s row: at its best worker count (up to ``client``'s, see ``client_limit``), or at ``workers``."""
+               client: tuple[int, str] = (MAX_WORKERS, "the lab's most"),
+               client_ceiling: ClientCeiling | None = CEILING) -> LoadRow:
+    """``name``'s row: at its best worker count (up to ``client``'s, see ``client_limit``), or at ``workers``. A
+    worker (one core) never writes faster than the client's measured ceiling (``core.forecast.ceiling``)."""
     most, why = client
     per_item = worker_seconds_per_item(spec, name, calibration)
+    least = ceiling_seconds_per_item(name, client_ceiling)
+    if least is not None and least > per_item:
+        per_item, basis = least, f"{basis}, held to the client's CPU ceiling of {1 / least:,.0f} items/s a core"
     wru, total = spec.wru_per_item, float(spec.total_wru)
     capacity = spec.capacity
     central: Ramp = "immediate" if spec.lab_proxy else "published"
@@ -428,13 +441,27 @@ def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, 
 
 
 def writer_estimate(spec: LoadSpec, name: str, workers: int = 1, reports: Sequence[Mapping[str, Any]] = (),
-                    machine: Mapping[str, Any] | None = None) -> LoadRow:
+                    machine: Mapping[str, Any] | None = None,
+                    client_ceiling: ClientCeiling | None = CEILING) -> LoadRow:
     """One writer's row at a given worker count, calibrated as ``plan_load`` calibrates (what bench/planner.py
     compares with real runs)."""
     uncapped = _uncapped(reports)
     calibration = calibrate(spec.probe(), uncapped, machine)
     return writer_row(spec, name, calibration, history_basis(spec, uncapped, machine, calibration), workers,
-                      client_limit(spec, machine))
+                      client_limit(spec, machine), client_ceiling)
+
+
+def cores_note(names: Sequence[str], client_ceiling: ClientCeiling | None) -> str | None:
+    """How many client cores each writer needs for ``QUOTA_ITEMS_S`` (the question for a table at the default
+    quota), from the measured ceiling; None when nothing of ``names`` was measured."""
+    if client_ceiling is None:
+        return None
+    cores = sorted((cores_for(QUOTA_ITEMS_S, per_core), name) for name in names
+                   if (per_core := client_ceiling.of(name)) is not None)
+    if not cores:
+        return None
+    return (f"client cores for {QUOTA_ITEMS_S:,} items/s (a table at the default account quota), at least, by the "
+            "client's own CPU (bench.ceiling): " + ", ".join(f"{name} {count}" for count, name in cores))
 
 
 def _uncapped(reports: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -617,8 +644,9 @@ def money(usd: float) -> str:
 
 
 def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine: Mapping[str, Any] | None = None,
-              approaches: Sequence[str] | None = None) -> LoadPlan:
-    """The ranked answer for ``spec``; writers calibrated from ``reports`` (stored report dicts) of ``machine``."""
+              approaches: Sequence[str] | None = None, client_ceiling: ClientCeiling | None = CEILING) -> LoadPlan:
+    """The ranked answer for ``spec``; writers calibrated from ``reports`` (stored report dicts) of ``machine``, and
+    held to the client's measured ``client_ceiling``."""
     names = tuple(approaches) if approaches is not None else tuple(APPROACHES)
     for name in names:
         approach(name)  # ConfigError for an unknown name, with the closest one
@@ -628,7 +656,8 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
     fitted = set(calibration.floor_s) | set(calibration.latency_factor)
     client = client_limit(spec, machine)
     rows = [writer_row(spec, name, calibration, "fitted to measured runs" if name in fitted else
-                       "machine-scaled prior" if calibration.runs else "built-in prior", client=client)
+                       "machine-scaled prior" if calibration.runs else "built-in prior", client=client,
+                       client_ceiling=client_ceiling)
             for name in names if name in LAB_WRITERS]  # as-shipped libraries retry their own way: not modelled
     notes = []
     if IMPORT in names and spec.table == "new":
@@ -654,6 +683,9 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
                      "minutes (the range's slow end)")
     notes.append("writers: workers are Dask processes with a core each (a cluster past this machine's cores); "
                  "time is the writes only (no table creation, no verification)")
+    cores = cores_note([row.approach for row in rows if row.approach in LAB_WRITERS], client_ceiling)
+    if cores is not None:
+        notes.append(cores)
     if not rows and BULK in names:
         raise ConfigError("no approach to plan: bulk-put loads an existing table; give --table existing (the page: "
                           "Table existing) or add a writer approach")
@@ -673,8 +705,11 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
                       f"{money(best.cost_usd)} (nothing finishes by the deadline: this is the fastest)")
     prices = (f"on-demand writes: {PRICE_NOTE}", f"provisioned: {WCU_PRICE_NOTE}", f"import: {IMPORT_PRICE_NOTE}",
               f"S3 storage {S3_STORAGE_USD_PER_GB_MONTH} USD per GB-month while the parts wait")
-    sources = (f"writers' client figures: {history}; the estimate's model (core/forecast/estimate.py)",
-               *CAPACITY_SOURCES, GOODPUT_SOURCES[spec.retry_mode],
+    measured = (f"client ceiling: {client_ceiling.source} ({client_ceiling.conditions})",) \
+        if client_ceiling is not None else ()
+    sources = (f"writers' client figures: {history}; the estimate's model (core/forecast/estimate.py)", *measured,
+               *CAPACITY_SOURCES,
+               GOODPUT_SOURCES[spec.retry_mode],
                *prices, *(IMPORT_SOURCES if spec.table == "new" else ()),
                *(BULK_SOURCES if spec.table == "existing" and BULK in names else ()))
     return LoadPlan(spec, ranked, recommendation, tuple(notes), sources, calibration.runs, history)

@@ -32,6 +32,7 @@ from core.domain.pricing import (
 )
 from core.domain.results import Report
 from core.domain.s3source import GZIP_RATIO, LINE_OVERHEAD_BYTES, MAX_OBJECTS, PART_BYTES
+from core.forecast.ceiling import CEILING
 from core.forecast.estimate import Calibration, short
 from core.forecast.planner import (
     BEST_WITHIN,
@@ -43,6 +44,7 @@ from core.forecast.planner import (
     SCALE_OUT_PER_WORKER_S,
     SCALE_OUT_S,
     LoadSpec,
+    ceiling_seconds_per_item,
     command_lines,
     count_words,
     import_shape,
@@ -116,8 +118,9 @@ def test_what_bounds_each_writer(capacity: str, items: int, name: str, bound: st
 def test_capacity_bound_writers_get_just_enough_workers_to_fill_the_table() -> None:
     spec = LoadSpec(1_000_000_000, 100, "existing", ON_DEMAND)
     plan = plan_load(spec)
-    for name in ("async", "async-batch", "threaded", "aiobotocore"):
-        per_item = worker_seconds_per_item(spec, name, Calibration.none())
+    for name in ("async", "async-batch", "threaded", "aiobotocore"):  # each worker held to its client ceiling
+        per_item = max(worker_seconds_per_item(spec, name, Calibration.none()),
+                       ceiling_seconds_per_item(name, CEILING) or 0.0)
         workers = row(plan, name).workers
         assert workers / per_item <= 40_000 * 1.05  # no worker past the table's 40,000 WRU/s
         assert (workers - 1) / per_item < 40_000  # and none fewer would fill it
