@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from core.domain.books import Book
 from core.domain.plan import Conditions
-from core.domain.results import SERVER_BOUND_CPU, RunReport
+from core.domain.results import SERVER_BOUND_CPU, RunReport, bounds
 from core.servers.emulator import Emulator
 from core.targets.monitor import cpu_sampler
 from core.targets.tables import reset_table
@@ -39,19 +39,15 @@ class Measured:
         return self.report.items_per_second
 
     def flag(self) -> str:
-        """A figure's warning when the server, not the client, was the limit."""
-        return f"  [server-bound: {self.server_cpu:.0f}% CPU; a client figure would be the server's]" \
-            if self.server_bound else ""
+        """A figure's warning when the server, not the client, was the limit (``core.domain.results.bounds``, the lab's
+        one rule, on the server's CPU: a client figure is what these benchmarks measure)."""
+        reasons = bounds(server_cpu=self.server_cpu, host_cpu=None, client_busy=None, p50_ms=None, injected_ms=0.0)
+        return "".join(f"  [{reason}; a client figure would be the server's]" for reason in reasons)
 
 
 def best_of(runs: Sequence[Measured]) -> Measured:
     """The fastest of repeated runs (the least disturbed by the rest of a noisy machine)."""
     return max(runs, key=lambda run: run.items_per_second)
-
-
-    def flag(self) -> str:
-        return f"  [server-bound: {self.server_cpu:.0f}% CPU; a client figure would be the server's]" \
-            if self.server_bound else ""
 
 
 @contextmanager

@@ -25,10 +25,10 @@ from core.domain.results import Report, RunResult
 CSV_FIELDS = ("approach", "repeat", "table", "items", "seconds", "items_per_second", "requests", "retries",
               "throttled", "errors", "failed_items", "unknown_items", "not_sent_items", "latency_ms_p50",
               "latency_ms_p95", "latency_ms_p99", "latency_ms_max", "client_cpu_seconds", "server_cpu_percent",
-              "server_bound", "expected", "found", "lost", "unexpected", "mismatched", "recovered", "unchecked",
-              "capacity", "consumed_wru", "goodput_wru_per_second", "peak_wru_per_second", "capacity_wru_per_second",
-              "goodput_ratio", "capacity_requests", "refused_requests", "waste", "throttle_reasons", "label",
-              "as_shipped", "interrupted", "cancelled")
+              "server_bound", "host_cpu_percent", "bounds", "expected", "found", "lost", "unexpected", "mismatched",
+              "recovered", "unchecked", "capacity", "consumed_wru", "goodput_wru_per_second", "peak_wru_per_second",
+              "capacity_wru_per_second", "goodput_ratio", "capacity_requests", "refused_requests", "waste",
+              "throttle_reasons", "label", "as_shipped", "interrupted", "cancelled")
 
 
 MAX_CHART_SAMPLES = 2_000
@@ -59,6 +59,8 @@ def run_dict(run: RunResult, plan: Plan, detail: bool = False) -> dict[str, Any]
         "client_cpu_seconds": round(report.client_cpu_seconds, 4),
         "server_cpu_percent": None if run.server_cpu_percent is None else round(run.server_cpu_percent, 1),
         "server_bound": run.server_bound,
+        "host_cpu_percent": None if run.host_cpu_percent is None else round(run.host_cpu_percent, 1),
+        "bounds": list(run.bounds(plan)),
         "failures": list(report.failures),
         "notes": list(report.notes),
         "verification": {"expected": check.expected, "found": check.found, "lost": check.lost,
@@ -87,6 +89,7 @@ def csv_row(run: dict[str, Any], cancelled: bool = False) -> dict[str, Any]:
     row["repeat"] = run["repeat"] + 1
     row["cancelled"] = cancelled
     row["errors"] = ";".join(f"{code}={count}" for code, count in sorted(run["errors"].items()))
+    row["bounds"] = "; ".join(run.get("bounds") or ())
     row.update({f"latency_ms_{k}": v for k, v in run["latency_ms"].items()})
     row.update(run["verification"])
     use = run.get("capacity")

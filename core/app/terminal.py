@@ -209,11 +209,13 @@ class RunProgress:
 
 
 def chart(report: Report, width: int = MAX_WIDTH, ascii_only: bool = False) -> RenderableType:
-    """Items/s per approach (median of its finished runs) as bars, the 2022 study's beside them for its book count;
-    interrupted runs are left out (named below the bars)."""
-    by_rate = rates(report)
+    """Items/s per approach (median of its finished runs) as bars, the 2022 study's beside them for its book count
+    (then ours count only the runs no bound flags, and the others are named below the bars); interrupted runs are
+    left out (named below the bars)."""
+    study = report.plan.items == STUDY_2022_ITEMS
+    by_rate = rates(report.unflagged() if study else report)
     rows = [(approach_label(name), rate) for name, rate in by_rate.items()]
-    if report.plan.items == STUDY_2022_ITEMS:
+    if study:
         rows += [(f"2022 study: {name}", STUDY_2022_ITEMS / seconds) for name, seconds in STUDY_2022_SECONDS.items()]
     if not rows:
         return Text("no finished run to chart")
@@ -227,6 +229,9 @@ def chart(report: Report, width: int = MAX_WIDTH, ascii_only: bool = False) -> R
         lines.append(f"{name:>{label}}: ")
         lines.append(glyph * max(1, round(room * rate / top)), style="dim" if name.startswith("2022") else "cyan")
         lines.append(f" {rate:,.0f} items/s\n")
+    left_out = report.flagged_text() if study else None
+    if left_out:
+        lines.append(f"{left_out}\n", style="yellow")
     lines.rstrip()
     return lines
 
@@ -278,6 +283,9 @@ def table(report: Report) -> RenderableType:
                           "not verified", f"{v.lost:,}", f"{r.items_failed:,}", f"{r.items_unknown:,}",
                           f"{r.items_not_sent:,}", cpu)
             named = " #".join(who)
+            flags = result.bounds(report.plan)
+            if flags:
+                notes.append(Text(f"{named}: flagged: {'; '.join(flags)}", style="yellow"))
             if partial:
                 notes.append(Text(f"{named}: INTERRUPTED after {r.taken:,} of {report.plan.items:,} books; left out "
                                   "of the chart and the speed-ups", style="yellow"))
@@ -298,9 +306,6 @@ def table(report: Report) -> RenderableType:
                           *[""] * 5, style="bold")
     if report.not_run():
         notes.append(Text(f"not run: {', '.join(report.not_run())}"))
-    if any(result.server_bound for result in report.runs):
-        notes.append(Text("server CPU bound: the engine used a whole CPU core (the engine's limit, not the "
-                          "approach's)"))
     return Group(speed, *notes[:1], Text(""), check, *notes[1:])
 
 

@@ -27,13 +27,12 @@ from core.domain.approaches import (
 from core.domain.approaches import label as approach_label
 from core.domain.capacity import Capacity
 from core.domain.plan import NETWORK_PRESETS, Conditions, Plan
-from core.domain.results import Report, RunResult
+from core.domain.results import CLIENT_BOUND_CPU, Report, RunResult, client_busy
 from core.domain.s3source import SEEDED_ITEM_BYTES
 from core.forecast.estimate import short
 from core.forecast.planner import LoadPlan, LoadSpec, count_words, money
 
 BASELINE = "sequential"
-CLIENT_BOUND_CPU = 0.9  # client CPU seconds per second of writing: one core busy (the GIL allows about one)
 STUDY_NETWORK = "study-2022"
 STUDY_ROUND_TRIP_MS = STUDY_2022_SECONDS[BASELINE] / STUDY_2022_ITEMS * 1000  # ~83 ms per sequential put
 DEFAULT_AWS_ITEMS = 10_000_000  # the load the planner is asked about when the user gives none
@@ -100,13 +99,16 @@ def bound_text(report: Report, name: str) -> str:
     """What limits the figure of approach ``name`` in this report, in one clause."""
     plan, runs = report.plan, [run for run in finished(report) if run.approach == name]
     throttled = sum(run.report.throttled for run in runs)
-    if any(run.server_bound for run in runs):
+    flags = [reason for run in runs for reason in run.bounds(plan)]
+    if any(reason.startswith("server-bound") for reason in flags):
         return ("bound by the server: the engine used a whole CPU core, so this is the engine's limit, not the "
                 "approach's")
     if throttled:
         return f"bound by the table's capacity ({throttled:,} requests throttled)"
-    cpu = max((run.report.client_cpu_seconds / run.report.seconds for run in runs if run.report.seconds > 0),
-              default=0.0)
+    if flags:  # queue-, machine- or client-bound under injected latency (``RunResult.bounds``, the one rule)
+        return f"flagged: {flags[0]}"
+    cpu = max((busy for run in runs if (busy := client_busy(run.report.client_cpu_seconds, run.report.seconds,
+                                                            plan.workers)) is not None), default=0.0)
     if cpu >= CLIENT_BOUND_CPU:
         return f"bound by this machine: the writer kept {cpu:.0%} of a CPU core busy"
     latency = plan.conditions.latency_ms

@@ -21,7 +21,7 @@ from core.domain.endpoints import validate_kind
 from core.domain.errors import ConfigError
 from core.domain.numbers import parse_count
 from core.domain.plan import FAULT_LABELS, NETWORK_PRESETS, PRESETS, Conditions, Plan, RetryMode
-from core.domain.results import ProgressEvent, Report, RunResult
+from core.domain.results import ProgressEvent, Report, RunResult, stored_bounds
 from core.forecast.planner import (
     DEFAULT_RETRY_MODE,
     MAX_ITEM_BYTES,
@@ -137,7 +137,7 @@ class Headline:
     verified: int
     expected: int
     problems: int  # items lost, failed, unknown, not sent, unexpected or mismatched
-    server_bound: int
+    flagged: int  # runs whose figure a bound flags (``RunResult.bounds``)
 
 
 def headline(report: Report) -> Headline | None:
@@ -151,7 +151,7 @@ def headline(report: Report) -> Headline | None:
     return Headline(approach_label(said.approach) if said.approach else "none finished", said.items_per_second,
                     said.speedup, sum(r.verification.found for r in report.runs),
                     sum(r.verification.expected for r in report.runs), problems,
-                    sum(r.server_bound for r in report.runs))
+                    sum(bool(r.bounds(report.plan)) for r in report.runs))
 
 
 SIGNATURE_ERRORS = ("InvalidSignatureException", "IncompleteSignatureException", "MissingAuthenticationTokenException",
@@ -193,8 +193,8 @@ def verification_rows(report: Report) -> list[dict[str, str]]:
              "failed": _bad(r.report.items_failed), "unknown": _bad(r.report.items_unknown),
              "not sent": _bad(r.report.items_not_sent),
              "retries": f"{r.report.retries:,}", "throttled": f"{r.report.throttled:,}",
-             "server CPU": "–" if r.server_cpu_percent is None else (
-                 f"{r.server_cpu_percent:.0f}%" + (" :orange-badge[server-bound]" if r.server_bound else "")),
+             "server CPU": "–" if r.server_cpu_percent is None else f"{r.server_cpu_percent:.0f}%",
+             "bound": " ".join(f":orange-badge[{reason}]" for reason in r.bounds(report.plan)) or "–",
              "verdict": verdict(r)} for r in report.runs]
 
 
@@ -254,7 +254,8 @@ def history_rows(entries: list[Entry]) -> list[dict[str, str]]:
 
 
 def summary_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
-    """A stored report's runs in short: approach, seconds, items/s, latency p50/p95, retries, verification."""
+    """A stored report's runs in short: approach, seconds, items/s, latency p50/p95, retries, verification and what
+    bounded the figure (``stored_bounds``: old reports too)."""
     rows = []
     for run_data in data["runs"]:
         check = run_data["verification"]
@@ -263,7 +264,8 @@ def summary_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
                      "p50 ms": f"{run_data['latency_ms']['p50']:,.1f}",
                      "p95 ms": f"{run_data['latency_ms']['p95']:,.1f}",
                      "retries": f"{run_data['retries']:,}", "written": f"{check['found']:,}/{check['expected']:,}",
-                     "not sent": f"{run_data.get('not_sent_items', 0):,}"})  # absent from reports stored before
+                     "not sent": f"{run_data.get('not_sent_items', 0):,}",  # absent from reports stored before
+                     "bound": "; ".join(stored_bounds(run_data, data["plan"])) or "–"})
     return rows
 
 
@@ -316,7 +318,9 @@ def cancel_summary(report: Report) -> str:
 
 
 def study_rows(report: Report) -> list[dict[str, str]]:
-    """Our seconds, items/s and speed-up beside the 2022 study's published ones, per approach of the study."""
+    """Our seconds, items/s and speed-up beside the 2022 study's published ones, per approach of the study; ours count
+    only the runs no bound flags (``Report.unflagged``)."""
+    report = report.unflagged()
     summaries = {s.approach: s for s in report.summaries()}
     rows = []
     base = STUDY_2022_SECONDS["sequential"]

@@ -16,6 +16,9 @@ from core.domain.capacity import CapacityUse
 from core.domain.plan import Plan
 
 SERVER_BOUND_CPU = 90.0  # % of one core: dynalite runs on a single Node thread
+HOST_BOUND_CPU = 90.0  # % of the whole machine (every core)
+CLIENT_BOUND_CPU = 0.9  # client CPU seconds per second of writing, per worker: one core busy (the GIL allows about one)
+QUEUE_BOUND_FACTOR = 2.0  # a median latency this many times the injected one measured a queue, not the writer
 PHASES = ("reset", "warmup", "write", "verify", "done")
 
 
@@ -138,6 +141,58 @@ def speedup(seconds: Mapping[str, float], approach: str, baseline: str = "sequen
     return base / value
 
 
+def injected_ms(latency_ms: float, jitter_ms: float) -> float:
+    """The mean latency the lab adds to a request: ``latency_ms`` plus a uniform jitter of up to ``jitter_ms``."""
+    return latency_ms + jitter_ms / 2
+
+
+def client_busy(cpu_seconds: float, seconds: float, workers: int = 1) -> float | None:
+    """Client CPU seconds per second of writing, per worker process (1.0: one core busy all along); None without a
+    duration."""
+    return cpu_seconds / seconds / max(workers, 1) if seconds > 0 else None
+
+
+def bounds(*, server_cpu: float | None, host_cpu: float | None, client_busy: float | None, p50_ms: float | None,
+           injected_ms: float) -> tuple[str, ...]:
+    """Pure: why a run measured something other than the writer, one reason each (empty: not bounded). The one rule
+    for every view (CLI, page, exports, history, the study comparison):
+
+    - server-bound: the engine used ``SERVER_BOUND_CPU`` % of its core or more;
+    - queue-bound: with latency injected, the median request took more than ``QUEUE_BOUND_FACTOR`` x the injected
+      mean (requests waited in a queue: the server's, the proxy's or the machine's);
+    - machine-bound: with latency injected, the machine's CPU was ``HOST_BOUND_CPU`` % busy or more while the server
+      was not saturated;
+    - client-bound: with latency injected, the writer's own process kept ``CLIENT_BOUND_CPU`` of a core busy or more.
+    With latency injected a run measures how an approach hides it, so a saturated client or machine measured itself
+    instead; without, the client's CPU is what the run measures (the verdict says so) and is not flagged. A measure
+    that is None (not taken, or an old report without it) flags nothing."""
+    reasons = []
+    server_bound = server_cpu is not None and server_cpu >= SERVER_BOUND_CPU
+    if server_bound:
+        reasons.append(f"server-bound: the engine used {server_cpu:.0f}% of its core")
+    if injected_ms > 0 and p50_ms is not None and p50_ms > QUEUE_BOUND_FACTOR * injected_ms:
+        reasons.append(f"queue-bound: p50 {p50_ms:,.0f} ms against {injected_ms:,.0f} ms injected")
+    if injected_ms > 0 and host_cpu is not None and host_cpu >= HOST_BOUND_CPU and not server_bound:
+        server = "" if server_cpu is None else f" while the server used {server_cpu:.0f}% of its core"
+        reasons.append(f"machine-bound: the machine's CPU was {host_cpu:.0f}% busy{server}")
+    if injected_ms > 0 and client_busy is not None and client_busy >= CLIENT_BOUND_CPU:
+        reasons.append(f"client-bound: the writer kept {client_busy:.0%} of a core busy")
+    return tuple(reasons)
+
+
+def stored_bounds(run: Mapping[str, Any], plan: Mapping[str, Any]) -> tuple[str, ...]:
+    """``bounds`` of a run as exported and kept in the history (``core.app.export.run_dict``): reports stored before
+    the host's CPU was measured flag on what they have."""
+    conditions = plan.get("conditions") or {}
+    latency = run.get("latency_ms") or {}
+    cpu, seconds = run.get("client_cpu_seconds"), run.get("seconds")
+    busy = client_busy(float(cpu), float(seconds), int(plan.get("workers") or 1)) \
+        if isinstance(cpu, (int, float)) and isinstance(seconds, (int, float)) else None
+    return bounds(server_cpu=run.get("server_cpu_percent"), host_cpu=run.get("host_cpu_percent"), client_busy=busy,
+                  p50_ms=latency.get("p50"), injected_ms=injected_ms(float(conditions.get("latency_ms", 0.0)),
+                                                      float(conditions.get("jitter_ms", 0.0))))
+
+
 @dataclass(frozen=True)
 class RunResult:
     """One measured run of one approach: the writer's report, the read-back check and the server's load."""
@@ -147,6 +202,7 @@ class RunResult:
     verification: Verification
     server_cpu_percent: float | None = None  # mean over the run, % of one core; None off the embedded target
     capacity_use: CapacityUse | None = None  # the table's capacity use in the write phase; None when capacity is off
+    host_cpu_percent: float | None = None  # the machine's CPU over the write phase, % of every core; None: not measured
 
     @property
     def approach(self) -> str:
@@ -155,6 +211,15 @@ class RunResult:
     @property
     def server_bound(self) -> bool:
         return self.server_cpu_percent is not None and self.server_cpu_percent >= SERVER_BOUND_CPU
+
+    def bounds(self, plan: Plan) -> tuple[str, ...]:
+        """Why this run's figure is not the writer's own (see ``bounds``); empty when nothing but the writer and the
+        network bounded it."""
+        report = self.report
+        return bounds(server_cpu=self.server_cpu_percent, host_cpu=self.host_cpu_percent,
+                      client_busy=client_busy(report.client_cpu_seconds, report.seconds, plan.workers),
+                      p50_ms=report.latency.p50 if report.latencies_ms else None,
+                      injected_ms=injected_ms(plan.conditions.latency_ms, plan.conditions.jitter_ms))
 
     @property
     def clean(self) -> bool:
@@ -184,6 +249,17 @@ class Report:
     @property
     def clean(self) -> bool:
         return bool(self.runs) and all(run.clean for run in self.runs) and not self.cancelled and not self.error
+
+    def unflagged(self) -> Report:
+        """This report with only the runs no bound flags (``RunResult.bounds``): what a comparison with the 2022 study
+        counts."""
+        return replace(self, runs=tuple(run for run in self.runs if not run.bounds(self.plan)))
+
+    def flagged_text(self) -> str | None:
+        """'left out, flagged: async-batch #1 (queue-bound: ...)' for the runs ``unflagged`` drops; None when none."""
+        flagged = [f"{run.approach} #{run.repeat + 1} ({'; '.join(reasons)})" for run in self.runs
+                   if (reasons := run.bounds(self.plan))]
+        return f"left out, flagged: {', '.join(flagged)}" if flagged else None
 
     def summaries(self) -> list[Summary]:
         out = []

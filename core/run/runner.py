@@ -34,7 +34,7 @@ from core.servers.emulator import Emulator
 from core.servers.emulator.upstream import needs_proxy
 from core.servers.lifecycle import LocalEngine
 from core.targets import lease
-from core.targets.monitor import cpu_sampler, watch
+from core.targets.monitor import cpu_sampler, host_cpu, watch
 from core.targets.tables import check_schema, describe_table, reset_table
 from core.targets.target import (
     LOCAL_CREDENTIALS,
@@ -313,10 +313,11 @@ def _run_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptio
     started, wall = time.perf_counter(), time.time()
     stop = threading.Event()
     engine_pid = ctx.engine.pid if ctx.engine is not None else None
-    with cpu_sampler(engine_pid) as samples, watch(options.cancel, ctx.alive, stop):
+    with cpu_sampler(engine_pid) as samples, host_cpu() as machine, watch(options.cancel, ctx.alive, stop):
         report, settled = _write(plan, name, (plan.items, 0), ctx, options, stop,
                                  progress=lambda done: tell("write", done, plan.items, started), board=board)
     cpu = statistics.mean(samples) if samples else (0.0 if engine_pid else None)
+    host = machine[0] if machine else None
     use = _capacity_use(plan, ctx, table, wall, report.seconds)
     if (died := ctx.died()) is not None:
         raise PhaseFailed(f"{died} during the {name} run ({report.items_ok:,} of {plan.items:,} items "
@@ -330,9 +331,9 @@ def _run_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptio
     # A cancel during the verification cuts it short; a run cancelled during its write still verifies what it wrote.
     interrupt = None if _cancelled(options) else options.cancel
     check = _phase(name, "the verification", ctx, lambda: verify(ctx.client, table, settled(), report, interrupt),
-                   lambda: RunResult(repeat, report, Verification.not_checked(report.items), cpu, use))
+                   lambda: RunResult(repeat, report, Verification.not_checked(report.items), cpu, use, host))
     tell("done", report.items, plan.items, started, report.items_per_second)
-    result = RunResult(repeat, report, check, cpu, use)
+    result = RunResult(repeat, report, check, cpu, use, host)
     if report.halted:
         raise PhaseFailed(f"the {name} run gave up: {report.halted}", result)
     return result

@@ -62,6 +62,20 @@ def cpu_sampler(pid: int | None, interval: float = 0.2) -> Iterator[list[float]]
 
 
 @contextmanager
+def host_cpu() -> Iterator[list[float]]:
+    """The machine's CPU over the block, % of every core: one value, appended when the block ends (from two readings
+    of the kernel's counters, so other callers of ``psutil.cpu_percent`` do not shorten it)."""
+    readings: list[float] = []
+    before = psutil.cpu_times()
+    yield readings
+    after = psutil.cpu_times()
+    total = sum(after) - sum(before)
+    idle = sum(getattr(after, name, 0.0) - getattr(before, name, 0.0) for name in ("idle", "iowait"))
+    if total > 0:
+        readings.append(max(0.0, min(100.0, 100 * (total - idle) / total)))
+
+
+@contextmanager
 def watch(cancel: threading.Event | None, alive: Callable[[], bool], stop: threading.Event,
           interval: float = 0.1) -> Iterator[None]:
     """Sets ``stop`` when ``cancel`` is set or ``alive()`` turns False, while the block runs (checked on entry too:

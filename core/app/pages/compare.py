@@ -90,8 +90,10 @@ def metrics(report: Report, where: Any) -> None:
                      else f"{top.problems:,} not written", delta_arrow="off",
                      delta_color="normal" if not top.problems else "inverse",
                      help="Books found in the tables with the attributes written, of those the runs were given")
-    second[1].metric("Server-bound", f"{top.server_bound}/{len(report.runs)}",
-                     help="Runs that saturated the engine's CPU: their figure is the engine's limit")
+    second[1].metric("Flagged", f"{top.flagged}/{len(report.runs)}",
+                     help="Runs bounded by the server, the machine, a queue or the client's own CPU (the "
+                          "verification table's bound column says which): their figure is not the approach's, and "
+                          "the comparison with the 2022 study leaves them out")
 
 
 def plan_form(where: Shared) -> Plan | None:
@@ -268,8 +270,10 @@ def details(report: Report) -> None:
     if reference:
         with st.expander("This lab and the 2022 study, as numbers", key="study_expander"):
             st.table(wording.study_rows(report), hide_index=True, border="horizontal")
+            left_out = report.flagged_text()
             st.caption("The study wrote 10,000 books to real AWS from one machine in 2022; compare the speed-ups "
-                       "(a ratio within each experiment), not the seconds.")
+                       "(a ratio within each experiment), not the seconds. This lab's figures count only runs no "
+                       "bound flags" + (f" ({left_out})." if left_out else "."))
     verification(report)
     downloads(report, list(figures.values()), said)
 
@@ -304,9 +308,10 @@ def verification(report: Report) -> None:
         st.info("Every book the cancelled runs wrote was verified; the runs stopped before writing the rest.")
     st.table(wording.verification_rows(report), hide_index=True, border="horizontal")
     st.caption(wording.VERIFICATION_COLUMNS)
-    if any(r.server_bound for r in report.runs):
-        st.info("Runs marked server-bound saturated the engine's CPU: their figure is the engine's limit, not the "
-                "client's.")
+    left_out = report.flagged_text()
+    if left_out:
+        st.info("Runs with a bound were limited by the server, the machine, a queue or the client's own CPU, not by "
+                f"the approach alone; the comparison with the 2022 study counts only the others ({left_out}).")
     reasons = [f"{approach_label(r.approach)}: {reason}" for r in report.runs for reason in r.report.failures]
     if reasons:
         with st.expander(f"Why items failed ({len(reasons)})", key="failures_expander"):
