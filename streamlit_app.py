@@ -1,8 +1,6 @@
-"""The lab's page: a multipage Streamlit app. This frame only composes: the session's state, the sidebar every page
-shares (target and conditions), and the pages in core/app/pages/ (Compare, Sweep, Plan a load, History, Engines).
+"""The lab's page: a multipage Streamlit app that composes the session's state, the shared sidebar and the pages.
 
-Only ``core`` is imported; the benchmark runs in a background thread that never touches Streamlit
-(``core/app/pages/common.py`` says how the pages share it).
+Only ``core`` is imported; the benchmark runs in a background thread that never touches Streamlit.
 """
 
 from __future__ import annotations

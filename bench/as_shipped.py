@@ -1,23 +1,11 @@
-"""What users call, as shipped, against a throttling table: boto3's batch_writer, PynamoDB, awswrangler beside the
-lab's adaptive writers.
+"""What users call, as shipped, against a throttling table: boto3, PynamoDB, awswrangler beside the lab's writers.
 
     nice -n 10 python -m bench.as_shipped [--items 20000] [--wcu 1000] [--on-demand-items 20000]
 
-On the embedded server (dynalite) with the capacity model, in one process, one after another: each as-shipped
-approach (``core/writers/shipped.py``: the library's own retries at their defaults, none of the lab's loop) and the
-lab's ``threaded-batch`` (botocore's adaptive mode) and ``async-batch`` (the lab's adaptive rate control), on
-
-1. ``provisioned=WCU`` with its burst spent where it can be (``bench.capacity.drain_burst``: at 1,000 WCU one
-   partition's 1,000 WRU/s binds first, so the burst cannot be spent and the run meets the sustained rate from its
-   start; the line says so), and
-2. a fresh ``on-demand`` table (4,000 WRU/s at once; ``bench.capacity.on_demand``: when the engine cannot carry
-   4,000 WRU/s here, the highest provisioned rate it carries instead, and it says so).
-
-Per row (``bench.capacity.Row``): items/s, ÷ capacity (every seeded book is one WRU), requests, wasted (requests
-throttled, wholly or in part) as a share of all, lost (books not in the table at the end, verified by reading every
-item back: what the library dropped when it gave up, or acknowledged and lost), the server's CPU. The exception that
-ended a run is named after its line. Figures, never assertions: the machine is shared (run it with nice; its load
-average is printed).
+On the embedded server with the capacity model: each as-shipped approach, then ``threaded-batch`` (botocore's adaptive
+mode) and ``async-batch`` (the lab's rate control), on ``provisioned=WCU`` (burst spent where it can be) and on a fresh
+``on-demand`` table (or the highest rate the engine carries, said so). Rows as ``bench.capacity.Row``, plus books lost
+(verified by reading back) and the exception that ended a run. Figures, never assertions (the load average is printed).
 """
 
 from __future__ import annotations

@@ -2,11 +2,9 @@
 
     python -m bench.bench_signer [--n 20000] [--rounds 5]
 
-Each round signs the same N PutItem requests (distinct bodies, temporary credentials with a session token) once
-with ``core.wire.sigv4.sign`` and once with ``SigV4Auth.add_auth`` on ready-made AWSRequests, alternating which goes
-first; prints the median microseconds per signature of each, the ratio, and whether the target (<= 1/3) is met.
-Also ``core.wire.sigv4.Signer.sign``, what the async writers sign with (what does not depend on the body prepared once
-per second; checked equal to ``sign`` first).
+Each round signs the same N requests (temporary credentials) with ``core.wire.sigv4.sign``, ``Signer.sign`` (checked
+equal first) and ``SigV4Auth.add_auth``, alternating the order; prints the median microseconds per signature and
+whether the target (<= 1/3 of botocore's) is met.
 """
 
 from __future__ import annotations

@@ -2,23 +2,12 @@
 
     python -m bench.capacity [--items 20000] [--wcu 1000] [--on-demand-items 20000]
 
-One run prints, on the embedded server (dynalite) with the capacity model, three rows per table: async-batch with
-the lab's adaptive rate control (``core.wire.ratecontrol``), async-batch in standard mode, and threaded-batch (boto3)
-with botocore's ``adaptive`` retry mode. Two tables:
-
-1. ``provisioned=WCU``, at its sustained rate. Its 300 s of burst is used up first when it can be: when the table's
-   partitions (1,000 WRU/s each, ceil(WCU / 1,000) of them) take no more than WCU per second, the burst can never
-   be spent (the partitions bind first), so the run is at the sustained rate from its start, each partition's one
-   second of burst aside; the bench says which (and when draining would take over 10 minutes, that it did not).
-2. A fresh ``on-demand`` table (4,000 WRU/s at once, then double its peak), after checking with async-batch and no
-   capacity model what the engine carries here. When it cannot carry 4,000 WRU/s, the bench says so and uses the
-   highest provisioned rate (a multiple of 1,000) it carries instead.
-
-Per row: items/s, goodput ÷ capacity (every seeded book is one WRU), requests, wasted requests (refused, wholly or
-in part: throttled or with ``UnprocessedItems``) as a share of all requests, items lost (verified by reading every
-item back), and the server's CPU (% of one core; "server-bound" at ``SERVER_BOUND_CPU``, when the engine rather
-than the table was the limit). Target (issue 12): async-batch with adaptive control >= 0.9 x capacity, <= 5 %
-wasted, nothing lost. Figures, never assertions: the machine is shared (its load average is printed).
+On the embedded server with the capacity model: async-batch with the lab's rate control, async-batch in standard
+mode, and threaded-batch with botocore's ``adaptive`` mode, on ``provisioned=WCU`` at its sustained rate (its burst
+spent first when the partitions allow it; the bench says which) and on a fresh ``on-demand`` table (or the highest
+provisioned rate the engine carries, said so). Per row: items/s, goodput ÷ capacity, requests, wasted share, items
+lost (read back) and the server's CPU. Target: the rate control at >= 0.9 x capacity, <= 5 % wasted, nothing lost.
+Figures, never assertions (the load average is printed).
 """
 
 from __future__ import annotations

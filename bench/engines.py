@@ -3,14 +3,10 @@
     python -m bench.engines [--seq-items 400] [--batch-items 5000] [--threads 4]
                             [--engines dynalite,dynamodb-local,localstack] [--write-docs]
 
-Each engine is started by the lab (dynalite: ``core.servers.emulator.Emulator``; the others: ``core.servers.lifecycle``)
-and gets the same plain boto3 load, one engine after another: sequential ``put_item`` (one thread), then
-``BatchWriteItem`` of 25 items from ``--threads`` threads (``UnprocessedItems`` resent). Every item written is counted
-back. Beside each figure: the server process's CPU (% of one core; for DynamoDB Local and LocalStack their Java process;
-for LocalStack also its Python gateway) and the client's. A run is marked server-bound when the server (or gateway)
-used at least ``SERVER_BOUND_CPU`` % of a core (a Java server can use more than one core, so its figure can pass
-100 %). Figures, never assertions: the machine is shared (its load average is printed). ``--write-docs`` writes the
-table into docs/targets.md (its ``bench.engines`` section).
+Each engine gets the same plain boto3 load in turn: sequential ``put_item``, then batches of 25 from ``--threads``
+threads; every item is counted back. Beside each figure, the server's and the client's CPU (a Java server may pass
+100 %; server-bound from ``SERVER_BOUND_CPU``). Figures, never assertions. ``--write-docs`` writes the table into
+docs/targets.md.
 """
 
 from __future__ import annotations

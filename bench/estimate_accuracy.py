@@ -2,14 +2,10 @@
 
     python -m bench.estimate_accuracy [--quick] [--only embedded,engines,workers]
 
-Runs every plan of the grid with ``benchmark.run`` on one embedded emulator (started once, as the page's is) and
-times the whole run (resets, writes, verification). Then the engines (DynamoDB Local cold, just started, and warm;
-host-mode LocalStack), each started by the lab as the page starts them, and scale-out on 2 and 4 Dask workers
-(the cluster's start-up included, as the page's run includes it). Every case says whether the actual time fell in
-the printed range and within 0.5-2x of the point estimate. First a calibration run (300 books, every approach, not
-scored) stands for a user's earlier runs. Each plan is then estimated twice before it runs: uncalibrated (the built-in
-figures) and calibrated from the reports of the fault-free plans run before it in this process, exactly as the page
-calibrates from its history. Faulty plans are small: their backoff is real (seconds per retry).
+Runs each plan with ``core.run.runner.run`` and times it whole, on the embedded emulator, then DynamoDB Local (cold and
+warm), LocalStack and 2 and 4 Dask workers, each started as the page starts them. A first, unscored calibration run
+stands for a user's history; each plan is estimated uncalibrated and calibrated from the fault-free plans before it.
+Every case says whether the actual time fell in the printed range and within 0.5-2x of the point estimate.
 """
 
 from __future__ import annotations

@@ -3,17 +3,11 @@
     python -m bench.floor [--items 4000] [--batch-items 20000] [--concurrency 64] [--repeat 7] [--peer-repeat 3]
                           [--profile] [--skip-peers]
 
-Side by side in one run, on one embedded server, at one concurrency, on the same event loop (uvloop when
-installed, as ``write()`` runs): the floor is what aiohttp alone costs to send a request and read its answer
-(signatures and bodies made before the clock starts; a fixed pool of ``concurrency`` coroutines sends them). Each
-comparison is ``--repeat`` pairs of runs, each pair measured back to back in alternating order (ABBA: drift and the
-neighbours' load hit both sides alike), on a reset table each time; a figure is the median of the pairs' ratios,
-printed with their spread (lowest to highest). A verdict is "met" or "NOT met" only when every pair agrees,
-else "not stable" (the spread straddles the target: repeat on a quieter machine or with more ``--repeat``).
-Targets: async <= 1.15 x the floor per request; async-batch <= 1.25 x the floor per batch request + 3 us per item;
-aiodynamo (single and batch) >= 1.5 x our CPU per item. Then every peer's CPU per item against ours, each paired
-with a run of ours. ``--profile`` prints where our async writer's CPU goes (cProfile, own time, grouped by where
-the code lives, then the top functions).
+Side by side on one embedded server and event loop: each comparison is ``--repeat`` pairs of runs in alternating
+order (ABBA), a figure the median of the pairs' ratios with their spread; "met" or "NOT met" only when every pair
+agrees, else "not stable" (repeat on a quieter machine). Targets: async <= 1.15 x the floor per request; async-batch
+<= 1.25 x the floor per batch request + 3 us per item; aiodynamo >= 1.5 x our CPU per item. ``--profile`` shows where
+the async writer's CPU goes.
 """
 
 from __future__ import annotations

@@ -2,11 +2,8 @@
 
     python -m bench.latency_hiding [--latency-ms 22 --jitter-ms 6] [--items 4000]
 
-The default is the `nearby-region` preset: 22 ms + uniform(0, 6) ms, a mean of 25 ms (jitter keeps the
-requests from arriving at the single-threaded server in lock-step bursts). Ideal items/s at concurrency C and
-latency L is min(C / L, the server's capacity), the capacity measured here first (async, no latency,
-concurrency 256). L is shown two ways: the nominal mean latency injected, and the round trip the server really
-imposes (measured at C = 1: the server has its own work). Target: ratio >= 0.9 at C = 16, 64, 256.
+Ideal items/s is min(C / L, the server's capacity, measured first); L is shown both as injected and as the round trip
+measured at C = 1. Target: ratio >= 0.9 at C = 16, 64, 256.
 """
 
 from __future__ import annotations

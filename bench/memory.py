@@ -2,8 +2,8 @@
 
     python -m bench.memory [--small 10000] [--large 1000000]
 
-Each size runs in a fresh Python process on its own emulator (the server's memory is not counted: it holds the
-table). Target: peak RSS at the large size <= 1.5 x at the small size (streaming end to end).
+Each size runs in a fresh process on its own emulator (the server's memory is not counted). Target: peak RSS at the
+large size <= 1.5 x at the small size.
 """
 
 from __future__ import annotations

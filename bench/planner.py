@@ -2,14 +2,9 @@
 
     python -m bench.planner [--sizes 2000,20000] [--approaches async,async-batch] [--capacities off,provisioned=1000]
 
-One embedded emulator for the whole benchmark. First a calibration plan (2,000 books, three runs of every approach
-benchmarked after 200 warm-up books, no capacity model, not scored) stands for a user's earlier runs, as the planner
-calibrates from the history. Then for each size, capacity and approach: the planner's estimate for one worker
-(``writer_estimate``: the estimate's client model, calibrated from the fault-free runs without a capacity model made
-so far, and the table's capacity as the lab's proxy applies it), then a real run of ``benchmark.run`` (table reset,
-writes, verification) on the same emulator. Scored: the run's write seconds (``RunReport.seconds``, what the planner
-predicts) against the estimate. The item size planned with is the books' mean DynamoDB size (1 WRU each). Capacity
-runs use 30 attempts per request, so that throttles (retried with the lab's backoff) do not fail items.
+On one embedded emulator: an unscored calibration plan stands for a user's history, then for each size, capacity and
+approach the planner's one-worker estimate (``writer_estimate``) is scored against a real ``core.run.runner.run``'s
+write seconds. Capacity runs allow 30 attempts per request so throttles do not fail items.
 """
 
 from __future__ import annotations

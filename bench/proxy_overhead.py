@@ -2,11 +2,8 @@
 
     python -m bench.proxy_overhead [--items 3000] [--repeat 3]
 
-The engine is one server.js hosting dynalite; the proxy is a second server.js started with ``--upstream`` in front
-of it (how the lab fronts DynamoDB Local, LocalStack or moto), with no conditions set, so the figure is the hop
-alone: an extra loopback HTTP exchange, the request and answer buffered once more. Runs alternate between direct
-and proxied; the median of each is printed with the ratio. On an engine slower than dynalite (DynamoDB Local
-~1,800 items/s batched, LocalStack ~900) the same absolute cost is a smaller share.
+The proxy has no conditions set, so the figure is the extra loopback hop alone. Runs alternate; the medians and their
+ratio are printed.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
-"""The dress rehearsal's cost: the same writes through a plain conditions proxy and through the rehearsal's proxy
-(HTTPS from a throwaway CA, every signature recomputed by aws4), both in front of one embedded dynalite.
+"""The dress rehearsal's cost: the same writes through a plain conditions proxy and through the rehearsal's proxy.
 
     python -m bench.rehearsal_overhead [--items 3000] [--repeat 3]
 
-No latency and no capacity model on either proxy, so the figure is TLS (handshakes on new connections, record
-encryption both ways, certificate checks in the client) plus one SigV4 verification per request in the proxy. Runs
-alternate between the two; the best of each is printed with the ratio, and the proxy's CPU (a proxy at 90 % of a
-core is the limit, not the client).
+Both proxies front one embedded dynalite with no latency or capacity model, so the figure is TLS plus one SigV4
+verification per request. Runs alternate; the best of each, their ratio and the proxy's CPU are printed.
 """
 
 from __future__ import annotations

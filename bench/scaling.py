@@ -2,18 +2,10 @@
 
     python -m bench.scaling [--approaches sequential,threaded,async] [--workers 1,2,4,8] [--scale 1.0]
 
-One embedded emulator and one ``LocalCluster`` of max(workers) worker processes (one thread each), warmed up
-(every worker imports the writers and opens a client once) before anything is timed; each point is one
-``run_sharded`` of ``workers`` shards on a reset table, verified. Weak scaling: each worker writes the same number
-of books (per approach, times ``--scale``), so every point lasts about as long. Printed per point: items/s, the
-ratio to 1 worker, the spread of the shards' start times (the run's clock runs from the first start to the last
-end) and the shards' own rates summed, as a ratio to 1 worker ("shards x": the scaling with the start spread
-taken out), the emulator's CPU (server-bound when >= 90% of its one core: then the figure is the
-server's, not the client's) and, under latency, Little's law: workers x in-flight per worker / mean latency
-(in-flight: 1 for sequential, --threads for threaded, --concurrency for async; x25 items for batch). Targets:
-under study-2022, sequential and threaded with 8 workers >= 7 x 1 worker. Ends with the client CPU per item each
-approach paid (no-latency points) and the paper model: how many workers a 40,000 WRU/s table needs.
-``--model-only`` prints that model for all eight approaches (CPU per item measured in this process, no Dask).
+One embedded emulator and one warmed-up ``LocalCluster``; each point is one verified ``run_sharded`` on a reset table,
+each worker writing the same number of books (weak scaling). Per point: items/s and its ratio to 1 worker, the shards'
+start spread, the emulator's CPU and, under latency, Little's law. Target: under study-2022, sequential and threaded
+with 8 workers >= 7 x 1 worker. ``--model-only`` prints how many workers a 40,000 WRU/s table needs (no Dask).
 """
 
 from __future__ import annotations

@@ -2,10 +2,8 @@
 
     python -m bench.study [--items 10000] [--json FILE] [--write-docs]
 
-Prints our seconds beside the study's (real AWS, 2022) and the speed-ups in items/s over sequential, measured in
-this one run. Targets: async >= 75 x and async-batch >= 600 x sequential's items/s. Takes about 15 minutes:
-sequential alone pays 10,000 round trips. ``--write-docs`` writes the table into the README (its ``bench.study``
-section).
+Prints our seconds beside the study's and the speed-ups in items/s over sequential. Targets: async >= 75 x and
+async-batch >= 600 x. Takes about 15 minutes. ``--write-docs`` writes the table into the README.
 """
 
 from __future__ import annotations

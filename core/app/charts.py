@@ -1,13 +1,8 @@
 """Plotly figures of a report: pure functions, a report in, a figure out.
 
-Contract: every function takes a report as the dict of ``core.app.export.to_dict`` (fresh or from the history) or as
-a ``Report`` (turned into ``to_dict(report, detail=True)``), so one code path draws both. The latency and
-timeline figures need the detail fields (``latency_samples_ms``, ``timeline``), which stored reports lack; the
-history comparison uses only what is stored (seconds, items/s, latency percentiles). The 2022 study's figures are
-only ever drawn on the same axis as ours as ratios or rates (speed-up, items/s), hatched grey and named as its
-own. ``sweep_chart`` draws a ``core.run.sweep.SweepResult``. ``capacity_timeline`` and ``waste_bar`` draw the runs'
-``capacity`` (a ``CapacityUse`` as exported: stored reports carry it too; ``has_capacity`` is False for reports
-made with the capacity model off, or stored before it existed). No I/O.
+Each takes a ``Report`` or its ``core.app.export.to_dict`` form (fresh or from the history). The latency and timeline
+figures need the detail fields, which stored reports lack; ``has_capacity`` is False for reports without capacity
+figures. The 2022 study's figures are only drawn as ratios or rates, hatched grey and named as the study's.
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
-"""The command line: ``python -m core run`` (the benchmark), ``python -m core plan-load`` (the bulk-load planner:
-nothing is sent), ``python -m core aws-check`` (a tiny bulk put timed on AWS, for the planner), ``python -m core
-proxy`` (alias ``emulator``: the conditions proxy for the user's own code) and ``python -m core proxy-report``, and
-``python -m core localstack`` (LocalStack's DynamoDB without Docker).
+"""The command line: ``python -m core run``, ``plan-load``, ``aws-check``, ``proxy`` (alias ``emulator``),
+``proxy-report`` and ``localstack``.
 
-Contract: ``main(argv)`` returns the exit code: 0 when every run verified with nothing lost or failed, 1 when
-anything was lost or failed (or a target failed), 2 for bad input, printed as one line on stderr; no traceback.
-Every output path is checked before anything runs. Progress goes to stderr (``core.app.terminal``: a line per approach
-and one overall on a terminal, plain periodic lines otherwise); the chart, the tables and the verdict to stdout
-(``--json -``/``--csv -`` print there too), after the exports and the history are written. The first Ctrl-C stops
-the run within seconds and still prints and records what was done (the partial run marked INTERRUPTED); a second
-one, a second or more later, exits at once.
+``main(argv)`` returns the exit code: 0 when every run verified with nothing lost or failed, 1 when anything was lost
+or failed, 2 for bad input (one line on stderr, no traceback, checked before anything runs). Progress goes to stderr;
+the chart, tables and verdict to stdout, after the exports and the history are written. The first Ctrl-C stops the
+run within seconds and still records it, marked INTERRUPTED; a second one a second later exits at once.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Exports of a ``Report``: JSON (plan, environment, runs) and CSV (one row per run, the same fields).
 
-Contract: pure; a report holds no credentials, so neither does an export. Each run carries its approach's ``label``
-and ``as_shipped`` (True for a library run with its own retries, not the lab's: not the fair comparison). A run's
-``capacity`` is its ``CapacityUse.as_dict()`` (None when the capacity model was off, and absent from reports stored
-before it existed); the CSV carries its figures (blank when off) and its throttles as ``reason=count`` pairs. A run
-stopped before all of the plan's books were settled is marked ``interrupted``; the JSON carries the verdict's
-sentence (``core.app.verdict``), the one the CLI and the page print.
+Pure; a report holds no credentials, so neither does an export. ``as_shipped`` marks runs that are not the fair
+comparison; ``capacity`` is None (blank in the CSV) when the capacity model was off and absent from older stored
+reports; ``interrupted`` marks a run stopped before all its books were settled. The JSON carries the verdict's sentence.
 """
 
 from __future__ import annotations

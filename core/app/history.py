@@ -1,9 +1,8 @@
 """History: every benchmark report appended to a local SQLite database, to list and compare later.
 
-Contract: ``History(path)`` opens (creating) the database; a corrupt, unreadable or read-only file is a
-``ConfigError`` that names the file and the fix. Stored reports are the JSON export (no secrets). Beside them, the
-bulk puts timed by ``python -m core aws-check`` (``append_check``, ``checks``: ``core.domain.bulkmodel.MeasuredBulk``),
-in their own table, which a file written before it existed gains on opening (its reports are untouched).
+``History(path)`` opens or creates the database; a corrupt, unreadable or read-only file is a ``ConfigError`` naming
+the file and the fix. Stored reports are the JSON export (no secrets); ``append_check``/``checks`` keep the bulk puts
+timed by ``aws-check``. Files written by earlier versions still open.
 """
 
 from __future__ import annotations

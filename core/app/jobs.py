@@ -1,10 +1,8 @@
-"""The page's background job: a benchmark (or a sweep) running in a worker thread, watched and cancelled from any
-session.
+"""The page's background job: a benchmark or a sweep in a worker thread, watched and cancelled from any session.
 
-Contract: no Streamlit here. ``BackgroundRun`` runs ``benchmark.run`` (or a sweep) in a worker thread; the worker
-only stores the latest progress event per lane under a lock, and the page's script thread reads ``snapshot()`` and
-renders. ``RUNS`` holds the process's one job: any session (a reload, another tab) reattaches to it, watches and
-cancels it. Errors become one readable line (``error``); nothing raised in the worker escapes.
+No Streamlit here. The worker stores only the latest progress event per lane, under a lock; the caller reads
+``snapshot()``. ``RUNS`` holds the process's one job, so any session (a reload, another tab) reattaches to it.
+Errors become one readable line (``error``); nothing raised in the worker escapes.
 """
 
 from __future__ import annotations

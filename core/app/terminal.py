@@ -1,12 +1,9 @@
 """What the CLI draws (with ``rich``): the progress of a run, the items/s chart, the results table and the verdict.
 
-Contract: ``console(stream)`` is the one way to make a console: width-aware on a terminal (``COLUMNS`` honoured),
-100 columns (or ``COLUMNS``) elsewhere, no colour with ``NO_COLOR`` or ``TERM=dumb``, and ASCII only when the
-stream's encoding cannot draw the bars (``PYTHONIOENCODING=cp1252``). ``RunProgress`` redraws one line per approach
-and one overall on an interactive terminal, and prints plain periodic lines otherwise (a log, CI, a pipe): the same
-story either way. Interrupted runs (``core.app.verdict.interrupted``) are marked INTERRUPTED in the table and left out
-of the chart and the speed-ups. Renderers are pure (a report in, a rich renderable out); ``text`` renders one to a
-plain string for tests and files.
+``console(stream)`` is the one way to make a console: it honours ``COLUMNS``, ``NO_COLOR`` and ``TERM=dumb``, and
+draws ASCII when the stream's encoding cannot draw the bars. ``RunProgress`` redraws lines on a terminal and prints
+plain periodic lines elsewhere. Interrupted runs are marked in the table and left out of the chart and speed-ups.
+Renderers are pure; ``text`` renders one to a plain string.
 """
 
 from __future__ import annotations

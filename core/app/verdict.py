@@ -1,15 +1,9 @@
-"""The answer to "which way should I write, and how long will my load take?" after a run: one ``Verdict`` (and its
-sentence) that the CLI, the page and the exports all show, so that they never disagree.
+"""The answer to "which way should I write, and how long will my load take?": one ``Verdict`` for every view.
 
-Contract: pure, no I/O. ``verdict(report, load)`` names the approach with the highest median items/s among the runs
-that finished and wrote something (an ``interrupted`` run, stopped before all of its books were settled, is left out
-of the choice and of every speed-up, and is listed with its counts; approaches that never ran are named), its
-speed-up over ``sequential`` by items/s (never by seconds: a partial run writes fewer books), the books and time it
-took here, the conditions it ran under and the bound that limits the figure (the server, the table's capacity, this
-machine, the round trip, or the local engine: an emulator, not DynamoDB). With ``load`` (the planner's answer to
-``aws_spec``) it says what N items would take on AWS. Where a study approach's speed-up is under half the 2022
-study's at a lower latency, it says why: the study's ratio comes from its ~83 ms round trips to AWS, which the network
-preset study-2022 reproduces.
+Pure. ``verdict(report, load)`` names the fastest approach by median items/s among the runs that finished and wrote
+something (interrupted runs are listed, never chosen or compared), its speed-up over ``sequential`` by items/s, the
+conditions and the bound that limits the figure; with ``load`` (the planner's answer) what N items would take on AWS.
+The CLI, the page and the exports all show its sentence, so they never disagree.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The page's words: reports, plans and history entries turned into the short texts and table rows the page shows.
 
-Contract: pure, no Streamlit here; the page lays these out.
+Pure, no Streamlit here; the page lays these out.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""What every page of the lab shares: the session's state, the shared servers, the sidebar (target and conditions) and
-the background job's start, watch and landing.
+"""What every page shares: the session's state, the shared servers, the sidebar, and the background job's lifecycle.
 
-The frame (streamlit_app.py) calls ``init_state`` and ``sidebar`` on every run, then runs the chosen page; pages read
-the sidebar's answer with ``shared()``. Only ``core`` is imported (no boto3 or aiohttp here): the benchmark runs in a
-background thread (``core.app.jobs.BackgroundRun``) that never touches Streamlit, held in the process's one registry
-(``core.app.jobs.RUNS``), so any session, a reloaded tab included, finds the running job there. Every failure is one
+The frame calls ``init_state`` and ``sidebar`` on every run; pages read the sidebar's answer with ``shared()``. The job
+runs in ``core.app.jobs.BackgroundRun``, held in ``core.app.jobs.RUNS`` so any session finds it. Every failure is one
 readable line, never a traceback.
 """
 

@@ -1,5 +1,7 @@
-"""Plan a load: how to load N items into a new or existing table; each approach's best worker count, time and cost,
-with what each figure rests on. Nothing is sent."""
+"""Plan a load: each approach's best worker count, time and cost for N items, with what each figure rests on.
+
+Nothing is sent.
+"""
 
 from __future__ import annotations
 
