@@ -3,19 +3,10 @@
     python -m bench.ceiling [--items 6000] [--batch-items 30000] [--workers N] [--concurrency 64] [--repeat 3]
                             [--approaches a,b,...] [--no-write]
 
-A minimal HTTP server on 127.0.0.1 (a separate process, so none of its CPU is the client's) answers every request
-at once with a valid DynamoDB answer and no engine behind it: PutItem ``{}``, BatchWriteItem
-``{"UnprocessedItems":{}}``, with ``x-amz-crc32`` (which the writers check); any other operation is a
-ValidationException. Nothing is verified (there is nothing to read back) and no table is reset. Each writer sends
-its books (generated before the clock starts) through ``core.writers.write``; its figure is items ÷ the client
-process's CPU seconds over the write (user + system, every thread: ``RunReport.client_cpu_seconds``), the best of
-``--repeat`` runs (the least disturbed by a shared machine). Then the same with ``--workers`` Dask worker processes
-(default: this machine's cores), each writing its share of books generated in the worker before its clock
-starts: items ÷ the workers' CPU seconds summed. Printed per approach: items/s per core with 1 process and with N,
-the wall rate, and the cores it takes to write 40,000 items/s (a table at the default account quota, 1 KB items).
-
-The figures are written to ``core/forecast/client_ceiling.json`` (with the date, the machine and the conditions), where
-the planner reads its client ceiling (``core.forecast.ceiling``); ``--no-write`` only prints them.
+The server (a separate process on 127.0.0.1) answers PutItem and BatchWriteItem at once with no engine behind it, so
+nothing is verified. Each figure is items ÷ the client's CPU seconds over the write, the best of ``--repeat`` runs,
+with 1 process and with ``--workers`` Dask processes; also the cores needed for 40,000 items/s. The figures are
+written to ``core/forecast/client_ceiling.json``, where the planner reads them; ``--no-write`` only prints them.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """The client's ceiling: items/s one client core can write with each approach, as ``bench.ceiling`` measured it.
 
-Contract: ``CEILING`` is read once, at import, from ``core/forecast/client_ceiling.json`` (which ``python -m
-bench.ceiling`` writes: the figures, the date, the machine and the conditions); None when the file is missing or
-unreadable, so every user must do without it. The figures are the client's own CPU against a server that answers at
-once: no network, engine or throttling, so a real run can only be slower. ``cores_for`` turns a rate into client cores.
+``CEILING`` is read once, at import, from ``core/forecast/client_ceiling.json``; it is None when the file is missing
+or unreadable, and every user must do without it. The figures have no network, engine or throttling behind them, so a
+real run can only be slower. ``cores_for`` turns a rate into client cores.
 """
 
 from __future__ import annotations
