@@ -31,7 +31,15 @@ from core.app.export import EXPORT_HEAD, is_export, to_csv, to_json
 from core.app.history import History, kept_paths
 from core.app.history import default_path as default_history_path
 from core.app.terminal import RunProgress, chart, console, table, verdict_text, width_of
-from core.app.verdict import Verdict, aws_approaches, aws_spec, conditions_text, in_effect, verdict
+from core.app.verdict import (
+    Verdict,
+    aws_approaches,
+    aws_spec,
+    conditions_text,
+    in_effect,
+    problem_lines,
+    verdict,
+)
 from core.app.wording import plural
 from core.domain.approaches import APPROACHES, STUDY_APPROACHES
 from core.domain.approaches import label as approach_label
@@ -40,31 +48,13 @@ from core.domain.bulkwire import MIN_MAX_WRU, TIERS
 from core.domain.capacity import Capacity, parse_capacity
 from core.domain.endpoints import DUMMY_KEYS, KINDS, try_commands
 from core.domain.errors import ConfigError, LabError, did_you_mean
+from core.domain.limits import LIMITS, MAX_ITEMS, MAX_PLAN_ITEMS
 from core.domain.numbers import FLOAT, INT, parse_count
-from core.domain.plan import (
-    MAX_CONCURRENCY,
-    MAX_ITEMS,
-    MAX_THREADS,
-    NETWORK_PRESETS,
-    PRESETS,
-    RETRY_MODES,
-    Conditions,
-    Plan,
-    default_threads,
-    parse_faults,
-)
+from core.domain.plan import NETWORK_PRESETS, PRESETS, RETRY_MODES, Conditions, Plan, parse_faults
 from core.domain.results import Report
 from core.domain.s3source import DEFAULT_PREFIX
 from core.forecast.estimate import duration, forecast, short, span
-from core.forecast.planner import (
-    DEFAULT_RETRY_MODE,
-    MAX_ITEM_BYTES,
-    MAX_PLAN_ITEMS,
-    LoadSpec,
-    parse_duration,
-    plan_load,
-    table_text,
-)
+from core.forecast.planner import DEFAULT_RETRY_MODE, LoadSpec, parse_duration, plan_load, table_text
 from core.run.awscheck import DEFAULT_ITEMS, CheckOptions, confirmation, run_check, summary
 from core.run.awscheck import MAX_ITEMS as CHECK_MAX_ITEMS
 from core.run.environment import environment
@@ -347,22 +337,9 @@ def _run(args: argparse.Namespace) -> int:
         out.print(capacity, width=width, markup=False)
     out.print()
     out.print(verdict_text(answer), width=width)
-    for problem in problems:
+    for problem in [*problems, *problem_lines(report)]:
         print(f"error: {logs.redact(problem)}", file=sys.stderr)
-    if report.cancelled:
-        if report.error:  # e.g. s3-import: what a cancel left where
-            print(f"error: {logs.redact(report.error)}", file=sys.stderr)
-        print("error: the run was interrupted: the table above shows what was done (rows marked INTERRUPTED)",
-              file=sys.stderr)
-        return 130
-    if report.error:
-        print(f"error: {logs.redact(report.error)}", file=sys.stderr)
-        return 1
-    if not report.clean or problems:
-        if not report.clean:
-            print("error: some items were lost, failed or left unknown (see the table above)", file=sys.stderr)
-        return 1
-    return 0
+    return 130 if report.cancelled else 1 if problems or report.issues() else 0
 
 
 def _plan_load(args: argparse.Namespace) -> int:
@@ -544,13 +521,26 @@ def _add_conditions(group: argparse._ActionsContainer) -> None:
                        help="latency preset injected by the lab's server or proxy (targets on this machine): "
                             + ", ".join(f"{name} {c.latency_ms:g}+{c.jitter_ms:g} ms" for name, c in
                                         NETWORK_PRESETS.items() if name != "none") + "; default none")
-    group.add_argument("--latency-ms", type=FLOAT, metavar="MS",
-                       help="fixed latency per request (overrides the preset)")
-    group.add_argument("--jitter-ms", type=FLOAT, metavar="MS", help="extra uniform random latency per request")
+    _limited(group, "--latency-ms", "latency_ms", metavar="MS", default=None,
+             help="fixed latency per request (overrides the preset)")
+    _limited(group, "--jitter-ms", "jitter_ms", metavar="MS", default=None)
     group.add_argument("--faults", metavar="LIST", help="fault probabilities, e.g. throttle=0.3,error=0.05,reset=0.02")
     group.add_argument("--capacity", metavar="MODEL",
                        help="table capacity model: off (the default), on-demand, on-demand:warm=N,max=N or "
                             "provisioned=WCU")
+
+
+def _limited(group: argparse._ActionsContainer, flag: str, name: str, help: str | None = None,
+             **extra: Any) -> None:
+    """An option for an input of ``LIMITS``: its type, default and range from the row (``extra`` may replace the
+    type, e.g. a count, or the default, e.g. None where a preset decides)."""
+    row = LIMITS[name]
+    default = None if row.default is None or extra.get("required") else int(row.default) if row.whole \
+        else row.default
+    extra.setdefault("type", INT if row.whole else FLOAT)
+    extra.setdefault("default", default)
+    note = f" (default {row.default_note})" if row.default_note else ""
+    group.add_argument(flag, help=f"{help or row.help}, {row.range_text}{note}", **extra)
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -716,28 +706,23 @@ def build_parser() -> _Parser:
     where.add_argument("--yes", action="store_true",
                        help="write to a non-local endpoint, and run a long local plan without asking")
     load = bench.add_argument_group("workload")
-    load.add_argument("--items", type=_count("--items", MAX_ITEMS), default=1_000, metavar="N",
-                      help="books per approach and repeat: 2000, 2_000, 2k, 1e6")
+    _limited(load, "--items", "items", type=_count("--items", MAX_ITEMS), metavar="N",
+             help="books per approach and repeat (2000, 2_000, 2k, 1e6)")
     load.add_argument("--approaches", metavar="LIST",
                       help=f"comma-separated, from: {', '.join(APPROACHES)} (default: {','.join(STUDY_APPROACHES)}; "
                            f"a sweep: {','.join(SWEEP_APPROACHES)})" + "".join(
                           f"; unavailable here: {a.unavailable}" for a in APPROACHES.values() if a.unavailable))
-    load.add_argument("--repeat", type=INT, default=1, metavar="N",
-                      help="runs per approach (the chart and the verdict take the median)")
-    load.add_argument("--warmup", type=INT, default=0, metavar="N", help="items written (and discarded) before "
-                                                                          "measuring")
-    load.add_argument("--seed", type=INT, default=0, help="seed of the fake books: the same seed, the same books")
+    _limited(load, "--repeat", "repeats", metavar="N")
+    _limited(load, "--warmup", "warm-up", metavar="N")
+    _limited(load, "--seed", "seed")
     load.add_argument("--sweep", metavar="LEVELS",
                       help="items/s against concurrency instead of one run, for --approaches: e.g. "
                            "concurrency=1,4,16,64,256 (the ideal line C / L beside)")
     retries = bench.add_argument_group("concurrency and retries")
-    retries.add_argument("--threads", type=INT, default=default_threads(), metavar="N",
-                         help=f"threads of the threaded approaches, 1 to {MAX_THREADS} (default min(32, cpu+4))")
-    retries.add_argument("--concurrency", type=INT, default=100, metavar="N",
-                         help=f"requests in flight for the async approaches, 1 to {MAX_CONCURRENCY}")
-    retries.add_argument("--max-attempts", type=INT, default=10, metavar="N",
-                         help="attempt budget per request, every approach")
-    retries.add_argument("--request-timeout", type=FLOAT, default=10.0, metavar="S", help="seconds per request")
+    _limited(retries, "--threads", "threads", metavar="N")
+    _limited(retries, "--concurrency", "concurrency", metavar="N")
+    _limited(retries, "--max-attempts", "max attempts", metavar="N")
+    _limited(retries, "--request-timeout", "request timeout", metavar="S")
     retries.add_argument("--retry-mode", choices=RETRY_MODES, default="standard",
                          help="adaptive: client-side rate control fed by throttles (botocore's for the boto3 and "
                               "aiobotocore approaches, the lab's for the others)")
@@ -748,8 +733,8 @@ def build_parser() -> _Parser:
         "and none included)"
         for name, preset in PRESETS.items()))
     scale = bench.add_argument_group("scale-out")
-    scale.add_argument("--workers", type=INT, default=1, metavar="N",
-                       help="split the books into N shards written by N Dask worker processes")
+    _limited(scale, "--workers", "workers", metavar="N",
+             help="split the books into N shards written by N Dask worker processes")
     scale.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask cluster's scheduler, e.g. "
                                                                "tcp://10.0.0.5:8786 (instead of a local cluster)")
     s3 = bench.add_argument_group("s3-import and bulk-put")
@@ -780,8 +765,7 @@ def build_parser() -> _Parser:
                                   description=PLAN_HELP, usage="%(prog)s --items N --item-bytes B [options]")
     planner.add_argument("--items", type=_count("--items", MAX_PLAN_ITEMS), required=True, metavar="N",
                          help="items to load, up to a trillion: 10000, 10_000, 10k, 2.5M, 1e9")
-    planner.add_argument("--item-bytes", type=INT, required=True, metavar="B",
-                         help=f"DynamoDB size of one item, up to {MAX_ITEM_BYTES:,}")
+    _limited(planner, "--item-bytes", "item bytes", required=True, metavar="B")
     planner.add_argument("--table", choices=("new", "existing"), default="new",
                          help="new: the load creates the table (s3-import is possible); existing: it is there "
                               "(writers, bulk-put)")
@@ -792,10 +776,8 @@ def build_parser() -> _Parser:
     planner.add_argument("--endpoint-url", metavar="URL", help="for localstack and custom targets")
     planner.add_argument("--deadline", metavar="TIME",
                          help="finish by then: e.g. 45min, 2h, 3d (the workers it takes are shown)")
-    planner.add_argument("--threads", type=INT, default=default_threads(), metavar="N",
-                         help=f"threads per worker, 1 to {MAX_THREADS} (default min(32, cpu+4))")
-    planner.add_argument("--concurrency", type=INT, default=100, metavar="N",
-                         help=f"requests in flight per worker, 1 to {MAX_CONCURRENCY}")
+    _limited(planner, "--threads", "threads", metavar="N", help="threads per worker")
+    _limited(planner, "--concurrency", "concurrency", metavar="N", help="requests in flight per worker")
     planner.add_argument("--retry-mode", choices=RETRY_MODES, default=DEFAULT_RETRY_MODE,
                          help="the writers' retries: adaptive (client-side rate control) writes more of a throttling "
                               "table's capacity")

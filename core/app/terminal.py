@@ -286,11 +286,10 @@ def table(report: Report) -> RenderableType:
             if partial:
                 notes.append(Text(f"{named}: INTERRUPTED after {r.taken:,} of {report.plan.items:,} books; left out "
                                   "of the chart and the speed-ups", style="yellow"))
-            extra = [f"{count:,} {what}" for count, what in ((v.unexpected, "unexpected"),
-                                                               (v.mismatched, "mismatched"),
-                                                               (v.recovered, "recovered"),
-                                                               (v.unchecked, "not checked, unknown (verification "
-                                                                             "cut short)")) if count]
+            extra = [f"{issue.count:,} not checked, unknown (verification cut short)" if issue.kind == "unchecked"
+                     else str(issue) for issue in result.issues()
+                     if issue.kind in ("unexpected", "mismatched", "missing", "unchecked")]
+            extra += [f"{v.recovered:,} recovered"] if v.recovered else []
             if extra:
                 notes.append(Text(f"{named}: {', '.join(extra)}"))
             notes.extend(Text(f"{named}: ! {reason}", style="red") for reason in r.failures)

@@ -21,7 +21,7 @@ from core.domain.approaches import (
 from core.domain.approaches import label as approach_label
 from core.domain.capacity import Capacity
 from core.domain.plan import NETWORK_PRESETS, Conditions, Plan
-from core.domain.results import CLIENT_BOUND_CPU, Report, RunResult, client_busy
+from core.domain.results import CLIENT_BOUND_CPU, Issue, Report, RunResult, client_busy
 from core.domain.s3source import SEEDED_ITEM_BYTES
 from core.forecast.estimate import short
 from core.forecast.planner import LoadPlan, LoadSpec, count_words, money
@@ -157,6 +157,25 @@ def gap_text(report: Report, name: str) -> str | None:
             f"{here}{fix}")
 
 
+def books_text(runs: tuple[RunResult, ...] | list[RunResult]) -> str:
+    """The runs' book problems summed: '8 failed, 2 not sent' (empty when there are none)."""
+    return ", ".join(str(issue) for issue in Report(Plan(), {}, tuple(runs)).issues() if issue.books)
+
+
+def problem_lines(report: Report) -> list[str]:
+    """One line per problem of the plan (``Report.issues``), as the CLI prints them after its table: why it stopped,
+    the books not written and verified, and the interruption (empty: a clean run)."""
+    issues = report.issues()
+    lines = [issue.reason for issue in issues if issue.kind in ("stopped", "halted") and issue.reason]
+    books: list[Issue] = [issue for issue in issues if issue.books]
+    if books:
+        lines.append("some items were lost, failed or left unknown: "
+                     f"{', '.join(map(str, books))} (see the table above)")
+    if any(issue.kind == "interrupted" for issue in issues):
+        lines.append("the run was interrupted: the table above shows what was done (rows marked INTERRUPTED)")
+    return lines
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The answer after a run. ``approach`` None: no run finished (``sentence`` says so). ``aws``: what the user's
@@ -208,7 +227,8 @@ def verdict(report: Report, load: LoadPlan | None = None) -> Verdict:
     bound = bound_text(report, best)
     aws = aws_text(load, best) if load is not None and load.rows else None
     gap = gap_text(report, best)
-    caveat = "" if best in clean else " Its runs lost, failed or left items unknown: see the table."
+    caveat = "" if best in clean else \
+        f" Its runs lost, failed or left items unknown ({books_text(runs)}): see the table."
     sentence = (f"Use {approach_label(best)}: {by_rate[best]:,.0f} items/s{versus}, on {conditions}, "
                 f"{items:,} books in {short(seconds)}; {bound}."
                 + (f" {aws[0].upper()}{aws[1:]}." if aws else "") + (f" {gap[0].upper()}{gap[1:]}." if gap else "")

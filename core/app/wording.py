@@ -19,19 +19,11 @@ from core.domain.bulkwire import Tier
 from core.domain.capacity import parse_capacity
 from core.domain.endpoints import validate_kind
 from core.domain.errors import ConfigError
+from core.domain.limits import LIMITS, MAX_ITEM_BYTES, MAX_PLAN_ITEMS
 from core.domain.numbers import parse_count
 from core.domain.plan import FAULT_LABELS, NETWORK_PRESETS, PRESETS, Conditions, Plan, RetryMode
 from core.domain.results import ProgressEvent, Report, RunResult, stored_bounds
-from core.forecast.planner import (
-    DEFAULT_RETRY_MODE,
-    MAX_ITEM_BYTES,
-    MAX_PLAN_ITEMS,
-    LoadPlan,
-    LoadSpec,
-    cost_span,
-    parse_duration,
-    span,
-)
+from core.forecast.planner import DEFAULT_RETRY_MODE, LoadPlan, LoadSpec, cost_span, parse_duration, span
 
 
 def network_label(conditions: Conditions) -> str:
@@ -136,7 +128,7 @@ class Headline:
     speedup: float | None
     verified: int
     expected: int
-    problems: int  # items lost, failed, unknown, not sent, unexpected or mismatched
+    problems: int  # books with a problem (``Report.issues``: lost, failed, unknown, not sent, ...)
     flagged: int  # runs whose figure a bound flags (``RunResult.bounds``)
 
 
@@ -146,8 +138,7 @@ def headline(report: Report) -> Headline | None:
     if not report.runs:
         return None
     said = run_verdict(report)
-    problems = sum(r.verification.lost + r.verification.unexpected + r.verification.mismatched
-                   + r.report.items_failed + r.report.items_unknown + r.report.items_not_sent for r in report.runs)
+    problems = sum(issue.count for issue in report.issues() if issue.books)
     return Headline(approach_label(said.approach) if said.approach else "none finished", said.items_per_second,
                     said.speedup, sum(r.verification.found for r in report.runs),
                     sum(r.verification.expected for r in report.runs), problems,
@@ -173,15 +164,11 @@ def _bad(count: int) -> str:
 
 def verdict(result: RunResult) -> str:
     """'verified' or what went wrong, as a green or red Markdown badge (st.table renders Markdown)."""
-    if result.clean:
+    issues = result.issues()
+    if not issues:
         return ":green-background[verified]"
-    check, report = result.verification, result.report
-    issues = [f"{count:,} {what}" for count, what in (
-        (check.lost, "lost"), (report.items_failed, "failed"), (report.items_unknown, "unknown"),
-        (report.items_not_sent, "not sent"),
-        (check.unexpected, "unexpected"), (check.mismatched, "mismatched"),
-        (check.missing, "missing"), (check.unchecked, "unknown (verification cut short)")) if count > 0]
-    return f":red-background[{', '.join(issues) or 'incomplete'}]"
+    said = [str(issue) if issue.books else issue.kind for issue in issues]
+    return f":red-background[{', '.join(said)}]"
 
 
 def verification_rows(report: Report) -> list[dict[str, str]]:
@@ -343,8 +330,8 @@ def load_spec(items: str, item_bytes: str, table: str, capacity: str, deadline: 
               endpoint_url: str | None, retry_mode: str = DEFAULT_RETRY_MODE, *, bulk_tier: str = "STANDARD",
               bulk_max_wru: int | None = None) -> LoadSpec:
     """The planner's question from the page's text fields (an empty deadline: none); ``ConfigError`` otherwise."""
-    return LoadSpec(items=parse_whole(items, "Items", 1, MAX_PLAN_ITEMS),
-                    item_bytes=parse_whole(item_bytes, "Item size (bytes)", 1, MAX_ITEM_BYTES),
+    return LoadSpec(items=parse_whole(items, LIMITS["plan items"].label, 1, MAX_PLAN_ITEMS),
+                    item_bytes=parse_whole(item_bytes, LIMITS["item bytes"].label, 1, MAX_ITEM_BYTES),
                     table="new" if table == "new" else "existing", capacity=parse_capacity(capacity),
                     target=validate_kind(target), endpoint_url=endpoint_url,
                     deadline_s=parse_duration(deadline) if deadline.strip() else None,

@@ -7,13 +7,11 @@ Frozen dataclasses and pure functions, no heavy imports. Building a ``Plan`` or 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 
 from core.domain.approaches import APPROACHES, STUDY_APPROACHES, approach, bulk_puts, imports, parallelism
-from core.domain.books import ISBN_BODIES
 from core.domain.bulkmodel import EMULATED, BulkAssumptions, check_max_wru, check_tier
 from core.domain.bulkwire import Tier
 from core.domain.capacity import Capacity
@@ -28,6 +26,11 @@ from core.domain.endpoints import (
     validate_scheduler_address,
 )
 from core.domain.errors import ConfigError
+from core.domain.limits import (
+    LIMITS,
+    MAX_ITEMS,
+    default_threads,
+)
 from core.domain.numbers import number
 from core.domain.pricing import IMPORT_PRICE_NOTE, PRICE_NOTE, WRU_PRICE_USD, import_cost_of
 from core.domain.s3source import (
@@ -41,27 +44,15 @@ from core.domain.s3source import (
     validate_prefix,
 )
 
-MAX_ITEMS = 10_000_000
-MAX_THREADS = 512
-MAX_CONCURRENCY = 4096
-MAX_WORKERS = 256
 RetryMode = Literal["standard", "adaptive"]
 RETRY_MODES: tuple[RetryMode, ...] = get_args(RetryMode)
 
 
-def default_threads() -> int:
-    """ThreadPoolExecutor's default worker count, which the study ran with."""
-    return min(32, (os.cpu_count() or 1) + 4)
-
-
 def validate_knobs(threads: int, concurrency: int, request_timeout: float) -> None:
-    """The writers' knobs, checked once for the plan and the writers alike."""
-    if not 1 <= threads <= MAX_THREADS:
-        raise ConfigError(f"threads must be between 1 and {MAX_THREADS}, got {threads}")
-    if not 1 <= concurrency <= MAX_CONCURRENCY:
-        raise ConfigError(f"concurrency must be between 1 and {MAX_CONCURRENCY}, got {concurrency}")
-    if not 0.1 <= request_timeout <= 300:
-        raise ConfigError(f"request timeout must be between 0.1 and 300 s, got {request_timeout}")
+    """The writers' knobs, checked once for the plan and the writers alike (``LIMITS``' rows)."""
+    LIMITS["threads"].check(threads)
+    LIMITS["concurrency"].check(concurrency)
+    LIMITS["request timeout"].check(request_timeout)
 
 
 @dataclass(frozen=True)
@@ -77,9 +68,7 @@ class Conditions:
 
     def __post_init__(self) -> None:
         for name in ("latency_ms", "jitter_ms"):
-            value = getattr(self, name)
-            if not 0 <= value <= 60_000:
-                raise ConfigError(f"{name} must be between 0 and 60000 ms, got {value}")
+            LIMITS[name].check(getattr(self, name))
         for name in FAULTS:
             value = getattr(self, name)
             if not 0 <= value <= 1:
@@ -218,14 +207,10 @@ class Plan:
         repeated = sorted({a for a in self.approaches if self.approaches.count(a) > 1})
         if repeated:
             raise ConfigError(f"approach {repeated[0]!r} is listed twice: name each approach once")
-        if not 1 <= self.items <= MAX_ITEMS:
-            raise ConfigError(f"items must be between 1 and {MAX_ITEMS:,}, got {self.items}")
-        if not 0 <= self.seed < 2**63:
-            raise ConfigError(f"seed must be a whole number from 0 to 2**63-1, got {self.seed}")
-        if not 1 <= self.repeats <= 50:
-            raise ConfigError(f"repeats must be between 1 and 50, got {self.repeats}")
-        if not 0 <= self.warmup <= 100_000 or self.items + self.warmup > ISBN_BODIES:
-            raise ConfigError(f"warm-up must be between 0 and 100,000 items, got {self.warmup}")
+        LIMITS["items"].check(self.items)
+        LIMITS["seed"].check(self.seed)
+        LIMITS["repeats"].check(self.repeats)
+        LIMITS["warm-up"].check(self.warmup)
         if self.rehearsal and self.off_machine is not None:
             raise ConfigError("the AWS dress rehearsal (--preset aws-like) runs against a local engine through the "
                               "lab's proxy: pick the embedded, dynamodb-local or localstack target")
@@ -234,12 +219,10 @@ class Plan:
                               "this machine, in front of a local engine only: drop --network/--latency-ms/--faults/"
                               "--capacity for a remote target")
         validate_knobs(self.threads, self.concurrency, self.request_timeout)
-        if not 1 <= self.workers <= MAX_WORKERS:
-            raise ConfigError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
+        LIMITS["workers"].check(self.workers)
         if self.scheduler is not None:
             object.__setattr__(self, "scheduler", validate_scheduler_address(self.scheduler))
-        if not 1 <= self.max_attempts <= 100:
-            raise ConfigError(f"max attempts must be between 1 and 100, got {self.max_attempts}")
+        LIMITS["max attempts"].check(self.max_attempts)
         self._check_import()
 
     def _check_import(self) -> None:

@@ -132,6 +132,43 @@ class Verification:
         return self.unchecked > 0
 
 
+BOOK_PROBLEMS = ("lost", "failed", "unknown", "not sent", "unexpected", "mismatched", "missing", "unchecked",
+                 "not verified")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem of a run or of a plan: the one decision of what went wrong, which the CLI's table and exit code,
+    the page's badges, headline and verification box and the verdict all read.
+
+    ``kind``: one of ``BOOK_PROBLEMS`` (``count`` books: lost, failed, unknown, not sent, unexpected, mismatched,
+    missing (absent though not reported failed or unknown), unchecked (the read-back was cut short), not verified
+    (the table could not be read back)); "halted" (the
+    circuit breaker gave up on the target: ``reason``); "interrupted" (the plan was cancelled); "stopped" (the plan
+    ended early: ``reason``). Every issue makes a run or plan not clean.
+    """
+
+    kind: str
+    count: int = 0
+    reason: str | None = None
+
+    @property
+    def books(self) -> bool:
+        """The issue counts books (one of ``BOOK_PROBLEMS``)."""
+        return self.kind in BOOK_PROBLEMS
+
+    @property
+    def written_wrong(self) -> bool:
+        """Books are missing, refused, in doubt or wrong on the table: more than a cut-short run or check leaves."""
+        return self.kind in ("lost", "failed", "unknown", "unexpected", "mismatched", "missing")
+
+    def __str__(self) -> str:
+        """'8 failed', 'halted: <reason>', 'interrupted'."""
+        if self.books:
+            return f"{self.count:,} {self.kind}"
+        return f"{self.kind}: {self.reason}" if self.reason else self.kind
+
+
 def speedup(seconds: Mapping[str, float], approach: str, baseline: str = "sequential") -> float | None:
     """Seconds of ``baseline`` ÷ seconds of ``approach`` (None without both, or for the baseline on its own):
     the one definition of "speed-up" the table, the charts and the page use."""
@@ -221,10 +258,25 @@ class RunResult:
                       p50_ms=report.latency.p50 if report.latencies_ms else None,
                       injected_ms=injected_ms(plan.conditions.latency_ms, plan.conditions.jitter_ms))
 
+    def issues(self) -> tuple[Issue, ...]:
+        """What went wrong in this run, in a fixed order (empty: every book written and verified)."""
+        check, report = self.verification, self.report
+        counts = (("lost", check.lost), ("failed", report.items_failed), ("unknown", report.items_unknown),
+                  ("not sent", report.items_not_sent), ("unexpected", check.unexpected),
+                  ("mismatched", check.mismatched), ("unchecked", check.unchecked),
+                  ("not verified", 0 if check.checked else check.expected or report.taken or 1))
+        found = [Issue(kind, count) for kind, count in counts if count > 0]
+        absent = check.expected - check.found - check.unchecked - check.lost - check.mismatched
+        if check.checked and absent > 0 and not (report.items_failed or report.items_unknown):
+            found.append(Issue("missing", absent))  # absent, yet the writer reported no book failed or unknown
+        if report.halted:
+            found.append(Issue("halted", reason=report.halted))
+        return tuple(found)
+
     @property
     def clean(self) -> bool:
-        """Every item written and verified: nothing lost, failed or unknown."""
-        return self.verification.ok and self.report.complete
+        """Every item written and verified: no ``issues()``."""
+        return not self.issues()
 
 
 @dataclass(frozen=True)
@@ -246,9 +298,29 @@ class Report:
     cancelled: bool = False
     error: str | None = None  # why the plan stopped early (e.g. the emulator died), one line
 
+    def issues(self) -> tuple[Issue, ...]:
+        """What went wrong in the plan: each book problem summed over the runs (``BOOK_PROBLEMS``' order), then
+        "stopped" (with ``error``) and "interrupted". A run's "halted" is in ``error`` (the plan stops there)."""
+        totals: dict[str, int] = {}
+        for run in self.runs:
+            for issue in run.issues():
+                if issue.books:
+                    totals[issue.kind] = totals.get(issue.kind, 0) + issue.count
+        found = [Issue(kind, totals[kind]) for kind in BOOK_PROBLEMS if kind in totals]
+        if self.error:
+            found.append(Issue("stopped", reason=self.error))
+        elif any(run.report.halted for run in self.runs):
+            found.extend(issue for run in self.runs for issue in run.issues() if issue.kind == "halted")
+        if self.cancelled:
+            found.append(Issue("interrupted"))
+        if not self.runs and not found:
+            found.append(Issue("stopped", reason="no run was made"))
+        return tuple(found)
+
     @property
     def clean(self) -> bool:
-        return bool(self.runs) and all(run.clean for run in self.runs) and not self.cancelled and not self.error
+        """At least one run, and no ``issues()``."""
+        return not self.issues()
 
     def unflagged(self) -> Report:
         """This report with only the runs no bound flags (``RunResult.bounds``): what a comparison with the 2022 study

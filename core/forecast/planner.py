@@ -34,16 +34,13 @@ from core.domain.capacity import (
 )
 from core.domain.endpoints import Kind, validate_kind
 from core.domain.errors import ConfigError
-from core.domain.plan import (
-    MAX_CONCURRENCY,
+from core.domain.limits import (
+    LIMITS,
     MAX_ITEMS,
-    MAX_THREADS,
     MAX_WORKERS,
-    RETRY_MODES,
-    Plan,
-    RetryMode,
     default_threads,
 )
+from core.domain.plan import RETRY_MODES, Plan, RetryMode
 from core.domain.pricing import (
     IMPORT_PRICE_NOTE,
     PRICE_NOTE,
@@ -78,8 +75,6 @@ BULK_SOURCES = (
     "that the operation draws on the table's capacity (core/domain/bulkmodel.py; --bulk-rate, --bulk-price-per-gb; "
     "`python -m core aws-check` measures them on your account)",
 )
-MAX_PLAN_ITEMS = 10**12
-MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit
 MAX_DEADLINE_S = 365 * 86_400
 KB = 1024
 GIB = 1024**3
@@ -161,12 +156,12 @@ class LoadSpec:
     def __post_init__(self) -> None:
         object.__setattr__(self, "bulk_tier", check_tier(self.bulk_tier))
         check_max_wru(self.bulk_max_wru)
-        for name, value, low, high in (("items", self.items, 1, MAX_PLAN_ITEMS),
-                                       ("item bytes", self.item_bytes, 1, MAX_ITEM_BYTES),
-                                       ("threads", self.threads, 1, MAX_THREADS),
-                                       ("concurrency", self.concurrency, 1, MAX_CONCURRENCY)):
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ConfigError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}")
+        for name, row, value in (("items", LIMITS["plan items"], self.items),
+                                 ("item bytes", LIMITS["item bytes"], self.item_bytes),
+                                 ("threads", LIMITS["threads"], self.threads),
+                                 ("concurrency", LIMITS["concurrency"], self.concurrency)):
+            if not isinstance(value, int) or not row.contains(value):
+                raise ConfigError(f"{name} must be a whole number from {row.range_text}, got {value!r}")
         if self.table not in TABLE_KINDS:
             raise ConfigError(f"table must be new or existing, got {self.table!r}")
         if self.retry_mode not in RETRY_MODES:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 from core.domain.approaches import APPROACHES
 from core.domain.errors import ConfigError
+from core.domain.limits import MAX_CONCURRENCY, MAX_THREADS
 from core.domain.numbers import whole
-from core.domain.plan import MAX_CONCURRENCY, MAX_THREADS, Plan
+from core.domain.plan import Plan
 from core.domain.results import ProgressEvent
 from core.wire.sigv4 import Credentials
 

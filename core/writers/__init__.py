@@ -21,7 +21,8 @@ import aiohttp
 from core.domain.approaches import APPROACHES, STUDY_APPROACHES, WRITERS, Approach, approach, parallelism
 from core.domain.books import Book
 from core.domain.errors import ConfigError
-from core.domain.plan import RetryMode, default_threads, validate_knobs
+from core.domain.limits import default_threads
+from core.domain.plan import RetryMode, validate_knobs
 from core.domain.results import RunReport
 from core.targets.target import Target
 from core.wire.ratecontrol import AdaptiveRate

@@ -28,7 +28,7 @@ from core.targets.target import LOCAL_CREDENTIALS, Target
     ({"repeats": 0}, "repeats must be between 1 and 50"),
     ({"threads": 0}, "threads must be between 1 and 512"),
     ({"threads": 100_000}, "threads must be between 1 and 512"),
-    ({"concurrency": 0}, "concurrency must be between 1 and 4096"),
+    ({"concurrency": 0}, "concurrency must be between 1 and 4,096"),
     ({"warmup": -1}, "warm-up must be between"),
     ({"target": "moon"}, "unknown target 'moon'"),
     ({"target": "custom", "endpoint_url": "http://dynamodb.example.com:8000", "conditions": Conditions(latency_ms=5)},

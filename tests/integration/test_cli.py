@@ -133,11 +133,15 @@ def test_a_capacity_run_prints_each_approach_s_use_of_the_table() -> None:
 
 
 def test_lost_or_failed_items_exit_1(tmp_path: Path) -> None:
+    """The circuit breaker stops a run whose first wave is all refused: the run's stop and its failed books are
+    both said, each on its own line."""
     result = cli("run", "--items", "8", "--approaches", "async", "--faults", "throttle=1", "--max-attempts", "2",
                  "--history", "off")
     assert result.returncode == 1
     assert "FAIL" in result.stdout and "ProvisionedThroughputExceededException" in result.stdout
-    assert "some items were lost, failed or left unknown" in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors[0].startswith("error: the async run gave up: the target refused all of the first 8 attempts")
+    assert errors[1:] == ["error: some items were lost, failed or left unknown: 8 failed (see the table above)"]
 
 
 def test_reopening_a_history_keeps_its_entries_and_schema(tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ from core.domain.approaches import LAB_WRITERS
 from core.domain.books import generate_books
 from core.domain.capacity import Capacity, parse_capacity
 from core.domain.errors import ConfigError
-from core.domain.plan import MAX_WORKERS, Plan
+from core.domain.limits import MAX_WORKERS
+from core.domain.plan import Plan
 from core.domain.pricing import (
     IMPORT_PRICE_USD_PER_GB,
     S3_GET_PRICE_USD,

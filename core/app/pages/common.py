@@ -28,20 +28,8 @@ from core.domain.endpoints import (
     off_machine,
 )
 from core.domain.errors import ConfigError, LabError
-from core.domain.plan import (
-    FAULT_LABELS,
-    FAULTS,
-    MAX_CONCURRENCY,
-    MAX_ITEMS,
-    MAX_THREADS,
-    MAX_WORKERS,
-    NETWORK_PRESETS,
-    PRESETS,
-    RETRY_MODES,
-    Conditions,
-    Plan,
-    default_threads,
-)
+from core.domain.limits import LIMITS
+from core.domain.plan import FAULT_LABELS, FAULTS, NETWORK_PRESETS, PRESETS, RETRY_MODES, Conditions, Plan
 from core.forecast.estimate import Estimate, forecast, span
 from core.run.environment import environment
 from core.run.runner import Server, start_server
@@ -351,11 +339,13 @@ def conditions() -> tuple[Conditions, Capacity] | None:
     latency, jitter = base.latency_ms, base.jitter_ms
     if preset == "custom":
         left, right = bar.columns(2)
-        typed = (left.text_input("Latency (ms)", "25", key="latency_ms", disabled=running()),
-                 right.text_input("Jitter (ms)", "5", key="jitter_ms", disabled=running()))
+        typed = (left.text_input(LIMITS["latency_ms"].label, "25", key="latency_ms", disabled=running(),
+                                 help=limit_help("latency_ms")),
+                 right.text_input(LIMITS["jitter_ms"].label, "5", key="jitter_ms", disabled=running(),
+                                  help=limit_help("jitter_ms")))
         try:
-            latency = wording.parse_number(typed[0], "Latency (ms)", 0, 60_000)
-            jitter = wording.parse_number(typed[1], "Jitter (ms)", 0, 60_000)
+            latency, jitter = (wording.parse_number(text, LIMITS[name].label, LIMITS[name].low, LIMITS[name].high)
+                               for text, name in zip(typed, ("latency_ms", "jitter_ms"), strict=True))
         except ConfigError as bad:
             bar.error(str(bad))
             st.session_state.sidebar_problem = str(bad)
@@ -506,16 +496,20 @@ def show_running_plan() -> None:
 
 # --- the plan, from the Compare page's fields (drawn there, read from the session elsewhere) -------------------------
 
-LIMITS = {"items": ("Books", 1, MAX_ITEMS), "threads": ("Threads", 1, MAX_THREADS),
-          "concurrency": ("Async concurrency", 1, MAX_CONCURRENCY), "repeats": ("Repeats", 1, 50),
-          "seed": ("Seed", 0, 2**31 - 1), "workers": ("Workers", 1, MAX_WORKERS)}
+NUMBERS = ("items", "threads", "concurrency", "repeats", "seed", "workers")  # the Compare form's rows of LIMITS
+
+
+def limit_help(name: str, text: str | None = None) -> str:
+    """A field's help: ``text`` (else the row's own) and the range ``LIMITS`` allows, with the default's note."""
+    row = LIMITS[name]
+    note = f"; default {row.default_note}" if row.default_note else ""
+    return f"{text or row.help[0].upper() + row.help[1:]} ({row.range_text}){note}"
 
 
 def form_defaults() -> dict[str, Any]:
-    """The Compare form's values before the user types anything."""
-    return {"approaches": list(STUDY_APPROACHES), "items": "1000", "threads": str(default_threads()),
-            "concurrency": "100", "repeats": "1", "seed": "0", "retry_mode": RETRY_MODES[0], "workers": "1",
-            "scheduler": ""}
+    """The Compare form's values before the user types anything (the numbers' from ``LIMITS``)."""
+    return {"approaches": list(STUDY_APPROACHES), **{name: LIMITS[name].default_text for name in NUMBERS},
+            "retry_mode": RETRY_MODES[0], "scheduler": ""}
 
 
 def form_value(key: str) -> Any:
@@ -528,9 +522,10 @@ def build_plan(values: dict[str, Any], extra: dict[str, Any], where: Shared) -> 
     each (the sidebar's own included, so the main column says why Run is disabled)."""
     numbers: dict[str, int] = {}
     problems = []
-    for name, (label, low, high) in LIMITS.items():
+    for name in NUMBERS:
+        row = LIMITS[name]
         try:
-            numbers[name] = wording.parse_whole(str(values[name]), label, low, high)
+            numbers[name] = wording.parse_whole(str(values[name]), row.label, int(row.low), int(row.high))
         except ConfigError as bad:
             problems.append(str(bad))
     if not values["approaches"]:

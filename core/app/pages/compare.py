@@ -12,9 +12,11 @@ from core.app import charts, export, jobs, wording
 from core.app.pages.common import (
     Shared,
     build_plan,
+    form_defaults,
     form_value,
     guard,
     land,
+    limit_help,
     machine,
     open_history,
     plan_estimate,
@@ -33,11 +35,12 @@ from core.domain.bulkwire import TIERS
 from core.domain.capacity import Capacity
 from core.domain.endpoints import DEFAULT_REGION
 from core.domain.errors import ConfigError, LabError
-from core.domain.plan import MAX_CONCURRENCY, MAX_ITEMS, MAX_THREADS, RETRY_MODES, Plan
+from core.domain.limits import LIMITS, MAX_PLAN_ITEMS
+from core.domain.plan import RETRY_MODES, Plan
 from core.domain.results import Report
 from core.domain.s3source import DEFAULT_PREFIX, needs_bucket
 from core.forecast.estimate import short, span
-from core.forecast.planner import MAX_PLAN_ITEMS, plan_load
+from core.forecast.planner import plan_load
 
 
 def aws_items() -> int:
@@ -63,7 +66,7 @@ def answer(report: Report) -> None:
     """The answer sentence and the chart that shows it, above everything else."""
     said = answer_of(report)
     st.session_state.answer = said
-    if said.approach is None or report.cancelled or report.error:
+    if said.approach is None or not report.clean:
         st.warning(said.sentence, icon=":material/info:")
     else:
         st.success(said.sentence, icon=":material/check_circle:")
@@ -107,33 +110,31 @@ def plan_form(where: Shared) -> Plan | None:
                                                                  if a.unavailable else "")
                             for name, a in APPROACHES.items()))
         values: dict[str, Any] = {"approaches": approaches}
-        values["items"] = top[1].text_input("Books", "1000", key="items", disabled=running(),
-                                            help=f"Seeded fake books, under 1 KB each, written by every approach "
-                                                 f"(1 to {MAX_ITEMS:,})")
-        values["repeats"] = top[2].text_input("Repeats", "1", key="repeats", disabled=running(),
-                                              help="Each approach runs this many times (1 to 50); charts show the "
-                                                   "median")
-        values["concurrency"] = top[3].text_input("Async concurrency", "100", key="concurrency", disabled=running(),
-                                                  help=f"Requests in flight at once for the async approaches, 1 to "
-                                                       f"{MAX_CONCURRENCY:,}")
+        defaults = form_defaults()
+        values["items"] = top[1].text_input(LIMITS["items"].label, defaults["items"], key="items",
+                                            disabled=running(), help=limit_help("items"))
+        values["repeats"] = top[2].text_input(LIMITS["repeats"].label, defaults["repeats"], key="repeats",
+                                              disabled=running(), help=limit_help("repeats"))
+        values["concurrency"] = top[3].text_input(LIMITS["concurrency"].label, defaults["concurrency"],
+                                                  key="concurrency", disabled=running(),
+                                                  help=limit_help("concurrency"))
         more = any(str(form_value(key)) != str(value) for key, value in
                    (("threads", form_value("threads") if "threads" not in st.session_state else None),
-                    ("workers", "1"), ("scheduler", ""), ("seed", "0"), ("retry_mode", RETRY_MODES[0])))
+                    *((key, defaults[key]) for key in ("workers", "scheduler", "seed", "retry_mode"))))
         with st.expander("More: threads, seed, retry mode, scale-out (Dask)", expanded=more, key="more_expander"):
             cols = st.columns([1, 1, 2, 1, 3])
-            values["threads"] = cols[0].text_input("Threads", form_value("threads"), key="threads",
-                                                   disabled=running(),
-                                                   help=f"Workers of the threaded approaches, 1 to {MAX_THREADS}; "
-                                                        "default min(32, cpu + 4)")
-            values["seed"] = cols[1].text_input("Seed", "0", key="seed", disabled=running(),
-                                                help="Same seed, same books")
+            values["threads"] = cols[0].text_input(LIMITS["threads"].label, form_value("threads"), key="threads",
+                                                   disabled=running(), help=limit_help("threads"))
+            values["seed"] = cols[1].text_input(LIMITS["seed"].label, defaults["seed"], key="seed",
+                                                disabled=running(), help=limit_help("seed", "Same seed, same books"))
             values["retry_mode"] = cols[2].radio(
                 "Retry mode", RETRY_MODES, horizontal=True, key="retry_mode", disabled=running(),
                 help="adaptive: client-side rate control fed by throttles (botocore's for the boto3 and aiobotocore "
                      "approaches, the lab's for the others)")
-            values["workers"] = cols[3].text_input("Workers", "1", key="workers", disabled=running(),
-                                                   help="Shards written by this many Dask worker processes (1: "
-                                                        "this one)")
+            values["workers"] = cols[3].text_input(LIMITS["workers"].label, defaults["workers"], key="workers",
+                                                   disabled=running(),
+                                                   help=limit_help("workers", "Shards written by this many Dask worker "
+                                                                              "processes (1: this one)"))
             values["scheduler"] = cols[4].text_input("Scheduler", "", key="scheduler", disabled=running(),
                                                      placeholder="empty: a local cluster of the workers",
                                                      help="tcp://HOST:8786 of an existing Dask cluster")
@@ -291,20 +292,18 @@ def capacity_section(data: dict[str, Any], log: bool) -> dict[str, Any]:
 
 def verification(report: Report) -> None:
     st.markdown("#### Verification")
-    problems = any(r.verification.lost or r.verification.unexpected or r.verification.mismatched
-                   or r.report.items_failed or r.report.items_unknown for r in report.runs)
-    unchecked = any(not r.verification.checked for r in report.runs)
-    cut_short = any(r.verification.cut_short for r in report.runs)
-    if report.clean:
+    issues = report.issues()
+    kinds = {issue.kind for issue in issues}
+    if not issues:
         st.success(f"Verified: every run wrote all {wording.plural(report.plan.items, 'book')}, none lost.")
-    elif problems:
+    elif any(issue.written_wrong for issue in issues):
         st.error("Not every book was written and verified: the red cells say what is missing.")
-    elif unchecked:
+    elif "not verified" in kinds:
         st.error("A table could not be read back, so its run is not verified (the reason is above).")
-    elif cut_short:
+    elif "unchecked" in kinds:
         st.warning("The verification was cancelled before every book was read back: whether the books not "
                    "checked are on the table is unknown.")
-    elif report.cancelled:
+    elif "interrupted" in kinds:
         st.info("Every book the cancelled runs wrote was verified; the runs stopped before writing the rest.")
     st.table(wording.verification_rows(report), hide_index=True, border="horizontal")
     st.caption(wording.VERIFICATION_COLUMNS)

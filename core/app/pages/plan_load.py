@@ -14,8 +14,9 @@ from core.app.pages.common import guard, machine, open_history, shared
 from core.domain.bulkmodel import with_measured
 from core.domain.bulkwire import TIERS
 from core.domain.errors import ConfigError
+from core.domain.limits import MAX_PLAN_ITEMS
 from core.domain.plan import RETRY_MODES
-from core.forecast.planner import DEFAULT_RETRY_MODE, MAX_PLAN_ITEMS, plan_load
+from core.forecast.planner import DEFAULT_RETRY_MODE, plan_load
 
 TOP = 5  # rows shown before "show all"
 

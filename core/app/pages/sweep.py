@@ -19,7 +19,7 @@ from core.app.pages.common import (
     watch,
 )
 from core.domain.errors import ConfigError
-from core.domain.plan import MAX_ITEMS
+from core.domain.limits import MAX_ITEMS
 from core.forecast.estimate import duration, forecast
 from core.run.sweep import DEFAULT_LEVELS, SweepResult, parse_sweep, plan_sweep
 

@@ -1,0 +1,95 @@
+"""A run's problems decided once (``RunResult.issues``, ``Report.issues``) and read the same way by the CLI's error
+lines and exit code, the page's badge and headline, and the verdict's caveat."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from core.app.verdict import problem_lines, verdict
+from core.app.wording import headline
+from core.app.wording import verdict as badge
+from core.domain.plan import Plan
+from core.domain.results import Issue, Report, RunReport, RunResult, Verification
+
+
+def run(approach: str = "async", items: int = 10, failed: int = 0, unknown: int = 0, not_sent: int = 0,
+        lost: int = 0, unexpected: int = 0, mismatched: int = 0, unchecked: int = 0, checked: bool = True,
+        halted: str | None = None, seconds: float = 1.0) -> RunResult:
+    ok = items - failed - unknown - not_sent
+    writer = RunReport(approach, "t", items, seconds, items, 0, 0, {}, ok, failed, unknown, (1.0,), 0.1,
+                       ((0.0, 0), (seconds, ok)), halted=halted, items_not_sent=not_sent)
+    taken = items - not_sent
+    check = Verification(taken, ok - lost - mismatched - unchecked, lost, unexpected, mismatched, 0,
+                         missing=failed + unknown, unchecked=unchecked) if checked else Verification.not_checked(taken)
+    return RunResult(0, writer, check)
+
+
+def plan_of(*runs: RunResult, cancelled: bool = False, error: str | None = None) -> Report:
+    approaches = tuple(dict.fromkeys(r.approach for r in runs)) or ("async",)
+    return Report(Plan(approaches=approaches, items=10), {}, runs, cancelled=cancelled, error=error)
+
+
+RUNS = [
+    # (the run, its issues as said)
+    (run(), []),
+    (run(failed=8), ["8 failed"]),
+    (run(lost=2), ["2 lost"]),
+    (run(unknown=1, not_sent=3), ["1 unknown", "3 not sent"]),
+    (run(unexpected=4, mismatched=1), ["4 unexpected", "1 mismatched"]),
+    (run(unchecked=5), ["5 unchecked"]),
+    (run(checked=False), ["10 not verified"]),
+    (run(failed=8, halted="the target refused all of the first 8 attempts"),
+     ["8 failed", "halted: the target refused all of the first 8 attempts"]),
+]
+
+
+@pytest.mark.parametrize(("result", "said"), RUNS)
+def test_a_run_s_issues_and_clean_agree(result: RunResult, said: list[str]) -> None:
+    assert [str(issue) for issue in result.issues()] == said
+    assert result.clean is (not said)
+    assert (badge(result) == ":green-background[verified]") is (not said)
+
+
+def test_books_absent_without_a_reason_are_missing() -> None:
+    """A read-back that found fewer books than given while the writer reported none failed is still a problem."""
+    result = replace(run(), verification=Verification(10, 7, 0, 0, 0, 0))
+    assert result.issues() == (Issue("missing", 3),) and not result.clean
+
+
+PLANS = [
+    # (the plan, the CLI's error lines, its exit code as the CLI decides it: 130 cancelled, 1 any issue, else 0)
+    (plan_of(run(), run("threaded")), [], 0),
+    (plan_of(run(failed=8, halted="refused"), error="the async run gave up: refused"),
+     ["the async run gave up: refused", "some items were lost, failed or left unknown: 8 failed (see the table "
+                                        "above)"], 1),
+    (plan_of(run(failed=8, halted="refused")),
+     ["refused", "some items were lost, failed or left unknown: 8 failed (see the table above)"], 1),
+    (plan_of(run(lost=1), run("threaded", lost=2)),
+     ["some items were lost, failed or left unknown: 3 lost (see the table above)"], 1),
+    (plan_of(run(not_sent=6, unknown=1), cancelled=True),
+     ["some items were lost, failed or left unknown: 1 unknown, 6 not sent (see the table above)",
+      "the run was interrupted: the table above shows what was done (rows marked INTERRUPTED)"], 130),
+    (plan_of(error="the emulator died"), ["the emulator died"], 1),
+]
+
+
+@pytest.mark.parametrize(("data", "lines", "code"), PLANS)
+def test_a_plan_s_issues_give_the_cli_s_lines_and_exit_code(data: Report, lines: list[str], code: int) -> None:
+    assert problem_lines(data) == lines
+    assert (130 if data.cancelled else 1 if data.issues() else 0) == code
+    assert data.clean is (code == 0)
+
+
+@pytest.mark.parametrize(("data", "lines", "code"), [case for case in PLANS if case[0].runs])
+def test_the_page_s_headline_counts_the_same_books(data: Report, lines: list[str], code: int) -> None:
+    top = headline(data)
+    assert top is not None
+    assert top.problems == sum(issue.count for issue in data.issues() if issue.books)
+    assert (top.problems == 0) is (code == 0 or not any(issue.books for issue in data.issues()))
+
+
+def test_the_verdict_names_the_books_of_a_recommended_run_that_was_not_clean() -> None:
+    answer = verdict(plan_of(run(failed=2)))
+    assert answer.approach == "async" and "Its runs lost, failed or left items unknown (2 failed)" in answer.sentence
