@@ -37,7 +37,7 @@ from core.targets.target import LOCAL_CREDENTIALS, Target
     ({"workers": 0}, "workers must be between 1 and"),
     ({"scheduler": "http://127.0.0.1:8786"}, "invalid scheduler address"),
     ({"retry_mode": "eager"}, "unknown retry mode 'eager'"),
-    ({"seed": -1}, "seed must be a whole number"),
+    ({"seed": -1}, r"seed must be between 0 and 2\*\*63-1"),
 ])
 def test_bad_plans_are_one_line_config_errors(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
