@@ -251,7 +251,7 @@ def interrupted_run(name: str) -> tuple[int, str, str, float]:
             line = process.stderr.readline()
             assert line, f"the run ended before any write progress: {''.join(lines)}"
             lines.append(line)
-            if ": write (" in line:
+            if " write (run " in line:  # the first write progress line
                 break
         sent = time.monotonic()
         process.send_signal(signal.SIGINT)
