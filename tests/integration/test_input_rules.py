@@ -47,7 +47,7 @@ def test_number_refuses_everything_else(text: str) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--sweep", "concurrency=²"], "bad sweep level '²'"),
     (["--sweep", "concurrency=1,４"], "bad sweep level '４'"),
-    (["--items", "１２"], "argument --items: invalid int value: '１２'"),
+    (["--items", "１２"], "--items must be a whole number from 1 to 10,000,000, got '１２'"),
     (["--threads", "1_0"], "argument --threads: invalid int value: '1_0'"),
     (["--request-timeout", "1e999"], "argument --request-timeout: invalid float value: '1e999'"),
     (["--latency-ms", "５"], "argument --latency-ms: invalid float value"),
@@ -70,7 +70,7 @@ def test_lookalike_input_is_one_line_and_exit_2(args: list[str], message: str, d
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["plan-load", "--items", "１０", "--item-bytes", "100"], "argument --items: invalid int value"),
+    (["plan-load", "--items", "１０", "--item-bytes", "100"], "--items must be a whole number from 1 to"),
     (["plan-load", "--items", "10", "--item-bytes", "100", "--deadline", "４５min"], "bad deadline '４５min'"),
     (["plan-load", "--items", "10", "--item-bytes", "100", "--endpoint-url", "http://[::1", "--target", "custom"],
      "Invalid IPv6 URL"),
