@@ -327,12 +327,12 @@ def _run_one(plan: Plan, name: str, repeat: int, ctx: _Run, options: WriterOptio
         raise PhaseFailed(f"the {name} run gave up: {report.halted}; the target no longer answers, so the table "
                           "was not verified",
                           RunResult(repeat, report, Verification.not_checked(report.items), cpu, use))
-    tell("verify", report.items, plan.items, started, report.items_per_second)
+    tell("verify", report.taken, plan.items, started, report.items_per_second)
     # A cancel during the verification cuts it short; a run cancelled during its write still verifies what it wrote.
     interrupt = None if _cancelled(options) else options.cancel
     check = _phase(name, "the verification", ctx, lambda: verify(ctx.client, table, settled(), report, interrupt),
                    lambda: RunResult(repeat, report, Verification.not_checked(report.items), cpu, use, host))
-    tell("done", report.items, plan.items, started, report.items_per_second)
+    tell("done", report.taken, plan.items, started, report.items_per_second)
     result = RunResult(repeat, report, check, cpu, use, host)
     if report.halted:
         raise PhaseFailed(f"the {name} run gave up: {report.halted}", result)

@@ -116,6 +116,23 @@ def test_cancel_returns_a_partial_report(emulator: Emulator) -> None:
     assert report.cancelled and not report.clean and len(report.runs) == 1
 
 
+def test_a_cancelled_run_ends_its_progress_at_the_books_it_took_not_the_plan(emulator: Emulator) -> None:
+    """The progress line a user watches ends at what the run settled: a stopped run never shows 5,000/5,000."""
+    stop = threading.Event()
+    events: list[ProgressEvent] = []
+
+    def progress(event: ProgressEvent) -> None:
+        events.append(event)
+        if event.phase == "write" and event.done >= 50:
+            stop.set()
+
+    report = run(Plan(items=5_000, approaches=("sequential",)), emulator=emulator, progress=progress, cancel=stop)
+    counts = report.runs[0].report
+    assert counts.items_not_sent > 0
+    ends = [event for event in events if event.phase in ("verify", "done")]
+    assert ends and all(event.done == counts.taken < 5_000 for event in ends)
+
+
 def test_a_run_against_a_provisioned_table_reports_its_capacity_use(emulator: Emulator) -> None:
     """provisioned=1: 300 WRU of burst, then 1 WRU/s; 310 books of one WRU each run into the table's limit."""
     plan = Plan(items=310, approaches=("async-batch", "sequential"), capacity=Capacity("provisioned", wcu=1),
