@@ -242,6 +242,8 @@ test('the control endpoints answer through the same server, with the token', asy
 test('createProxy refuses bad settings in one line, before anything starts', function () {
   for (const [config, message] of [
     [{ conditions: { throttle: 2 } }, /fault throttle is a probability/],
+    [{ conditions: null }, /conditions must be a JSON object/],
+    [{ capacity: null }, /capacity/],
     [{ capacity: { mode: 'sometimes' } }, /mode/],
     [{ upstream: 'http://10.0.0.1:8000' }, /not a loopback address/],
     [{ credentials: {} }, /credentials must be a JSON object/],

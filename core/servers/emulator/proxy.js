@@ -37,8 +37,8 @@ function createProxy (config, deps) {
   deps = deps || {}
   const now = deps.now || Date.now
   const clock = function () { return now() / 1000 }
-  const conditions = validConditions(config.conditions || {})
-  const admission = createAdmission(config.capacity || {}, clock)
+  const conditions = validConditions(config.conditions === undefined ? {} : config.conditions)
+  const admission = createAdmission(config.capacity === undefined ? {} : config.capacity, clock)
   const upstream = config.upstream ? validUpstream(config.upstream) : null
   const tls = config.tls || null
   if (tls && !(tls.cert && tls.key)) throw new Error('tls needs both a cert and a key')
