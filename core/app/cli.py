@@ -30,6 +30,7 @@ import core
 from core.app.export import EXPORT_HEAD, is_export, to_csv, to_json
 from core.app.history import History, kept_paths
 from core.app.history import default_path as default_history_path
+from core.app.jobs import Job
 from core.app.terminal import RunProgress, chart, console, table, verdict_text, width_of
 from core.app.verdict import (
     Verdict,
@@ -55,7 +56,7 @@ from core.domain.results import Report
 from core.domain.s3source import DEFAULT_PREFIX
 from core.forecast.estimate import duration, forecast, short, span
 from core.forecast.planner import DEFAULT_RETRY_MODE, LoadSpec, parse_duration, plan_load, table_text
-from core.run.awscheck import DEFAULT_ITEMS, CheckOptions, confirmation, run_check, summary
+from core.run.awscheck import DEFAULT_ITEMS, CheckOptions, CheckResult, confirmation, run_check, summary
 from core.run.awscheck import MAX_ITEMS as CHECK_MAX_ITEMS
 from core.run.environment import environment
 from core.run.runner import preflight, run
@@ -70,6 +71,7 @@ STDOUT = "-"
 SAME_SIGNAL_S = 1.0  # a second SIGINT within this long of the first is the same Ctrl-C (see run_interruptibly)
 CONFIRM_OVER_S = 600.0  # a local run estimated longer than this asks first (--yes skips the question)
 T = TypeVar("T")
+E = TypeVar("E")
 
 
 def conditions_from(args: argparse.Namespace) -> Conditions:
@@ -181,48 +183,45 @@ def _export(path: str, text: str) -> str | None:
     return None
 
 
-def run_interruptibly(work: Callable[[threading.Event], T], clock: Callable[[], float] = time.monotonic) -> T:
-    """Run ``work(cancel)`` in a worker thread; the first Ctrl-C sets ``cancel`` (the run stops within seconds and
-    returns what it did), a second one more than ``SAME_SIGNAL_S`` later exits the process at once. A second SIGINT
-    sooner is the same Ctrl-C delivered twice (GNU ``timeout`` forwards the terminal's SIGINT to its child, which
-    also receives it): it counts once."""
-    cancel = threading.Event()
-    box: dict[str, Any] = {}
+def run_interruptibly(work: Callable[[threading.Event, Callable[[E], None]], T],
+                      on_progress: Callable[[E], None] | None = None, clock: Callable[[], float] = time.monotonic) -> T:
+    """Run ``work(cancel, progress)`` as a ``Job``, handing its progress events to ``on_progress`` in this thread, and
+    return what it returned (or raise what it raised). The first Ctrl-C sets ``cancel`` (the run stops within seconds
+    and returns what it did), a second one more than ``SAME_SIGNAL_S`` later exits the process at once. A second
+    SIGINT sooner is the same Ctrl-C delivered twice (GNU ``timeout`` forwards the terminal's SIGINT to its child,
+    which also receives it): it counts once."""
+    job: Job[T, E] = Job(work, name="lab-run")
     first: list[float] = []
-
-    def target() -> None:
-        try:
-            box["report"] = work(cancel)
-        except BaseException as error:  # handed to the main thread, raised there
-            box["error"] = error
 
     def interrupted(*_: object) -> None:
         if first and clock() - first[0] < SAME_SIGNAL_S:
             return
-        if cancel.is_set():
+        if job.cancel_event.is_set():
             sys.stderr.write("\ninterrupted again: exiting now\n")
             sys.stderr.flush()
             os._exit(130)
         first.append(clock())
-        cancel.set()
+        job.cancel()
         sys.stderr.write("\ninterrupted: stopping (in-flight items are reported unknown); Ctrl-C again to quit now\n")
         sys.stderr.flush()
 
-    worker = threading.Thread(target=target, name="lab-run", daemon=True)
+    def hand_over() -> None:
+        for event in job.events():
+            if on_progress is not None:
+                on_progress(event)
+
     previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     if previous is not None:
         signal.signal(signal.SIGINT, interrupted)
     try:
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.1)
+        job.start()
+        while not job.wait(0.1):
+            hand_over()
+        hand_over()
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-    if "error" in box:
-        raise box["error"]
-    result: T = box["report"]
-    return result
+    return job.outcome()
 
 
 def _history_for_estimate(args: argparse.Namespace) -> History | None:
@@ -309,7 +308,8 @@ def _run(args: argparse.Namespace) -> int:
     if sweep is not None:
         with RunProgress(err, max(step.items for step in sweep.steps), len(sweep.steps) * len(sweep.approaches)) \
                 as progress:
-            result = run_interruptibly(lambda cancel: run_sweep(sweep, progress=progress, cancel=cancel))
+            result = run_interruptibly(lambda cancel, events: run_sweep(sweep, progress=events, cancel=cancel),
+                                       progress)
         out = console(sys.stdout)
         out.print(result.table())
         out.print(result.summary())
@@ -317,7 +317,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"error: {logs.redact(result.error)}", file=sys.stderr)
         return 130 if result.cancelled else 1 if result.error else 0
     with RunProgress(err, plan.items, len(plan.approaches) * plan.repeats) as progress:
-        report = run_interruptibly(lambda cancel: run(plan, progress=progress, cancel=cancel))
+        report = run_interruptibly(lambda cancel, events: run(plan, progress=events, cancel=cancel), progress)
     answer = _verdict(report, past)
     # what was measured is kept before anything is drawn: a terminal that cannot draw loses nothing
     problems = [problem for path, text in ((args.json, lambda r: to_json(r, answer)), (args.csv, to_csv)) if path
@@ -378,8 +378,11 @@ def _aws_check(args: argparse.Namespace) -> int:
         return 0
     if options.off_machine is not None and not args.yes:
         raise ConfigError(f"{options.off_machine} is not a local endpoint: add --yes to create what is listed above")
-    result = run_interruptibly(lambda cancel: run_check(options, cancel=cancel,
-                                                        progress=lambda line: print(line, file=sys.stderr)))
+
+    def check(cancel: threading.Event, lines: Callable[[str], None]) -> CheckResult:
+        return run_check(options, cancel=cancel, progress=lines)
+
+    result = run_interruptibly(check, lambda line: print(line, file=sys.stderr))
     print("\n".join(summary(result, options)))
     if result.figures is not None and history is not None:
         row = history.append_check(result.figures)

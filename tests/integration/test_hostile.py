@@ -279,7 +279,7 @@ STUBBORN_RUN = """
 import sys, threading, time
 from core.app.cli import run_interruptibly
 
-def work(cancel: threading.Event) -> None:
+def work(cancel: threading.Event, progress: object) -> None:
     print("running", flush=True)
     cancel.wait()
     print("cancel seen", flush=True)
