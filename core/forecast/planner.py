@@ -837,8 +837,9 @@ def table_text(plan: LoadPlan, explain: bool = False, width: int = TEXT_WIDTH) -
             for i, row in enumerate(plan.rows, 1)]
     lines += _table(columns, body, width)
     if not explain:
-        lines += ["", *_wrap(f"Writers' figures: {plan.history}. Each row's basis, the notes and the sources: add "
-                             "--explain", width)]
+        bulk = "".join(f"; bulk-put's figures: {spec.bulk.source}" for row in plan.rows if row.approach == BULK)
+        lines += ["", *_wrap(f"Writers' figures: {plan.history}{bulk}. Each row's basis, the notes and the sources: "
+                             "add --explain", width)]
         return "\n".join(lines)
     lines += ["", "Based on:"]
     for row in plan.rows:

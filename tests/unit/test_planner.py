@@ -539,6 +539,16 @@ def test_plan_load_offers_bulk_put_for_an_existing_table_with_its_assumptions_na
     assert "s3-import is not offered" in out
 
 
+def test_plan_load_says_bulk_puts_figures_are_assumed_without_explain(capsys: pytest.CaptureFixture[str]) -> None:
+    """The default answer shows bulk-put's time and cost; it must say there that they rest on assumptions."""
+    assert main(["plan-load", "--items", "10M", "--item-bytes", "400", "--table", "existing",
+                 "--history", "off"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "bulk-put's figures: assumed (AWS publishes no tier rate, start-up time or price yet)" in out
+    assert main(["plan-load", "--items", "10M", "--item-bytes", "400", "--history", "off"]) == 0
+    assert "bulk-put's figures" not in capsys.readouterr().out  # a new table: no bulk-put row
+
+
 @pytest.mark.parametrize(("changes", "faster", "cheaper"), [
     ({"bulk_tier": "ACCELERATED"}, True, False),
     ({"bulk_max_wru": 1024}, False, None),
