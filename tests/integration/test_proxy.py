@@ -23,7 +23,8 @@ from core.domain.endpoints import proxy_for
 from core.paths import REPO_ROOT
 from core.servers.emulator import Emulator
 
-WRITERS = tuple(name for name, a in APPROACHES.items() if a.unavailable is None and a.driver != "import")
+WRITERS = tuple(name for name, a in APPROACHES.items() if a.unavailable is None and a.driver not in ("import", "bulk"))
+FROM_S3 = "s3-import,bulk-put"  # they read the lab's own S3 (moto), which only the embedded target starts
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
 REMOTE = "lab-remote.test"  # served by the capture proxy alone
 BROKEN = "lab-broken.test"  # the capture proxy answers 502 for it, as a proxy does for an upstream it cannot reach
@@ -96,13 +97,13 @@ def proxied_env(proxy: CaptureProxy, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("approaches", [",".join(WRITERS), "s3-import"])
+@pytest.mark.parametrize("approaches", [",".join(WRITERS), FROM_S3])
 def test_a_loopback_target_never_goes_through_the_environments_proxy(
         emulator: Emulator, capture: CaptureProxy, approaches: str) -> None:
     """Every client (boto3, aiobotocore, the aiohttp writer, aiodynamo, the official SDK, the S3 client and the
-    moto server s3-import starts, the admin calls, the lease, verification): zero requests reach the proxy named in
-    all four variables."""
-    where = ["--target", "embedded"] if approaches == "s3-import" else \
+    moto server s3-import and bulk-put start, the admin calls, the lease, verification): zero requests reach the
+    proxy named in all four variables."""
+    where = ["--target", "embedded"] if approaches == FROM_S3 else \
         ["--target", "custom", "--endpoint-url", emulator.endpoint_url]
     result = subprocess.run(
         [sys.executable, "-m", "core", "run", *where, "--items", "20", "--approaches", approaches,
