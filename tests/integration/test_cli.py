@@ -151,3 +151,18 @@ def test_reopening_a_history_keeps_its_entries_and_schema(tmp_path: Path) -> Non
     assert [(e.items, e.clean) for e in reopened.entries()] == [(7, False)]
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM reports").fetchone() == (1,)
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly() -> None:
+    """`python -m core plan-load ... | head -1`: the reader closes the pipe; no traceback, the shell's SIGPIPE code."""
+    command = [sys.executable, "-m", "core", "plan-load", "--items", "1e9", "--item-bytes", "100", "--explain",
+               "--history", "off"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT,
+                          env={**os.environ, "COLUMNS": "80"}) as process:
+        assert process.stdout is not None and process.stderr is not None
+        first = process.stdout.readline()
+        process.stdout.close()  # as `head -1` does
+        errors = process.stderr.read().decode()
+        code = process.wait(timeout=60)
+    assert first and "Traceback" not in errors and "BrokenPipeError" not in errors
+    assert code in (0, 141)  # 0 when everything was written before the reader closed
