@@ -16,8 +16,9 @@ from dataclasses import replace
 from typing import Any
 
 from core.app.export import to_dict
+from core.app.formatting import short
 from core.domain.plan import NETWORK_PRESETS, Conditions, Plan
-from core.forecast.estimate import forecast, short
+from core.forecast.estimate import forecast
 from core.run.environment import environment
 from core.run.runner import run
 from core.servers.emulator import Emulator

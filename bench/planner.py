@@ -17,10 +17,10 @@ import time
 from typing import Any
 
 from core.app.export import to_dict
+from core.app.formatting import short
 from core.domain.books import generate_books
 from core.domain.capacity import parse_capacity
 from core.domain.plan import Plan
-from core.forecast.estimate import short
 from core.forecast.planner import LoadSpec, writer_estimate
 from core.run.environment import environment
 from core.run.runner import run

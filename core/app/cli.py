@@ -28,10 +28,11 @@ from rich.console import Console
 
 import core
 from core.app.export import EXPORT_HEAD, is_export, to_csv, to_json
+from core.app.formatting import duration, plural, short, span
 from core.app.history import History, kept_paths
 from core.app.history import default_path as default_history_path
 from core.app.jobs import Job
-from core.app.terminal import RunProgress, chart, console, table, verdict_text, width_of
+from core.app.terminal import RunProgress, chart, console, table, table_text, verdict_text, width_of
 from core.app.verdict import (
     Verdict,
     aws_approaches,
@@ -41,7 +42,6 @@ from core.app.verdict import (
     problem_lines,
     verdict,
 )
-from core.app.wording import plural
 from core.domain.approaches import APPROACHES, STUDY_APPROACHES
 from core.domain.approaches import label as approach_label
 from core.domain.bulkmodel import with_measured
@@ -54,8 +54,8 @@ from core.domain.numbers import FLOAT, INT, parse_count
 from core.domain.plan import NETWORK_PRESETS, PRESETS, RETRY_MODES, Conditions, Plan, parse_faults
 from core.domain.results import Report
 from core.domain.s3source import DEFAULT_PREFIX
-from core.forecast.estimate import duration, forecast, short, span
-from core.forecast.planner import DEFAULT_RETRY_MODE, LoadSpec, parse_duration, plan_load, table_text
+from core.forecast.estimate import forecast
+from core.forecast.planner import DEFAULT_RETRY_MODE, LoadSpec, parse_duration, plan_load
 from core.run.awscheck import DEFAULT_ITEMS, CheckOptions, CheckResult, confirmation, run_check, summary
 from core.run.awscheck import MAX_ITEMS as CHECK_MAX_ITEMS
 from core.run.environment import environment

@@ -15,7 +15,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from core.app.wording import describe_plan, plan_where, plural
+from core.app.formatting import plural
+from core.app.wording import describe_plan, plan_where
 from core.domain.errors import ConfigError, LabError
 from core.domain.plan import Plan
 from core.domain.results import ProgressEvent, Report

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import statistics
+import textwrap
 import threading
 import time
 from collections.abc import Callable
@@ -23,10 +24,12 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Column, Table
 from rich.text import Text
 
+from core.app.formatting import approx_span, clock, cost_span, count_words, item_rate, short
 from core.app.verdict import BASELINE, Verdict, interrupted, rates
 from core.domain.approaches import STUDY_2022_ITEMS, STUDY_2022_SECONDS
 from core.domain.approaches import label as approach_label
 from core.domain.results import ProgressEvent, Report, RunResult
+from core.forecast.planner import BULK, TEXT_WIDTH, TIE_WITHIN, LoadPlan, command_lines, next_step, ties
 
 MAX_WIDTH = 100  # tables and charts fold to fit this many columns (or the terminal, when narrower)
 PLAIN_EVERY = 5.0  # seconds between two plain progress lines of one write phase
@@ -62,15 +65,6 @@ def text(renderable: RenderableType, width: int = MAX_WIDTH) -> str:
 
 
 # --- progress -------------------------------------------------------------------------------------------------------
-
-
-def _duration(seconds: float) -> str:
-    """'4.2 s', '3:07', '1:02:09'."""
-    if seconds < 60:
-        return f"{max(seconds, 0.0):.1f} s"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    return f"{hours}:{rest // 60:02}:{rest % 60:02}" if hours else f"{rest // 60}:{rest % 60:02}"
 
 
 @dataclass
@@ -160,15 +154,15 @@ class RunProgress:
         stage = event.detail.split(":")[0] if event.detail else event.phase
         workers = f" ({len(event.per_worker)} workers)" if event.per_worker else ""
         left = (event.total - event.done) / line.rate if event.phase == "write" and line.rate > 0 else 0.0
-        times = _duration(event.elapsed) + (f", {_duration(left)} left" if event.phase == "write" else "")
+        times = clock(event.elapsed) + (f", {clock(left)} left" if event.phase == "write" else "")
         self.bar.update(line.task, description=f"{approach_label(event.approach)} #{event.repeat + 1} {stage}"
                         f"{workers}", completed=event.done, total=max(event.total, 1),
-                        count=f"{event.done:,}/{event.total:,}", rate=f"{line.rate:,.0f} items/s", times=times)
+                        count=f"{event.done:,}/{event.total:,}", rate=item_rate(line.rate), times=times)
         done, elapsed, rate, remaining = self._overall()
         self.bar.update(self.total_task, visible=True, description=f"overall, {self._position()}", completed=done,
-                        count=f"{done:,}/{self.items * self.runs:,}", rate=f"{rate:,.0f} items/s",
-                        times=_duration(elapsed)
-                        + (f", {_duration(remaining)} left" if remaining is not None and done and remaining > 0
+                        count=f"{done:,}/{self.items * self.runs:,}", rate=item_rate(rate),
+                        times=clock(elapsed)
+                        + (f", {clock(remaining)} left" if remaining is not None and done and remaining > 0
                            else ""))
 
     def _plain(self, event: ProgressEvent, line: _Run, position: str) -> None:
@@ -191,14 +185,14 @@ class RunProgress:
             return
         workers = (" (" + " ".join(f"{rate:,.0f}" for rate in event.worker_rates) + " items/s per worker)"
                    if event.per_worker else "")
-        facts = f"{event.done:,}/{event.total:,} items, {_duration(event.elapsed)}"
+        facts = f"{event.done:,}/{event.total:,} items, {clock(event.elapsed)}"
         if line.rate > 0:
-            facts += f", {line.rate:,.0f} items/s"
+            facts += f", {item_rate(line.rate)}"
         if event.phase == "write" and line.rate > 0 and event.done < event.total:
-            facts += f", {_duration((event.total - event.done) / line.rate)} left"
+            facts += f", {clock((event.total - event.done) / line.rate)} left"
         if event.phase == "done":
             done, elapsed, _, _ = self._overall()
-            facts += f"; overall {done:,}/{self.items * self.runs:,} items in {_duration(elapsed)}"
+            facts += f"; overall {done:,}/{self.items * self.runs:,} items in {clock(elapsed)}"
         self.out.print(f"{name} {event.phase} ({position}): {facts}{workers}")
 
 
@@ -217,7 +211,7 @@ def chart(report: Report, width: int = MAX_WIDTH, ascii_only: bool = False) -> R
     if not rows:
         return Text("no finished run to chart")
     label = max(len(name) for name, _ in rows)
-    figure = max(len(f"{rate:,.0f} items/s") for _, rate in rows)
+    figure = max(len(item_rate(rate)) for _, rate in rows)
     room = max(4, width - label - figure - 4)
     top = max(rate for _, rate in rows) or 1.0
     glyph = "#" if ascii_only else "▇"
@@ -225,7 +219,7 @@ def chart(report: Report, width: int = MAX_WIDTH, ascii_only: bool = False) -> R
     for name, rate in rows:
         lines.append(f"{name:>{label}}: ")
         lines.append(glyph * max(1, round(room * rate / top)), style="dim" if name.startswith("2022") else "cyan")
-        lines.append(f" {rate:,.0f} items/s\n")
+        lines.append(f" {item_rate(rate)}\n")
     left_out = report.flagged_text() if study else None
     if left_out:
         lines.append(f"{left_out}\n", style="yellow")
@@ -313,3 +307,72 @@ def verdict_text(answer: Verdict) -> Text:
 def results_table(report: Report, width: int = MAX_WIDTH) -> str:
     """The results table as plain text ``width`` columns wide (``table``)."""
     return text(table(report), width)
+
+
+# --- the bulk-load plan (plan-load) -----------------------------------------------------------------------------
+
+def _wrap(text: str, width: int, indent: str = "") -> list[str]:
+    return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_on_hyphens=False, break_long_words=False) or [""]
+
+
+def _table(header: list[str], body: list[list[str]], width: int, fixed: int = 3) -> list[str]:
+    """A text table that fits ``width``: the columns after the first ``fixed`` fold (word-wrapped), the widest one
+    narrowed first, none below its header's longest word."""
+    rows = [header, *body]
+    widths = [max(len(line[i]) for line in rows) for i in range(len(header))]
+    least = [max(max(map(len, header[i].split())), min(10, max(len(word) for line in body
+                                                                for word in line[i].split() or [""])))
+             for i in range(len(header))]  # a header's words whole; a cell's up to 10 characters
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        foldable = [i for i in range(fixed, len(widths)) if widths[i] > least[i]]
+        if not foldable:
+            break
+        widest = max(foldable, key=lambda i: (widths[i], i))
+        widths[widest] -= 1
+    lines = []
+    for cells in [header, ["-" * w for w in widths], *body]:
+        folded = [textwrap.wrap(cell, w, break_on_hyphens=False) or [""] for cell, w in zip(cells, widths, strict=True)]
+        for k in range(max(len(f) for f in folded)):
+            parts = [(f[k] if k < len(f) else "").ljust(w) for f, w in zip(folded, widths, strict=True)]
+            lines.append("  ".join(parts).rstrip())
+    return lines
+
+
+def table_text(plan: LoadPlan, explain: bool = False, width: int = TEXT_WIDTH) -> str:
+    """The plan as the CLI prints it, within ``width`` columns: the question, the recommendation, its ties and the
+    command to run next, the ranked rows; with ``explain`` each row's basis, the notes and the sources."""
+    spec = plan.spec
+    deadline = f", deadline {short(spec.deadline_s)}" if spec.deadline_s is not None else ""
+    head = (f"Load {count_words(spec.items)} items of {spec.item_bytes:,} bytes ({spec.wru_per_item} WRU each, "
+            f"{spec.total_wru:,} WRU) into {'a new' if spec.table == 'new' else 'an existing'} table, capacity "
+            f"{spec.capacity}, target {spec.target}{deadline}")
+    lines = [*_wrap(head, width), "", *_wrap(f"Recommended: {plan.recommendation}", width)]
+    tied = ties(plan)
+    if tied:
+        lines += _wrap(f"Tied with it (within {TIE_WITHIN:.0%} of its time and cost): "
+                       f"{', '.join(row.approach for row in tied)}", width)
+    doing, command = next_step(plan)
+    lines += [*_wrap(f"Next: {doing}:", width), *command_lines(command, width), ""]
+    columns = ["#", "approach", "workers", "time (range)", "cost USD (range)", "bound"]
+    if spec.deadline_s is not None:
+        columns.append("for the deadline")
+    body = [[str(i), row.approach, str(row.workers), approx_span(row) if row.possible else "-", cost_span(row),
+             row.bound] + ([row.deadline_note or ""] if spec.deadline_s is not None else [])
+            for i, row in enumerate(plan.rows, 1)]
+    lines += _table(columns, body, width)
+    if not explain:
+        bulk = "".join(f"; bulk-put's figures: {spec.bulk.source}" for row in plan.rows if row.approach == BULK)
+        lines += ["", *_wrap(f"Writers' figures: {plan.history}{bulk}. Each row's basis, the notes and the sources: "
+                             "add --explain", width)]
+        return "\n".join(lines)
+    lines += ["", "Based on:"]
+    for row in plan.rows:
+        lines += _wrap(f"{row.approach}: {row.basis}", width, "  ")
+    lines += _wrap(f"writers' runs: {plan.history}", width, "  ")
+    for note in plan.notes:
+        lines += _wrap(f"note: {note}", width, "  ")
+    lines += ["", "Sources:"]
+    for source in plan.sources:
+        lines += _wrap(f"- {source}", width, "  ")
+    return "\n".join(lines)

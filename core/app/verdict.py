@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from core.app.formatting import count_words, item_rate, money, plural, short
 from core.domain.approaches import (
     APPROACHES,
     LAB_WRITERS,
@@ -23,8 +24,7 @@ from core.domain.capacity import Capacity
 from core.domain.plan import NETWORK_PRESETS, Conditions, Plan
 from core.domain.results import CLIENT_BOUND_CPU, Issue, Report, RunResult, client_busy
 from core.domain.s3source import SEEDED_ITEM_BYTES
-from core.forecast.estimate import short
-from core.forecast.planner import LoadPlan, LoadSpec, count_words, money
+from core.forecast.planner import LoadPlan, LoadSpec
 
 BASELINE = "sequential"
 STUDY_NETWORK = "study-2022"
@@ -132,7 +132,7 @@ def aws_text(load: LoadPlan, approach: str) -> str:
     for ``approach`` (its best row when it does not model it)."""
     row = next((r for r in load.rows if r.approach == approach and r.possible), load.best)
     how = "s3-import" if row.label == "s3-import" else \
-        f"{row.approach} x {row.workers} worker{'s' if row.workers > 1 else ''}"
+        f"{row.approach} x {plural(row.workers, 'worker')}"
     return (f"{count_words(load.spec.items)} items on AWS would take ~{short(row.seconds)} "
             f"({short(row.low)}–{short(row.high)}) with {how}, {money(row.cost_usd)}")
 
@@ -229,7 +229,7 @@ def verdict(report: Report, load: LoadPlan | None = None) -> Verdict:
     gap = gap_text(report, best)
     caveat = "" if best in clean else \
         f" Its runs lost, failed or left items unknown ({books_text(runs)}): see the table."
-    sentence = (f"Use {approach_label(best)}: {by_rate[best]:,.0f} items/s{versus}, on {conditions}, "
+    sentence = (f"Use {approach_label(best)}: {item_rate(by_rate[best])}{versus}, on {conditions}, "
                 f"{items:,} books in {short(seconds)}; {bound}."
                 + (f" {aws[0].upper()}{aws[1:]}." if aws else "") + (f" {gap[0].upper()}{gap[1:]}." if gap else "")
                 + f"{caveat}{left_out}")

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from core.app.formatting import approx_span, cost_span, item_rate, plural
 from core.app.history import Entry
 from core.app.verdict import verdict as run_verdict
 from core.domain.approaches import STUDY_2022_ITEMS, STUDY_2022_SECONDS
@@ -23,7 +24,7 @@ from core.domain.limits import LIMITS, MAX_ITEM_BYTES, MAX_PLAN_ITEMS
 from core.domain.numbers import parse_count
 from core.domain.plan import FAULT_LABELS, NETWORK_PRESETS, PRESETS, Conditions, Plan, RetryMode
 from core.domain.results import ProgressEvent, Report, RunResult, stored_bounds
-from core.forecast.planner import DEFAULT_RETRY_MODE, LoadPlan, LoadSpec, cost_span, parse_duration, span
+from core.forecast.planner import DEFAULT_RETRY_MODE, LoadPlan, LoadSpec, parse_duration
 
 
 def network_label(conditions: Conditions) -> str:
@@ -50,11 +51,6 @@ def with_preset(plan: Plan, name: str) -> Plan:
     """``plan`` with the preset called ``name`` (``none``: unchanged); ``ConfigError`` when it does not fit the
     plan (the dress rehearsal needs a target on this machine)."""
     return plan if name == NO_PRESET else PRESETS[name].apply(plan)
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """'1 book', '2 books', '1,000 books'."""
-    return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 def plan_where(plan: Plan) -> str:
@@ -106,7 +102,7 @@ def progress_text(event: ProgressEvent | None, approach: str, repeats: int) -> s
     if event.detail:  # s3-import: uploading parts, or the import's own progress
         return f"{approach}{repeat}: {event.detail}"
     return (f"{approach}{repeat}: {phase} · {event.done:,}/{event.total:,} items · "
-            f"{event.items_per_second:,.0f} items/s{workers}")
+            f"{item_rate(event.items_per_second)}{workers}")
 
 
 def progress_fraction(event: ProgressEvent | None, repeats: int = 1) -> float:
@@ -344,7 +340,7 @@ def load_plan_rows(plan: LoadPlan, basis: bool = True, most: int | None = None) 
     when ``basis``."""
     deadline = plan.spec.deadline_s is not None
     return [{"#": str(i), "Approach": row.approach, "Workers": str(row.workers),
-             "Time (range)": span(row) if row.possible else "-", "Cost USD (range)": cost_span(row),
+             "Time (range)": approx_span(row) if row.possible else "-", "Cost USD (range)": cost_span(row),
              "Bound by": row.bound, **({"For the deadline": row.deadline_note or ""} if deadline else {}),
              **({"Based on": row.basis} if basis else {})} for i, row in enumerate(plan.rows[:most], 1)]
 

@@ -16,6 +16,7 @@ from typing import Any
 from core.domain.approaches import APPROACHES, Approach, parallelism
 from core.domain.endpoints import Kind
 from core.domain.plan import FAULTS, Plan
+from core.forecast.words import short
 from core.wire.retry import RetryPolicy, first_wave
 
 BATCH = 25
@@ -373,28 +374,3 @@ def basis(plan: Plan, calibration: Calibration) -> str:
     if any(APPROACHES[name].driver == "bulk" for name in plan.approaches):
         text += "; bulk-put: upload from built-in figures, the operation from its assumed rate (AWS publishes none)"
     return text
-
-
-def short(seconds: float) -> str:
-    """'0.4 s', '12 s', '4 min', '3.5 h', '12 days'."""
-    if seconds < 120:
-        return f"{seconds:,.0f} s" if seconds >= 1 else f"{seconds:,.1f} s"
-    if seconds >= 2 * 86_400:
-        return f"{seconds / 86_400:,.0f} days" if seconds >= 10 * 86_400 else f"{seconds / 86_400:,.1f} days"
-    return f"{seconds / 60:,.0f} min" if seconds < 3 * 3600 else f"{seconds / 3600:,.1f} h"
-
-
-def duration(seconds: float) -> str:
-    """A duration in words: 'under a second', 'about 12 s', 'about 4 min', 'about 3.5 h'."""
-    if seconds < 1:
-        return "under a second"
-    if seconds < 120:
-        return f"about {seconds:,.0f} s"
-    if seconds < 3 * 3600:
-        return f"about {seconds / 60:,.0f} min"
-    return f"about {short(seconds)}"
-
-
-def span(estimate: Estimate) -> str:
-    """'about 12 s (8-20 s)', with an en dash."""
-    return f"{duration(estimate.seconds)} ({short(estimate.low)}–{short(estimate.high)})"

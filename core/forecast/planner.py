@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
@@ -59,7 +58,8 @@ from core.domain.s3source import (
     part_bytes_for,
 )
 from core.forecast.ceiling import CEILING, QUOTA_ITEMS_S, ClientCeiling, cores_for
-from core.forecast.estimate import Calibration, calibrate, mean_delays, short, usable, write_seconds
+from core.forecast.estimate import Calibration, calibrate, mean_delays, usable, write_seconds
+from core.forecast.words import count_words, gigabytes, money, plural, short
 from core.wire.retry import RetryPolicy
 
 TableKind = Literal["new", "existing"]
@@ -421,7 +421,7 @@ def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, 
         deadline = spec.deadline_s
         workers_needed = _smallest(limit, lambda w: seconds(w) <= deadline)
         if workers_needed is not None:
-            note = f"{workers_needed} worker{'s' if workers_needed > 1 else ''}"
+            note = plural(workers_needed, "worker")
         elif top is not None and limit < most:
             note = f"cannot: the table's capacity allows at best {short(fastest)}"
         else:
@@ -431,7 +431,7 @@ def writer_row(spec: LoadSpec, name: str, calibration: Calibration, basis: str, 
     how = "by the rate control" if spec.retry_mode == "adaptive" else "with fewer threads or coroutines"
     held = f" (held to the table's rate {how}: {best * rate:,.0f} at full speed)" if hold < best * rate else ""
     return LoadRow(name, best, t, low, high, cost, cost_low, cost_high, bound,
-                   f"{per_item * 1e6:,.0f} µs per item per worker ({basis}); {best} worker{'s' if best > 1 else ''}: "
+                   f"{per_item * 1e6:,.0f} µs per item per worker ({basis}); {plural(best, 'worker')}: "
                    f"{offer:,.0f} WRU/s offered{held}, {spec.retry_mode} retries{extra}", workers_needed, note)
 
 
@@ -521,12 +521,12 @@ def import_row(spec: LoadSpec) -> LoadRow:
     elif spec.deadline_s is not None:
         deadline = spec.deadline_s
         workers_needed = _smallest(MAX_WORKERS, lambda w: seconds(w) <= deadline)
-        note = (f"{workers_needed} worker{'s' if workers_needed > 1 else ''} preparing parts"
+        note = (f"{plural(workers_needed, 'worker')} preparing parts"
                 if workers_needed is not None else
                 f"cannot: the upload and AWS's import take at least {short(seconds(MAX_WORKERS))}; workers cannot "
                 "shorten the import")
-    basis = (f"{gigabytes(gib)} of DynamoDB JSON ({line} bytes a line), {count_of(shape.parts, 'gzipped part')} of "
-             f"{shape.items_per_part:,} items ({count_of(shape.put_requests, 'S3 PUT')}); prepared at "
+    basis = (f"{gigabytes(gib)} of DynamoDB JSON ({line} bytes a line), {plural(shape.parts, 'gzipped part')} of "
+             f"{shape.items_per_part:,} items ({plural(shape.put_requests, 'S3 PUT')}); prepared at "
              f"{PREPARE_US:g} µs per "
              f"{SEEDED_LINE_BYTES}-byte line per core (measured here), uploaded at {UPLOAD_MB_S[0]:g}–"
              f"{UPLOAD_MB_S[2]:g} MB/s (assumed); import {IMPORT_GB_PER_HOUR[0]:g}–{IMPORT_GB_PER_HOUR[2]:g} GB/h "
@@ -573,7 +573,7 @@ def bulk_row(spec: LoadSpec) -> LoadRow:
     if spec.deadline_s is not None:
         deadline = spec.deadline_s
         workers_needed = _smallest(MAX_WORKERS, lambda w: seconds(w) <= deadline)
-        note = (f"{workers_needed} worker{'s' if workers_needed > 1 else ''} preparing parts"
+        note = (f"{plural(workers_needed, 'worker')} preparing parts"
                 if workers_needed is not None else
                 f"cannot: the operation takes at least {short(seconds(MAX_WORKERS))} at the {tier} rate; raise "
                 "--bulk-max-wru or take ACCELERATED")
@@ -600,7 +600,7 @@ def history_basis(spec: LoadSpec, reports: Sequence[Mapping[str, Any]], machine:
     days = [dt.datetime.fromtimestamp(float(data["created"]), dt.UTC).date() for data in reports
             if usable(data, probe, machine) and "created" in data]
     dates = f", {min(days)} to {max(days)}" if days else ""
-    return f"{calibration.runs} measured run{'s' if calibration.runs > 1 else ''} on this machine and {where}{dates}"
+    return f"{plural(calibration.runs, 'measured run')} on this machine and {where}{dates}"
 
 
 def rank(rows: Sequence[LoadRow], deadline: float | None) -> tuple[tuple[LoadRow, ...], float]:
@@ -610,32 +610,6 @@ def rank(rows: Sequence[LoadRow], deadline: float | None) -> tuple[tuple[LoadRow
     within = sorted((r for r in rows if r.meets(by)), key=lambda r: (round(r.cost_usd, 6), r.seconds, r.approach))
     rest = sorted((r for r in rows if not r.meets(by)), key=lambda r: (not r.possible, r.seconds, r.approach))
     return tuple(within + rest), by
-
-
-def count_words(count: int) -> str:
-    """10 thousand, 10 million, 1 billion, 1.5 million; 1,234 otherwise."""
-    for size, word in ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (10**3, "thousand")):
-        if count >= size and (count * 10) % size == 0:
-            return f"{count / size:g} {word}"
-    return f"{count:,}"
-
-
-def count_of(count: int, word: str) -> str:
-    """'1 gzipped part', '3 gzipped parts'."""
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
-
-
-def gigabytes(gib: float) -> str:
-    """'12.34 GB', '0.0046 GB', '120 KB' (never '0.00 GB')."""
-    if gib >= 0.01:
-        return f"{gib:,.2f} GB"
-    if gib >= 0.001 / 1024:
-        return f"{gib * 1024:,.2f} MB" if gib * 1024 >= 0.01 else f"{gib * 1024 * 1024:,.0f} KB"
-    return f"{gib * 1024**3:,.0f} bytes"
-
-
-def money(usd: float) -> str:
-    return f"${usd:,.2f}" if usd >= 0.01 else f"${usd:.4f}"
 
 
 def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine: Mapping[str, Any] | None = None,
@@ -692,7 +666,7 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
     ranked, by = rank(rows, spec.deadline_s)
     best = ranked[0]
     table = f"{spec.table} table"
-    what = f"{best.approach} with {best.workers} worker" + ("s" if best.workers > 1 else "")
+    what = f"{best.approach} with {plural(best.workers, 'worker')}"
     why = "by the deadline" if spec.deadline_s is not None else f"within twice the fastest ({short(by)})"
     recommendation = (f"{what}: {table}, {count_words(spec.items)} items, ~{short(best.seconds)}, "
                       f"{money(best.cost_usd)} (the cheapest that finishes {why})" if best.meets(by) else
@@ -711,17 +685,6 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
 
 
 # --- text ---------------------------------------------------------------------------------------------------------
-
-def span(row: LoadRow) -> str:
-    return f"~{short(row.seconds)} ({short(row.low)}–{short(row.high)})"
-
-
-def cost_span(row: LoadRow) -> str:
-    """'$0.22', or '$0.22 ($0.15-$0.31)' when the range shows at the cent."""
-    if money(row.cost_low) == money(row.cost_high):
-        return money(row.cost_usd)
-    return f"{money(row.cost_usd)} ({money(row.cost_low)}–{money(row.cost_high)})"
-
 
 TIE_WITHIN = 0.05  # rows within 5 % of the recommendation's time and cost are named as ties
 TRIAL_ITEMS = 100_000  # the books of the run the next command suggests: enough to calibrate the planner
@@ -784,73 +747,6 @@ def command_lines(command: str, width: int = TEXT_WIDTH, indent: str = "  ") -> 
             line, word = "", word[cut:]
         line += word
     return [*lines, line]
-
-
-def _wrap(text: str, width: int, indent: str = "") -> list[str]:
-    return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + "  ",
-                         break_on_hyphens=False, break_long_words=False) or [""]
-
-
-def _table(header: list[str], body: list[list[str]], width: int, fixed: int = 3) -> list[str]:
-    """A text table that fits ``width``: the columns after the first ``fixed`` fold (word-wrapped), the widest one
-    narrowed first, none below its header's longest word."""
-    rows = [header, *body]
-    widths = [max(len(line[i]) for line in rows) for i in range(len(header))]
-    least = [max(max(map(len, header[i].split())), min(10, max(len(word) for line in body
-                                                                for word in line[i].split() or [""])))
-             for i in range(len(header))]  # a header's words whole; a cell's up to 10 characters
-    while sum(widths) + 2 * (len(widths) - 1) > width:
-        foldable = [i for i in range(fixed, len(widths)) if widths[i] > least[i]]
-        if not foldable:
-            break
-        widest = max(foldable, key=lambda i: (widths[i], i))
-        widths[widest] -= 1
-    lines = []
-    for cells in [header, ["-" * w for w in widths], *body]:
-        folded = [textwrap.wrap(cell, w, break_on_hyphens=False) or [""] for cell, w in zip(cells, widths, strict=True)]
-        for k in range(max(len(f) for f in folded)):
-            parts = [(f[k] if k < len(f) else "").ljust(w) for f, w in zip(folded, widths, strict=True)]
-            lines.append("  ".join(parts).rstrip())
-    return lines
-
-
-def table_text(plan: LoadPlan, explain: bool = False, width: int = TEXT_WIDTH) -> str:
-    """The plan as the CLI prints it, within ``width`` columns: the question, the recommendation, its ties and the
-    command to run next, the ranked rows; with ``explain`` each row's basis, the notes and the sources."""
-    spec = plan.spec
-    deadline = f", deadline {short(spec.deadline_s)}" if spec.deadline_s is not None else ""
-    head = (f"Load {count_words(spec.items)} items of {spec.item_bytes:,} bytes ({spec.wru_per_item} WRU each, "
-            f"{spec.total_wru:,} WRU) into {'a new' if spec.table == 'new' else 'an existing'} table, capacity "
-            f"{spec.capacity}, target {spec.target}{deadline}")
-    lines = [*_wrap(head, width), "", *_wrap(f"Recommended: {plan.recommendation}", width)]
-    tied = ties(plan)
-    if tied:
-        lines += _wrap(f"Tied with it (within {TIE_WITHIN:.0%} of its time and cost): "
-                       f"{', '.join(row.approach for row in tied)}", width)
-    doing, command = next_step(plan)
-    lines += [*_wrap(f"Next: {doing}:", width), *command_lines(command, width), ""]
-    columns = ["#", "approach", "workers", "time (range)", "cost USD (range)", "bound"]
-    if spec.deadline_s is not None:
-        columns.append("for the deadline")
-    body = [[str(i), row.approach, str(row.workers), span(row) if row.possible else "-", cost_span(row), row.bound]
-            + ([row.deadline_note or ""] if spec.deadline_s is not None else [])
-            for i, row in enumerate(plan.rows, 1)]
-    lines += _table(columns, body, width)
-    if not explain:
-        bulk = "".join(f"; bulk-put's figures: {spec.bulk.source}" for row in plan.rows if row.approach == BULK)
-        lines += ["", *_wrap(f"Writers' figures: {plan.history}{bulk}. Each row's basis, the notes and the sources: "
-                             "add --explain", width)]
-        return "\n".join(lines)
-    lines += ["", "Based on:"]
-    for row in plan.rows:
-        lines += _wrap(f"{row.approach}: {row.basis}", width, "  ")
-    lines += _wrap(f"writers' runs: {plan.history}", width, "  ")
-    for note in plan.notes:
-        lines += _wrap(f"note: {note}", width, "  ")
-    lines += ["", "Sources:"]
-    for source in plan.sources:
-        lines += _wrap(f"- {source}", width, "  ")
-    return "\n".join(lines)
 
 
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86_400, "day": 86_400, "days": 86_400}

@@ -93,7 +93,8 @@ def clock_skew(message: str) -> float | None:
     return (sent - server).total_seconds()
 
 
-def _duration(seconds: float) -> str:
+def exact_duration(seconds: float) -> str:
+    """'1 h 2 min 5 s', '3 min', '0 s': whole seconds, the sign dropped (retry's clock-skew line needs it)."""
     minutes, rest = divmod(round(abs(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return " ".join(f"{value} {unit}" for value, unit in ((hours, "h"), (minutes, "min"), (rest, "s")) if value) \
@@ -105,7 +106,7 @@ def explain(code: str, message: str = "") -> str:
     skew = clock_skew(message) if code == "InvalidSignatureException" else None
     if skew is not None:
         side = "ahead of" if skew > 0 else "behind"
-        hint = (f"this machine's clock is {_duration(skew)} {side} the server's (more than the 5 min AWS allows): "
+        hint = (f"this machine's clock is {exact_duration(skew)} {side} the server's (more than the 5 min AWS allows): "
                 "fix the clock (enable NTP time sync) and run again")
         return f"{code}: {hint}; {message}"
     hint = HINTS.get(code, "")

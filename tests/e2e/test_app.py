@@ -320,13 +320,6 @@ def test_a_cancelled_report_says_what_ran_and_what_did_not() -> None:
     assert wording.headline(cancelled) is not None and wording.headline(cancelled).speedup is None  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("count", "word", "expected"), [(1, "book", "1 book"), (0, "book", "0 books"),
-                                                         (1_000, "book", "1,000 books"),
-                                                         (1, "approach", "1 approach")])
-def test_plural(count: int, word: str, expected: str) -> None:
-    assert wording.plural(count, word, "approaches" if word == "approach" else None) == expected
-
-
 @pytest.mark.parametrize(("text", "value"), [("1000", 1000), (" 1,000 ", 1000), ("10_000", 10_000), ("1e3", 1000),
                                             ("2.5k", 2500), ("10k", 10_000)])
 def test_parse_whole_accepts(text: str, value: int) -> None:

@@ -19,8 +19,6 @@ from core.app.history import History
 from core.domain.capacity import Capacity
 from core.domain.plan import Conditions, Plan
 from core.domain.results import Report
-from core.forecast.estimate import short
-from core.forecast.planner import LoadRow, cost_span, count_of, gigabytes
 from core.paths import REPO_ROOT
 from core.run.sweep import SweepResult, plan_sweep
 from core.servers.emulator import Emulator
@@ -151,13 +149,8 @@ def test_a_bad_wcu_reads_like_every_other_field_and_run_says_why(app: AppTest) -
     assert "10**12" not in str(items.help) and "1,000,000,000,000" in str(items.help)
 
 
-def test_planner_wording() -> None:
-    """Point 12: "1 gzipped parts (1 S3 PUTs)", "0.00 GB", "$0.22 ($0.22-$0.22)", "~6,945.8 h", plain sources."""
-    assert (count_of(1, "gzipped part"), count_of(3, "S3 PUT")) == ("1 gzipped part", "3 S3 PUTs")
-    assert gigabytes(0.004) == "4.10 MB" and gigabytes(12.5) == "12.50 GB" and "0.00" not in gigabytes(1e-6)
-    row = LoadRow("async", 1, 1.0, 1.0, 1.0, 0.221, 0.2205, 0.2214, "client", "basis")
-    assert cost_span(row) == "$0.22"
-    assert short(6945.8 * 3600) == "289 days" and short(3 * 86_400) == "3.0 days" and short(7200) == "120 min"
+def test_planner_sources_link() -> None:
+    """The planner's sources as links (its figures' wording: tests/unit/test_formatting.py)."""
     linked = wording.linked("see github.com/hashicorp/terraform-provider-aws/issues/27250 and "
                             "core/forecast/estimate.py")
     assert "(https://github.com/hashicorp/terraform-provider-aws/issues/27250)" in linked

@@ -109,12 +109,6 @@ def test_a_plan_of_hours_warns() -> None:
     assert estimate.warning is not None and estimate.warning.startswith("this plan may take up to")
 
 
-@pytest.mark.parametrize(("seconds", "words"), [(0.4, "under a second"), (12.2, "about 12 s"),
-                                                (600, "about 10 min"), (4 * 3600, "about 4.0 h")])
-def test_duration_words(seconds: float, words: str) -> None:
-    assert est.duration(seconds) == words
-
-
 def test_ratio_is_estimate_over_actual() -> None:
     assert est.Estimate(10.0, 5.0, 20.0, {}, "", 0).ratio(5.0) == 2.0
 

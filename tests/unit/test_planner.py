@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from core.app.cli import build_parser, main
+from core.app.formatting import short
 from core.app.history import History
+from core.app.terminal import table_text
 from core.domain.approaches import LAB_WRITERS
 from core.domain.books import generate_books
 from core.domain.capacity import Capacity, parse_capacity
@@ -34,7 +36,7 @@ from core.domain.pricing import (
 from core.domain.results import Report
 from core.domain.s3source import GZIP_RATIO, LINE_OVERHEAD_BYTES, MAX_OBJECTS, PART_BYTES
 from core.forecast.ceiling import CEILING
-from core.forecast.estimate import Calibration, short
+from core.forecast.estimate import Calibration
 from core.forecast.planner import (
     BEST_WITHIN,
     DEFAULT_RETRY_MODE,
@@ -47,14 +49,12 @@ from core.forecast.planner import (
     LoadSpec,
     ceiling_seconds_per_item,
     command_lines,
-    count_words,
     import_shape,
     next_step,
     parse_duration,
     plan_load,
     sustained,
     table_seconds,
-    table_text,
     ties,
     worker_seconds_per_item,
     writer_estimate,
@@ -443,13 +443,6 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_refuses(text: str) -> None:
     with pytest.raises(ConfigError):
         parse_duration(text)
-
-
-@pytest.mark.parametrize(("count", "words"), [(10_000, "10 thousand"), (10_000_000, "10 million"),
-                                              (1_000_000_000, "1 billion"), (1_500_000, "1.5 million"),
-                                              (1_234, "1,234"), (999, "999")])
-def test_count_words(count: int, words: str) -> None:
-    assert count_words(count) == words
 
 
 # --- the CLI -------------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 import streamlit as st
 
 from core.app import jobs, wording
+from core.app.formatting import span
 from core.app.history import History
 from core.domain.approaches import STUDY_APPROACHES
 from core.domain.capacity import MAX_UNITS, Capacity, parse_capacity
@@ -30,7 +31,7 @@ from core.domain.endpoints import (
 from core.domain.errors import ConfigError, LabError
 from core.domain.limits import LIMITS
 from core.domain.plan import FAULT_LABELS, FAULTS, NETWORK_PRESETS, PRESETS, RETRY_MODES, Conditions, Plan
-from core.forecast.estimate import Estimate, forecast, span
+from core.forecast.estimate import Estimate, forecast
 from core.run.environment import environment
 from core.run.runner import Server, start_server
 from core.servers.emulator import Emulator

@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from core.app import charts, export, jobs, wording
+from core.app.formatting import item_rate, plural, short, span
 from core.app.pages.common import (
     Shared,
     build_plan,
@@ -39,7 +40,6 @@ from core.domain.limits import LIMITS, MAX_PLAN_ITEMS
 from core.domain.plan import RETRY_MODES, Plan
 from core.domain.results import Report
 from core.domain.s3source import DEFAULT_PREFIX, needs_bucket
-from core.forecast.estimate import short, span
 from core.forecast.planner import plan_load
 
 
@@ -85,7 +85,7 @@ def metrics(report: Report, where: Any) -> None:
     if top is None:
         return
     first, second = where.columns(2, border=True), where.columns(2, border=True)
-    first[0].metric("Use", top.fastest, f"{top.fastest_rate:,.0f} items/s", delta_color="off",
+    first[0].metric("Use", top.fastest, item_rate(top.fastest_rate), delta_color="off",
                     delta_arrow="off", help="Highest median items/s among the runs that wrote every book")
     first[1].metric("× sequential", f"{top.speedup:,.1f}×" if top.speedup else "–",
                     help="Speed-up of that approach over sequential, by items/s (needs a finished sequential run)")
@@ -295,7 +295,7 @@ def verification(report: Report) -> None:
     issues = report.issues()
     kinds = {issue.kind for issue in issues}
     if not issues:
-        st.success(f"Verified: every run wrote all {wording.plural(report.plan.items, 'book')}, none lost.")
+        st.success(f"Verified: every run wrote all {plural(report.plan.items, 'book')}, none lost.")
     elif any(issue.written_wrong for issue in issues):
         st.error("Not every book was written and verified: the red cells say what is missing.")
     elif "not verified" in kinds:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.app import charts, wording
+from core.app.formatting import plural
 from core.app.pages.common import guard, open_history
 
 st.title("History")
@@ -16,7 +17,7 @@ with guard():
     if not entries:
         st.caption(f"No runs yet: every run is kept in {store.path}. Run one on the Compare page.")
     else:
-        st.caption(f"{wording.plural(len(entries), 'run')} kept in {store.path}; the latest:")
+        st.caption(f"{plural(len(entries), 'run')} kept in {store.path}; the latest:")
         st.table(wording.history_rows(entries[:10]), hide_index=True, border="horizontal")
         labels = {entry.id: wording.history_label(entry) for entry in entries}
         st.subheader("Compare two runs")

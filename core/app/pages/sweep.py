@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.app import charts, jobs, wording
+from core.app.formatting import duration
 from core.app.pages.common import (
     build_plan,
     form_defaults,
@@ -20,7 +21,7 @@ from core.app.pages.common import (
 )
 from core.domain.errors import ConfigError
 from core.domain.limits import MAX_ITEMS
-from core.forecast.estimate import duration, forecast
+from core.forecast.estimate import forecast
 from core.run.sweep import DEFAULT_LEVELS, SweepResult, parse_sweep, plan_sweep
 
 where = shared()
