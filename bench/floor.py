@@ -3,11 +3,12 @@
     python -m bench.floor [--items 4000] [--batch-items 20000] [--concurrency 64] [--repeat 7] [--peer-repeat 3]
                           [--profile] [--skip-peers]
 
-Side by side on one embedded server and event loop: each comparison is ``--repeat`` pairs of runs in alternating
-order (ABBA), a figure the median of the pairs' ratios with their spread; "met" or "NOT met" only when every pair
-agrees, else "not stable" (repeat on a quieter machine). Targets: async <= 1.15 x the floor per request; async-batch
-<= 1.25 x the floor per batch request + 3 us per item; aiodynamo >= 1.5 x our CPU per item. ``--profile`` shows where
-the async writer's CPU goes.
+The floor sends with no timer per request, as the writer does (one watchdog times its requests out:
+``core.writers.transports.Deadlines``). Side by side on one embedded server and event loop: each comparison is
+``--repeat`` pairs of runs in alternating order (ABBA), a figure the median of the pairs' ratios with their spread;
+"met" or "NOT met" only when every pair agrees, else "not stable" (repeat on a quieter machine). Targets: async <=
+1.15 x the floor per request; async-batch <= 1.25 x the floor per batch request + 3 us per item; aiodynamo >= 1.5 x
+our CPU per item. ``--profile`` shows where the async writer's CPU goes.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def presigned(target: Target, books: Sequence[Book], batch: bool) -> list[tuple[
 async def _floor(url: str, requests: list[tuple[bytes, dict[str, str]]], concurrency: int) -> Cpu:
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=0, ttl_dns_cache=300)
     failed = 0
-    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+    # No timer per request (aiohttp's default arms one, a 5-minute total): the writer has none either (Deadlines)
+    async with aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                     timeout=aiohttp.ClientTimeout()) as session:
         pending = iter(requests)
 
         async def worker() -> None:

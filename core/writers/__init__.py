@@ -118,9 +118,9 @@ async def write_async(name: str, books: Iterable[Book], target: Target, options:
     credentials = CredentialCache(target.credentials_provider())
     connector = aiohttp.TCPConnector(limit=options.concurrency, limit_per_host=0, ttl_dns_cache=300,
                                      ssl=target.ssl_context())
-    async with aiohttp.ClientSession(connector=connector, auto_decompress=False,
-                                     trust_env=target.trust_env_proxy) as session:
-        send = AiohttpSender(session, url, table, target.region, credentials, tally, options.request_timeout)
+    session = aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=target.trust_env_proxy)
+    async with session, AiohttpSender(session, url, table, target.region, credentials, tally,
+                                      options.request_timeout) as send:
         with _Stopwatch(tally) as measure:
             await run_async(units, send, policy, tally, options.concurrency)
     return measure.report

@@ -199,10 +199,10 @@ def test_a_skewed_clock_fails_fast_naming_the_skew_hand_signed(proxy: Emulator, 
 
     async def scenario() -> None:
         connector = aiohttp.TCPConnector(ssl=target.ssl_context())
-        async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
-            send = AiohttpSender(session, target.resolved_endpoint(), tally.table, target.region,
-                                 CredentialCache(target.credentials_provider()), tally, 10.0,
-                                 clock=lambda: time.time() + SKEW.total_seconds())
+        session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        async with session, AiohttpSender(session, target.resolved_endpoint(), tally.table, target.region,
+                                          CredentialCache(target.credentials_provider()), tally, 10.0,
+                                          clock=lambda: time.time() + SKEW.total_seconds()) as send:
             tally.start()
             await run_async(works(generate_books(BOOKS, seed=37), batch, tally), send, FAST, tally, 8)
 
