@@ -23,9 +23,9 @@ CSV_FIELDS = ("approach", "repeat", "table", "items", "seconds", "items_per_seco
               "throttled", "errors", "failed_items", "unknown_items", "not_sent_items", "latency_ms_p50",
               "latency_ms_p95", "latency_ms_p99", "latency_ms_max", "client_cpu_seconds", "server_cpu_percent",
               "server_bound", "host_cpu_percent", "bounds", "expected", "found", "lost", "unexpected", "mismatched",
-              "recovered", "unchecked", "capacity", "consumed_wru", "goodput_wru_per_second", "peak_wru_per_second",
-              "capacity_wru_per_second", "goodput_ratio", "capacity_requests", "refused_requests", "waste",
-              "throttle_reasons", "label", "as_shipped", "interrupted", "cancelled")
+              "recovered", "unchecked", "checked", "capacity", "consumed_wru", "goodput_wru_per_second",
+              "peak_wru_per_second", "capacity_wru_per_second", "goodput_ratio", "capacity_requests",
+              "refused_requests", "waste", "throttle_reasons", "label", "as_shipped", "interrupted", "cancelled")
 
 
 MAX_CHART_SAMPLES = 2_000
@@ -62,7 +62,8 @@ def run_dict(run: RunResult, plan: Plan, detail: bool = False) -> dict[str, Any]
         "notes": list(report.notes),
         "verification": {"expected": check.expected, "found": check.found, "lost": check.lost,
                          "unexpected": check.unexpected, "mismatched": check.mismatched,
-                         "recovered": check.recovered, "unchecked": check.unchecked},
+                         "recovered": check.recovered, "unchecked": check.unchecked,
+                         "checked": check.checked},  # False: the table could not be read back, nothing counted
         "capacity": None if run.capacity_use is None else run.capacity_use.as_dict(),
         **extra,
     }

@@ -109,7 +109,7 @@ def test_a_full_run_prints_chart_table_and_writes_exports(tmp_path: Path) -> Non
                         "server_bound", "verification"}
     assert run["not_sent_items"] == 0
     assert run["verification"] == {"expected": 60, "found": 60, "lost": 0, "unexpected": 0, "mismatched": 0,
-                                   "recovered": 0, "unchecked": 0}
+                                   "recovered": 0, "unchecked": 0, "checked": True}
     assert set(data["environment"]) >= {"python", "platform", "cpu_count", "packages"}
     csv_lines = (tmp_path / "r.csv").read_text().splitlines()
     assert len(csv_lines) == 5 and csv_lines[0].startswith("approach,repeat,table,items,seconds")

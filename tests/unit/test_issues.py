@@ -93,3 +93,21 @@ def test_the_page_s_headline_counts_the_same_books(data: Report, lines: list[str
 def test_the_verdict_names_the_books_of_a_recommended_run_that_was_not_clean() -> None:
     answer = verdict(plan_of(run(failed=2)))
     assert answer.approach == "async" and "Its runs lost, failed or left items unknown (2 failed)" in answer.sentence
+
+
+def test_a_run_whose_table_was_not_read_back_says_so_in_exports_and_stored_views() -> None:
+    """A dead server during the read-back: the JSON, the CSV and the history's rows say 'not verified', never
+    'found 0, lost 0' (which reads as nothing written and nothing lost)."""
+    import csv
+    import io
+
+    from core.app.export import to_csv, to_dict
+    from core.app.wording import summary_rows
+
+    data = to_dict(plan_of(run(checked=False), run("sequential")))
+    assert [r["verification"]["checked"] for r in data["runs"]] == [False, True]
+    assert [row["checked"] for row in csv.DictReader(io.StringIO(to_csv(plan_of(run(checked=False)))))] == ["False"]
+    assert [row["written"] for row in summary_rows(data)] == ["not verified", "10/10"]
+    for stored in data["runs"]:  # a report stored before the field: read as checked
+        del stored["verification"]["checked"]
+    assert [row["written"] for row in summary_rows(data)] == ["0/10", "10/10"]
