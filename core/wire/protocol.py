@@ -45,13 +45,20 @@ def oversized(book: Book) -> bool:
     return book.size > MAX_ITEM_BYTES
 
 
+def _item(book: Book) -> dict[str, dict[str, Any]]:
+    """``Book.to_item`` for orjson, the date left a ``date``: orjson writes the same ISO 8601 string in less time
+    than ``isoformat`` builds it (test_protocol holds the two equal)."""
+    return {"isbn": {"S": book.isbn}, "title": {"S": book.title}, "author": {"S": book.author},
+            "published": {"S": book.published}}
+
+
 # orjson encodes a 25-item batch in about a quarter of the time of json.dumps (see docs/performance.md).
 def put_item_body(table: str, book: Book) -> bytes:
-    return orjson.dumps({"TableName": table, "Item": book.to_item()})
+    return orjson.dumps({"TableName": table, "Item": _item(book)})
 
 
 def batch_write_body(table: str, books: Iterable[Book]) -> bytes:
-    return orjson.dumps({"RequestItems": {table: [{"PutRequest": {"Item": book.to_item()}} for book in books]}})
+    return orjson.dumps({"RequestItems": {table: [{"PutRequest": {"Item": _item(book)}} for book in books]}})
 
 
 def batches(books: Iterable[Book], max_items: int = MAX_BATCH_ITEMS,

@@ -89,6 +89,15 @@ def test_put_item_body_is_dynamodb_json() -> None:
     assert "Ünïcode ☃ title".encode() in body and b"\\u" not in body  # raw UTF-8, not escapes
 
 
+@pytest.mark.parametrize(("title", "published"), [
+    ('say "hi"\\ \t\n', dt.date(1900, 1, 1)), ("\x00\x1f\u2028 ☃ 😀", dt.date(2022, 3, 28)),
+    ("", dt.date(999, 12, 31))])
+def test_the_bodies_hold_exactly_to_item(title: str, published: dt.date) -> None:
+    item = Book("9780306406157", title, "Zoë", published)
+    assert json.loads(put_item_body("T", item))["Item"] == item.to_item()
+    assert json.loads(batch_write_body("T", [item]))["RequestItems"]["T"] == [{"PutRequest": {"Item": item.to_item()}}]
+
+
 def test_batch_write_body_is_dynamodb_json() -> None:
     first, second = book("9780306406157", "Ünïcode"), book("1")
     body = batch_write_body("AsyncBatchBooks", iter([first, second]))  # any iterable, consumed once
