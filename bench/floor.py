@@ -1,7 +1,7 @@
 """Client CPU against its real floor: bare aiohttp (pre-signed headers, precomputed bodies) vs our writers.
 
     python -m bench.floor [--items 4000] [--batch-items 20000] [--concurrency 64] [--repeat 7] [--peer-repeat 3]
-                          [--profile] [--skip-peers]
+                          [--profile] [--skip-peers] [--peers aiodynamo,aiodynamo-batch]
 
 The floor sends with no timer per request, as the writer does (one watchdog times its requests out:
 ``core.writers.transports.Deadlines``). Side by side on one embedded server and event loop: each comparison is
@@ -242,9 +242,14 @@ def main() -> None:
     parser.add_argument("--peer-repeat", type=int, default=3, help="pairs of runs (the peer's, ours) per peer")
     parser.add_argument("--profile", action="store_true", help="also print where async's CPU goes (cProfile)")
     parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument("--peers", default=",".join(PEER_ROWS),
+                        help="the peers to compare, comma-separated (default: all; e.g. aiodynamo,aiodynamo-batch)")
     args = parser.parse_args()
     if args.repeat < 1 or args.peer_repeat < 1:
         parser.error("--repeat and --peer-repeat must be at least 1")
+    peers = [name.strip() for name in args.peers.split(",") if name.strip()]
+    if unknown := [name for name in peers if name not in PEER_ROWS]:
+        parser.error(f"--peers: {', '.join(unknown)} is not a peer; choose among {', '.join(PEER_ROWS)}")
     c = args.concurrency
     books = list(generate_books(args.items, seed=4))
     batch_books = list(generate_books(args.batch_items, seed=5))
@@ -268,7 +273,7 @@ def main() -> None:
             print(f"\npeers, client CPU per item at concurrency {c} (same server; {args.peer_repeat} pairs of runs, "
                   "each with a run of ours)")
             print(f"{'approach':<18} {'us/item':>8} {'x ours':>24}")
-            for name in PEER_ROWS:
+            for name in peers:
                 reason = APPROACHES[name].unavailable
                 if reason is not None:
                     print(f"{name:<18} unavailable: {reason}")
