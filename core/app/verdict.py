@@ -129,12 +129,14 @@ def aws_approaches(report: Report) -> tuple[str, ...]:
 
 def aws_text(load: LoadPlan, approach: str) -> str:
     """'10 million items on AWS would take ~41 min (15 min-61 min) with async x 6 workers, $6.25': the planner's row
-    for ``approach`` (its best row when it does not model it)."""
+    for ``approach`` (its best row when it does not model it, said so)."""
     row = next((r for r in load.rows if r.approach == approach and r.possible), load.best)
     how = "s3-import" if row.label == "s3-import" else \
         f"{row.approach} x {plural(row.workers, 'worker')}"
+    other = "" if row.approach == approach else \
+        f" (the AWS line plans the lab's writers, not {approach_label(approach)})"
     return (f"{count_words(load.spec.items)} items on AWS would take ~{short(row.seconds)} "
-            f"({short(row.low)}–{short(row.high)}) with {how}, {money(row.cost_usd)}")
+            f"({short(row.low)}–{short(row.high)}) with {how}, {money(row.cost_usd)}{other}")
 
 
 def gap_text(report: Report, name: str) -> str | None:

@@ -144,6 +144,16 @@ def test_the_aws_line_comes_from_the_planner_for_the_recommended_approach() -> N
     assert aws_approaches(report(run("sequential", 1.0), run("boto3-batch-writer", 1.0))) == ("sequential",)
 
 
+@pytest.mark.parametrize("best", ["boto3-batch-writer", "bulk-put"])
+def test_an_aws_line_for_another_approach_says_the_recommended_one_is_not_planned(best: str) -> None:
+    """'Use boto3-batch-writer (as shipped) ... with threaded-batch x 1 worker' must say why the AWS line names
+    another approach: it plans the lab's writers only."""
+    data = report(run("threaded-batch", 1.1), run(best, 1.0))
+    answer = verdict(data, plan_load(aws_spec(10_000_000), approaches=aws_approaches(data)))
+    assert answer.approach == best and answer.aws is not None
+    assert "with threaded-batch x " in answer.aws and f"the AWS line plans the lab's writers, not {best}" in answer.aws
+
+
 def test_the_page_s_verdict_goes_into_its_export() -> None:
     import json
 
