@@ -84,7 +84,8 @@ def conditions_from(args: argparse.Namespace) -> Conditions:
 
 
 def plan_from(args: argparse.Namespace) -> Plan:
-    approaches = tuple(a.strip() for a in (args.approaches or ",".join(STUDY_APPROACHES)).split(",") if a.strip())
+    given = ",".join(STUDY_APPROACHES) if args.approaches is None else args.approaches  # '' names none: refused
+    approaches = tuple(a.strip() for a in given.split(",") if a.strip())
     plan = Plan(target=args.target, endpoint_url=args.endpoint_url, region=args.region, profile=args.profile,
                 approaches=approaches, items=args.items, seed=args.seed, repeats=args.repeat, warmup=args.warmup,
                 threads=args.threads, concurrency=args.concurrency, conditions=conditions_from(args),
@@ -250,7 +251,7 @@ def _confirm(err: Console, guess_seconds: float, yes: bool) -> None:
 
 def _sweep_approaches(args: argparse.Namespace) -> tuple[str, ...]:
     """The approaches a sweep varies: those of ``--approaches`` when given, else the threaded and async ones."""
-    return tuple(a.strip() for a in args.approaches.split(",") if a.strip()) if args.approaches \
+    return tuple(a.strip() for a in args.approaches.split(",") if a.strip()) if args.approaches is not None \
         else SWEEP_APPROACHES
 
 

@@ -166,3 +166,13 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly() -> None:
         code = process.wait(timeout=60)
     assert first and "Traceback" not in errors and "BrokenPipeError" not in errors
     assert code in (0, 141)  # 0 when everything was written before the reader closed
+
+
+@pytest.mark.parametrize("args", [["--approaches", ""], ["--approaches", " , "],
+                                  ["--approaches", "", "--sweep", "concurrency=1,4"]])
+def test_an_empty_approach_list_is_refused_not_replaced_by_the_defaults(args: list[str],
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """`--approaches "$APPROACHES"` with the variable unset names no approach: one line, exit 2, nothing run."""
+    assert main(["run", *args, "--dry-run", "--history", "off"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "approach" in err and len(err.strip().splitlines()) == 1
