@@ -184,9 +184,10 @@ def medians(pairs: Sequence[tuple[Cpu, Cpu]]) -> tuple[Cpu, Cpu]:
     return median([a for a, _ in pairs]), median([b for _, b in pairs])
 
 
-WHERE = (("aiohttp", "aiohttp"), ("event loop", "asyncio"), ("event loop", "uvloop"), ("signing", "core/sigv4"),
-         ("request bodies", "core/protocol"), ("request bodies", "core/books"),
-         ("retry loop and tally", "core/writers/engine"), ("retry loop and tally", "core/retry"),
+WHERE = (("aiohttp", "aiohttp"), ("event loop", "asyncio"), ("event loop", "uvloop"),
+         ("signing", "core/wire/sigv4"), ("request bodies", "core/wire/protocol"),
+         ("request bodies", "core/domain/books"),
+         ("retry loop and tally", "core/writers/exchange"), ("retry loop and tally", "core/wire/retry"),
          ("transport", "core/writers/transports"))
 
 
