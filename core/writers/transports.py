@@ -9,7 +9,6 @@ may have been written.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import zlib
 from collections.abc import Callable
@@ -186,8 +185,7 @@ class Deadlines:
     async def __aexit__(self, *exc: object) -> None:
         if self._watch is not None:
             self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+            await asyncio.wait((self._watch,))  # a cancel of this task still propagates; the watchdog's does not
             self._watch = None
 
     def begin(self, started: float) -> asyncio.Task[Any]:

@@ -92,3 +92,18 @@ def test_the_watchdog_times_out_a_request_that_never_answers() -> None:
             return await request(deadlines, deadlines.clock(), asyncio.Event())
 
     assert asyncio.run(scenario()) == "timeout"
+
+
+def test_a_run_cancelled_while_the_watchdog_stops_stays_cancelled() -> None:
+    async def scenario() -> None:
+        async def run() -> None:
+            async with Deadlines(10.0):
+                pass
+
+        task = asyncio.create_task(run())
+        await asyncio.sleep(0)  # the task is now waiting for its watchdog to end
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
