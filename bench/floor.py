@@ -240,7 +240,8 @@ def main() -> None:
     parser.add_argument("--batch-items", type=int, default=20_000, help="items for the BatchWriteItem runs")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=7, help="pairs of runs for the floor comparisons")
-    parser.add_argument("--peer-repeat", type=int, default=3, help="pairs of runs (the peer's, ours) per peer")
+    parser.add_argument("--peer-repeat", type=int, default=3,
+                        help="pairs of runs (ours, the peer's) per peer; 'ours' is our median run in those pairs")
     parser.add_argument("--profile", action="store_true", help="also print where async's CPU goes (cProfile)")
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--peers", default=",".join(PEER_ROWS),
@@ -273,7 +274,7 @@ def main() -> None:
         if not args.skip_peers:
             print(f"\npeers, client CPU per item at concurrency {c} (same server; {args.peer_repeat} pairs of runs, "
                   "each with a run of ours)")
-            print(f"{'approach':<18} {'us/item':>8} {'x ours':>24}")
+            print(f"{'approach':<18} {'us/item':>8} {'ours':>8} {'x ours':>24}")
             for name in peers:
                 reason = APPROACHES[name].unavailable
                 if reason is not None:
@@ -286,7 +287,8 @@ def main() -> None:
                 margin = ratios(pairs, lambda cpu: cpu.us_per_item)
                 note = f" (target >= {PEER_MARGIN}) {verdict(margin, PEER_MARGIN, at_least=True)}" \
                     if name in MARGIN_PEERS else ""
-                print(f"{name:<18} {medians(pairs)[1].us_per_item:>8.1f} {margin.text():>24}{note}")
+                mine_run, peer_run = medians(pairs)
+                print(f"{name:<18} {peer_run.us_per_item:>8.1f} {mine_run.us_per_item:>8.1f} {margin.text():>24}{note}")
 
         if args.profile:
             print("\nwhere async's client CPU goes (cProfile, own time):")
