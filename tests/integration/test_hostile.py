@@ -118,7 +118,8 @@ def test_the_cli_under_total_throttling_reports_the_give_up_in_one_line() -> Non
                  "--history", "off", timeout=HANG)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "the sequential run gave up" in errors[0]
+    assert len(errors) == 2 and "the sequential run gave up" in errors[0]  # why it stopped, in one line
+    assert errors[1] == "error: some items were lost, failed or left unknown: 20 failed (see the table above)"
     assert re.search(r"^sequential +1 +FAIL +0/20 +0 +20 +0 ", result.stdout, re.M), result.stdout
     assert "not run: async" in result.stdout
 
