@@ -15,12 +15,13 @@ logs.install()
 common.init_state()
 common.keep_widgets()
 common.show_running_plan()
+# Emoji icons: a page icon named ":material/…" is fetched from fonts.gstatic.com, off this machine.
 pages = st.navigation([
-    st.Page("core/app/pages/compare.py", title="Compare", icon=":material/speed:", default=True),
-    st.Page("core/app/pages/sweep.py", title="Sweep", icon=":material/stacked_line_chart:"),
-    st.Page("core/app/pages/plan_load.py", title="Plan a load", icon=":material/calculate:"),
-    st.Page("core/app/pages/history.py", title="History", icon=":material/history:"),
-    st.Page("core/app/pages/engines.py", title="Engines", icon=":material/dns:"),
+    st.Page("core/app/pages/compare.py", title="Compare", icon="⚡", default=True),
+    st.Page("core/app/pages/sweep.py", title="Sweep", icon="📈"),
+    st.Page("core/app/pages/plan_load.py", title="Plan a load", icon="🧮"),
+    st.Page("core/app/pages/history.py", title="History", icon="🕘"),
+    st.Page("core/app/pages/engines.py", title="Engines", icon="🗄️"),
 ])
 common.sidebar()
 pages.run()

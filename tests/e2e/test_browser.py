@@ -69,6 +69,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert_all_gone(engines)
 
 
+LOCAL_URLS = ("http://127.0.0.1", "ws://127.0.0.1", "http://localhost", "ws://localhost", "data:", "blob:")
+
+
 @pytest.fixture
 def page(app: str) -> Iterator[Any]:
     from playwright.sync_api import expect, sync_playwright
@@ -77,9 +80,12 @@ def page(app: str) -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            requested: list[str] = []
+            page.on("request", lambda request: requested.append(request.url))
             page.goto(app)
             expect(page.get_by_text("Running at http://127.0.0.1:")).to_be_visible(timeout=60_000)
             yield page
+            assert [url for url in requested if not url.startswith(LOCAL_URLS)] == [], "the page fetched off-machine"
         finally:
             browser.close()
 
@@ -342,6 +348,7 @@ def test_a_new_user_on_1280x720_sees_what_to_do_then_the_answer_and_a_chart(page
 
 
 def test_every_page_walks_without_an_error(page: Any) -> None:
+    """Every page renders (the page fixture checks that nothing it loads comes from off this machine)."""
     from playwright.sync_api import expect
 
     for title, heading in (("Sweep", "Concurrency sweep"), ("Plan a load", "Plan a bulk load"),
