@@ -29,7 +29,7 @@ from rich.console import Console
 import core
 from core.app.export import EXPORT_HEAD, is_export, to_csv, to_json
 from core.app.formatting import duration, plural, short, span
-from core.app.history import History, kept_paths
+from core.app.history import HISTORY_ENV, History, kept_paths
 from core.app.history import default_path as default_history_path
 from core.app.jobs import Job
 from core.app.terminal import RunProgress, chart, console, table, table_text, verdict_text, width_of
@@ -69,6 +69,8 @@ from core.wire.sigv4 import Credentials
 
 STDOUT = "-"
 SAME_SIGNAL_S = 1.0  # a second SIGINT within this long of the first is the same Ctrl-C (see run_interruptibly)
+HISTORY_HELP = ("the SQLite history of runs and checks: read to estimate and calibrate, written after a run or a "
+                f"check (default: {HISTORY_ENV}, else your user data dir; 'off': none)")
 CONFIRM_OVER_S = 600.0  # a local run estimated longer than this asks first (--yes skips the question)
 T = TypeVar("T")
 E = TypeVar("E")
@@ -756,8 +758,7 @@ def build_parser() -> _Parser:
     output = bench.add_argument_group("output")
     output.add_argument("--json", metavar="FILE", help="write the report as JSON to this file ('-': standard output)")
     output.add_argument("--csv", metavar="FILE", help="write one CSV row per run to this file ('-': standard output)")
-    output.add_argument("--history", default="", metavar="FILE",
-                        help="SQLite history file (default: LAB_HISTORY_PATH, else your user data dir; 'off')")
+    output.add_argument("--history", default="", metavar="FILE", help=HISTORY_HELP)
     output.add_argument("--dry-run", action="store_true",
                         help="check the plan, the outputs and the target's location, print the estimate, send "
                              "nothing")
@@ -793,8 +794,7 @@ def build_parser() -> _Parser:
     bulk.add_argument("--bulk-price-per-gb", type=FLOAT, metavar="USD",
                       help="USD per GB of bulk put bytes, instead of the assumed price (AWS publishes none)")
     shown = planner.add_argument_group("output")
-    shown.add_argument("--history", default="", metavar="FILE",
-                       help="SQLite history to calibrate from (default: your user data dir; 'off')")
+    shown.add_argument("--history", default="", metavar="FILE", help=HISTORY_HELP)
     shown.add_argument("--explain", action="store_true",
                        help="also print each row's basis, the notes and the sources of every figure")
     shown.add_argument("--json", action="store_true", help="print the plan as JSON (everything --explain shows)")
@@ -813,7 +813,7 @@ def build_parser() -> _Parser:
     check.add_argument("--endpoint-url", help="DynamoDB elsewhere than AWS (the lab's emulation, LocalStack): the "
                                               "figures are stored as emulated, never used as AWS's")
     check.add_argument("--s3-endpoint-url", help="S3 elsewhere than AWS, with --endpoint-url (default: the same URL)")
-    check.add_argument("--history", default="", help="SQLite history file (default: user data dir; 'off')")
+    check.add_argument("--history", default="", metavar="FILE", help=HISTORY_HELP)
     check.add_argument("--yes", action="store_true", help="go ahead on AWS (the confirmation lists what it costs)")
     check.add_argument("--dry-run", action="store_true", help="print what would be created and its cost; send nothing")
     check.set_defaults(handler=_aws_check)

@@ -141,3 +141,11 @@ def test_plan_load_reads_counts_through_the_same_parser(capsys: pytest.CaptureFi
     assert main(["plan-load", "--items", "1.5", "--item-bytes", "100", "--history", "off"]) == 2
     assert capsys.readouterr().err == ("error: --items must be a whole number from 1 to 1,000,000,000,000, got "
                                        "'1.5' (see python -m core plan-load --help)\n")
+
+
+def test_history_is_described_once_for_every_command_that_takes_it() -> None:
+    parsers = subparsers()
+    helps = {command: next(a.help for a in parsers[command]._actions if "--history" in a.option_strings)
+             for command in ("run", "plan-load", "aws-check")}
+    assert len(set(helps.values())) == 1, helps
+    assert "LAB_HISTORY_PATH" in helps["plan-load"]
