@@ -238,7 +238,8 @@ class LoadPlan:
         spec = asdict(self.spec)
         spec["capacity"] = str(self.spec.capacity)
         return {"spec": spec, "wru_per_item": self.spec.wru_per_item, "recommendation": self.recommendation,
-                "rows": [{**asdict(row), "label": row.label} for row in self.rows], "notes": list(self.notes),
+                "rows": [{**asdict(row), "label": row.label} for row in self.rows],
+                "ties": [row.approach for row in self.rows[1:] if tied(row, self.best)], "notes": list(self.notes),
                 "sources": list(self.sources), "calibrated_runs": self.calibrated_runs, "history": self.history}
 
 
@@ -603,13 +604,41 @@ def history_basis(spec: LoadSpec, reports: Sequence[Mapping[str, Any]], machine:
     return f"{plural(calibration.runs, 'measured run')} on this machine and {where}{dates}"
 
 
+TIE_WITHIN = 0.05  # rows within 5 % of the recommendation's time and cost are named as ties
+# Among rows tied with the first, the simplest to adopt leads: the lab's own writers (batched first, the async one
+# first of those), then the libraries in APPROACHES' order (the official async SDK, Python 3.12+ only, among them)
+ADOPTION_ORDER: tuple[str, ...] = ("async-batch", "threaded-batch", "sequential-batch", "async", "threaded",
+                                   "sequential")
+
+
+def tied(row: LoadRow, best: LoadRow) -> bool:
+    """``row`` is as good as ``best``: possible, and within ``TIE_WITHIN`` of its time and of its cost."""
+    return (row.possible and abs(row.seconds - best.seconds) <= TIE_WITHIN * best.seconds
+            and abs(row.cost_usd - best.cost_usd) <= TIE_WITHIN * max(best.cost_usd, 1e-9))
+
+
+def adoption(name: str) -> int:
+    """Where ``name`` comes in ``ADOPTION_ORDER``, the other approaches after it in ``APPROACHES``' order."""
+    order = (*ADOPTION_ORDER, *(a for a in APPROACHES if a not in ADOPTION_ORDER))
+    return order.index(name) if name in order else len(order)
+
+
+def _lead_by_adoption(rows: list[LoadRow]) -> list[LoadRow]:
+    """``rows`` (ranked) with those tied with the first reordered by ``adoption``, ahead of the others."""
+    if not rows:
+        return rows
+    lead = [row for row in rows if row is rows[0] or tied(row, rows[0])]
+    return sorted(lead, key=lambda r: adoption(r.approach)) + [row for row in rows if all(row is not r for r in lead)]
+
+
 def rank(rows: Sequence[LoadRow], deadline: float | None) -> tuple[tuple[LoadRow, ...], float]:
-    """Rows finishing by ``deadline`` (else within twice the fastest) cheapest first, then the rest fastest first."""
+    """Rows finishing by ``deadline`` (else within twice the fastest) cheapest first, then the rest fastest first;
+    the rows tied with the first lead in ``ADOPTION_ORDER``."""
     fastest = min((row.seconds for row in rows if row.possible), default=math.inf)
     by = deadline if deadline is not None else 2 * fastest
     within = sorted((r for r in rows if r.meets(by)), key=lambda r: (round(r.cost_usd, 6), r.seconds, r.approach))
     rest = sorted((r for r in rows if not r.meets(by)), key=lambda r: (not r.possible, r.seconds, r.approach))
-    return tuple(within + rest), by
+    return tuple(_lead_by_adoption(within) + rest if within else _lead_by_adoption(rest)), by
 
 
 def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine: Mapping[str, Any] | None = None,
@@ -667,9 +696,11 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
     best = ranked[0]
     table = f"{spec.table} table"
     what = f"{best.approach} with {plural(best.workers, 'worker')}"
+    of_ties = (f"; of the rows within {TIE_WITHIN:.0%} of its time and cost, the simplest to adopt"
+               if any(tied(row, best) for row in ranked[1:]) else "")
     why = "by the deadline" if spec.deadline_s is not None else f"within twice the fastest ({short(by)})"
     recommendation = (f"{what}: {table}, {count_words(spec.items)} items, ~{short(best.seconds)}, "
-                      f"{money(best.cost_usd)} (the cheapest that finishes {why})" if best.meets(by) else
+                      f"{money(best.cost_usd)} (the cheapest that finishes {why}{of_ties})" if best.meets(by) else
                       f"{what}: {table}, {count_words(spec.items)} items, ~{short(best.seconds)}, "
                       f"{money(best.cost_usd)} (nothing finishes by the deadline: this is the fastest)")
     prices = (f"on-demand writes: {PRICE_NOTE}", f"provisioned: {WCU_PRICE_NOTE}", f"import: {IMPORT_PRICE_NOTE}",
@@ -686,17 +717,13 @@ def plan_load(spec: LoadSpec, reports: Sequence[Mapping[str, Any]] = (), machine
 
 # --- text ---------------------------------------------------------------------------------------------------------
 
-TIE_WITHIN = 0.05  # rows within 5 % of the recommendation's time and cost are named as ties
 TRIAL_ITEMS = 100_000  # the books of the run the next command suggests: enough to calibrate the planner
 TEXT_WIDTH = 100  # the plan's text fits this many columns
 
 
 def ties(plan: LoadPlan) -> tuple[LoadRow, ...]:
     """The other rows as good as the recommendation: within ``TIE_WITHIN`` of its time and of its cost."""
-    best = plan.best
-    return tuple(row for row in plan.rows[1:] if row.possible
-                 and abs(row.seconds - best.seconds) <= TIE_WITHIN * best.seconds
-                 and abs(row.cost_usd - best.cost_usd) <= TIE_WITHIN * max(best.cost_usd, 1e-9))
+    return tuple(row for row in plan.rows[1:] if tied(row, plan.best))
 
 
 def next_step(plan: LoadPlan) -> tuple[str, str]:

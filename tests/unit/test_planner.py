@@ -47,6 +47,7 @@ from core.forecast.planner import (
     SCALE_OUT_PER_WORKER_S,
     SCALE_OUT_S,
     LoadSpec,
+    adoption,
     ceiling_seconds_per_item,
     command_lines,
     import_shape,
@@ -581,9 +582,24 @@ def test_the_text_leads_with_the_recommendation_names_ties_and_the_next_command(
     table = next(i for i, line in enumerate(lines) if line.startswith("#   approach"))
     assert recommended < table and text.endswith("Each row's basis, the notes and the sources: add --explain")
     flat = " ".join(text.split())
-    assert "Tied with it (within 5% of its time and cost): aiodynamo-batch, async-batch, aws-sdk-batch, " \
-           "threaded-batch" in flat  # five rows at ~2 s and the same cost
+    assert "Recommended: async-batch " in flat
+    assert "Tied with it (within 5% of its time and cost): threaded-batch, aiobotocore-batch, aws-sdk-batch, " \
+           "aiodynamo-batch" in flat  # five rows at ~2 s and the same cost
     assert "Sources:" not in text and "Based on:" not in text
+
+
+@pytest.mark.parametrize("spec", [
+    LoadSpec(10_000, 100),  # five batch writers at ~2 s, the same cost
+    LoadSpec(10**7, 500, "existing", parse_capacity("provisioned=1000")),  # every writer bound by the table
+    LoadSpec(10**7, 500, "existing")])  # the on-demand ramp: the official async SDK a hair ahead
+def test_a_tie_goes_to_the_labs_own_writers_simplest_first_and_the_others_are_named(spec: LoadSpec) -> None:
+    plan = plan_load(spec, approaches=LAB_WRITERS)
+    tied = [row.approach for row in ties(plan)]
+    assert plan.best.approach == "async-batch" and tied[0] == "threaded-batch"
+    assert "aws-sdk-batch" in tied and plan.as_dict()["ties"] == tied
+    assert [adoption(name) for name in tied] == sorted(adoption(name) for name in tied)
+    assert "the simplest to adopt" in plan.recommendation
+    assert f"Tied with it (within 5% of its time and cost): {', '.join(tied)}" in " ".join(table_text(plan).split())
 
 
 def test_no_tie_is_named_when_the_best_is_clearly_ahead() -> None:
