@@ -148,4 +148,4 @@ def test_history_is_described_once_for_every_command_that_takes_it() -> None:
     helps = {command: next(a.help for a in parsers[command]._actions if "--history" in a.option_strings)
              for command in ("run", "plan-load", "aws-check")}
     assert len(set(helps.values())) == 1, helps
-    assert "LAB_HISTORY_PATH" in helps["plan-load"]
+    assert "LAB_HISTORY_PATH" in (helps["plan-load"] or "")
