@@ -34,8 +34,9 @@ ENGINES = {"embedded": "dynalite", "dynamodb-local": "DynamoDB Local", "localsta
 
 
 def interrupted(result: RunResult, plan: Plan) -> bool:
-    """The run stopped before all of the plan's books were settled (cancelled, or the target went away)."""
-    return result.report.taken < plan.items
+    """The run stopped before all of the plan's books were settled (cancelled, or the target went away); a run an
+    as-shipped library ended (``RunReport.ended``) is over, not interrupted."""
+    return result.report.taken < plan.items and result.report.ended is None
 
 
 def finished(report: Report) -> tuple[RunResult, ...]:

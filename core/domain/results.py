@@ -71,6 +71,8 @@ class RunReport:
     halted: str | None = None  # why the circuit breaker gave up on the target, one line
     notes: tuple[str, ...] = ()  # facts about the run to show beside it (e.g. s3-import ran on moto), one line each
     items_not_sent: int = 0  # books of the plan never taken from the stream (the run stopped first)
+    ended: str | None = None  # an as-shipped library raised and ended the run (one line): the rest was never sent,
+    # as in the user's program; the run is over, not interrupted
 
     @property
     def taken(self) -> int:

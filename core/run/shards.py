@@ -162,6 +162,7 @@ def merge_reports(results: Sequence[ShardResult], rng: random.Random | None = No
         failed_isbns=tuple(i for r in reports for i in r.failed_isbns)[:MAX_MERGED_ISBNS],
         unknown_isbns=tuple(i for r in reports for i in r.unknown_isbns)[:MAX_MERGED_ISBNS],
         halted=next((f"shard {r.shard.index}: {r.report.halted}" for r in ordered if r.report.halted), None),
+        ended=next((f"shard {r.shard.index}: {r.report.ended}" for r in ordered if r.report.ended), None),
     )
 
 

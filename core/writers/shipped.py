@@ -2,8 +2,9 @@
 
 ``write_shipped(...)`` lets each library batch, resend and retry its own way (``retry_settings`` says how); none of
 the lab's retry loop, rate control or circuit breaker applies. Outcomes are observed through botocore's events: a
-book is ok only once DynamoDB acknowledged it. When the library raises, the run ends: unanswered requests' books are
-unknown, the rest not acknowledged failed. Progress is per answered request; awswrangler cannot be stopped.
+book is ok only once DynamoDB acknowledged it. When the library raises, the run ends (``RunReport.ended``): of the
+books it was given, unanswered requests' are unknown and the rest not acknowledged failed; the books it never took
+are not sent. Progress is per answered request; awswrangler cannot be stopped.
 """
 
 from __future__ import annotations
@@ -210,12 +211,16 @@ def write_shipped(chosen: Approach, books: Iterable[Book], target: Target, threa
     except Exception as error:  # the library gave up: recorded as the user's code would meet it
         ended = error
     ledger.settle(feed.given, ended, stop.is_set())
-    if ended is not None and not stop.is_set():  # the user's program would have stopped here: the rest is unwritten
-        for chunk in feed.rest():
-            tally.record(Step(failed=chunk, reason=f"not sent: {_ending(ended)}"))
+    # the user's program would have stopped here: the rest of the stream is never sent
+    never = sum(len(chunk) for chunk in feed.rest()) if ended is not None and not stop.is_set() else 0
     report = tally.report(time.perf_counter() - wall, time.process_time() - cpu)
     note = f"as shipped: {settings or chosen.shipped}; the lab's retry loop did not apply"
-    return replace(report, notes=(*report.notes, note))
+    if not never:
+        return replace(report, notes=(*report.notes, note))
+    assert ended is not None
+    return replace(report, items=report.items + never, items_not_sent=report.items_not_sent + never,
+                   ended=_ending(ended), failures=(*report.failures, f"not sent: {_ending(ended)}"),
+                   notes=(*report.notes, note))
 
 
 def _batch_writer(target: Target, table: str, ledger: Ledger, feed: _Feed, threads: int) -> str:

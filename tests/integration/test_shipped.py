@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.app.export import to_csv, to_dict
+from core.app.verdict import interrupted
 from core.app.terminal import results_table
 from core.domain.approaches import APPROACHES, LAB_WRITERS, SHIPPED, label
 from core.domain.books import generate_books
@@ -109,7 +110,8 @@ def test_each_writes_and_verifies_and_says_it_is_as_shipped(server: Emulator, ap
 
 def test_a_library_that_gives_up_is_recorded_with_its_exception(server: Emulator) -> None:
     """PynamoDB resends UnprocessedItems 3 times, then raises PutError: the run ends there, as the user's program
-    would; what DynamoDB acknowledged is ok, everything else failed, and the table agrees."""
+    would; what DynamoDB acknowledged is ok, what PynamoDB was given and gave up on failed, the books it never took
+    not sent (the run is over, not interrupted), and the table agrees."""
     if APPROACHES["pynamodb-batch"].unavailable:
         pytest.skip(APPROACHES["pynamodb-batch"].unavailable)
     target = target_of(server)
@@ -118,13 +120,18 @@ def test_a_library_that_gives_up_is_recorded_with_its_exception(server: Emulator
     server.set_conditions(Conditions(throttle=0.9))  # each item of a batch held back with this probability
     report = write("pynamodb-batch", generate_books(200, seed=42), target)
     server.set_conditions(Conditions())
-    assert report.items == 200 and report.items_ok + report.items_failed + report.items_unknown == 200
-    assert report.items_failed > 0 and report.items_unknown == 0
+    assert report.items == 200 and report.items_unknown == 0
+    assert report.items_ok + report.items_failed + report.items_unknown + report.items_not_sent == 200
+    assert 0 < report.items_failed <= 25 < report.items_not_sent  # one batch of 25 given, then it raised
+    assert report.items_ok + report.items_failed == report.taken  # failed: given to PynamoDB and refused
     assert report.failures[0].startswith("PutError ended the run"), report.failures
+    assert report.ended is not None and report.ended.startswith("PutError")
     assert any(line.startswith("not sent: PutError") for line in report.failures)  # the rest of the stream
-    check = verify(target.client(), table, generate_books(200, seed=42), report)
+    check = verify(target.client(), table, generate_books(report.taken, seed=42), report)
     assert count_items(target.client(), table) == report.items_ok == check.found
     assert (check.lost, check.recovered, check.missing) == (0, 0, report.items_failed)
+    result = RunResult(0, report, check)
+    assert not interrupted(result, Plan(items=200)) and not result.clean  # a FAIL, charted beside the others
 
 
 def _spend_burst(server: Emulator, target: Target, table: str) -> None:
@@ -158,7 +165,7 @@ def test_under_provisioned_5_the_report_matches_an_independent_scan(server: Emul
         server.set_capacity(Capacity())
     scanned = count_items(target.client(), table)
     assert scanned == report.items_ok and report.items_unknown == 0
-    assert report.items_ok + report.items_failed == 60
+    assert report.items_ok + report.items_failed + report.items_not_sent == 60
     assert after["consumed_wru"] - before["consumed_wru"] == scanned  # one WRU per book written, none wasted
     assert after["requests"] - before["requests"] == report.requests
     throttled = (after["refused_requests"] - before["refused_requests"]
