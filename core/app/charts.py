@@ -79,9 +79,10 @@ def medians(report: ReportLike, field: str) -> dict[str, float]:
 
 
 def speedups(report: ReportLike) -> dict[str, float | None]:
-    """Median seconds of ``sequential`` / median seconds of each approach (None without a sequential run)."""
-    seconds = medians(report, "seconds")
-    return {name: speedup(seconds, name) for name in seconds}
+    """Median items/s of each approach ÷ median items/s of ``sequential`` (None without a sequential run): the CLI's
+    and the verdict's speed-up (``core.domain.results.speedup``)."""
+    rates = medians(report, "items_per_second")
+    return {name: speedup(rates, name) for name in rates}
 
 
 def _labels(data: Mapping[str, Any], field: str) -> list[str]:
@@ -154,7 +155,7 @@ def speedup_bar(report: ReportLike, log: bool = False, reference: bool = True) -
     if reference and ours:  # the study's bars alone would read as ours
         theirs = study_speedups()
         fig.add_trace(_study_bar(list(theirs.values()), [f"{g:,.1f}×" for g in theirs.values()], "%{y:,.1f}×"))
-    subtitle = ("seconds of sequential ÷ seconds of each approach, within each experiment" if ours
+    subtitle = ("items/s of each approach ÷ items/s of sequential (medians), within each experiment" if ours
                 else "no sequential run in this plan: add sequential to compare speed-ups")
     if left_out:
         subtitle += f"; left out, every run flagged by a bound: {', '.join(left_out)}"

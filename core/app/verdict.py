@@ -22,7 +22,7 @@ from core.domain.approaches import (
 from core.domain.approaches import label as approach_label
 from core.domain.capacity import Capacity
 from core.domain.plan import NETWORK_PRESETS, Conditions, Plan
-from core.domain.results import CLIENT_BOUND_CPU, Issue, Report, RunResult, client_busy
+from core.domain.results import CLIENT_BOUND_CPU, Issue, Report, RunResult, client_busy, speedup
 from core.domain.s3source import SEEDED_ITEM_BYTES
 from core.forecast.planner import LoadPlan, LoadSpec
 
@@ -64,8 +64,7 @@ def speedups(report: Report, baseline: str = BASELINE) -> dict[str, float | None
     """Each approach's median items/s ÷ the baseline's (None without a finished baseline run, or for the baseline
     alone)."""
     by_rate = rates(report)
-    base = by_rate.get(baseline)
-    return {name: (rate / base if base and len(by_rate) > 1 else None) for name, rate in by_rate.items()}
+    return {name: speedup(by_rate, name, baseline) for name in by_rate}
 
 
 def conditions_text(plan: Plan) -> str:

@@ -171,13 +171,14 @@ class Issue:
         return f"{self.kind}: {self.reason}" if self.reason else self.kind
 
 
-def speedup(seconds: Mapping[str, float], approach: str, baseline: str = "sequential") -> float | None:
-    """Seconds of ``baseline`` ÷ seconds of ``approach`` (None without both, or for the baseline on its own):
-    the one definition of "speed-up" the table, the charts and the page use."""
-    base, value = seconds.get(baseline), seconds.get(approach)
-    if base is None or not value or len(seconds) < 2:
+def speedup(rates: Mapping[str, float], approach: str, baseline: str = "sequential") -> float | None:
+    """Items/s of ``approach`` ÷ items/s of ``baseline`` (``rates``: each approach's median items/s; None without
+    both, or for the baseline on its own): the one definition of "speed-up" the CLI, the verdict, the charts and the
+    page use."""
+    base, value = rates.get(baseline), rates.get(approach)
+    if not base or value is None or len(rates) < 2:
         return None
-    return base / value
+    return value / base
 
 
 def injected_ms(latency_ms: float, jitter_ms: float) -> float:
@@ -352,7 +353,7 @@ class Report:
         return tuple(name for name in self.plan.approaches if name not in made)
 
     def speedup(self, approach: str, baseline: str = "sequential") -> float | None:
-        return speedup({s.approach: s.seconds_median for s in self.summaries()}, approach, baseline)
+        return speedup({s.approach: s.items_per_second_median for s in self.summaries()}, approach, baseline)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import pytest
 from core.app import charts
 from core.app.export import to_csv, to_dict
 from core.app.history import History
+from core.app.verdict import speedups as verdict_speedups
 from core.domain.approaches import STUDY_2022_SECONDS
 from core.domain.capacity import Capacity, CapacityUse
 from core.domain.plan import Plan
@@ -48,6 +49,18 @@ def test_medians_and_speedups() -> None:
     assert charts.medians(REPORT, "seconds") == {"sequential": 10.0, "threaded": 2.0, "async": 0.5}
     assert charts.speedups(REPORT) == {"sequential": 1.0, "threaded": 5.0, "async": 20.0}
     assert charts.speedups(report(result("async", 1.0))) == {"async": None}
+
+
+def test_the_page_s_speed_up_is_the_cli_s_by_items_per_second() -> None:
+    """async settled its 100 books in 1 s but wrote only 50 (10x sequential by seconds, 5x by items/s)."""
+    half = result("async", 1.0)
+    half = replace(half, report=replace(half.report, items_ok=50, items_failed=50))
+    both = report(result("sequential", 10.0), half)
+    assert charts.speedups(both) == verdict_speedups(both) == {"sequential": 1.0, "async": 5.0}
+    assert charts.speedups(to_dict(both)) == {"sequential": 1.0, "async": 5.0}  # the stored form too
+    assert list(charts.speedup_bar(both).data[0].y) == [1.0, 5.0]
+    assert charts.speedup_bar(both).layout.title.subtitle.text.startswith(
+        "items/s of each approach ÷ items/s of sequential")
 
 
 def test_seconds_bar_has_one_bar_per_approach_with_its_seconds_and_whiskers() -> None:
