@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from core.app.export import to_csv, to_dict
-from core.app.verdict import interrupted
 from core.app.terminal import results_table
+from core.app.verdict import interrupted
 from core.domain.approaches import APPROACHES, LAB_WRITERS, SHIPPED, label
 from core.domain.books import generate_books
 from core.domain.capacity import Capacity
