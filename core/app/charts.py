@@ -27,6 +27,7 @@ from core.run.sweep import SweepResult
 OURS = "#2563eb"
 OTHER = "#059669"  # the second report of a comparison
 REFERENCE = "#9ca3af"
+FAILED = "#dc2626"  # a bar whose runs did not all write and verify every book: red, cross-hatched, labelled FAIL
 STUDY_NAME = f"the 2022 study's own figures (AWS, {STUDY_2022_ITEMS:,} books)"
 FONT = {"size": 14}
 PALETTE = ("#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
@@ -73,6 +74,37 @@ def flagged_names(data: Mapping[str, Any]) -> dict[str, str]:
     return {name: ", ".join(sorted(kinds)) for name, kinds in flags.items()}
 
 
+def failed_run(run: Mapping[str, Any]) -> bool:
+    """A stored run that did not write and verify every book (the table's FAIL): ``clean`` when the export has it,
+    else its counts (books failed, unknown, not sent; lost, mismatched, unexpected; not read back)."""
+    if "clean" in run:
+        return not run["clean"]
+    check = run["verification"]
+    return bool(run.get("failed_items") or run.get("unknown_items") or run.get("not_sent_items")
+                or check.get("lost") or check.get("mismatched") or check.get("unexpected")
+                or not check.get("checked", True))
+
+
+def failed_names(data: Mapping[str, Any]) -> set[str]:
+    """Approach labels with a charted run that FAILED (interrupted runs are not charted, so not counted)."""
+    return {name for name, runs in _by_approach(data).items() if any(failed_run(run) for run in runs)}
+
+
+def _marker(data: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
+    """Our bars' colour: the lab's blue, a FAILED approach's red and cross-hatched."""
+    failed = failed_names(data)
+    return {"color": [FAILED if name in failed else OURS for name in names],
+            "pattern": {"shape": ["x" if name in failed else "" for name in names], "fgcolor": "#7f1d1d"}}
+
+
+FAIL_NOTE = "FAIL (red, hatched): a run with books failed, unknown, not sent or lost"
+
+
+def _fail_note(data: Mapping[str, Any]) -> str:
+    """'; FAIL (red, hatched): ...' for a subtitle when a bar is marked FAIL, else empty."""
+    return f"; {FAIL_NOTE}" if failed_names(data) else ""
+
+
 def medians(report: ReportLike, field: str) -> dict[str, float]:
     """Median of ``field`` per approach (over repeats), in the order the runs were made."""
     return {name: statistics.median(r[field] for r in runs) for name, runs in _by_approach(as_data(report)).items()}
@@ -86,13 +118,13 @@ def speedups(report: ReportLike) -> dict[str, float | None]:
 
 
 def _labels(data: Mapping[str, Any], field: str) -> list[str]:
-    """Bar labels: each bar's own value ('2.63 s', or '4,312/s'), and the bounds that flag its runs ('queue-bound')
-    when any does."""
-    bound = flagged_names(data)
+    """Bar labels: each bar's own value ('2.63 s', or '4,312/s'), 'FAIL' when one of its runs failed, and the bounds
+    that flag its runs ('queue-bound') when any does."""
+    bound, failed = flagged_names(data), failed_names(data)
     out = []
     for name, value in medians(data, field).items():
         text = f"{value:,.2f} s" if field == "seconds" else f"{value:,.0f}/s"
-        out.append(text + (f"<br>{bound[name]}" if name in bound else ""))
+        out.append(("FAIL " if name in failed else "") + text + (f"<br>{bound[name]}" if name in bound else ""))
     return out
 
 
@@ -117,13 +149,14 @@ def seconds_bar(report: ReportLike, log: bool = False) -> go.Figure:
     plan = data["plan"]
     fig = go.Figure(go.Bar(
         name=f"this lab ({plan['items']:,} books, {plan['target']})", x=names, y=[seconds[n] for n in names],
-        marker_color=OURS, text=_labels(data, "seconds"), textposition="outside", offsetgroup="lab", showlegend=False,
+        marker=_marker(data, names), text=_labels(data, "seconds"), textposition="outside", offsetgroup="lab",
+        showlegend=False,
         error_y={"type": "data", "visible": True, "color": "#1e3a8a", "thickness": 1,
                  "array": [max(r["seconds"] for r in runs[n]) - seconds[n] for n in names],
                  "arrayminus": [seconds[n] - min(r["seconds"] for r in runs[n]) for n in names]},
         hovertemplate="%{x}: %{y:,.3f} s (median)<extra>this lab</extra>"))
     fig = _layout(fig, "Seconds to write every book (lower is better)",
-                  "median of repeats, whiskers min–max; labels: seconds", "seconds", log)
+                  "median of repeats, whiskers min–max; labels: seconds" + _fail_note(data), "seconds", log)
     fig.update_layout(yaxis={"rangemode": "tozero"})
     return fig
 
@@ -148,9 +181,11 @@ def speedup_bar(report: ReportLike, log: bool = False, reference: bool = True) -
     counted = unflagged(data) if reference else data
     ours = {name: gain for name, gain in speedups(counted).items() if gain is not None}
     left_out = sorted(set(flagged_names(data)) - set(_by_approach(counted))) if reference else []
+    failed = failed_names(counted)
     fig = go.Figure(go.Bar(name=f"this lab ({data['plan']['items']:,} books, {data['plan']['target']})",
-                           x=list(ours), y=list(ours.values()), marker_color=OURS, offsetgroup="lab",
-                           text=[f"{g:,.1f}×" for g in ours.values()], textposition="outside",
+                           x=list(ours), y=list(ours.values()), marker=_marker(counted, list(ours)), offsetgroup="lab",
+                           text=[("FAIL " if name in failed else "") + f"{g:,.1f}×" for name, g in ours.items()],
+                           textposition="outside",
                            hovertemplate="%{x}: %{y:,.1f}× sequential<extra>this lab</extra>"))
     if reference and ours:  # the study's bars alone would read as ours
         theirs = study_speedups()
@@ -159,6 +194,7 @@ def speedup_bar(report: ReportLike, log: bool = False, reference: bool = True) -
                 else "no sequential run in this plan: add sequential to compare speed-ups")
     if left_out:
         subtitle += f"; left out, every run flagged by a bound: {', '.join(left_out)}"
+    subtitle += _fail_note(counted) if ours else ""
     return _layout(fig, "Speed-up over sequential (higher is better)", subtitle, "× sequential", log)
 
 
@@ -168,14 +204,14 @@ def throughput_bar(report: ReportLike, log: bool = False, reference: bool = Fals
     data = as_data(report)
     rates = medians(data, "items_per_second")
     fig = go.Figure(go.Bar(name=f"this lab ({data['plan']['items']:,} books, {data['plan']['target']})",
-                           x=list(rates), y=list(rates.values()), marker_color=OURS, offsetgroup="lab",
+                           x=list(rates), y=list(rates.values()), marker=_marker(data, list(rates)), offsetgroup="lab",
                            text=_labels(data, "items_per_second"), textposition="outside", showlegend=reference,
                            hovertemplate="%{x}: %{y:,.0f} items/s<extra>this lab</extra>"))
     if reference:
         theirs = [STUDY_2022_ITEMS / seconds for seconds in STUDY_2022_SECONDS.values()]
         fig.add_trace(_study_bar(theirs, [f"{v:,.0f}/s" for v in theirs], "%{y:,.0f} items/s"))
     return _layout(fig, "Items written per second (higher is better)",
-                   "median of repeats; labels: items/s", "items/s", log)
+                   "median of repeats; labels: items/s" + _fail_note(data), "items/s", log)
 
 
 def latency_box(report: ReportLike, log: bool = False) -> go.Figure:

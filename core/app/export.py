@@ -46,7 +46,8 @@ def run_dict(run: RunResult, plan: Plan, detail: bool = False) -> dict[str, Any]
     return {
         "approach": report.approach, "label": approach_label(report.approach),
         "as_shipped": bool(report.approach in APPROACHES and APPROACHES[report.approach].shipped),
-        "repeat": run.repeat, "interrupted": interrupted(run, plan), "table": report.table, "items": report.items,
+        "repeat": run.repeat, "interrupted": interrupted(run, plan), "clean": run.clean, "table": report.table,
+        "items": report.items,
         "seconds": round(report.seconds, 4), "items_per_second": round(report.items_per_second, 2),
         "requests": report.requests, "retries": report.retries, "throttled": report.throttled,
         "errors": dict(report.errors), "failed_items": report.items_failed, "unknown_items": report.items_unknown,

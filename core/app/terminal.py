@@ -2,7 +2,8 @@
 
 ``console(stream)`` is the one way to make a console: it honours ``COLUMNS``, ``NO_COLOR`` and ``TERM=dumb``, and
 draws ASCII when the stream's encoding cannot draw the bars. ``RunProgress`` redraws lines on a terminal and prints
-plain periodic lines elsewhere. Interrupted runs are marked in the table and left out of the chart and speed-ups.
+plain periodic lines elsewhere. Interrupted runs are marked in the table and left out of the chart and speed-ups;
+finished runs that FAILED are charted, marked FAIL.
 Renderers are pure; ``text`` renders one to a plain string.
 """
 
@@ -25,7 +26,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from core.app.formatting import approx_span, clock, cost_span, count_words, item_rate, short
-from core.app.verdict import BASELINE, Verdict, interrupted, rates
+from core.app.verdict import BASELINE, Verdict, finished, interrupted, rates
 from core.domain.approaches import STUDY_2022_ITEMS, STUDY_2022_SECONDS
 from core.domain.approaches import label as approach_label
 from core.domain.results import ProgressEvent, Report, RunResult
@@ -202,10 +203,13 @@ class RunProgress:
 def chart(report: Report, width: int = MAX_WIDTH, ascii_only: bool = False) -> RenderableType:
     """Items/s per approach (median of its finished runs) as bars, the 2022 study's beside them for its book count
     (then ours count only the runs no bound flags, and the others are named below the bars); interrupted runs are
-    left out (named below the bars)."""
+    left out (named below the bars); an approach with a finished run that FAILED (``RunResult.clean`` false: books
+    failed, unknown, not sent or lost) is labelled FAIL, its bar red and drawn with another glyph."""
     study = report.plan.items == STUDY_2022_ITEMS
-    by_rate = rates(report.unflagged() if study else report)
-    rows = [(approach_label(name), rate) for name, rate in by_rate.items()]
+    counted = report.unflagged() if study else report
+    by_rate = rates(counted)
+    failed = {run.approach for run in finished(counted) if not run.clean}
+    rows = [(approach_label(name) + (" FAIL" if name in failed else ""), rate) for name, rate in by_rate.items()]
     if study:
         rows += [(f"2022 study: {name}", STUDY_2022_ITEMS / seconds) for name, seconds in STUDY_2022_SECONDS.items()]
     if not rows:
@@ -214,12 +218,16 @@ def chart(report: Report, width: int = MAX_WIDTH, ascii_only: bool = False) -> R
     figure = max(len(item_rate(rate)) for _, rate in rows)
     room = max(4, width - label - figure - 4)
     top = max(rate for _, rate in rows) or 1.0
-    glyph = "#" if ascii_only else "▇"
+    glyph, broken = ("#", "x") if ascii_only else ("▇", "▒")
     lines = Text("items/s (higher is faster; the median of each approach's finished runs)\n", style="bold")
     for name, rate in rows:
+        fail = name.endswith(" FAIL")
         lines.append(f"{name:>{label}}: ")
-        lines.append(glyph * max(1, round(room * rate / top)), style="dim" if name.startswith("2022") else "cyan")
+        lines.append((broken if fail else glyph) * max(1, round(room * rate / top)),
+                     style="red" if fail else "dim" if name.startswith("2022") else "cyan")
         lines.append(f" {item_rate(rate)}\n")
+    if failed:
+        lines.append("FAIL: a run with books failed, unknown, not sent or lost (see the check table)\n", style="red")
     left_out = report.flagged_text() if study else None
     if left_out:
         lines.append(f"{left_out}\n", style="yellow")

@@ -14,6 +14,7 @@ import pytest
 from core.app import charts
 from core.app.export import to_csv, to_dict
 from core.app.history import History
+from core.app.terminal import chart, text
 from core.app.verdict import speedups as verdict_speedups
 from core.domain.approaches import STUDY_2022_SECONDS
 from core.domain.capacity import Capacity, CapacityUse
@@ -61,6 +62,45 @@ def test_the_page_s_speed_up_is_the_cli_s_by_items_per_second() -> None:
     assert list(charts.speedup_bar(both).data[0].y) == [1.0, 5.0]
     assert charts.speedup_bar(both).layout.title.subtitle.text.startswith(
         "items/s of each approach ÷ items/s of sequential")
+
+
+def _gave_up(approach: str, seconds: float, written: int, items: int = 100) -> RunResult:
+    """A run over its plan whose library raised: ``written`` acknowledged, the rest never sent (a FAIL, not an
+    interruption)."""
+    run = result(approach, seconds, items=items)
+    writer = replace(run.report, items_ok=written, items_failed=0, items_not_sent=items - written,
+                     ended="PutError ended the run")
+    return RunResult(0, writer, Verification(written, written, 0, 0, 0, 0))
+
+
+FAILED_REPORT = report(result("sequential", 10.0), result("async", 0.5), _gave_up("pynamodb-batch", 1.0, 20))
+
+
+def test_the_cli_chart_marks_a_failed_run_and_leaves_interrupted_ones_out() -> None:
+    cancelled = replace(result("threaded", 1.0), report=replace(result("threaded", 1.0).report, items=100,
+                                                                  items_ok=10, items_not_sent=90))
+    shown = text(chart(report(*FAILED_REPORT.runs, cancelled)))
+    bars = {line.split(":")[0].strip(): line for line in shown.splitlines()[1:] if ":" in line}
+    assert "pynamodb-batch (as shipped) FAIL" in bars and "▒" in bars["pynamodb-batch (as shipped) FAIL"]
+    assert "async" in bars and "FAIL" not in bars["async"] and "▒" not in bars["async"]
+    assert not any(name.startswith("threaded") for name in bars)  # interrupted: left out, not marked
+    assert "FAIL: a run with books failed, unknown, not sent or lost" in shown
+
+
+def test_the_page_charts_mark_a_failed_run_red_hatched_and_labelled() -> None:
+    for data in (FAILED_REPORT, to_dict(FAILED_REPORT), _without_clean(to_dict(FAILED_REPORT))):
+        bars = charts.throughput_bar(data).data[0]
+        shown = dict(zip(bars.x, bars.text, strict=True))
+        assert shown["pynamodb-batch (as shipped)"].startswith("FAIL ") and not shown["async"].startswith("FAIL")
+        colours = dict(zip(bars.x, bars.marker.color, strict=True))
+        assert colours["pynamodb-batch (as shipped)"] == charts.FAILED and colours["async"] == charts.OURS
+        assert "FAIL (red, hatched)" in charts.throughput_bar(data).layout.title.subtitle.text
+    assert "FAIL" not in charts.throughput_bar(REPORT).layout.title.subtitle.text
+
+
+def _without_clean(data: dict[str, Any]) -> dict[str, Any]:
+    """A report stored before runs carried ``clean``."""
+    return {**data, "runs": [{k: v for k, v in run.items() if k != "clean"} for run in data["runs"]]}
 
 
 def test_seconds_bar_has_one_bar_per_approach_with_its_seconds_and_whiskers() -> None:
