@@ -330,7 +330,17 @@ def _run(args: argparse.Namespace) -> int:
             history.append(report)
         except LabError as error:
             problems.append(str(error))
-    out = console(sys.stderr if STDOUT in (args.json, args.csv) else sys.stdout)
+    show_results(console(sys.stderr if STDOUT in (args.json, args.csv) else sys.stdout), report, answer)
+    for problem in [*problems, *problem_lines(report)]:
+        print(f"error: {logs.redact(problem)}", file=sys.stderr)
+    return 130 if report.cancelled else 1 if problems or report.issues() else 0
+
+
+def show_results(out: Console, report: Report, answer: Verdict) -> None:
+    """The chart, the tables, the capacity use and the verdict; nothing without a run (the error lines say that
+    nothing was written and what did not run)."""
+    if not report.runs:
+        return
     width = width_of(out)
     out.print(chart(report, width, ascii_only=out.options.ascii_only), width=width)
     out.print()
@@ -340,9 +350,6 @@ def _run(args: argparse.Namespace) -> int:
         out.print(capacity, width=width, markup=False)
     out.print()
     out.print(verdict_text(answer), width=width)
-    for problem in [*problems, *problem_lines(report)]:
-        print(f"error: {logs.redact(problem)}", file=sys.stderr)
-    return 130 if report.cancelled else 1 if problems or report.issues() else 0
 
 
 def _plan_load(args: argparse.Namespace) -> int:

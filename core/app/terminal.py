@@ -92,6 +92,7 @@ class RunProgress:
         self.lines: dict[str, _Run] = {}
         self.finished_items = 0  # books settled by the runs that ended
         self.ended = 0
+        self.begun: set[tuple[str, int]] = set()  # the runs past their table's reset: (approach, repeat)
         self._phases: set[tuple[str, int, str]] = set()
         self._dashboard: str | None = None
         self.bar = Progress(
@@ -115,6 +116,8 @@ class RunProgress:
 
     def __call__(self, event: ProgressEvent) -> None:
         with self.lock:
+            if event.phase != "reset":  # a run starts with its warm-up or write; a reset writes nothing
+                self.begun.add((event.approach, event.repeat))
             if event.dashboard and event.dashboard != self._dashboard:
                 self._dashboard = event.dashboard
                 self.out.print(f"Dask dashboard: {event.dashboard}")
@@ -140,8 +143,11 @@ class RunProgress:
                 self._plain(event, line, position)
 
     def _position(self) -> str:
-        return f"run {min(self.ended + 1, self.runs)} of {self.runs}" if self.ended < self.runs else \
-            f"{self.runs} runs done"
+        """'run 2 of 3' (the runs started so far, a reset not counted), or '3 runs done'."""
+        if self.ended >= self.runs:
+            return f"{self.runs} runs done"
+        started = min(len(self.begun), self.runs)
+        return f"run {started} of {self.runs}" if started else f"no run started yet, {self.runs} planned"
 
     def _overall(self) -> tuple[int, float, float, float | None]:
         done = self.finished_items + sum(line.settled for line in self.lines.values())

@@ -166,7 +166,12 @@ def books_text(runs: tuple[RunResult, ...] | list[RunResult]) -> str:
 
 def problem_lines(report: Report) -> list[str]:
     """One line per problem of the plan (``Report.issues``), as the CLI prints them after its table: why it stopped,
-    the books not written and verified, and the interruption (empty: a clean run)."""
+    the books not written and verified, and the interruption (empty: a clean run). Without a run (stopped or
+    interrupted before any wrote a book): why, and one line saying nothing was written and what did not run."""
+    if not report.runs:
+        how = "interrupted before any run wrote a book" if report.cancelled else "no run was made"
+        return [*([report.error] if report.error else []),
+                f"{how}: nothing was written; not run: {', '.join(report.not_run())}"]
     issues = report.issues()
     lines = [issue.reason for issue in issues if issue.kind in ("stopped", "halted") and issue.reason]
     books: list[Issue] = [issue for issue in issues if issue.books]

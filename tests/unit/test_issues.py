@@ -3,15 +3,19 @@ lines and exit code, the page's badge and headline, and the verdict's caveat."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 
 import pytest
+from rich.console import Console
 
+from core.app.cli import show_results
+from core.app.terminal import RunProgress
 from core.app.verdict import problem_lines, verdict
 from core.app.wording import headline
 from core.app.wording import verdict as badge
 from core.domain.plan import Plan
-from core.domain.results import Issue, Report, RunReport, RunResult, Verification
+from core.domain.results import Issue, ProgressEvent, Report, RunReport, RunResult, Verification
 
 
 def run(approach: str = "async", items: int = 10, failed: int = 0, unknown: int = 0, not_sent: int = 0,
@@ -71,7 +75,10 @@ PLANS = [
     (plan_of(run(not_sent=6, unknown=1), cancelled=True),
      ["some items were lost, failed or left unknown: 1 unknown, 6 not sent (see the table above)",
       "the run was interrupted: the table above shows what was done (rows marked INTERRUPTED)"], 130),
-    (plan_of(error="the emulator died"), ["the emulator died"], 1),
+    (plan_of(error="the emulator died"), ["the emulator died", "no run was made: nothing was written; not run: async"],
+     1),
+    (replace(plan_of(cancelled=True), plan=Plan(approaches=("async-batch", "sequential"), items=10)),
+     ["interrupted before any run wrote a book: nothing was written; not run: async-batch, sequential"], 130),
 ]
 
 
@@ -111,3 +118,26 @@ def test_a_run_whose_table_was_not_read_back_says_so_in_exports_and_stored_views
     for stored in data["runs"]:  # a report stored before the field: read as checked
         del stored["verification"]["checked"]
     assert [row["written"] for row in summary_rows(data)] == ["0/10", "10/10"]
+
+
+def test_without_a_run_the_cli_draws_no_empty_table() -> None:
+    """Ctrl-C during the first reset: no chart, no table, no verdict; the one error line says it all."""
+    out = Console(file=io.StringIO(), width=100)
+    empty = Report(Plan(approaches=("async-batch", "sequential"), items=10), {}, (), cancelled=True)
+    show_results(out, empty, verdict(empty))
+    assert isinstance(out.file, io.StringIO) and out.file.getvalue() == ""
+    show_results(out, plan_of(run()), verdict(plan_of(run())))
+    assert "items/s" in out.file.getvalue() and "check" in out.file.getvalue()
+
+
+def test_the_overall_progress_counts_the_runs_started_not_a_reset() -> None:
+    """Two runs done, the third interrupted in its table's reset: the overall line says run 2 of 3, not 3 of 3."""
+    progress = RunProgress(Console(file=io.StringIO(), width=100), items=10, runs=3, clock=lambda: 0.0)
+    assert progress._position() == "no run started yet, 3 planned"
+    for approach in ("async-batch", "sequential"):
+        for phase in ("reset", "write", "done"):
+            progress(ProgressEvent(approach, 0, phase, 10 if phase == "done" else 0, 10, 1.0))
+    progress(ProgressEvent("threaded", 0, "reset", 0, 10, 0.0))
+    assert progress._position() == "run 2 of 3"
+    progress(ProgressEvent("threaded", 0, "write", 0, 10, 0.0))
+    assert progress._position() == "run 3 of 3"
