@@ -550,7 +550,17 @@ def _limited(group: argparse._ActionsContainer, flag: str, name: str, help: str 
     row = LIMITS[name]
     default = None if row.default is None or extra.get("required") else int(row.default) if row.whole \
         else row.default
-    extra.setdefault("type", INT if row.whole else FLOAT)
+    parse = INT if row.whole else FLOAT
+
+    def checked(text: str) -> float:  # the range checked here, so that the error names the flag
+        value = parse(text)
+        try:
+            row.check(value, flag)
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return value
+
+    extra.setdefault("type", checked)
     extra.setdefault("default", default)
     note = f" (default {row.default_note})" if row.default_note else ""
     group.add_argument(flag, help=f"{help or row.help}, {row.range_text}{note}", **extra)

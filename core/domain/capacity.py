@@ -59,7 +59,7 @@ class Capacity:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or not 1 <= value <= MAX_UNITS):
-                raise ConfigError(f"capacity {name} must be a whole number from 1 to {MAX_UNITS}, got {value!r}")
+                raise ConfigError(f"capacity {name} must be a whole number from 1 to {MAX_UNITS:,}, got {value!r}")
         if (self.mode == "provisioned") != (self.wcu is not None):
             raise ConfigError(f"provisioned capacity needs its WCU, and only it: use {FORMS}")
         if self.mode != "on-demand" and (self.warm is not None or self.max is not None):
@@ -113,9 +113,9 @@ def _units(name: str, value: str) -> int:
     try:
         number = whole(value)
     except ValueError:
-        raise ConfigError(f"capacity {name} must be a whole number from 1 to {MAX_UNITS}, got {value!r}") from None
+        raise ConfigError(f"capacity {name} must be a whole number from 1 to {MAX_UNITS:,}, got {value!r}") from None
     if not 1 <= number <= MAX_UNITS:
-        raise ConfigError(f"capacity {name} must be a whole number from 1 to {MAX_UNITS}, got {number}")
+        raise ConfigError(f"capacity {name} must be a whole number from 1 to {MAX_UNITS:,}, got {number:,}")
     return number
 
 

@@ -52,12 +52,14 @@ class Limit:
         return not isinstance(value, bool) and self.low <= value <= self.high
 
     def check(self, value: float, name: str | None = None) -> None:
-        """``ConfigError`` unless ``low <= value <= high``: '{name} must be between 1 and 512, got 0'."""
+        """``ConfigError`` unless ``low <= value <= high``: '{name} must be between 1 and 512, got 0'; ``name``: how
+        the caller's user typed it (the CLI's flag, the page's label), else the field's name."""
         from core.domain.errors import ConfigError
 
         if not self.contains(value):
+            given = _number(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
             raise ConfigError(f"{name or self.name} must be between {self.range_text.replace(' to ', ' and ', 1)}, "
-                              f"got {value!r}")
+                              f"got {given}")
 
 
 MAX_ITEMS = 10_000_000

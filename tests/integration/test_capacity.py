@@ -50,8 +50,8 @@ def test_parse_capacity(text: str, expected: Capacity) -> None:
     ("ondemand", "bad capacity 'ondemand': use off, on-demand"),
     ("provisioned", "bad capacity 'provisioned'"),
     ("provisioned=", "capacity wcu must be a whole number"),
-    ("provisioned=0", "from 1 to 40000, got 0"),
-    ("provisioned=40001", "from 1 to 40000, got 40001"),
+    ("provisioned=0", "from 1 to 40,000, got 0"),
+    ("provisioned=40001", "from 1 to 40,000, got 40,001"),
     ("provisioned=1.5", "got '1.5'"),
     ("provisioned=abc", "got 'abc'"),
     ("on-demand:", "bad on-demand option ''"),
@@ -208,7 +208,7 @@ def test_needs_proxy_with_capacity(conditions: Conditions, capacity: Capacity | 
 def test_cli_emulator_takes_a_capacity_and_refuses_a_bad_one_in_one_line() -> None:
     result = subprocess.run([sys.executable, "-m", "core", "emulator", "--capacity", "provisioned=0"],
                             capture_output=True, text=True, cwd=REPO_ROOT, timeout=30)
-    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "from 1 to 40000, got 0" in result.stderr
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "from 1 to 40,000, got 0" in result.stderr
     process = subprocess.Popen([sys.executable, "-m", "core", "emulator", "--port", "0", "--capacity",
                                 "on-demand:max=5"], stdout=subprocess.PIPE, cwd=REPO_ROOT, text=True)
     try:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core.app.cli import build_parser
+from core.app.cli import build_parser, main
 from core.domain.errors import ConfigError
 from core.domain.limits import LIMITS, Limit
 from core.domain.plan import Conditions, Plan
@@ -95,3 +95,26 @@ def test_a_seed_the_plan_allows_is_one_the_page_allows() -> None:
     assert set(NUMBERS) <= set(form_defaults())
     assert all(form_defaults()[name] == row.default_text for name in NUMBERS for row in [LIMITS[name]])
     assert all(LIMITS[name].range_text in limit_help(name) for name in NUMBERS)
+
+
+@pytest.mark.parametrize(("name", "command", "flag", "field"), [row for row in CLI if row[2] != "--items"])
+def test_the_cli_refuses_past_a_row_s_ends_naming_the_flag_with_grouped_numbers(
+        name: str, command: str, flag: str, field: str, capsys: pytest.CaptureFixture[str]) -> None:
+    row = LIMITS[name]
+    step = 1 if row.whole else 0.01
+    for outside in (row.low - step, row.high + step):
+        typed = f"{outside:.0f}" if row.whole else f"{outside:.2f}"
+        required = ["--items", "10", "--item-bytes", "100"] if command == "plan-load" and flag != "--item-bytes" \
+            else ["--items", "10"] if command == "plan-load" else []
+        assert main([command, *required, flag, typed, "--dry-run" if command == "run" else "--json"]) == 2
+        err = capsys.readouterr().err
+        value = float(typed)
+        shown = f"{value:,.0f}" if value == int(value) else f"{value:,}"
+        assert err == (f"error: {flag} must be between {row.range_text.replace(' to ', ' and ')}, got {shown} "
+                       f"(see python -m core {command} --help)\n"), err
+
+
+@pytest.mark.parametrize(("value", "said"), [(60_001.0, "got 60,001"), (-0.5, "got -0.5"), (-1, "got -1")])
+def test_a_limit_says_the_value_grouped(value: float, said: str) -> None:
+    with pytest.raises(ConfigError, match=f"^latency_ms must be between 0 and 60,000 ms, {said}$"):
+        LIMITS["latency_ms"].check(value)

@@ -481,13 +481,13 @@ def test_plan_load_calibrates_from_the_history_it_is_given(capsys: pytest.Captur
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--items", "0", "--item-bytes", "100"], "items must be a whole number from 1 to"),
-    (["--items", "10", "--item-bytes", "500000"], "item bytes must be a whole number from 1 to 409,600"),
+    (["--items", "10", "--item-bytes", "500000"], "--item-bytes must be between 1 and 409,600, got 500,000"),
     (["--items", "10"], "the following arguments are required: --item-bytes"),
     (["--items", "10", "--item-bytes", "100", "--table", "old"], "argument --table: invalid choice"),
     (["--items", "10", "--item-bytes", "100", "--capacity", "fast"], "bad capacity 'fast'"),
     (["--items", "10", "--item-bytes", "100", "--deadline", "soon"], "bad deadline 'soon'"),
     (["--items", "10", "--item-bytes", "100", "--target", "custom"], "the custom target needs --endpoint-url"),
-    (["--items", "10", "--item-bytes", "100", "--threads", "0"], "threads must be a whole number from 1"),
+    (["--items", "10", "--item-bytes", "100", "--threads", "0"], "--threads must be between 1 and 512, got 0"),
     (["--items", "10", "--item-bytes", "100", "--retry-mode", "gentle"], "argument --retry-mode: invalid choice"),
     (["--items", "10", "--item-bytes", "100", "--table", "existing", "--approaches", "s3-import"], "unrecognized"),
 ])
