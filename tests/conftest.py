@@ -4,6 +4,7 @@ session, real and local, each started on first use; a socket guard."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 from collections.abc import Iterator
@@ -110,6 +111,12 @@ def no_remote_sockets(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]
     monkeypatch.setattr(socket.socket, "connect", guarded)
     monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
     yield attempts
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The CLI's output is checked as printed to a file (100 columns): pytest-xdist's workers set COLUMNS=80, and a
+    test that wants a width sets it itself."""
+    os.environ.pop("COLUMNS", None)
 
 
 LAYERS = ("unit", "integration", "e2e")
