@@ -137,7 +137,8 @@ case "${1:-}" in
     "$VENV/bin/python" -m ruff check .
     "$VENV/bin/python" -m mypy --strict core streamlit_app.py bench tests
     "$VENV/bin/lint-imports"
-    exec "$VENV/bin/python" -m pytest "${@:2}" ;;
+    # three workers: most integration tests wait on servers, not on the two cores; see tests/conftest.py for the groups
+    exec "$VENV/bin/python" -m pytest -n 3 --dist loadgroup "${@:2}" ;;
   *)
     echo "usage: ./lab.sh app | test [fast] [pytest args] | localstack [--port N] | setup [dev|engines]" >&2; exit 2 ;;
 esac

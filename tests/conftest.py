@@ -120,12 +120,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 LAYERS = ("unit", "integration", "e2e")
+ONE_LOCALSTACK = ("localstack", "engine")  # fixtures that start (or may start) the session's LocalStack
+ONE_LOCALSTACK_FILES = ("test_engines.py",)  # files that also start LocalStack themselves
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each test is marked by its folder (``-m unit``, ``-m "not e2e"``)."""
+    """Each test is marked by its folder (``-m unit``, ``-m "not e2e"``) and, for ``./lab.sh test``'s parallel
+    run (pytest-xdist, ``--dist loadgroup``), grouped by its file, so a file's tests share one worker and its
+    module fixtures; every test that uses LocalStack joins one group, so one LocalStack runs at a time."""
     here = Path(__file__).parent
     for item in items:
-        layer = item.path.relative_to(here).parts[0]
-        if layer in LAYERS:
-            item.add_marker(getattr(pytest.mark, layer))
+        relative = item.path.relative_to(here)
+        if relative.parts[0] in LAYERS:
+            item.add_marker(getattr(pytest.mark, relative.parts[0]))
+        uses_localstack = relative.name in ONE_LOCALSTACK_FILES or any(
+            name in ONE_LOCALSTACK for name in getattr(item, "fixturenames", ()))
+        item.add_marker(pytest.mark.xdist_group("localstack" if uses_localstack else relative.as_posix()))
