@@ -37,7 +37,7 @@ from core.domain.s3source import (
 from core.run.bulkput import BulkCancelled, BulkOptions, BulkProgress, BulkRun, run_bulk_put
 from core.targets.bulkclient import BulkCallError, BulkClient
 from core.targets.tables import create_table, delete_table, describe_table
-from core.targets.target import Target
+from core.targets.target import Target, error_code
 from core.targets.verify import verify
 from core.wire import logs
 
@@ -49,7 +49,7 @@ S3_REQUESTS = (1, 4)  # PUTs (and LISTs, priced alike): the part, the report's a
 
 
 def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", "")) or "error"
+    return error_code(error) or "error"
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from core.domain.errors import LabError, TargetError
 from core.domain.results import RunReport
 from core.domain.s3source import SEEDED_LINE_BYTES, S3Location, even_part_bytes, item_line, parts
 from core.targets.bulkclient import BulkCallError, BulkClient
-from core.targets.target import Target
+from core.targets.target import Target, error_code
 from core.wire import logs
 
 MAX_TRACKED_KEYS = 200_000  # keys kept to name a cancelled operation's items as unknown (verification: recovered)
@@ -154,7 +154,7 @@ class _BulkRun:
                     self.s3.create_bucket(Bucket=bucket)
             self.s3.head_bucket(Bucket=bucket)
         except ClientError as error:
-            raise TargetError(f"S3 bucket {bucket} is not usable ({_code(error)}): name a bucket of yours in "
+            raise TargetError(f"S3 bucket {bucket} is not usable ({error_code(error)}): name a bucket of yours in "
                               f"{self.target.region} that DynamoDB can read with --s3-bucket") from None
 
     def _upload(self, books: Iterable[Book]) -> None:
@@ -176,7 +176,7 @@ class _BulkRun:
                                             ContentType="application/gzip")
             except ClientError as error:
                 raise TargetError(f"the upload of {key} to S3 bucket {self.location.bucket} was refused "
-                                  f"({_code(error)}): check the bucket and your s3:PutObject permission") from None
+                                  f"({error_code(error)}): check the bucket and your s3:PutObject permission") from None
             self.latencies.append((time.perf_counter() - started) * 1000)
             self.retries += int(answer.get("ResponseMetadata", {}).get("RetryAttempts", 0))
             self.keys.append(key)
@@ -240,7 +240,7 @@ class _BulkRun:
                         return out[:MAX_REPORTED]
         except ClientError as error:
             logging.getLogger(__name__).warning("the ERROR report under %s could not be read (%s)",
-                                                self.report_prefix, _code(error))
+                                                self.report_prefix, error_code(error))
         return out
 
     # -- the end ---------------------------------------------------------------------------------------------
@@ -305,7 +305,4 @@ class _BulkRun:
         if self.progress is not None:
             self.progress(event)
 
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 

@@ -30,7 +30,7 @@ from core.domain.errors import LabError, TargetError
 from core.domain.results import RunReport
 from core.domain.s3source import PART_BYTES, SEEDED_LINE_BYTES, S3Location, part_bytes_for, parts
 from core.targets.tables import KEY, delete_table, describe_table
-from core.targets.target import Target
+from core.targets.target import Target, error_code
 from core.wire import logs
 
 IMPORT_TABLE = "ImportedBooks"
@@ -151,8 +151,8 @@ class _ImportRun:
             probe.describe_import(ImportArn=f"arn:aws:dynamodb:{self.target.region}:000000000000:table/"
                                             f"{self.table}/import/00000000000000-lab0probe")
         except ClientError as error:
-            if _code(error) in UNKNOWN_OPERATION:
-                raise TargetError(f"{self.where} does not implement ImportTable ({_code(error)}): s3-import needs AWS "
+            if (code := error_code(error)) in UNKNOWN_OPERATION:
+                raise TargetError(f"{self.where} does not implement ImportTable ({code}): s3-import needs AWS "
                                   "or a moto server; leave s3-import out for this target") from None
         # any other answer (not found, a 500 from moto, access denied) means the operation exists
 
@@ -170,7 +170,7 @@ class _ImportRun:
             raise self._s3_error(error) from None
 
     def _s3_error(self, error: ClientError) -> TargetError:
-        code, bucket = _code(error), self.location.bucket
+        code, bucket = error_code(error), self.location.bucket
         if code in ("404", "NoSuchBucket"):
             return TargetError(f"S3 bucket {bucket} does not exist at {self.where} (NoSuchBucket): create it in "
                                f"{self.target.region} or name another with --s3-bucket")
@@ -216,7 +216,7 @@ class _ImportRun:
                                          "KeySchema": [{"AttributeName": KEY, "KeyType": "HASH"}],
                                          "BillingMode": "PAY_PER_REQUEST"})
         except ClientError as error:
-            code = _code(error)
+            code = error_code(error)
             if code in UNKNOWN_OPERATION:
                 raise TargetError(f"{self.where} does not implement ImportTable ({code}): s3-import needs AWS or a "
                                   "moto server; leave s3-import out for this target") from None
@@ -268,7 +268,7 @@ class _ImportRun:
         if isinstance(error, (ConnectionError, HTTPClientError)):
             return type(error).__name__
         if isinstance(error, ClientError):
-            code = _code(error)
+            code = error_code(error)
             status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
             if code in TEMPORARY or status >= 500:
                 return code or f"HTTP {status}"
@@ -328,13 +328,10 @@ class _ImportRun:
             self.progress(event)
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
 
 def _one_line(error: ClientError | BotoCoreError) -> str:
     if isinstance(error, ClientError):
-        return f"{_code(error)}: {_message(error)}"
+        return f"{error_code(error)}: {_message(error)}"
     return logs.redact(str(error).splitlines()[0][:200]) if str(error) else type(error).__name__
 
 

@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from core.domain.errors import TargetError
 from core.targets.monitor import every
 from core.targets.tables import LEASE_TABLE, create_table
+from core.targets.target import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -42,7 +43,7 @@ def _acquire(client: DynamoDBClient, table: str, run: str, now: float, since: fl
                                        ":until": {"N": f"{now + TTL:.3f}"}, ":since": {"N": f"{since:.3f}"}},
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if error_code(error) != "ConditionalCheckFailedException":
             raise
         raise TargetError(_held_by_other(client, table, now)) from None
 

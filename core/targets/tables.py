@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from core.domain.approaches import TABLES
 from core.domain.errors import Cancelled, TargetError
+from core.targets.target import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -33,9 +34,6 @@ class TableInfo:
     item_count: int  # DynamoDB's estimate (updated about every six hours on AWS); use count_items for truth
     billing_mode: str
 
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _wait(probe: Callable[[], bool], what: str, timeout: float, cancel: threading.Event | None = None) -> None:
@@ -55,7 +53,7 @@ def describe_table(client: DynamoDBClient, name: str) -> TableInfo | None:
     try:
         table: Any = client.describe_table(TableName=name)["Table"]
     except ClientError as error:
-        if _code(error) == "ResourceNotFoundException":
+        if error_code(error) == "ResourceNotFoundException":
             return None
         raise
     return TableInfo(name, table["TableStatus"], int(table.get("ItemCount", 0)),
@@ -67,7 +65,7 @@ def check_schema(client: DynamoDBClient, name: str) -> None:
     try:
         table: Any = client.describe_table(TableName=name)["Table"]
     except ClientError as error:
-        if _code(error) == "ResourceNotFoundException":
+        if error_code(error) == "ResourceNotFoundException":
             return
         raise
     types = {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])}
@@ -89,7 +87,7 @@ def create_table(client: DynamoDBClient, name: str, timeout: float = 300.0,
             BillingMode="PAY_PER_REQUEST",
         )
     except ClientError as error:
-        if _code(error) != "ResourceInUseException":
+        if error_code(error) != "ResourceInUseException":
             raise
     _wait(lambda: (info := describe_table(client, name)) is not None and info.status == "ACTIVE",
           f"table {name} to become ACTIVE", timeout, cancel)
@@ -101,7 +99,7 @@ def delete_table(client: DynamoDBClient, name: str, timeout: float = 300.0,
     try:
         client.delete_table(TableName=name)
     except ClientError as error:
-        if _code(error) not in ("ResourceNotFoundException", "ResourceInUseException"):
+        if error_code(error) not in ("ResourceNotFoundException", "ResourceInUseException"):
             raise
     _wait(lambda: describe_table(client, name) is None, f"table {name} to be deleted", timeout, cancel)
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import botocore.session
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ProfileNotFound
+from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from core.domain.endpoints import (
     DEFAULT_REGION,
@@ -45,6 +45,11 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 LOCAL_CREDENTIALS = Credentials("testing", "testing")  # emulators accept any key; moto's conventional pair
+
+
+def error_code(error: ClientError) -> str:
+    """The error code botocore parsed from a refused request ("" when it found none)."""
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 @dataclass(frozen=True)
