@@ -10,11 +10,10 @@ mode) and ``async-batch`` (the lab's rate control), on ``provisioned=WCU`` (burs
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
-from bench.capacity import HEADER, on_demand, run
+from bench.capacity import HEADER, arguments, on_demand, run
 from core.domain.approaches import APPROACHES, SHIPPED
 from core.domain.capacity import Capacity
 from core.domain.plan import RetryMode
@@ -40,11 +39,7 @@ def rows() -> tuple[tuple[str, RetryMode, str], ...]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--items", type=int, default=20_000, help="books per provisioned run")
-    parser.add_argument("--wcu", type=int, default=1_000, help="the provisioned table's WCU")
-    parser.add_argument("--on-demand-items", type=int, default=20_000, help="books per on-demand run (0: skip)")
-    args = parser.parse_args()
+    args = arguments(__doc__)
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, embedded dynalite, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}, niceness {os.nice(0)}; threads 8 (threaded-batch, one "
           "batch_writer per thread), 64 coroutines (async-batch); awswrangler: its os.cpu_count() threads")

@@ -61,12 +61,17 @@ HEADER = (f"  {'approach, retry mode':<40} {'items/s':>8} {'÷ capacity':>10} {'
           f"{'lost':>5} {'server CPU':>10}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+def arguments(doc: str | None) -> argparse.Namespace:
+    """The options of the capacity benches (this one and bench.as_shipped): books per run and the table's WCU."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--items", type=int, default=20_000, help="books per provisioned run")
     parser.add_argument("--wcu", type=int, default=1_000, help="the provisioned table's WCU")
     parser.add_argument("--on-demand-items", type=int, default=20_000, help="books per on-demand run (0: skip)")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__)
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, embedded dynalite, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}; writers: 64 coroutines (async-batch), 8 threads (threaded-batch)")
     with Emulator() as server:
