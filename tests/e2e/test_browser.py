@@ -127,27 +127,38 @@ def set_books(page: Any, count: int, approaches: int = 3) -> None:
     expect(page.get_by_text(f"{count:,} books × {approaches} approaches")).to_be_visible(timeout=10_000)
 
 
+def settle(page: Any) -> None:
+    """Wait until the page's script run is over: no running icon in the status widget, nothing drawn stale."""
+    page.wait_for_timeout(300)  # a rerun's running icon shows after a short delay
+    page.wait_for_function("() => !document.querySelector("
+                           "\"[data-testid='stStatusWidgetRunningIcon'], [data-stale='true']\")", timeout=60_000)
+
+
 def choose_approaches(page: Any, names: list[str]) -> None:
-    """Make ``names`` the chosen approaches: remove the other tags by their buttons, type and pick the missing.
-    A rerun still under way (a target just switched) may put the defaults back: then it chooses again."""
+    """Make ``names`` the chosen approaches: remove the other tags by their buttons, type and pick the missing,
+    each step after the page's rerun is over. A rerun still under way (a target just switched) may put the
+    defaults back: then it chooses again."""
     tags = page.locator("[data-testid='stMultiSelect'] [data-tag]")
 
     def chosen() -> list[str]:
         return list(tags.evaluate_all("tags => tags.map(t => t.getAttribute('aria-label'))"))
 
-    for _ in range(3):
+    for _ in range(4):
+        settle(page)
         for name in chosen():
             if name not in names:
                 remove = page.get_by_role("button", name=f"Remove {name}", exact=True)
                 if remove.count():
                     remove.click()
+                    settle(page)
         picker = page.get_by_role("combobox", name="Approaches", exact=True)
         for name in names:
             if not page.get_by_role("button", name=f"Remove {name}", exact=True).count():
                 picker.fill(name)
                 page.get_by_role("option", name=name, exact=True).click()
+                settle(page)
         picker.press("Escape")
-        page.wait_for_timeout(1_000)  # let the page's rerun settle before reading the tags again
+        settle(page)
         if chosen() == names:
             return
     assert chosen() == names
