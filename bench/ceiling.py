@@ -218,6 +218,7 @@ def main() -> None:
                      else "--items, --batch-items, --workers and --repeat must be at least 1")
     options = WriterOptions(concurrency=args.concurrency)
     rows: dict[str, dict[str, int]] = {}
+    load = os.getloadavg()[0]  # a busy machine lowers every figure: the file says how busy it was
     print(f"client ceiling: items/s per client core against an instant local server (no engine), concurrency "
           f"{options.concurrency}, threads {options.threads}; best of {args.repeat}; {args.workers} Dask workers")
     print(f"{'approach':<28} {'1 process':>10} {'wall/s':>8} {f'{args.workers} procs':>10} {'wall/s':>8} "
@@ -250,8 +251,8 @@ def main() -> None:
         measured=dt.date.today().isoformat(), machine=machine(),
         conditions=(f"an instant local server (no engine, 127.0.0.1), seeded books of about 100 bytes, concurrency "
                     f"{options.concurrency}, threads {options.threads}, 1 process and {args.workers} Dask workers "
-                    f"(the lower of the two per core), best of {args.repeat}; the machine was shared with other "
-                    "work"),
+                    f"(the lower of the two per core), best of {args.repeat}; load average {load:.1f} before the "
+                    "run"),
         details=rows)
     CEILING_FILE.write_text(json.dumps(ceiling.as_dict(), indent=1) + "\n")
     print(f"\nwritten to {CEILING_FILE} (the planner's client ceiling); 40,000 items/s takes "

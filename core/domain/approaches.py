@@ -33,8 +33,8 @@ class Approach:
     batch: bool
     table: str
     description: str
-    floor_ms: float  # the estimate's priors, measured on a 2-core machine against the embedded dynalite with no added
-    round_trip_ms: float  # latency: wall time per request at the default parallelism, and one request alone (ms)
+    floor_ms: float  # the estimate's priors (ms): wall time per request at the default parallelism, and one request
+    round_trip_ms: float  # alone, on the embedded dynalite with no added latency (python -m bench.priors, below)
     study_2022_seconds: float | None = None  # the 2022 study's figure on real AWS for 10,000 books, if it ran it
     requires_python: tuple[int, int] = (3, 11)
     package: str | None = None  # the PyPI package its client comes from, when not one every approach needs
@@ -69,53 +69,52 @@ class Approach:
         return None
 
 
+# Priors measured with python -m bench.priors on 2026-12-06: a quiet 2-core x86_64 machine, CPython 3.13, median of 3
+# plans each (2,000 books, batches 5,000; alone: a fifth of that). A user's own fault-free runs calibrate them.
 _ALL = (
     Approach("sequential", "sequential", "boto3", False, "SyncBooks",
-             "boto3 put_item in a loop (the study's baseline)", 3.5, 3.5, 832.65),
+             "boto3 put_item in a loop (the study's baseline)", 1.3, 1.2, 832.65),
     Approach("threaded", "threaded", "boto3", False, "ThreadedBooks",
-             "boto3 put_item via loop.run_in_executor on a thread pool", 2.3, 3.5, 71.23),
+             "boto3 put_item via loop.run_in_executor on a thread pool", 1.4, 1.6, 71.23),
     Approach("async", "async", "aiohttp", False, "AsyncBooks",
-             "aiohttp + hand-written SigV4 against the JSON API", 1.1, 1.5, 11.06),
+             "aiohttp + hand-written SigV4 against the JSON API", 0.15, 0.5, 11.06),
     Approach("sequential-batch", "sequential", "boto3", True, "SyncBatchBooks",
-             "boto3 batch_write_item (25 per request) in a loop", 5.0, 5.0),
+             "boto3 batch_write_item (25 per request) in a loop", 3.1, 3.2),
     Approach("threaded-batch", "threaded", "boto3", True, "ThreadedBatchBooks",
-             "boto3 batch_write_item via loop.run_in_executor", 5.2, 5.0),
+             "boto3 batch_write_item via loop.run_in_executor", 2.8, 3.9),
     Approach("async-batch", "async", "aiohttp", True, "AsyncBatchBooks",
-             "aiohttp + hand-written SigV4, BatchWriteItem", 3.0, 3.5),
+             "aiohttp + hand-written SigV4, BatchWriteItem", 1.3, 1.7),
     Approach("aiobotocore", "async", "aiobotocore", False, "AiobotocoreBooks",
-             "aiobotocore put_item, bounded concurrency", 0.9, 2.5),
+             "aiobotocore put_item, bounded concurrency", 0.9, 1.3),
     Approach("aiobotocore-batch", "async", "aiobotocore", True, "AiobotocoreBatchBooks",
-             "aiobotocore batch_write_item, bounded concurrency", 4.4, 5.0),
-    # the peers' priors: measured in one run beside async (async-batch for the batch ones), on CPython 3.13, and scaled
-    # by async's (async-batch's) priors: floor 2.2x (1.15x), round trip 2.5x (1.65x) what that run measured
+             "aiobotocore batch_write_item, bounded concurrency", 2.2, 4.3),
     Approach("aws-sdk", "async", "aws-sdk", False, "AwsSdkBooks",
-             "the official async AWS SDK (aws-sdk-dynamodb) PutItem, its retries off", 2.7, 3.3,
+             "the official async AWS SDK (aws-sdk-dynamodb) PutItem, its retries off", 1.0, 1.3,
              requires_python=(3, 12), package="aws-sdk-dynamodb"),
     Approach("aws-sdk-batch", "async", "aws-sdk", True, "AwsSdkBatchBooks",
-             "the official async AWS SDK BatchWriteItem, its retries off", 3.1, 8.4,
+             "the official async AWS SDK BatchWriteItem, its retries off", 2.3, 3.4,
              requires_python=(3, 12), package="aws-sdk-dynamodb"),
     Approach("aiodynamo", "async", "aiodynamo", False, "AiodynamoBooks",
-             "aiodynamo (its own signer, over aiohttp) PutItem, its retries off", 0.83, 1.75,
+             "aiodynamo (its own signer, over aiohttp) PutItem, its retries off", 0.26, 0.58,
              package="aiodynamo"),
     Approach("aiodynamo-batch", "async", "aiodynamo", True, "AiodynamoBatchBooks",
-             "aiodynamo BatchWriteItem, its retries off", 1.9, 3.7, package="aiodynamo"),
+             "aiodynamo BatchWriteItem, its retries off", 1.3, 2.0, package="aiodynamo"),
     # as shipped: each library called as its documentation shows, its own retries at their defaults (core/writers/
-    # shipped.py says which at run time). Priors: those of the lab's boto3 batch approaches (the same BatchWriteItem
-    # requests through botocore), not measured separately
+    # shipped.py says which at run time)
     Approach("boto3-batch-writer", "sequential", "boto3", True, "BatchWriterBooks",
              "boto3 Table.batch_writer(), as shipped: unprocessed items resent at once, botocore's default retries",
-             5.0, 5.0, shipped="botocore's retries as configured (default: legacy mode, 10 attempts per call for "
+             3.6, 4.3, shipped="botocore's retries as configured (default: legacy mode, 10 attempts per call for "
                                "DynamoDB); UnprocessedItems resent at once, no backoff, no limit"),
     Approach("boto3-batch-writer-threaded", "threaded", "boto3", True, "BatchWriterThreadedBooks",
-             "one boto3 batch_writer() per thread (AWS's pattern for parallel loads), as shipped", 5.2, 5.0,
+             "one boto3 batch_writer() per thread (AWS's pattern for parallel loads), as shipped", 3.4, 4.7,
              shipped="botocore's retries as configured (default: legacy mode, 10 attempts per call for DynamoDB); "
                      "UnprocessedItems resent at once, no backoff, no limit; one writer per thread"),
     Approach("pynamodb-batch", "sequential", "pynamodb", True, "PynamoBooks",
-             "a PynamoDB Model and Model.batch_write(), as shipped", 5.0, 5.0, package="pynamodb",
+             "a PynamoDB Model and Model.batch_write(), as shipped", 3.4, 5.3, package="pynamodb",
              shipped="PynamoDB's: botocore standard mode, 4 attempts per call (max_retry_attempts 3); "
                      "UnprocessedItems resent at once, PutError after 3 rounds"),
     Approach("awswrangler", "threaded", "awswrangler", True, "WranglerBooks",
-             "awswrangler wr.dynamodb.put_items (a list of dicts), as shipped", 5.2, 5.0, package="awswrangler",
+             "awswrangler wr.dynamodb.put_items (a list of dicts), as shipped", 3.2, 3.3, package="awswrangler",
              extra="an optional extra (it brings pandas and pyarrow): pip install awswrangler==3.17.1, or ./lab.sh "
                    "setup dev",
              shipped="awswrangler's: botocore max_attempts 5 (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE honoured); "

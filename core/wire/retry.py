@@ -156,6 +156,8 @@ def first_wave(parallel: int, sent: int, floor: int = FIRST_FAILURES) -> int:
     return max(floor, min(parallel, sent, 64))
 
 
+ASYNC_POLL = 0.05  # how often an event-loop backoff sleep looks at the run's stop signal (seconds)
+
 HUNG_FLOOR = 10.0  # seconds: the shortest silence taken for a hung server
 HUNG_TIMEOUTS = 3  # ... else this many request timeouts
 

@@ -21,13 +21,12 @@ from core.domain.books import Book
 from core.domain.results import RunReport
 from core.wire.protocol import batches, oversized
 from core.wire.ratecontrol import AdaptiveRate, Grant
-from core.wire.retry import CircuitBreaker, Kind, RetryPolicy, classify, explain
+from core.wire.retry import ASYNC_POLL, CircuitBreaker, Kind, RetryPolicy, classify, explain
 
 ProgressCallback = Callable[[int], None]  # items settled so far; called from any thread
 MAX_LATENCY_SAMPLES = 20_000
 MAX_LISTED_ISBNS = 100_000
 PROGRESS_INTERVAL = 0.05
-ASYNC_POLL = 0.05  # how often an async backoff sleep looks at the stop signal
 STOPPED = "the run was stopped before these items were settled"
 IN_DOUBT = "; an earlier attempt got no answer, so they may be written"
 
