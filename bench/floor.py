@@ -1,14 +1,16 @@
 """Client CPU against its real floor: bare aiohttp (pre-signed headers, precomputed bodies) vs our writers.
 
     python -m bench.floor [--items 4000] [--batch-items 20000] [--concurrency 64] [--repeat 7] [--peer-repeat 3]
-                          [--profile] [--skip-peers] [--peers aiodynamo,aiodynamo-batch]
+                          [--profile] [--decompose] [--skip-peers] [--peers aiodynamo,aiodynamo-batch]
 
 The floor sends with no timer per request, as the writer does (one watchdog times its requests out:
 ``core.writers.transports.Deadlines``). Side by side on one embedded server and event loop: each comparison is
 ``--repeat`` pairs of runs in alternating order (ABBA), a figure the median of the pairs' ratios with their spread;
 "met" or "NOT met" only when every pair agrees, else "not stable" (repeat on a quieter machine). Targets: async <=
 1.15 x the floor per request; async-batch <= 1.25 x the floor per batch request + 3 us per item; aiodynamo >= 1.5 x
-our CPU per item. ``--profile`` shows where the async writer's CPU goes.
+our CPU per item. ``--profile`` shows where the async writer's CPU goes (cProfile); ``--decompose`` measures it in
+place instead: ``async`` beside the floor as it is, with each request's signature made before the clock starts, and
+with its body too (what is left: the retry loop, tally, breaker, watchdog, CRC check and transport).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
+from unittest import mock
 
 import aiohttp
 
@@ -34,7 +37,7 @@ from core.targets.tables import reset_table
 from core.targets.target import Target
 from core.wire import sigv4
 from core.wire.protocol import CONTENT_TYPE, MAX_BATCH_ITEMS, batch_write_body, put_item_body, target_header
-from core.writers import APPROACHES, WriterOptions, run_loop, write
+from core.writers import APPROACHES, WriterOptions, run_loop, transports, write
 
 REQUEST_RATIO = 1.15  # async's CPU per request over the floor's
 BATCH_RATIO = 1.25  # async-batch's CPU per batch request over the floor's, before the per-item allowance
@@ -117,6 +120,42 @@ def ours(target: Target, books: Sequence[Book], approach: str, concurrency: int)
     if not report.complete:
         raise SystemExit(f"{approach}: {report.items_failed} failed, {report.items_unknown} unknown")
     return Cpu(report.client_cpu_seconds, report.requests, report.items)
+
+
+def ours_prepared(target: Target, books: Sequence[Book], concurrency: int, bodies: bool) -> Cpu:
+    """``async`` with each request's signature (and with ``bodies``, its body) made before the clock starts: the
+    signer (and the encoder) replaced for this run by a lookup of what ``presigned`` made."""
+    prepared = presigned(target, books, False)
+    signed = {body: headers for body, headers in prepared}
+    by_isbn = {book.isbn: body for book, (body, _) in zip(books, prepared, strict=True)}
+
+    def sign(_: sigv4.Signer, body: bytes, **__: object) -> dict[str, str]:
+        return signed[body]
+
+    def encode(_: str, book: Book) -> bytes:
+        return by_isbn[book.isbn]
+
+    with mock.patch.object(sigv4.Signer, "sign", sign):
+        if not bodies:
+            return ours(target, books, "async", concurrency)
+        with mock.patch.object(transports, "put_item_body", encode):
+            return ours(target, books, "async", concurrency)
+
+
+def decompose(target: Target, books: Sequence[Book], concurrency: int, repeat: int) -> str:
+    """``async``'s CPU per request beyond the floor's, in place: as it is, without signing, without signing and
+    encoding; each variant in ``repeat`` pairs with the floor."""
+    variants = (("async", lambda: ours(target, books, "async", concurrency)),
+                ("  signatures made before", lambda: ours_prepared(target, books, concurrency, False)),
+                ("  signatures and bodies made before", lambda: ours_prepared(target, books, concurrency, True)))
+    lines = [f"{'run':<36} {'us/request':>10} {'beyond the floor':>17} {'x the floor':>24}"]
+    for name, variant in variants:
+        pairs = paired(repeat, lambda: floor(target, books, False, concurrency), variant)
+        bare, mine = medians(pairs)
+        ratio = ratios(pairs, lambda cpu: cpu.us_per_request)
+        lines.append(f"{name:<36} {mine.us_per_request:>10.1f} {mine.us_per_request - bare.us_per_request:>14.1f} us "
+                     f"{ratio.text():>24}")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -243,6 +282,8 @@ def main() -> None:
     parser.add_argument("--peer-repeat", type=int, default=3,
                         help="pairs of runs (ours, the peer's) per peer; 'ours' is our median run in those pairs")
     parser.add_argument("--profile", action="store_true", help="also print where async's CPU goes (cProfile)")
+    parser.add_argument("--decompose", action="store_true",
+                        help="also measure async's cost beyond the floor in place: without signing, without encoding")
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--peers", default=",".join(PEER_ROWS),
                         help="the peers to compare, comma-separated (default: all; e.g. aiodynamo,aiodynamo-batch)")
@@ -289,6 +330,11 @@ def main() -> None:
                     if name in MARGIN_PEERS else ""
                 mine_run, peer_run = medians(pairs)
                 print(f"{name:<18} {peer_run.us_per_item:>8.1f} {mine_run.us_per_item:>8.1f} {margin.text():>24}{note}")
+
+        if args.decompose:
+            print(f"\nwhere async's client CPU beyond the floor goes, in place ({args.repeat} pairs with the floor "
+                  "each; each side's median run):")
+            print(decompose(target, books, c, args.repeat))
 
         if args.profile:
             print("\nwhere async's client CPU goes (cProfile, own time):")
