@@ -37,7 +37,8 @@ from core.domain.bulkwire import (
 )
 from core.domain.errors import LabError, TargetError
 from core.domain.results import RunReport
-from core.domain.s3source import SEEDED_LINE_BYTES, S3Location, even_part_bytes, item_line, parts
+from core.domain.s3source import SEEDED_LINE_BYTES, Part, S3Location, even_part_bytes, item_line, parts
+from core.run.staging import S3Stage
 from core.targets.bulkclient import BulkCallError, BulkClient
 from core.targets.target import Target, error_code
 from core.wire import logs
@@ -119,11 +120,13 @@ class _BulkRun:
         self.where = target.endpoint_url or f"AWS {target.region}"
         self.s3 = s3_target.s3_client()
         self.bulk = BulkClient(target)
-        self.keys: list[str] = []
+        self.stage = S3Stage(self.s3, self.location, self.run_id, s3_target.region,
+                             s3_target.endpoint_url or f"AWS {s3_target.region}", options.local,
+                             "bulk-put needs S3 that DynamoDB can read in the table's region (AWS, or the lab's proxy "
+                             "with its local S3)")
         self.isbns: list[str] = []
-        self.latencies: list[float] = []
         self.timeline: list[tuple[float, int]] = [(0.0, 0)]
-        self.items = self.calls = self.retries = 0
+        self.calls = 0
         self.started = 0.0
 
     @property
@@ -134,29 +137,18 @@ class _BulkRun:
         wall, cpu = self.clock(), time.process_time()
         self.started = wall
         try:
-            self._bucket()
+            self.stage.bucket()
             self._upload(books)
             operation = self._poll(self._start())
             reported = self._read_report()
         finally:
             if self.options.local:
-                self._remove(self.location.folder(self.run_id))
-                self._remove(self.report_prefix)
+                self.stage.remove(self.location.folder(self.run_id))
+                self.stage.remove(self.report_prefix)
         return BulkRun(self._report(operation, reported, self.clock() - wall, time.process_time() - cpu),
                        operation, tuple(reported))
 
     # -- steps -------------------------------------------------------------------------------------------------
-    def _bucket(self) -> None:
-        bucket = self.location.bucket
-        try:
-            if self.options.local:
-                with contextlib.suppress(ClientError):
-                    self.s3.create_bucket(Bucket=bucket)
-            self.s3.head_bucket(Bucket=bucket)
-        except ClientError as error:
-            raise TargetError(f"S3 bucket {bucket} is not usable ({error_code(error)}): name a bucket of yours in "
-                              f"{self.target.region} that DynamoDB can read with --s3-bucket") from None
-
     def _upload(self, books: Iterable[Book]) -> None:
         malformed = frozenset(self.options.malformed)
         position = iter(range(2**62))
@@ -166,24 +158,14 @@ class _BulkRun:
                 self.isbns.append(book.isbn)
             return broken_line(book) if next(position) in malformed else item_line(book)
 
-        for part in parts(books, self.options.part_size, line_of=line_of):
+        def check(when: str) -> None:
             if self.cancel.is_set():
-                raise BulkCancelled(self._cancelled("during the upload, before the bulk put started"))
-            key = self.location.key(self.run_id, part.index)
-            started = time.perf_counter()
-            try:
-                answer = self.s3.put_object(Bucket=self.location.bucket, Key=key, Body=part.body,
-                                            ContentType="application/gzip")
-            except ClientError as error:
-                raise TargetError(f"the upload of {key} to S3 bucket {self.location.bucket} was refused "
-                                  f"({error_code(error)}): check the bucket and your s3:PutObject permission") from None
-            self.latencies.append((time.perf_counter() - started) * 1000)
-            self.retries += int(answer.get("ResponseMetadata", {}).get("RetryAttempts", 0))
-            self.keys.append(key)
-            self.items += part.items
-            self._tell(BulkProgress("upload", self.items, len(self.keys)))
-        if self.cancel.is_set():
-            raise BulkCancelled(self._cancelled("after the upload, before the bulk put started"))
+                raise BulkCancelled(self._cancelled(f"{when} the upload, before the bulk put started"))
+
+        def uploaded(_: Part) -> None:
+            self._tell(BulkProgress("upload", self.stage.items, len(self.stage.keys)))
+
+        self.stage.upload(parts(books, self.options.part_size, line_of=line_of), check, uploaded)
 
     def _start(self) -> BulkOperationDescription:
         request = StartBulkPutItems(
@@ -206,7 +188,7 @@ class _BulkRun:
         cancelled = False
         while True:
             self.timeline.append((self.clock() - self.started, max(self.timeline[-1][1], operation.processed_items)))
-            self._tell(BulkProgress("bulk", self.items, len(self.keys), operation))
+            self._tell(BulkProgress("bulk", self.stage.items, len(self.stage.keys), operation))
             if operation.terminal:
                 return operation
             if self.clock() > deadline:
@@ -247,10 +229,10 @@ class _BulkRun:
     def _report(self, operation: BulkOperationDescription, reported: list[ReportedItem], seconds: float,
                 cpu: float) -> RunReport:
         completed = operation.status in ("COMPLETED", "COMPLETED_WITH_ERRORS")
-        failed = min(operation.failed_items, self.items)
-        ok = min(operation.written, self.items - failed) if completed else 0
+        failed = min(operation.failed_items, self.stage.items)
+        ok = min(operation.written, self.stage.items - failed) if completed else 0
         failed_isbns = tuple(dict.fromkeys(r.isbn for r in reported if r.isbn))
-        unknown = self.items - ok - failed
+        unknown = self.stage.items - ok - failed
         unknown_isbns: tuple[str, ...] = ()
         if unknown:
             known = set(failed_isbns)
@@ -269,10 +251,12 @@ class _BulkRun:
             if operation.status == "FAILED":
                 errors[code] = errors.get(code, 0) + 1
         self.timeline.append((seconds, max(self.timeline[-1][1], ok)))
-        return RunReport(approach="bulk-put", table=self.table, items=self.items, seconds=seconds,
-                         requests=len(self.keys) + self.calls, retries=self.retries, throttled=0, errors=errors,
+        return RunReport(approach="bulk-put", table=self.table, items=self.stage.items, seconds=seconds,
+                         requests=len(self.stage.keys) + self.calls, retries=self.stage.retries, throttled=0,
+                         errors=errors,
                          items_ok=ok, items_failed=failed, items_unknown=unknown,
-                         latencies_ms=tuple(self.latencies), client_cpu_seconds=cpu, timeline=tuple(self.timeline),
+                         latencies_ms=tuple(self.stage.latencies), client_cpu_seconds=cpu,
+                         timeline=tuple(self.timeline),
                          failures=tuple(failures), failed_isbns=failed_isbns, unknown_isbns=unknown_isbns,
                          halted=halted, notes=self._notes(operation))
 
@@ -282,24 +266,14 @@ class _BulkRun:
                      f"FailedItemCount {operation.failed_items:,} ({self.options.tier}"
                      f"{f', MaxWriteRequestUnits {self.options.max_wru:,}' if self.options.max_wru else ''})")
         notes.append(self.options.assumptions.cost_line(operation.bulk_put_bytes, self.options.tier))
-        if not self.options.local and self.keys:
-            notes.append(f"the {len(self.keys):,} uploaded part(s) and the reports are left in your bucket at "
+        if not self.options.local and self.stage.keys:
+            notes.append(f"the {len(self.stage.keys):,} uploaded part(s) and the reports are left in your bucket at "
                          f"{self.location.url(self.run_id)} and s3://{self.location.bucket}/{self.report_prefix} "
                          f"(delete them with `aws s3 rm --recursive`)")
         return tuple(notes)
 
     def _cancelled(self, when: str) -> str:
-        left = "its parts were removed" if self.options.local or not self.keys else \
-            f"the parts are left at {self.location.url(self.run_id)}"
-        return f"bulk-put was cancelled {when}; {self.items:,} items uploaded in {len(self.keys):,} part(s); {left}"
-
-    def _remove(self, prefix: str) -> None:
-        """Delete what this run put under ``prefix`` (local S3 only); a server that died takes it with it."""
-        with contextlib.suppress(Exception):
-            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.location.bucket, Prefix=prefix):
-                batch = [{"Key": entry["Key"]} for entry in page.get("Contents", [])]
-                if batch:
-                    self.s3.delete_objects(Bucket=self.location.bucket, Delete={"Objects": batch, "Quiet": True})
+        return self.stage.cancelled("bulk-put", when)
 
     def _tell(self, event: BulkProgress) -> None:
         if self.progress is not None:

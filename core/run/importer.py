@@ -14,7 +14,6 @@ books uploaded, then one point at the import's end (the import's own count is in
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -28,7 +27,8 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTT
 from core.domain.books import Book
 from core.domain.errors import LabError, TargetError
 from core.domain.results import RunReport
-from core.domain.s3source import PART_BYTES, SEEDED_LINE_BYTES, S3Location, part_bytes_for, parts
+from core.domain.s3source import PART_BYTES, SEEDED_LINE_BYTES, Part, S3Location, part_bytes_for, parts
+from core.run.staging import S3Stage, message
 from core.targets.tables import KEY, delete_table, describe_table
 from core.targets.target import Target, error_code
 from core.wire import logs
@@ -123,10 +123,10 @@ class _ImportRun:
         self.where = target.endpoint_url or f"AWS {target.region}"
         self.s3 = target.s3_client()
         self.dynamodb = target.client(max_attempts=3, timeout=30.0)
-        self.keys: list[str] = []
-        self.latencies: list[float] = []
+        self.stage = S3Stage(self.s3, self.location, self.run_id, target.region, self.where, options.local,
+                             "s3-import needs S3 where the import runs (AWS, or S3 and DynamoDB at one URL such as a "
+                             "moto server)")
         self.timeline: list[tuple[float, int]] = []
-        self.items = self.source_bytes = self.retries = 0
         self.started = 0.0
 
     def go(self, books: Iterable[Book]) -> RunReport:
@@ -134,13 +134,13 @@ class _ImportRun:
         self.started = wall
         try:
             self._check_import_known()
-            self._bucket()
+            self.stage.bucket()
             self._upload(books)
             arn = self._start()
             answer = self._poll(arn)
         finally:
             if self.options.local:
-                self._remove_parts()
+                self.stage.remove()
         return self._report(answer, self.clock() - wall, time.process_time() - cpu)
 
     # -- steps -------------------------------------------------------------------------------------------------
@@ -156,54 +156,17 @@ class _ImportRun:
                                   "or a moto server; leave s3-import out for this target") from None
         # any other answer (not found, a 500 from moto, access denied) means the operation exists
 
-    def _bucket(self) -> None:
-        bucket = self.location.bucket
-        try:
-            if self.options.local:
-                where: dict[str, Any] = {}
-                if self.target.region != "us-east-1":  # S3 refuses a bucket elsewhere without its region named
-                    where = {"CreateBucketConfiguration": {"LocationConstraint": self.target.region}}
-                with contextlib.suppress(ClientError):
-                    self.s3.create_bucket(Bucket=bucket, **where)  # owned already: fine; else head_bucket says
-            self.s3.head_bucket(Bucket=bucket)
-        except ClientError as error:
-            raise self._s3_error(error) from None
-
-    def _s3_error(self, error: ClientError) -> TargetError:
-        code, bucket = error_code(error), self.location.bucket
-        if code in ("404", "NoSuchBucket"):
-            return TargetError(f"S3 bucket {bucket} does not exist at {self.where} (NoSuchBucket): create it in "
-                               f"{self.target.region} or name another with --s3-bucket")
-        if code in ("301", "PermanentRedirect", "AuthorizationHeaderMalformed"):
-            return TargetError(f"S3 bucket {bucket} is not in {self.target.region} ({code}): run with the bucket's "
-                               f"region (--region), or name a bucket in {self.target.region} with --s3-bucket")
-        if code in ("403", "AccessDenied", "AllAccessDisabled"):
-            return TargetError(f"S3 bucket {bucket} is not readable and writable with these credentials "
-                               f"(AccessDenied): allow s3:ListBucket, s3:GetObject and s3:PutObject on it, or name "
-                               "another with --s3-bucket")
-        return TargetError(f"S3 at {self.where} refused {bucket} ({code}: {_message(error)}): s3-import needs S3 "
-                           "where the import runs (AWS, or S3 and DynamoDB at one URL such as a moto server)")
-
     def _upload(self, books: Iterable[Book]) -> None:
-        for part in parts(books, self.options.part_size):
+        def check(when: str) -> None:
             if self.cancel.is_set():
-                raise ImportCancelled(self._cancelled("during the upload, before the import started"))
-            key = self.location.key(self.run_id, part.index)
-            started = time.perf_counter()
-            try:
-                answer = self.s3.put_object(Bucket=self.location.bucket, Key=key, Body=part.body,
-                                            ContentType="application/gzip")
-            except ClientError as error:
-                raise self._s3_error(error) from None
-            self.latencies.append((time.perf_counter() - started) * 1000)
-            self.retries += int(answer.get("ResponseMetadata", {}).get("RetryAttempts", 0))
-            self.keys.append(key)
-            self.items += part.items
-            self.source_bytes += part.source_bytes
-            self.timeline.append((self.clock() - self.started, self.items))
-            self._tell(ImportProgress("upload", self.items, self.source_bytes, len(self.keys), uploaded=self.items))
-        if self.cancel.is_set():
-            raise ImportCancelled(self._cancelled("after the upload, before the import started"))
+                raise ImportCancelled(self._cancelled(f"{when} the upload, before the import started"))
+
+        def uploaded(_: Part) -> None:
+            self.timeline.append((self.clock() - self.started, self.stage.items))
+            self._tell(ImportProgress("upload", self.stage.items, self.stage.source_bytes, len(self.stage.keys),
+                                      uploaded=self.stage.items))
+
+        self.stage.upload(parts(books, self.options.part_size), check, uploaded)
 
     def _start(self) -> str:
         try:
@@ -224,7 +187,7 @@ class _ImportRun:
                 raise TargetError(f"table {self.table} already exists at {self.where}: an import creates a new "
                                   f"table; delete it (aws dynamodb delete-table --table-name {self.table}) and run "
                                   "again") from None
-            raise TargetError(f"ImportTable was refused at {self.where} ({code}: {_message(error)})") from None
+            raise TargetError(f"ImportTable was refused at {self.where} ({code}: {message(error)})") from None
         return str(answer["ImportTableDescription"]["ImportArn"])
 
     def _poll(self, arn: str) -> dict[str, Any]:
@@ -253,10 +216,10 @@ class _ImportRun:
             status = str(answer.get("ImportStatus", ""))
             processed = max(processed, int(answer.get("ProcessedItemCount") or 0))
             processed_bytes = max(processed_bytes, int(answer.get("ProcessedSizeBytes") or 0))
-            self._tell(ImportProgress("import", processed, processed_bytes, len(self.keys), status,
-                                      uploaded=self.items))
+            self._tell(ImportProgress("import", processed, processed_bytes, len(self.stage.keys), status,
+                                      uploaded=self.stage.items))
             if status in TERMINAL:
-                self.timeline.append((self.clock() - self.started, self.items))
+                self.timeline.append((self.clock() - self.started, self.stage.items))
                 return answer
             if self.clock() > deadline:
                 raise TargetError(f"the import {arn} is still {status} after {self.options.timeout_seconds:,.0f} s: "
@@ -286,7 +249,7 @@ class _ImportRun:
     # -- the end ---------------------------------------------------------------------------------------------
     def _report(self, answer: dict[str, Any], seconds: float, cpu: float) -> RunReport:
         status = str(answer.get("ImportStatus", ""))
-        imported = min(int(answer.get("ImportedItemCount") or 0), self.items)
+        imported = min(int(answer.get("ImportedItemCount") or 0), self.stage.items)
         halted: str | None = None
         failures: tuple[str, ...] = ()
         errors: dict[str, int] = {}
@@ -295,33 +258,23 @@ class _ImportRun:
             message = logs.redact(str(answer.get("FailureMessage") or "no message").splitlines()[0][:300])
             halted = f"the import ended {status} ({code}: {message})"
             failures, errors = (halted,), {code: 1}
-        return RunReport(approach="s3-import", table=self.table, items=self.items, seconds=seconds,
-                         requests=len(self.keys), retries=self.retries, throttled=0, errors=errors,
-                         items_ok=imported, items_failed=self.items - imported, items_unknown=0,
-                         latencies_ms=tuple(self.latencies), client_cpu_seconds=cpu, timeline=tuple(self.timeline),
+        return RunReport(approach="s3-import", table=self.table, items=self.stage.items, seconds=seconds,
+                         requests=len(self.stage.keys), retries=self.stage.retries, throttled=0, errors=errors,
+                         items_ok=imported, items_failed=self.stage.items - imported, items_unknown=0,
+                         latencies_ms=tuple(self.stage.latencies), client_cpu_seconds=cpu,
+                         timeline=tuple(self.timeline),
                          failures=failures, halted=halted, notes=self._notes())
 
     def _notes(self) -> tuple[str, ...]:
         notes = [self.options.note] if self.options.note else []
-        if not self.options.local and self.keys:
-            notes.append(f"the {len(self.keys):,} uploaded part(s) are left in your bucket at "
+        if not self.options.local and self.stage.keys:
+            notes.append(f"the {len(self.stage.keys):,} uploaded part(s) are left in your bucket at "
                          f"{self.location.url(self.run_id)} (delete them with `aws s3 rm --recursive "
                          f"{self.location.url(self.run_id)}`)")
         return tuple(notes)
 
     def _cancelled(self, when: str) -> str:
-        if self.options.local or not self.keys:
-            left = "its parts were removed" if self.options.local else "nothing was uploaded"
-        else:
-            left = f"the parts are left at {self.location.url(self.run_id)}"
-        return f"s3-import was cancelled {when}; {self.items:,} items uploaded in {len(self.keys):,} part(s); {left}"
-
-    def _remove_parts(self) -> None:
-        """Delete this run's parts (local engines only); a server that died takes them with it."""
-        for start in range(0, len(self.keys), 1000):
-            batch = [{"Key": key} for key in self.keys[start:start + 1000]]
-            with contextlib.suppress(Exception):
-                self.s3.delete_objects(Bucket=self.location.bucket, Delete={"Objects": batch, "Quiet": True})
+        return self.stage.cancelled("s3-import", when)
 
     def _tell(self, event: ImportProgress) -> None:
         if self.progress is not None:
@@ -331,13 +284,9 @@ class _ImportRun:
 
 def _one_line(error: ClientError | BotoCoreError) -> str:
     if isinstance(error, ClientError):
-        return f"{error_code(error)}: {_message(error)}"
+        return f"{error_code(error)}: {message(error)}"
     return logs.redact(str(error).splitlines()[0][:200]) if str(error) else type(error).__name__
 
-
-def _message(error: ClientError) -> str:
-    text = str(error.response.get("Error", {}).get("Message", "") or "")
-    return logs.redact(text.splitlines()[0][:200]) if text else "no message"
 
 
 __all__ = ["IMPORT_TABLE", "ImportCancelled", "ImportOptions", "ImportProgress", "prepare_table", "run_import"]
