@@ -14,8 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.domain.capacity import MAX_UNITS
+
 CEILING_FILE = Path(__file__).with_name("client_ceiling.json")
-QUOTA_ITEMS_S = 40_000  # a table at the default account quota (40,000 WRU/s) takes this many 1 KB items/s
+QUOTA_ITEMS_S = MAX_UNITS  # a table at the default account quota (WRU/s) takes this many 1 KB items/s
 
 
 @dataclass(frozen=True)
