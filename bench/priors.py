@@ -1,6 +1,7 @@
 """The estimate's built-in figures, measured: each writer's seconds per request and a plan's fixed costs.
 
     python -m bench.priors [--repeat 3] [--approaches sequential,async] [--items 2000] [--batch-items 5000]
+                           [--engines]
 
 On the embedded engine (dynalite, 127.0.0.1, no added latency), each writer run by ``core.run.runner.run`` as the page
 runs it, the median of ``--repeat`` plans each:
@@ -9,7 +10,7 @@ runs it, the median of ``--repeat`` plans each:
 - *round trip*: one request alone, threads and concurrency 1 (``Approach.round_trip_ms``);
 - *fixed costs*: the plan's wall time around ``run`` minus its writes (table reset, read-back, set-up), with few and
   many books, so the read-back's cost per 100 books and the rest per run come apart (``core.forecast.estimate``'s
-  ``_ADMIN_CALL_S``, ``_VERIFY_CALL_S``, ``_RUN_SETUP_S``).
+  ``ADMIN_CALL_S``, ``VERIFY_CALL_S``, ``RUN_SETUP_S``).
 
 Beside each figure, the one the lab holds now. Measure on a quiet machine: a busy one makes every figure slower, and
 the estimate's calibration from the user's own history is what absorbs a machine's pace.
@@ -97,16 +98,16 @@ def fixed_costs(repeat: int, emulator: Emulator) -> None:
     few, many = 100, 3_000
     one = median_of(repeat, Plan(approaches=("async-batch",), items=few), emulator)
     large = median_of(repeat, Plan(approaches=("async-batch",), items=many), emulator)
-    per_100 = (large.fixed - one.fixed) / ((many - few) / model._VERIFY_KEYS)
+    per_100 = (large.fixed - one.fixed) / ((many - few) / model.VERIFY_KEYS)
     two = statistics.median(_fixed_of_two(few, emulator) for _ in range(repeat))
     per_run = two - one.fixed
     reset = statistics.median(_reset_seconds(emulator) for _ in range(repeat))
-    read_back = per_100 * few / model._VERIFY_KEYS
+    read_back = per_100 * few / model.VERIFY_KEYS
     print(f"\nfixed costs (async-batch, then async beside it, {few} books): the table reset {reset:.3f} s "
-          f"({reset / model._RESET_CALLS * 1000:.1f} ms per admin call if {model._RESET_CALLS}; holds "
-          f"{model._ADMIN_CALL_S * 1000:.1f}), a run's other set-up {per_run - reset - read_back:.3f} s (holds "
-          f"{model._RUN_SETUP_S}), the plan's own {one.fixed - per_run:.3f} s (holds {model._PLAN_SETUP_S}), the "
-          f"read-back {per_100 * 1000:.1f} ms per 100 books (holds {model._VERIFY_CALL_S * 1000:.1f})")
+          f"({reset / model.RESET_CALLS * 1000:.1f} ms per admin call if {model.RESET_CALLS}; holds "
+          f"{model.ADMIN_CALL_S * 1000:.1f}), a run's other set-up {per_run - reset - read_back:.3f} s (holds "
+          f"{model.RUN_SETUP_S}), the plan's own {one.fixed - per_run:.3f} s (holds {model.PLAN_SETUP_S}), the "
+          f"read-back {per_100 * 1000:.1f} ms per 100 books (holds {model.VERIFY_CALL_S * 1000:.1f})")
 
 
 def scale_out(repeat: int, emulator: Emulator) -> None:
@@ -173,6 +174,7 @@ def _reset_seconds(emulator: Emulator) -> float:
     started = time.perf_counter()
     reset_table(client, APPROACHES["async"].table)
     return time.perf_counter() - started
+
 
 if __name__ == "__main__":
     main()

@@ -40,10 +40,10 @@ SCALE_OUT_S = 0.1
 SCALE_OUT_PER_WORKER_S = 0.55
 # Per run of an approach: its table reset (delete, create, wait: about 8 calls) and the read-back (BatchGetItem of
 # 100 keys, then a Scan count); measured on the embedded engine with python -m bench.priors (2026-12-06, quiet).
-_RESET_CALLS, _ADMIN_CALL_S = 8, 0.002
-_VERIFY_KEYS, _VERIFY_CALL_S = 100, 0.007
-_RUN_SETUP_S = 0.06  # per run: its client, thread pool or event loop
-_PLAN_SETUP_S = 0.07  # per plan: reachability and schema checks
+RESET_CALLS, ADMIN_CALL_S = 8, 0.002
+VERIFY_KEYS, VERIFY_CALL_S = 100, 0.007
+RUN_SETUP_S = 0.06  # per run: its client, thread pool or event loop
+PLAN_SETUP_S = 0.07  # per plan: reachability and schema checks
 _PRIOR_RUNS = 1  # the built-in figures weigh as much as this many measured runs
 _LEAST_SPREAD = (0.67, 1.5)  # fixed costs and a noisy machine: no range is narrower than this
 # Spread of the estimate when nothing was measured on this machine and target yet.
@@ -235,8 +235,8 @@ def run_seconds(plan: Plan, name: str, calibration: Calibration | None = None, c
 def overhead_seconds(plan: Plan, name: str) -> float:
     """One run's table reset and read-back: administrative calls, each paying the added latency."""
     latency = added_latency_s(plan.target, plan.conditions.latency_ms, plan.conditions.jitter_ms)
-    calls = -(-plan.items // _VERIFY_KEYS)
-    return _RESET_CALLS * (latency + _ADMIN_CALL_S) + calls * (latency + _VERIFY_CALL_S) + _RUN_SETUP_S
+    calls = -(-plan.items // VERIFY_KEYS)
+    return RESET_CALLS * (latency + ADMIN_CALL_S) + calls * (latency + VERIFY_CALL_S) + RUN_SETUP_S
 
 
 def _machine_factor(calibration: Calibration, target: Kind = "embedded") -> float:
@@ -328,7 +328,7 @@ def forecast(plan: Plan, reports: Sequence[Mapping[str, Any]] = (), machine: Map
     if plan.warmup:
         warm = Plan.from_dict({**plan.as_dict(), "items": plan.warmup, "warmup": 0})
         warmups = sum(write_seconds(warm, name, calibration) + overhead_seconds(warm, name) for name in plan.approaches)
-    total = _PLAN_SETUP_S + writes + overhead + warmups
+    total = PLAN_SETUP_S + writes + overhead + warmups
     low_factor, high_factor = calibration.spread
     if faulty:
         low_factor, high_factor = low_factor * _BACKOFF_SPREAD[0], high_factor * _BACKOFF_SPREAD[1]
