@@ -223,11 +223,12 @@ def capacity_use(setting: Capacity, table: Mapping[str, Any] | None, started: fl
 
     line: list[tuple[float, float]] = []
     parts: list[tuple[float, float]] = []
-    for row in rows or [first]:
+    for index, row in enumerate(rows or [first]):
+        at = since(row[0]) if index else 0.0  # the table's first figures held from the start: it was set up before
         if not line or line[-1][1] != float(row[1]):
-            line.append((since(row[0]), float(row[1])))
+            line.append((at, float(row[1])))
         if not parts or parts[-1][1] != float(row[2]):
-            parts.append((since(row[0]), float(row[2]) * PARTITION_UNITS))
+            parts.append((at, float(row[2]) * PARTITION_UNITS))
     burst = int(first[3])
     by_table = burst + _integral(line, seconds)
     by_partitions = parts[0][1] + _integral(parts, seconds)

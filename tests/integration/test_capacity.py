@@ -257,6 +257,15 @@ def test_capacity_use_compares_what_was_written_with_what_the_table_offered(
     assert use.series[0][0] == 0.0 if use.series else use.series == ()  # seconds since the writes started
 
 
+def test_the_capacity_line_starts_with_the_writes_whenever_the_first_write_lands() -> None:
+    """The proxy keeps whole seconds: a write phase that starts at 10.98 has its first write counted in second 11,
+    yet the table's capacity held from the start."""
+    table = table_figures([[11, 10, 1, 0], [13, 20, 1, 0]], [[11, 40]], requests=4, complete=True)
+    use = capacity_use(Capacity("on-demand", max=10), table, 10.98, 3.0)
+    (start, first), (later, second) = use.capacity_line
+    assert (start, first, second) == (0.0, 10.0, 20.0) and later == pytest.approx(2.02)
+
+
 def test_capacity_use_counts_waste_and_reasons_and_survives_the_export() -> None:
     table = table_figures([[10, 5, 1, 1500], [12, 5, 1, 0]], [[10, 1500], [12, 5]], requests=40,
                           refused_requests=10, partial_requests=3,
