@@ -84,10 +84,29 @@ def page(app: str) -> Iterator[Any]:
             page.on("request", lambda request: requested.append(request.url))
             page.goto(app)
             expect(page.get_by_text("Running at http://127.0.0.1:")).to_be_visible(timeout=60_000)
-            yield page
+            settle(page)  # the first run of the page sets the form up: typing before it ends is undone
+            try:
+                yield page
+            finally:
+                stop_any_run(page, app)
             assert [url for url in requested if not url.startswith(LOCAL_URLS)] == [], "the page fetched off-machine"
         finally:
             browser.close()
+
+
+def stop_any_run(page: Any, app: str) -> None:
+    """Cancel a run a test left going (one that failed halfway): the app runs one job at a time, and the next
+    test's page would find this one's still running."""
+    from playwright.sync_api import expect
+
+    page.goto(app)
+    run = page.get_by_role("button", name="Run", exact=True)
+    expect(run).to_be_visible(timeout=60_000)  # disabled while a run goes on: the page then watches it, Cancel below
+    page.wait_for_timeout(1_000)
+    cancel = page.get_by_role("button", name="Cancel", exact=True)
+    if cancel.count():
+        cancel.first.click()
+        expect(run).to_be_enabled(timeout=120_000)
 
 
 def go_to(page: Any, title: str) -> None:
