@@ -117,11 +117,10 @@ class _BulkRun:
         self.cancel = options.cancel or threading.Event()
         self.run_id = options.run_id or f"bulk-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(4).hex()}"
         self.location = options.location
-        self.where = target.endpoint_url or f"AWS {target.region}"
-        self.s3 = s3_target.s3_client()
+        self.where = target.where
         self.bulk = BulkClient(target)
-        self.stage = S3Stage(self.s3, self.location, self.run_id, s3_target.region,
-                             s3_target.endpoint_url or f"AWS {s3_target.region}", options.local,
+        self.stage = S3Stage(s3_target.s3_client(), self.location, self.run_id, s3_target.region,
+                             s3_target.where, options.local,
                              "bulk-put needs S3 that DynamoDB can read in the table's region (AWS, or the lab's proxy "
                              "with its local S3)")
         self.isbns: list[str] = []
@@ -211,12 +210,12 @@ class _BulkRun:
     def _read_report(self) -> list[ReportedItem]:
         out: list[ReportedItem] = []
         try:
-            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.location.bucket,
+            for page in self.stage.s3.get_paginator("list_objects_v2").paginate(Bucket=self.location.bucket,
                                                                            Prefix=self.report_prefix):
                 for entry in page.get("Contents", []):
                     if "/ERROR/" not in entry["Key"]:
                         continue
-                    body = self.s3.get_object(Bucket=self.location.bucket, Key=entry["Key"])["Body"].read()
+                    body = self.stage.s3.get_object(Bucket=self.location.bucket, Key=entry["Key"])["Body"].read()
                     out.extend(item for raw in body.splitlines() if (item := report_line(raw)) is not None)
                     if len(out) >= MAX_REPORTED:
                         return out[:MAX_REPORTED]

@@ -120,10 +120,10 @@ class _ImportRun:
         self.cancel = options.cancel or threading.Event()
         self.run_id = options.run_id or f"import-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(4).hex()}"
         self.location = options.location
-        self.where = target.endpoint_url or f"AWS {target.region}"
-        self.s3 = target.s3_client()
+        self.where = target.where
         self.dynamodb = target.client(max_attempts=3, timeout=30.0)
-        self.stage = S3Stage(self.s3, self.location, self.run_id, target.region, self.where, options.local,
+        self.stage = S3Stage(target.s3_client(), self.location, self.run_id, target.region, self.where,
+                             options.local,
                              "s3-import needs S3 where the import runs (AWS, or S3 and DynamoDB at one URL such as a "
                              "moto server)")
         self.timeline: list[tuple[float, int]] = []

@@ -55,7 +55,7 @@ class BulkClient:
                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
         self.target, self.timeout, self.attempts, self.sleep, self.now = target, timeout, attempts, sleep, now
         self.url = (target.endpoint_url or target.resolved_endpoint()).rstrip("/") + "/"
-        self.where = target.endpoint_url or f"AWS {target.region}"
+        self.where = target.where
 
     def start(self, request: StartBulkPutItems) -> BulkOperationDescription:
         answer = self.call("StartBulkPutItems", request.body())

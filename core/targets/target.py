@@ -78,6 +78,11 @@ class Target:
         return is_local_url(self.endpoint_url)
 
     @property
+    def where(self) -> str:
+        """The endpoint as messages name it: its URL, or "AWS <region>"."""
+        return self.endpoint_url or f"AWS {self.region}"
+
+    @property
     def trust_env_proxy(self) -> bool:
         """Whether an aiohttp client reads HTTP_PROXY/HTTPS_PROXY/NO_PROXY for this target (``trust_env``): never for
         a loopback one (``proxy_for``)."""
@@ -309,7 +314,7 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
     from core.wire.protocol import client_error
     from core.wire.retry import explain
 
-    where = target.endpoint_url or f"AWS {target.region}"
+    where = target.where
     hint = (f"run `{LOCALSTACK_START[0]}` (or `{LOCALSTACK_START[1]}` without Docker)" if target.kind == "localstack"
             else "start it or fix the endpoint URL")
     if target.endpoint_url is not None and proxy_for(target.endpoint_url) is None \
