@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 
 from core.domain.approaches import APPROACHES, WRITERS
 from core.domain.plan import Plan
+from core.domain.results import Report
 from core.forecast import estimate as model
 from core.run.runner import Server, run, start_server
 from core.servers.emulator import Emulator
@@ -40,10 +41,21 @@ class Timed:
     fixed: float
 
 
-def timed(plan: Plan, emulator: Server | None) -> Timed:
+def walled(plan: Plan, emulator: Server | None) -> tuple[Report, float]:
+    """The plan's report and its wall time around ``run``."""
     started = time.perf_counter()
     report = run(plan, emulator=emulator)
-    wall = time.perf_counter() - started
+    return report, time.perf_counter() - started
+
+
+def beyond_writes(plan: Plan, emulator: Server | None) -> float:
+    """The plan's seconds beyond its runs' writes."""
+    report, wall = walled(plan, emulator)
+    return wall - sum(result.report.seconds for result in report.runs)
+
+
+def timed(plan: Plan, emulator: Server | None) -> Timed:
+    report, wall = walled(plan, emulator)
     if len(report.runs) != 1 or not report.runs[0].report.complete or report.error:
         raise SystemExit(f"{plan.approaches[0]}: the run did not write every book ({report.error or 'see the report'})"
                          ": the figures would not be comparable")
@@ -99,7 +111,8 @@ def fixed_costs(repeat: int, emulator: Emulator) -> None:
     one = median_of(repeat, Plan(approaches=("async-batch",), items=few), emulator)
     large = median_of(repeat, Plan(approaches=("async-batch",), items=many), emulator)
     per_100 = (large.fixed - one.fixed) / ((many - few) / model.VERIFY_KEYS)
-    two = statistics.median(_fixed_of_two(few, emulator) for _ in range(repeat))
+    two = statistics.median(beyond_writes(Plan(approaches=("async-batch", "async"), items=few), emulator)
+                            for _ in range(repeat))
     per_run = two - one.fixed
     reset = statistics.median(_reset_seconds(emulator) for _ in range(repeat))
     read_back = per_100 * few / model.VERIFY_KEYS
@@ -114,10 +127,7 @@ def scale_out(repeat: int, emulator: Emulator) -> None:
     """A scaled-out plan's start-up (its LocalCluster and its workers' imports): the wall time of a tiny plan on 2
     and on 4 workers beyond the same plan on one, fitted as a fixed part and a part per worker."""
     def wall(workers: int) -> float:
-        plan = Plan(approaches=("async-batch",), items=200, workers=workers)
-        started = time.perf_counter()
-        run(plan, emulator=emulator)
-        return time.perf_counter() - started
+        return walled(Plan(approaches=("async-batch",), items=200, workers=workers), emulator)[1]
 
     one, two, four = (statistics.median(wall(w) for _ in range(repeat)) for w in (1, 2, 4))
     per_worker = (four - two) / 2
@@ -159,13 +169,6 @@ def engine_figures(repeat: int, where: Plan, server: Server | None) -> None:
           f"{model.ENGINE_FLOOR_MS.get(where.target, (0.0, 0.0))}); one request alone takes "
           f"{ms['sequential'] - APPROACHES['sequential'].round_trip_ms:.2f} ms beyond the priors' round trip (holds "
           f"{model.NOMINAL_LATENCY_MS[where.target]} ms of latency, and the pace)")
-
-
-def _fixed_of_two(items: int, emulator: Emulator) -> float:
-    plan = Plan(approaches=("async-batch", "async"), items=items)
-    started = time.perf_counter()
-    report = run(plan, emulator=emulator)
-    return time.perf_counter() - started - sum(r.report.seconds for r in report.runs)
 
 
 def _reset_seconds(emulator: Emulator) -> float:
