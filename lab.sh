@@ -138,7 +138,12 @@ case "${1:-}" in
     "$VENV/bin/python" -m mypy --strict core streamlit_app.py bench tests
     "$VENV/bin/lint-imports"
     # three workers: most integration tests wait on servers, not on the two cores; see tests/conftest.py for the groups
-    exec "$VENV/bin/python" -m pytest -n 3 --dist loadgroup "${@:2}" ;;
+    if [ $# -gt 1 ]; then exec "$VENV/bin/python" -m pytest -n 3 --dist loadgroup "${@:2}"; fi
+    # the browser tests after the rest, alone: beside two other workers a rerun of the page can outlast their waits
+    status=0
+    "$VENV/bin/python" -m pytest -n 3 --dist loadgroup -m "not browser" || status=$?
+    "$VENV/bin/python" -m pytest -m browser || status=$((status ? status : $?))
+    exit "$status" ;;
   *)
     echo "usage: ./lab.sh app | test [fast] [pytest args] | localstack [--port N] | setup [dev|engines]" >&2; exit 2 ;;
 esac

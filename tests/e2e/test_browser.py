@@ -101,12 +101,11 @@ def stop_any_run(page: Any, app: str) -> None:
 
     page.goto(app)
     run = page.get_by_role("button", name="Run", exact=True)
-    expect(run).to_be_visible(timeout=60_000)  # disabled while a run goes on: the page then watches it, Cancel below
-    page.wait_for_timeout(1_000)
     cancel = page.get_by_role("button", name="Cancel", exact=True)
+    expect(run.or_(cancel).first).to_be_visible(timeout=60_000)  # while a run goes on the page watches it: no Run
     if cancel.count():
         cancel.first.click()
-        expect(run).to_be_enabled(timeout=120_000)
+        expect(run).to_be_visible(timeout=120_000)
 
 
 def go_to(page: Any, title: str) -> None:
@@ -134,9 +133,20 @@ def overlapping(page: Any, chart: Any) -> list[tuple[str, str]]:
 
 
 def type_into(page: Any, label: str, text: str) -> None:
+    """Type ``text`` into the text box called ``label`` and press Enter, as often as it takes to stick: a box the
+    page redraws while a rerun is still under way (a slow machine) shows its old value again, as it would to a
+    user, who would type again."""
+    from playwright.sync_api import expect
+
     box = page.get_by_role("textbox", name=label, exact=True)
-    box.fill(text)
-    box.press("Enter")
+    for _ in range(3):
+        settle(page)
+        box.fill(text)
+        box.press("Enter")
+        settle(page)
+        if box.input_value() == text:
+            return
+    expect(box).to_have_value(text)
 
 
 def set_books(page: Any, count: int, approaches: int = 3) -> None:
