@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,8 +116,12 @@ def no_remote_sockets(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]
 
 def pytest_configure(config: pytest.Config) -> None:
     """The CLI's output is checked as printed to a file (100 columns): pytest-xdist's workers set COLUMNS=80, and a
-    test that wants a width sets it itself."""
+    test that wants a width sets it itself. Tests stop the lab's foreground commands with SIGINT, as Ctrl-C does:
+    a suite started with SIGINT ignored (a background job of a non-interactive shell) would hand that on to them,
+    and they would never stop, so it is caught here (a caught signal is reset for a child, an ignored one is not)."""
     os.environ.pop("COLUMNS", None)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 LAYERS = ("unit", "integration", "e2e")
