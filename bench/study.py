@@ -82,5 +82,6 @@ def table(rows: list[Row], items: int) -> str:
                      f"{row.found:,}/{items:,} | {bound} |")
     return "\n".join(lines) + "\n"
 
+
 if __name__ == "__main__":
     main()

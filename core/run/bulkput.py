@@ -210,8 +210,9 @@ class _BulkRun:
     def _read_report(self) -> list[ReportedItem]:
         out: list[ReportedItem] = []
         try:
-            for page in self.stage.s3.get_paginator("list_objects_v2").paginate(Bucket=self.location.bucket,
-                                                                           Prefix=self.report_prefix):
+            pages = self.stage.s3.get_paginator("list_objects_v2").paginate(Bucket=self.location.bucket,
+                                                                            Prefix=self.report_prefix)
+            for page in pages:
                 for entry in page.get("Contents", []):
                     if "/ERROR/" not in entry["Key"]:
                         continue
@@ -252,12 +253,10 @@ class _BulkRun:
         self.timeline.append((seconds, max(self.timeline[-1][1], ok)))
         return RunReport(approach="bulk-put", table=self.table, items=self.stage.items, seconds=seconds,
                          requests=len(self.stage.keys) + self.calls, retries=self.stage.retries, throttled=0,
-                         errors=errors,
-                         items_ok=ok, items_failed=failed, items_unknown=unknown,
+                         errors=errors, items_ok=ok, items_failed=failed, items_unknown=unknown,
                          latencies_ms=tuple(self.stage.latencies), client_cpu_seconds=cpu,
-                         timeline=tuple(self.timeline),
-                         failures=tuple(failures), failed_isbns=failed_isbns, unknown_isbns=unknown_isbns,
-                         halted=halted, notes=self._notes(operation))
+                         timeline=tuple(self.timeline), failures=tuple(failures), failed_isbns=failed_isbns,
+                         unknown_isbns=unknown_isbns, halted=halted, notes=self._notes(operation))
 
     def _notes(self, operation: BulkOperationDescription) -> tuple[str, ...]:
         notes = [EMULATED] if self.options.emulated else []

@@ -255,8 +255,8 @@ class _ImportRun:
         errors: dict[str, int] = {}
         if status != "COMPLETED":
             code = str(answer.get("FailureCode") or status)
-            message = logs.redact(str(answer.get("FailureMessage") or "no message").splitlines()[0][:300])
-            halted = f"the import ended {status} ({code}: {message})"
+            reason = logs.redact(str(answer.get("FailureMessage") or "no message").splitlines()[0][:300])
+            halted = f"the import ended {status} ({code}: {reason})"
             failures, errors = (halted,), {code: 1}
         return RunReport(approach="s3-import", table=self.table, items=self.stage.items, seconds=seconds,
                          requests=len(self.stage.keys), retries=self.stage.retries, throttled=0, errors=errors,
@@ -281,12 +281,10 @@ class _ImportRun:
             self.progress(event)
 
 
-
 def _one_line(error: ClientError | BotoCoreError) -> str:
     if isinstance(error, ClientError):
         return f"{error_code(error)}: {message(error)}"
     return logs.redact(str(error).splitlines()[0][:200]) if str(error) else type(error).__name__
-
 
 
 __all__ = ["IMPORT_TABLE", "ImportCancelled", "ImportOptions", "ImportProgress", "prepare_table", "run_import"]
